@@ -1,0 +1,83 @@
+# dealmail — build, test, install.  See README.md.
+PREFIX   ?= /usr/local
+CC       ?= cc
+PKGS      = libetpan libcurl sqlite3 libpcre2-8 libcrypto inih libxml-2.0
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(filter-out -specs=%,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lunistring
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS) \
+            -DDEALMAIL_DATADIR='"$(PREFIX)/share/dealmail"' -DDEALMAIL_SRCDIR='"$(CURDIR)"'
+LDLIBS   += $(PKG_LIBS) -lm
+BUILD    ?= build
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all check unit corpus integration asan valgrind deps install demo bench fuzz clean
+
+all: dealmail
+
+dealmail: $(BUILD)/dealmail
+	cp $< $@
+
+$(BUILD)/dealmail: $(BUILD)/main.o $(BUILD)/libdealmail.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/libdealmail.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdealmail.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdealmail.a $(LDLIBS) -lcmocka
+
+$(BUILD) $(BUILD)/tests:
+	mkdir -p $@
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(TEST_WRAP) $$t; done
+
+corpus: $(BUILD)/dealmail
+	DEALMAIL_BIN=$(abspath $(BUILD)/dealmail) WRAP="$(TEST_WRAP)" tests/corpus/run.sh
+
+integration: $(BUILD)/dealmail
+	DEALMAIL_BIN=$(abspath $(BUILD)/dealmail) WRAP="$(TEST_WRAP)" tests/integration/run.sh
+
+check: all unit corpus integration
+	@echo "make check: all tests passed"
+
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  LDFLAGS="-fsanitize=address,undefined" \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 unit corpus integration
+
+valgrind: all
+	$(MAKE) TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit corpus
+
+deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	  build-essential pkg-config libetpan-dev libsqlite3-dev libpcre2-dev libssl-dev \
+	  libinih-dev libxml2-dev libunistring-dev libcmocka-dev sqlite3 \
+	  dovecot-imapd python3 python3-aiosmtpd openssl curl valgrind ca-certificates
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dealmail/templates
+	install -m 755 dealmail $(DESTDIR)$(PREFIX)/bin/dealmail
+	cp -R templates/. $(DESTDIR)$(PREFIX)/share/dealmail/templates/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	-install -m 644 contrib/dealmail.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	-install -m 644 contrib/dealmail.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+
+demo: all
+	contrib/demo/run.sh
+
+bench: all
+	bench/run.sh
+
+clean:
+	rm -rf build build-asan dealmail

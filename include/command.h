@@ -1,0 +1,70 @@
+/* command.h — `KEYWORD: VALUE` lines of a rep's visible text.
+ *
+ * Owns the grammar of SPEC §3.5: keywords and their es/pt/en aliases (case-
+ * and accent-insensitive, PCRE2 UTF+UCP, JIT), an optional leading deal tag
+ * (`#12`, `[#12]`, `[deal #12]`, `[oportunidad #12]`, `[oportunidade #12]`),
+ * and typed values: amounts with locale-aware separators and currency,
+ * dates, percentages, score deltas.  Stage, reason and rep names are NOT
+ * resolved here (they need the config): `text` carries them. */
+#ifndef DEALMAIL_COMMAND_H
+#define DEALMAIL_COMMAND_H
+#include <stddef.h>
+#include <stdbool.h>
+
+enum cmd_kind {
+	CMD_STAGE, CMD_WON, CMD_LOST, CMD_VALUE, CMD_CLOSE, CMD_PROBABILITY,
+	CMD_OWNER, CMD_SHARE, CMD_TASK, CMD_NOTE, CMD_SCORE, CMD_DEAL, CMD_DRIP,
+	CMD_HELP, CMD_UNDO, CMD_HISTORY, CMD_LIST,
+};
+
+enum cmd_error {
+	CMDERR_NONE = 0,
+	CMDERR_EMPTY,     /* a value is required and none was given */
+	CMDERR_AMOUNT,    /* value: not an amount */
+	CMDERR_DATE,      /* close / task @: not a date (or an impossible one) */
+	CMDERR_PERCENT,   /* probability: not 0..100 */
+	CMDERR_SCORE,     /* score: not +N / -N */
+	CMDERR_DEAL,      /* deal: "#x" that is not a number */
+	CMDERR_DRIP,      /* drip: neither stop nor start NAME */
+};
+
+struct command {
+	enum cmd_kind kind;
+	int line_no;          /* 1-based line number in the visible text */
+	char *line;           /* the whole line, trimmed */
+	char *keyword;        /* the keyword as written */
+	char *value;          /* the value as written, trimmed; "" when none */
+	long deal_tag;        /* > 0 when the line starts with a deal tag */
+	enum cmd_error error; /* CMDERR_NONE when the value was read */
+
+	/* typed values (by kind) */
+	double amount;        /* CMD_VALUE */
+	char currency[4];     /* CMD_VALUE: ISO 4217 ("EUR", "USD", "BRL", "MXN", …) or "" */
+	char date[11];        /* CMD_CLOSE, CMD_TASK (due; "" if none): YYYY-MM-DD */
+	int percent;          /* CMD_PROBABILITY: 0..100 */
+	int delta;            /* CMD_SCORE */
+	long deal_ref;        /* CMD_DEAL "#12" -> 12; 0 when it names a new title */
+	bool drip_stop;       /* CMD_DRIP: true = stop, false = start `text` */
+	char *text;           /* CMD_STAGE stage name; CMD_WON/LOST reason ("" if none);
+	                         CMD_OWNER/SHARE rep; CMD_TASK text; CMD_NOTE text;
+	                         CMD_DEAL title; CMD_DRIP sequence name; CMD_LIST stage */
+};
+
+struct command_list {
+	struct command *v;
+	size_t n;
+};
+
+/* Parse every command line of `visible`.  `today` (YYYY-MM-DD) anchors
+ * relative dates (`+14d`, `+2w`).  Lines that are not commands are skipped.
+ * Never fails; values that cannot be read carry an error. */
+void commands_parse(const char *visible, const char *today, struct command_list *out);
+void commands_free(struct command_list *l);
+
+/* Lower-level parsers (exposed for tests and the CSV import). */
+bool parse_amount(const char *s, double *amount_r, char currency_r[4]);
+bool parse_date(const char *s, const char *today, char date_r[11]);
+/* English keyword of a kind, e.g. "stage". */
+const char *command_keyword(enum cmd_kind kind);
+
+#endif

@@ -1,0 +1,118 @@
+/* message.h — one inbound RFC 5322 message, parsed and decoded.
+ *
+ * Owns: the pre-scan that bounds hostile input before libetpan sees it, the
+ * libetpan MIME parse, RFC 2047 header decoding, transfer decoding
+ * (quoted-printable, base64), charset conversion to UTF-8, format=flowed
+ * (RFC 3676) unwrapping, HTML -> text (libxml2), and the headers of a
+ * forwarded message attached as message/rfc822.  No libetpan or libxml2 type
+ * appears here.  Everything in struct message is UTF-8, NUL-terminated, with
+ * LF line ends; addresses are lower-cased. */
+#ifndef DEALMAIL_MESSAGE_H
+#define DEALMAIL_MESSAGE_H
+#include <stddef.h>
+#include <stdbool.h>
+
+struct addr {
+	char *name;   /* decoded display name, or NULL */
+	char *email;  /* lower-cased addr-spec, never NULL */
+};
+
+struct addrlist {
+	struct addr *v;
+	size_t n;
+};
+
+struct header {
+	char *name;   /* as written, e.g. "Auto-Submitted" */
+	char *value;  /* unfolded, RFC 2047 decoded, trimmed */
+};
+
+/* Limits for the pre-scan; see message_limits_default(). */
+struct message_limits {
+	size_t max_bytes;        /* whole message, default 32 MiB */
+	size_t max_headers;      /* header fields at top level, default 1000 */
+	size_t max_header_bytes; /* one (unfolded) header field, default 256 KiB */
+	size_t max_line;         /* any line, default 1 MiB (real mail breaks 998) */
+	int max_depth;           /* MIME nesting, default 20 */
+	int max_parts;           /* MIME parts, default 500 */
+};
+
+struct message {
+	/* the raw bytes as given (after the optional mbox "From " line is
+	 * dropped and line ends normalised to CRLF for libetpan) */
+	char *raw;
+	size_t raw_len;
+
+	struct header *headers;  /* top-level header fields, in order */
+	size_t nheaders;
+
+	char *message_id;        /* "<id@host>" with angle brackets, or NULL */
+	char *subject;           /* decoded, or "" */
+	struct addr from;        /* first From mailbox; email "" when none */
+	struct addrlist to, cc;
+	char *in_reply_to;       /* first msg-id "<…>", or NULL */
+	char **references;       /* msg-ids "<…>", oldest first */
+	size_t nreferences;
+	char *return_path;       /* value inside <>, "" for the null path, NULL when absent */
+	char *date;              /* Date header as written, or NULL */
+
+	/* body */
+	char *text;              /* best text of the message: text/plain preferred,
+	                            else HTML converted to text; "" when none */
+	bool text_from_html;     /* text came from an HTML part */
+	bool truncated;          /* MIME structure was broken; best effort used */
+
+	/* delivery status notification (multipart/report; report-type=delivery-status) */
+	bool is_dsn;
+	struct addrlist dsn_failed;  /* Final-Recipient / Original-Recipient addresses */
+	char *dsn_original_id;       /* Message-ID of the returned message, if included */
+	char *dsn_status;            /* e.g. "5.1.1", or NULL */
+
+	/* first attached message/rfc822, if any (a forwarded conversation) */
+	bool has_forwarded;
+	struct addr fwd_from;
+	struct addrlist fwd_to, fwd_cc;
+	char *fwd_subject;
+};
+
+enum message_status {
+	MESSAGE_OK = 0,
+	MESSAGE_TOO_BIG,       /* pre-scan: a limit was exceeded */
+	MESSAGE_UNPARSEABLE,   /* no header block at all / libetpan gave up */
+};
+
+void message_limits_default(struct message_limits *lim);
+
+/* Parse raw bytes (LF, CRLF or mixed; a leading mbox "From " line is
+ * skipped).  On MESSAGE_OK *msg_r is set and must be freed with
+ * message_free().  On failure *msg_r is NULL and *why_r (if non-NULL) gets
+ * a static English description such as "MIME nesting deeper than 20". */
+enum message_status message_parse(const char *raw, size_t len,
+				  const struct message_limits *lim,
+				  struct message **msg_r, const char **why_r);
+void message_free(struct message *msg);
+
+/* First header with this name (case-insensitive), decoded value; NULL if none. */
+const char *message_header(const struct message *msg, const char *name);
+/* Iterate: returns the next header named `name` after index *pos (start with 0). */
+const char *message_header_next(const struct message *msg, const char *name, size_t *pos);
+
+/* Helpers exposed for other modules and tests. */
+/* HTML (UTF-8) -> readable text: block elements become line breaks, <br> a
+ * newline, lists "- ", blockquote lines prefixed "> ", scripts/styles
+ * dropped, entities decoded.  Returns malloc'd UTF-8. */
+char *html_to_text(const char *html, size_t len);
+/* Undo format=flowed (RFC 3676): soft line breaks (trailing space) joined,
+ * space-stuffing removed, delsp honoured.  Returns malloc'd. */
+char *flowed_unwrap(const char *text, bool delsp);
+/* Convert bytes in `charset` to UTF-8 (unknown charset: treated as
+ * Windows-1252 if not valid UTF-8); invalid sequences become U+FFFD.
+ * Returns malloc'd, NUL-terminated. */
+char *charset_to_utf8(const char *charset, const char *in, size_t len);
+/* Decode an RFC 2047 header value to UTF-8 (malloc'd); CR/LF become spaces. */
+char *header_decode(const char *value);
+/* Parse an address list header value into *out (appends). */
+void addrlist_parse(const char *value, struct addrlist *out);
+void addrlist_free(struct addrlist *l);
+
+#endif

@@ -1,0 +1,26 @@
+/* text.h — UTF-8 text utilities: folding for case- and accent-insensitive
+ * matching (libunistring), UTF-8 validation, small string helpers. */
+#ifndef DEALMAIL_TEXT_H
+#define DEALMAIL_TEXT_H
+#include <stddef.h>
+#include <stdbool.h>
+
+/* Fold for matching: NFKD, drop combining marks, case-fold, map NBSP and
+ * other Unicode spaces to ' ', drop zero-width characters (U+200B..U+200D,
+ * U+FEFF, U+2060), collapse runs of whitespace to one space, trim both ends.
+ * "  Negociação " -> "negociacao", "ESTÁGIO" -> "estagio".  malloc'd. */
+char *text_fold(const char *s);
+/* text_fold(a) equals text_fold(b). */
+bool text_fold_eq(const char *a, const char *b);
+/* Levenshtein distance between two folded strings (by code point). */
+int text_distance(const char *a, const char *b);
+/* true when s is valid UTF-8 (n bytes). */
+bool text_valid_utf8(const char *s, size_t n);
+/* Copy with invalid UTF-8 replaced by U+FFFD and NUL bytes dropped. */
+char *text_sanitize_utf8(const char *s, size_t n);
+/* Trim ASCII and Unicode whitespace from both ends, in place; returns s. */
+char *text_trim(char *s);
+/* strcasecmp-style prefix test, ASCII only. */
+bool text_istarts(const char *s, const char *prefix);
+
+#endif
