@@ -1,0 +1,101 @@
+/* app.h — the running application: config, database, secret, clock, and the
+ * one path every inbound message takes (process.c), plus the outbox queue
+ * (outbox.c) and the JSON export (export.c).  Commands in main.c build one
+ * struct app and call these; nothing here calls exit(). */
+#ifndef DEALMAIL_APP_H
+#define DEALMAIL_APP_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "buf.h"
+#include "config.h"
+#include "db.h"
+
+struct app {
+	struct config *cfg;
+	struct db *db;
+	unsigned char secret[64];
+	size_t secret_len;
+	bool batch;             /* batch source: commits are NORMAL, synced per batch */
+};
+
+/* sysexits */
+enum {
+	EXIT_OK = 0, EXIT_USAGE = 64, EXIT_DATAERR = 65, EXIT_NOINPUT = 66,
+	EXIT_SOFTWARE = 70, EXIT_CANTCREAT = 73, EXIT_IOERR = 74, EXIT_TEMPFAIL = 75,
+	EXIT_CONFIG = 78,
+};
+
+/* Load the HMAC secret ($DEALMAIL_SECRET, else secret_file; `create` makes a
+ * new 0600 file when missing).  0 or -1 with a message on stderr. */
+int app_load_secret(struct app *app, bool create);
+
+/* ---- process.c ---------------------------------------------------- */
+struct source_ack {                 /* where the message came from */
+	const char *mailbox;        /* IMAP mailbox, or NULL */
+	uint32_t uidvalidity, uid;  /* IMAP checkpoint written in the same transaction */
+};
+
+/* Process one raw message: parse, classify, route, apply, queue replies,
+ * record it as processed, all in one transaction.  Returns an exit code:
+ * 0 (applied, refused-and-answered, duplicate, ignored), 65 (quarantined),
+ * 75 (temporary: nothing applied), 74 (database error). */
+int process_message(struct app *app, const char *raw, size_t len, const struct source_ack *src);
+
+/* explain: the same analysis without writing; JSON or text into out.
+ * Returns 0, or 65 when the message would be quarantined. */
+int explain_message(struct app *app, const char *raw, size_t len, bool json, struct buf *out);
+
+/* ---- outbox.c ----------------------------------------------------- */
+struct tvars;
+struct outbox_item {
+	const char *kind;           /* confirmation, error, reply, drip, notification, digest */
+	int64_t deal_id;            /* 0 = none */
+	const char *to_addr, *to_name;
+	const char *tmpl;           /* template name */
+	const char *lang;           /* "es"/"pt"/"en" */
+	const struct tvars *vars;
+	const char *in_reply_to;    /* "<…>" */
+	const char *references;     /* space-separated, optional */
+	const char *cause_message_id;
+	const char *from_name;      /* default: [dealmail] name */
+	bool auto_replied;          /* Auto-Submitted: auto-replied (else auto-generated) */
+	int64_t enrollment_id;      /* drips */
+	int step;
+	const char *list_unsubscribe;
+	time_t when;                /* due time (0 = now) */
+};
+/* Render and queue; returns the outbox id, or -1 (template error logged). */
+int64_t outbox_queue(struct app *app, const struct outbox_item *it);
+
+/* ---- export.c ----------------------------------------------------- */
+int export_json(struct app *app, struct buf *out);
+
+/* ---- deals (store.c) ---------------------------------------------- */
+struct deal_new {
+	const char *title, *contact, *contact_name, *owner, *stage, *currency, *close_date;
+	double value;
+	bool has_value;
+	const char *source;         /* manual, import, mail */
+	const char *by, *message_id;
+};
+/* Create a deal (and its contact when new); fires on_enter of its stage.
+ * Returns the new id, or -1 with *err_r (static English text). */
+int64_t deal_create(struct app *app, const struct deal_new *d, const char **err_r);
+/* Move a deal to a stage: status, reason, history event, leaving-stage stops,
+ * on_enter triggers (recursion bounded).  0 or -1. */
+int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
+	      const char *by, const char *message_id, int depth);
+/* Fire a list of actions for a deal. */
+int deal_fire(struct app *app, int64_t deal, const struct action *acts, size_t n,
+	      const char *by, const char *message_id, int depth);
+int64_t contact_ensure(struct app *app, const char *email, const char *name, const char *owner);
+const char *distribution_pick(struct app *app);   /* next rep email, or NULL */
+int enroll(struct app *app, int64_t deal, const struct sequence *seq, const char *message_id);
+void stop_enrollments(struct app *app, int64_t deal, const char *why);
+
+void app_today(char out[11]);       /* today in the configured zone */
+void app_now_iso(char out[21]);
+
+#endif

@@ -1,0 +1,18 @@
+/* source.h — the file sources of inbound mail: one message on stdin (the MTA
+ * pipe, run in a child process under a deadline), files, a Maildir, an mbox.
+ * Each hands raw bytes to process_message() and acknowledges a message only
+ * after its commit is durable. */
+#ifndef DEALMAIL_SOURCE_H
+#define DEALMAIL_SOURCE_H
+#include "app.h"
+
+/* Read a whole file ("-" = stdin) into memory; NULL on error (errno set). */
+char *read_file(const char *path, size_t *len_r);
+/* The MTA pipe: stdin, processed in a child with `timeout` seconds; any crash
+ * or overrun becomes 75.  `open_app` opens config+db inside the child. */
+int source_pipe(int (*work)(void *ctx, const char *raw, size_t len), void *ctx, int timeout);
+int source_files(struct app *app, char **files, int n);
+int source_maildir(struct app *app, const char *dir);
+int source_mbox(struct app *app, const char *path);
+
+#endif

@@ -1,0 +1,739 @@
+/* apply.c — write what analyze() decided, inside the message's transaction:
+ * deal changes with their history events, triggers, tasks, enrolments,
+ * activities, leads, bounces, undo, and the answers to the sender (outbox
+ * rows: confirmation, error, reply, notification).  Localised wording of
+ * changes and errors lives here (es, pt, en). */
+#include "process.h"
+#include "template.h"
+#include "text.h"
+#include "util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define L3(en, es, pt) { en, es, pt }
+struct l3 { const char *en, *es, *pt; };
+
+static const char *tr(const struct l3 *s, enum lang l)
+{
+	return l == LANG_ES ? s->es : l == LANG_PT ? s->pt : s->en;
+}
+
+static const struct l3 err_msgs[] = {
+	[E_NONE] = L3("", "", ""),
+	[E_VALUE] = L3("cannot read the value: %s", "no se puede leer el valor: %s", "não foi possível ler o valor: %s"),
+	[E_UNKNOWN_STAGE] = L3("unknown stage \"%s\"", "etapa desconocida \"%s\"", "etapa desconhecida \"%s\""),
+	[E_REASON_REQUIRED] = L3("a reason is required (%s)", "hace falta un motivo (%s)", "é preciso um motivo (%s)"),
+	[E_UNKNOWN_REASON] = L3("unknown reason \"%s\"", "motivo desconocido \"%s\"", "motivo desconhecido \"%s\""),
+	[E_STAGE_NEEDS_REASON] = L3("this stage needs a reason: write \"%s: REASON\"",
+				    "esta etapa necesita un motivo: escribe \"%s: MOTIVO\"",
+				    "esta etapa precisa de um motivo: escreva \"%s: MOTIVO\""),
+	[E_NO_PERMISSION] = L3("you may not change this deal (it belongs to %s)",
+			       "no puedes modificar esta oportunidad (es de %s)",
+			       "você não pode alterar esta oportunidade (é de %s)"),
+	[E_NO_DEAL] = L3("which deal? Reply to a dealmail message, put [deal #N] in the subject or add a line \"deal: #N\"",
+			 "¿qué oportunidad? Responde a un mensaje de dealmail, pon [deal #N] en el asunto o añade una línea \"oportunidad: #N\"",
+			 "qual oportunidade? Responda a uma mensagem do dealmail, coloque [deal #N] no assunto ou adicione uma linha \"oportunidade: #N\""),
+	[E_UNKNOWN_DEAL] = L3("deal #%s does not exist", "la oportunidad #%s no existe", "a oportunidade #%s não existe"),
+	[E_UNKNOWN_REP] = L3("\"%s\" is not a rep", "\"%s\" no es un vendedor del equipo", "\"%s\" não é um vendedor da equipe"),
+	[E_OWNER_PERM] = L3("only the deal's owner or a manager can reassign it",
+			    "solo el responsable de la oportunidad o un gerente puede reasignarla",
+			    "só o responsável pela oportunidade ou um gerente pode reatribuí-la"),
+	[E_UNKNOWN_SEQUENCE] = L3("unknown sequence \"%s\"", "secuencia desconocida \"%s\"", "sequência desconhecida \"%s\""),
+	[E_UNDO_NOTHING] = L3("undo works in a reply to a dealmail confirmation",
+			      "deshacer funciona respondiendo a una confirmación de dealmail",
+			      "desfazer funciona respondendo a uma confirmação do dealmail"),
+	[E_UNDO_EXPIRED] = L3("too late to undo (more than %s minutes)", "demasiado tarde para deshacer (más de %s minutos)",
+			      "tarde demais para desfazer (mais de %s minutos)"),
+	[E_PROBABILITY_STAGE] = L3("", "", ""),
+};
+
+static const struct l3 value_msgs[] = {
+	[CMDERR_NONE] = L3("", "", ""),
+	[CMDERR_EMPTY] = L3("a value is required", "falta el valor", "falta o valor"),
+	[CMDERR_AMOUNT] = L3("not an amount (e.g. 12000, 12.000,50 EUR, $12,000.50)",
+			     "no es un importe (p. ej. 12000, 12.000,50 EUR, $12,000.50)",
+			     "não é um valor (ex.: 12000, 12.000,50 EUR, R$ 3.200,00)"),
+	[CMDERR_DATE] = L3("not a date (e.g. 2026-12-15, 15/12/2026, +14d)",
+			   "no es una fecha (p. ej. 2026-12-15, 15/12/2026, +14d)",
+			   "não é uma data (ex.: 2026-12-15, 15/12/2026, +14d)"),
+	[CMDERR_PERCENT] = L3("not a percentage from 0 to 100", "no es un porcentaje de 0 a 100",
+			      "não é uma porcentagem de 0 a 100"),
+	[CMDERR_SCORE] = L3("not a score change (e.g. +5, -10)", "no es un cambio de puntos (p. ej. +5, -10)",
+			    "não é uma mudança de pontos (ex.: +5, -10)"),
+	[CMDERR_DEAL] = L3("not a deal number (#12) or a title", "no es un número de oportunidad (#12) ni un título",
+			   "não é um número de oportunidade (#12) nem um título"),
+	[CMDERR_DRIP] = L3("use \"stop\" or \"start NAME\"", "usa \"stop\" o \"start NOMBRE\"", "use \"stop\" ou \"start NOME\""),
+};
+
+char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
+{
+	const char *fmt = tr(&err_msgs[r->err], l);
+	char num[32];
+	const char *arg = c->text ? c->text : c->value;
+	switch (r->err) {
+	case E_VALUE:
+		arg = tr(&value_msgs[c->error], l);
+		break;
+	case E_REASON_REQUIRED:
+		arg = r->stage >= 0 ? c->keyword : "";
+		break;
+	case E_STAGE_NEEDS_REASON:
+		arg = r->choices && r->stage >= 0 ? (l == LANG_EN ? "lost" : l == LANG_ES ? "perdido" : "perdido") : "lost";
+		break;
+	case E_UNKNOWN_DEAL:
+		snprintf(num, sizeof num, "%lld", (long long)r->deal);
+		arg = num;
+		break;
+	case E_UNDO_EXPIRED:
+		arg = "60";
+		break;
+	case E_NO_PERMISSION:
+		arg = r->error && strstr(r->error, "owner: ") ? strstr(r->error, "owner: ") + 7 : "";
+		break;
+	default:
+		break;
+	}
+	char *s = xasprintf(fmt, arg ? arg : "");
+	/* "(owner: x)" leaves a trailing ')' from the English text: trim it */
+	size_t n = strlen(s);
+	if (r->err == E_NO_PERMISSION && n > 2 && s[n - 1] == ')' && s[n - 2] == ')')
+		s[n - 1] = '\0';
+	return s;
+}
+
+/* ---- change descriptions ------------------------------------------- */
+
+struct changes {
+	struct tvars *v;
+	enum lang lang;
+};
+
+static void change(struct changes *ch, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void change(struct changes *ch, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	struct tvars *e = tvars_push(ch->v, "changes");
+	tvars_set(e, "text", b.s);
+	buf_release(&b);
+}
+
+static const char *L(enum lang l, const char *en, const char *es, const char *pt)
+{
+	return l == LANG_ES ? es : l == LANG_PT ? pt : en;
+}
+
+static void fmt_amount(double v, const char *cur, char *out, size_t n)
+{
+	if (v == (double)(long long)v)
+		snprintf(out, n, "%lld%s%s", (long long)v, cur && *cur ? " " : "", cur ? cur : "");
+	else
+		snprintf(out, n, "%.2f%s%s", v, cur && *cur ? " " : "", cur ? cur : "");
+}
+
+static int event(struct app *app, int64_t deal, const char *type, const char *from, const char *to,
+		 const char *reason, const char *by, const char *mid)
+{
+	char now[21];
+	app_now_iso(now);
+	return db_exec(app->db, "INSERT INTO events(deal_id, type, from_val, to_val, reason, by, at, message_id) "
+		       "VALUES(?, ?, ?, ?, ?, ?, ?, ?)", "ittttttt", deal, type, from, to, reason, by, now, mid);
+}
+
+static void touch(struct app *app, int64_t deal)
+{
+	char now[21];
+	app_now_iso(now);
+	db_exec(app->db, "UPDATE deals SET last_activity = ? WHERE id = ?", "ti", now, deal);
+}
+
+static void activity(struct app *app, int64_t deal, const struct message *msg, const char *text,
+		     const char *mid)
+{
+	char now[21];
+	app_now_iso(now);
+	db_exec(app->db, "INSERT INTO activities(deal_id, sender, subject, body, message_id, at) "
+		"VALUES(NULLIF(?, 0), ?, ?, ?, ?, ?)", "itttt" "t", deal, msg->from.email, msg->subject,
+		text, mid, now);
+}
+
+/* ---- one command ------------------------------------------------------ */
+
+static int run_command(struct app *app, const struct analysis *a, const struct command *c,
+		       const struct cmdres *r, int64_t deal, struct changes *ch)
+{
+	const struct config *cfg = app->cfg;
+	const char *by = a->sender, *mid = a->key;
+	enum lang l = ch->lang;
+	char buf1[128], buf2[128];
+	switch (c->kind) {
+	case CMD_STAGE:
+	case CMD_WON:
+	case CMD_LOST: {
+		char *from = db_text(app->db, "SELECT stage FROM deals WHERE id = ?", "i", deal);
+		int fs = from ? config_stage_find(cfg, from) : -1;
+		const char *reason = c->kind == CMD_STAGE ? NULL : r->reason;
+		if (c->kind == CMD_STAGE && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
+			/* a reason from a won:/lost: line of the same message is used there */
+		}
+		int rc = deal_move(app, deal, r->stage, reason, by, mid, 0);
+		if (fs == r->stage)
+			change(ch, "#%lld %s: %s (%s)", (long long)deal, L(l, "stage", "etapa", "etapa"),
+			       stage_name(cfg, r->stage, l), L(l, "unchanged", "sin cambios", "sem mudança"));
+		else
+			change(ch, "#%lld %s: %s → %s%s%s%s", (long long)deal, L(l, "stage", "etapa", "etapa"),
+			       fs >= 0 ? stage_name(cfg, fs, l) : (from ? from : "?"), stage_name(cfg, r->stage, l),
+			       reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+		free(from);
+		return rc;
+	}
+	case CMD_VALUE: {
+		struct dbq *q = db_query(app->db, "SELECT value, currency FROM deals WHERE id = ?", "i", deal);
+		buf1[0] = '\0';
+		char cur[8] = "";
+		if (db_next(q)) {
+			if (!db_col_null(q, 0))
+				fmt_amount(db_col_double(q, 0), db_col_text(q, 1), buf1, sizeof buf1);
+			if (db_col_text(q, 1))
+				snprintf(cur, sizeof cur, "%s", db_col_text(q, 1));
+		}
+		db_done(q);
+		const char *newcur = c->currency[0] ? c->currency : cur[0] ? cur : cfg->currency;
+		fmt_amount(c->amount, newcur, buf2, sizeof buf2);
+		if (db_exec(app->db, "UPDATE deals SET value = ?, currency = ? WHERE id = ?", "dti", c->amount,
+			    newcur && *newcur ? newcur : NULL, deal) < 0 ||
+		    event(app, deal, "value", buf1[0] ? buf1 : NULL, buf2, NULL, by, mid) < 0)
+			return -1;
+		change(ch, "#%lld %s: %s", (long long)deal, L(l, "value", "valor", "valor"), buf2);
+		return 0;
+	}
+	case CMD_CLOSE: {
+		char *from = db_text(app->db, "SELECT close_date FROM deals WHERE id = ?", "i", deal);
+		int rc = db_exec(app->db, "UPDATE deals SET close_date = ? WHERE id = ?", "ti", c->date, deal);
+		if (rc == 0)
+			rc = event(app, deal, "close", from, c->date, NULL, by, mid);
+		free(from);
+		change(ch, "#%lld %s: %s", (long long)deal, L(l, "expected close", "cierre previsto", "fechamento previsto"),
+		       c->date);
+		return rc;
+	}
+	case CMD_PROBABILITY: {
+		char *from = db_text(app->db, "SELECT probability FROM deals WHERE id = ?", "i", deal);
+		snprintf(buf2, sizeof buf2, "%d", c->percent);
+		int rc = db_exec(app->db, "UPDATE deals SET probability = ? WHERE id = ?", "Ii", c->percent, deal);
+		if (rc == 0)
+			rc = event(app, deal, "probability", from, buf2, NULL, by, mid);
+		free(from);
+		change(ch, "#%lld %s: %d%%", (long long)deal, L(l, "probability", "probabilidad", "probabilidade"),
+		       c->percent);
+		return rc;
+	}
+	case CMD_OWNER: {
+		char *from = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+		int rc = db_exec(app->db, "UPDATE deals SET owner = ? WHERE id = ?", "ti", r->rep->email, deal);
+		if (rc == 0 && cfg->sync_contact_owner)
+			rc = db_exec(app->db, "UPDATE contacts SET owner = ? WHERE id = (SELECT contact_id FROM deals "
+				     "WHERE id = ?)", "ti", r->rep->email, deal);
+		if (rc == 0)
+			rc = event(app, deal, "owner", from, r->rep->email, NULL, by, mid);
+		free(from);
+		change(ch, "#%lld %s: %s", (long long)deal, L(l, "owner", "responsable", "responsável"), r->rep->name);
+		return rc;
+	}
+	case CMD_SHARE: {
+		if (db_exec(app->db, "INSERT OR IGNORE INTO deal_shares(deal_id, rep) VALUES(?, ?)", "it", deal,
+			    r->rep->email) < 0)
+			return -1;
+		if (db_changes(app->db) && event(app, deal, "share", NULL, r->rep->email, NULL, by, mid) < 0)
+			return -1;
+		change(ch, "#%lld %s: %s", (long long)deal, L(l, "shared with", "compartida con", "compartilhada com"),
+		       r->rep->name);
+		return 0;
+	}
+	case CMD_TASK: {
+		char now[21];
+		app_now_iso(now);
+		char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+		int rc = db_exec(app->db, "INSERT INTO tasks(deal_id, owner, text, due, created_at, message_id) "
+				 "VALUES(?, ?, ?, NULLIF(?, ''), ?, ?)", "ittttt", deal, owner ? owner : by, c->text,
+				 c->date, now, mid);
+		free(owner);
+		if (rc == 0)
+			rc = event(app, deal, "task", NULL, c->text, c->date[0] ? c->date : NULL, by, mid);
+		change(ch, "#%lld %s: %s%s%s", (long long)deal, L(l, "task", "tarea", "tarefa"), c->text,
+		       c->date[0] ? " @ " : "", c->date);
+		return rc;
+	}
+	case CMD_NOTE:
+		change(ch, "#%lld %s: %s", (long long)deal, L(l, "note", "nota", "nota"), c->text);
+		return event(app, deal, "note", NULL, c->text, NULL, by, mid);
+	case CMD_SCORE:
+		change(ch, "#%lld %s: %+d", (long long)deal, L(l, "score", "puntos", "pontos"), c->delta);
+		return deal_add_score(app, deal, c->delta, by, mid);
+	case CMD_DRIP:
+		if (c->drip_stop) {
+			stop_enrollments(app, deal, "rep");
+			change(ch, "#%lld %s", (long long)deal, L(l, "follow-up emails stopped",
+								  "correos de seguimiento detenidos",
+								  "e-mails de acompanhamento parados"));
+			return 0;
+		}
+		change(ch, "#%lld %s: %s", (long long)deal, L(l, "sequence started", "secuencia iniciada",
+							      "sequência iniciada"), r->seq->name);
+		return enroll(app, deal, r->seq, mid);
+	default:
+		return 0;
+	}
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static void reply_base(struct app *app, const struct message *msg, const struct analysis *a,
+		       struct outbox_item *it, struct tvars *v, enum lang l, char **refs_r)
+{
+	struct buf refs;
+	buf_init(&refs);
+	for (size_t i = 0; i < msg->nreferences && i < 20; i++)
+		buf_addf(&refs, "%s%s", refs.len ? " " : "", msg->references[i]);
+	if (msg->message_id)
+		buf_addf(&refs, "%s%s", refs.len ? " " : "", msg->message_id);
+	*refs_r = buf_detach(&refs);
+	tvars_set(v, "rep.name", a->rep ? a->rep->name : a->sender);
+	tvars_set(v, "rep.email", a->sender);
+	tvars_set(v, "message.subject", msg->subject && *msg->subject ? msg->subject : "dealmail");
+	tvars_set(v, "assistant.address", app->cfg->address);
+	tvars_set(v, "assistant.name", app->cfg->name);
+	tvars_setf(v, "undo.minutes", "%d", app->cfg->undo_minutes);
+	tvars_set(v, "lang", lang_code(l));
+	memset(it, 0, sizeof *it);
+	it->to_addr = a->sender;
+	it->to_name = a->rep ? a->rep->name : a->sender_name;
+	it->lang = lang_code(l);
+	it->vars = v;
+	it->in_reply_to = msg->message_id;
+	it->references = *refs_r;
+	it->cause_message_id = a->key;
+	it->auto_replied = true;
+}
+
+static int send_error(struct app *app, const struct message *msg, const struct analysis *a)
+{
+	enum lang l = a->rep->lang;
+	struct tvars *v = tvars_new();
+	struct outbox_item it;
+	char *refs;
+	if (app->cfg->confirm == CONFIRM_NEVER) {
+		tvars_free(v);
+		return 0;
+	}
+	reply_base(app, msg, a, &it, v, l, &refs);
+	if (a->deal > 0)
+		deal_vars(app, a->deal, v, l);
+	tvars_set(v, "rep.name", a->rep->name);
+	for (size_t i = 0; i < a->cmds.n; i++) {
+		if (!a->res[i].err)
+			continue;
+		struct tvars *e = tvars_push(v, "errors");
+		char *t = err_text(&a->res[i], &a->cmds.v[i], l);
+		tvars_setf(e, "line", "%d", a->cmds.v[i].line_no);
+		tvars_set(e, "text", a->cmds.v[i].line);
+		tvars_set(e, "reason", t);
+		tvars_set(e, "choices", a->res[i].choices);
+		tvars_set(e, "suggestion", a->res[i].suggest);
+		free(t);
+	}
+	it.kind = "error";
+	it.deal_id = a->deal;
+	it.tmpl = "error";
+	int rc = outbox_queue(app, &it) < 0 ? -1 : 0;
+	tvars_free(v);
+	free(refs);
+	return rc;
+}
+
+static void list_deals(struct app *app, const struct analysis *a, const char *stage, struct tvars *v, enum lang l)
+{
+	int s = stage && *stage ? config_stage_find(app->cfg, stage) : -1;
+	const char *key = s >= 0 ? app->cfg->stages[s].key : NULL;
+	struct dbq *q = db_query(app->db,
+				 "SELECT d.id, d.title, d.stage, d.value, d.currency, d.owner FROM deals d "
+				 "WHERE d.status = 'open' AND (?1 OR d.owner = ?2 OR EXISTS(SELECT 1 FROM deal_shares s "
+				 "WHERE s.deal_id = d.id AND s.rep = ?2)) AND (?3 IS NULL OR d.stage = ?3) "
+				 "ORDER BY d.last_activity DESC LIMIT 200", "Itt", (int)a->rep->manager, a->sender, key);
+	while (db_next(q)) {
+		struct tvars *e = tvars_push(v, "deals");
+		char num[64] = "";
+		tvars_setf(e, "tag", "[deal #%lld]", (long long)db_col_int(q, 0));
+		tvars_set(e, "title", db_col_text(q, 1));
+		int si = config_stage_find(app->cfg, db_col_text(q, 2));
+		tvars_set(e, "stage", si >= 0 ? stage_name(app->cfg, si, l) : db_col_text(q, 2));
+		if (!db_col_null(q, 3))
+			fmt_amount(db_col_double(q, 3), db_col_text(q, 4), num, sizeof num);
+		tvars_set(e, "value", num[0] ? num : NULL);
+		tvars_set(e, "owner", db_col_text(q, 5));
+	}
+	db_done(q);
+}
+
+static void history(struct app *app, int64_t deal, struct tvars *v, enum lang l)
+{
+	struct dbq *q = db_query(app->db, "SELECT at, by, type, from_val, to_val, reason, undone FROM events "
+				 "WHERE deal_id = ? ORDER BY id", "i", deal);
+	while (db_next(q)) {
+		struct tvars *e = tvars_push(v, "events");
+		const char *type = db_col_text(q, 2), *from = db_col_text(q, 3), *to = db_col_text(q, 4);
+		tvars_set(e, "at", db_col_text(q, 0));
+		tvars_set(e, "by", db_col_text(q, 1));
+		tvars_setf(e, "text", "%s: %s%s%s%s%s%s", type, from ? from : "", from ? " → " : "", to ? to : "",
+			   db_col_text(q, 5) ? " (" : "", db_col_text(q, 5) ? db_col_text(q, 5) : "",
+			   db_col_text(q, 5) ? ")" : "");
+		if (db_col_int(q, 6))
+			tvars_set(e, "undone", L(l, "undone", "deshecho", "desfeito"));
+	}
+	db_done(q);
+}
+
+static int query_reply(struct app *app, const struct message *msg, const struct analysis *a,
+		       const struct command *c, const struct cmdres *r)
+{
+	enum lang l = a->rep->lang;
+	struct tvars *v = tvars_new();
+	struct outbox_item it;
+	char *refs;
+	reply_base(app, msg, a, &it, v, l, &refs);
+	it.kind = "reply";
+	int64_t deal = r->deal > 0 ? r->deal : a->deal;
+	if (c->kind == CMD_HELP)
+		it.tmpl = "help";
+	else if (c->kind == CMD_LIST) {
+		it.tmpl = "list";
+		list_deals(app, a, c->text, v, l);
+	} else {
+		it.tmpl = "history";
+		it.deal_id = deal;
+		deal_vars(app, deal, v, l);
+		history(app, deal, v, l);
+	}
+	int rc = outbox_queue(app, &it) < 0 ? -1 : 0;
+	tvars_free(v);
+	free(refs);
+	return rc;
+}
+
+/* ---- undo ----------------------------------------------------------------- */
+
+static int undo(struct app *app, const struct analysis *a, struct changes *ch)
+{
+	const struct config *cfg = app->cfg;
+	int64_t ids[256], deals[256];
+	char *types[256], *froms[256];
+	size_t n = 0;
+	struct dbq *q = db_query(app->db, "SELECT id, deal_id, type, from_val FROM events WHERE message_id = ? "
+				 "AND undone = 0 ORDER BY id DESC", "t", a->undo_of);
+	while (db_next(q) && n < 256) {
+		ids[n] = db_col_int(q, 0);
+		deals[n] = db_col_int(q, 1);
+		types[n] = xstrdup(db_col_text(q, 2));
+		froms[n] = xstrdup(db_col_text(q, 3));
+		n++;
+	}
+	db_done(q);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *t = types[i], *f = froms[i];
+		int64_t d = deals[i];
+		if (!strcmp(t, "stage") && f) {
+			int s = config_stage_find(cfg, f);
+			const char *st = s == cfg->won_stage ? "won" : s == cfg->lost_stage ? "lost" : "open";
+			rc = db_exec(app->db, "UPDATE deals SET stage = ?, status = ?, reason = NULL WHERE id = ?",
+				     "tti", f, st, d);
+			stop_enrollments(app, d, "undo");
+		} else if (!strcmp(t, "value")) {
+			char cur[8] = "";
+			double v = 0;
+			if (f)
+				sscanf(f, "%lf %7s", &v, cur);
+			rc = f ? db_exec(app->db, "UPDATE deals SET value = ?, currency = NULLIF(?, '') WHERE id = ?",
+					 "dti", v, cur, d)
+			       : db_exec(app->db, "UPDATE deals SET value = NULL WHERE id = ?", "i", d);
+		} else if (!strcmp(t, "close"))
+			rc = db_exec(app->db, "UPDATE deals SET close_date = ? WHERE id = ?", "ti", f, d);
+		else if (!strcmp(t, "probability"))
+			rc = db_exec(app->db, "UPDATE deals SET probability = ? WHERE id = ?", "ti", f, d);
+		else if (!strcmp(t, "owner"))
+			rc = db_exec(app->db, "UPDATE deals SET owner = ? WHERE id = ?", "ti", f, d);
+		else if (!strcmp(t, "share"))
+			rc = db_exec(app->db, "DELETE FROM deal_shares WHERE deal_id = ? AND rep = (SELECT to_val FROM "
+				     "events WHERE id = ?)", "ii", d, ids[i]);
+		else if (!strcmp(t, "score"))
+			rc = db_exec(app->db, "UPDATE deals SET score = ? WHERE id = ?", "ii",
+				     (int64_t)(f ? atoll(f) : 0), d);
+		if (rc == 0)
+			rc = db_exec(app->db, "UPDATE events SET undone = 1 WHERE id = ?", "i", ids[i]);
+	}
+	if (rc == 0)
+		rc = db_exec(app->db, "DELETE FROM tasks WHERE message_id = ? AND done = 0", "t", a->undo_of);
+	if (rc == 0)
+		rc = db_exec(app->db, "UPDATE enrollments SET status = 'stopped', stopped_reason = 'undo', next_at = NULL "
+			     "WHERE message_id = ? AND status = 'active'", "t", a->undo_of);
+	/* one undo event per deal touched */
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i; j++)
+			seen |= deals[j] == deals[i];
+		if (!seen) {
+			rc = event(app, deals[i], "undo", NULL, a->undo_of, NULL, a->sender, a->key);
+			change(ch, "#%lld %s", (long long)deals[i],
+			       L(ch->lang, "changes undone", "cambios deshechos", "alterações desfeitas"));
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(types[i]);
+		free(froms[i]);
+	}
+	return rc;
+}
+
+/* ---- the rep's message ----------------------------------------------------- */
+
+static int apply_rep(struct app *app, const struct message *msg, struct analysis *a)
+{
+	const struct config *cfg = app->cfg;
+	enum lang l = a->rep->lang;
+	const char *err = NULL;
+	if (a->outcome == O_REFUSE)
+		return send_error(app, msg, a);
+	if (a->outcome == O_IGNORE) {
+		/* addressed to us without a command: answer with the usage */
+		if (a->addressed && a->visible && *a->visible && cfg->confirm != CONFIRM_NEVER) {
+			struct command help = {.kind = CMD_HELP};
+			struct cmdres r = {0};
+			return query_reply(app, msg, a, &help, &r);
+		}
+		return 0;
+	}
+	if (a->create_deal) {
+		struct deal_new d = {
+			.title = a->new_title && *a->new_title ? a->new_title : "(untitled)",
+			.contact = a->contact, .contact_name = a->contact_name,
+			.owner = a->rep->email, .source = "mail", .by = a->sender, .message_id = a->key,
+		};
+		int64_t id = deal_create(app, &d, &err);
+		if (id < 0)
+			return -1;
+		a->deal = id;
+		for (size_t i = 0; i < a->cmds.n; i++)
+			if (a->res[i].deal == 0)
+				a->res[i].deal = id;
+	}
+	struct changes ch = {.v = tvars_new(), .lang = l};
+	int rc = 0;
+	bool any_change = false;
+	if (a->create_deal)
+		change(&ch, "#%lld %s: %s", (long long)a->deal, L(l, "new deal", "nueva oportunidad", "nova oportunidade"),
+		       a->new_title ? a->new_title : "");
+	for (size_t i = 0; i < a->cmds.n && rc == 0; i++) {
+		const struct command *c = &a->cmds.v[i];
+		const struct cmdres *r = &a->res[i];
+		switch (c->kind) {
+		case CMD_HELP:
+		case CMD_LIST:
+		case CMD_HISTORY:
+			rc = query_reply(app, msg, a, c, r);
+			break;
+		case CMD_UNDO:
+			rc = undo(app, a, &ch);
+			any_change = true;
+			break;
+		case CMD_DEAL:
+			break;
+		default:
+			rc = run_command(app, a, c, r, r->deal, &ch);
+			any_change = true;
+			if (rc == 0)
+				touch(app, r->deal);
+		}
+	}
+	if (rc < 0)
+		goto out;
+	if (a->deal > 0) {
+		activity(app, a->deal, msg, a->visible, a->key);
+		if (a->outcome == O_LOG || a->outcome == O_LEAD) {
+			rc = event(app, a->deal, "email", NULL, msg->subject, NULL, a->sender, a->key);
+			touch(app, a->deal);
+			any_change = a->forwarded;
+		}
+	}
+	if (rc == 0 && (any_change || a->create_deal) && cfg->confirm == CONFIRM_ALWAYS) {
+		struct outbox_item it;
+		char *refs;
+		reply_base(app, msg, a, &it, ch.v, l, &refs);
+		if (a->deal > 0)
+			deal_vars(app, a->deal, ch.v, l);
+		tvars_set(ch.v, "rep.name", a->rep->name);
+		if (a->picked)
+			tvars_set(ch.v, "deal.picked", "yes");
+		/* what the triggers scheduled */
+		struct dbq *q = db_query(app->db, "SELECT text, due FROM tasks WHERE message_id = ?", "t", a->key);
+		while (db_next(q)) {
+			struct tvars *e = tvars_push(ch.v, "scheduled");
+			tvars_setf(e, "text", "%s: %s%s%s", L(l, "task", "tarea", "tarefa"), db_col_text(q, 0),
+				   db_col_text(q, 1) ? " @ " : "", db_col_text(q, 1) ? db_col_text(q, 1) : "");
+		}
+		db_done(q);
+		q = db_query(app->db, "SELECT sequence, next_at FROM enrollments WHERE message_id = ? AND status = 'active'",
+			     "t", a->key);
+		while (db_next(q)) {
+			struct tvars *e = tvars_push(ch.v, "scheduled");
+			tvars_setf(e, "text", "%s: %s (%s %s)", L(l, "sequence", "secuencia", "sequência"),
+				   db_col_text(q, 0), L(l, "first email", "primer correo", "primeiro e-mail"),
+				   db_col_text(q, 1) ? db_col_text(q, 1) : "");
+		}
+		db_done(q);
+		it.kind = "confirmation";
+		it.deal_id = a->deal;
+		it.tmpl = "confirmation";
+		rc = outbox_queue(app, &it) < 0 ? -1 : 0;
+		free(refs);
+	}
+out:
+	tvars_free(ch.v);
+	return rc < 0 || db_error(app->db) ? -1 : 0;
+}
+
+/* ---- contacts and strangers ----------------------------------------------- */
+
+static int apply_contact(struct app *app, const struct message *msg, struct analysis *a)
+{
+	const struct config *cfg = app->cfg;
+	char now[21];
+	const char *err = NULL;
+	app_now_iso(now);
+	if (a->outcome == O_LEAD) {
+		/* a returning contact stays with their owner */
+		char *prev = db_text(app->db, "SELECT owner FROM contacts WHERE email = ?", "t", a->sender);
+		const char *owner = prev && config_rep_find(cfg, prev) ? prev : distribution_pick(app);
+		struct deal_new d = {
+			.title = a->new_title, .contact = a->sender, .contact_name = msg->from.name,
+			.owner = owner, .source = "mail", .by = a->sender, .message_id = a->key,
+		};
+		int64_t id = deal_create(app, &d, &err);
+		free(prev);
+		if (id < 0)
+			return -1;
+		a->deal = id;
+		if (event(app, id, "email", NULL, msg->subject, NULL, a->sender, a->key) < 0)
+			return -1;
+		activity(app, id, msg, a->visible, a->key);
+		db_exec(app->db, "UPDATE contacts SET last_activity = ? WHERE email = ?", "tt", now, a->sender);
+		struct tvars *v = tvars_new();
+		int rc = 0;
+		char *o = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", id);
+		if (o) {
+			const struct rep *r = config_rep_find(cfg, o);
+			enum lang l = r ? r->lang : cfg->language;
+			deal_vars(app, id, v, l);
+			tvars_set(v, "rep.name", r ? r->name : o);
+			tvars_set(v, "message.subject", msg->subject);
+			tvars_set(v, "message.excerpt", a->visible);
+			struct outbox_item it = {.kind = "notification", .deal_id = id, .to_addr = o,
+						 .to_name = r ? r->name : NULL, .tmpl = "notify-lead",
+						 .lang = lang_code(l), .vars = v, .cause_message_id = a->key};
+			rc = outbox_queue(app, &it) < 0 ? -1 : 0;
+		}
+		free(o);
+		tvars_free(v);
+		return rc;
+	}
+	if (a->unsubscribe) {
+		db_exec(app->db, "UPDATE contacts SET unsubscribed = 1 WHERE email = ?", "t", a->sender);
+		struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON c.id = d.contact_id "
+					 "WHERE c.email = ?", "t", a->sender);
+		int64_t ids[64];
+		size_t n = 0;
+		while (db_next(q) && n < 64)
+			ids[n++] = db_col_int(q, 0);
+		db_done(q);
+		for (size_t i = 0; i < n; i++)
+			stop_enrollments(app, ids[i], "unsubscribe");
+		if (a->deal > 0 && cfg->score_unsubscribe)
+			deal_add_score(app, a->deal, cfg->score_unsubscribe, a->sender, a->key);
+	}
+	if (a->deal <= 0)
+		return db_error(app->db) ? -1 : 0;
+	if (event(app, a->deal, "email", NULL, msg->subject, NULL, a->sender, a->key) < 0)
+		return -1;
+	activity(app, a->deal, msg, a->visible, a->key);
+	touch(app, a->deal);
+	db_exec(app->db, "UPDATE contacts SET last_activity = ? WHERE email = ?", "tt", now, a->sender);
+	if (!a->unsubscribe) {
+		stop_enrollments(app, a->deal, "reply");
+		if (cfg->score_reply && deal_add_score(app, a->deal, cfg->score_reply, a->sender, a->key) < 0)
+			return -1;
+	}
+	/* tell the owner */
+	char *o = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", a->deal);
+	int rc = 0;
+	if (o) {
+		const struct rep *r = config_rep_find(cfg, o);
+		enum lang l = r ? r->lang : cfg->language;
+		struct tvars *v = tvars_new();
+		deal_vars(app, a->deal, v, l);
+		tvars_set(v, "rep.name", r ? r->name : o);
+		tvars_set(v, "contact.email", a->sender);
+		tvars_set(v, "message.subject", msg->subject);
+		tvars_set(v, "message.excerpt", a->visible);
+		struct outbox_item it = {.kind = "notification", .deal_id = a->deal, .to_addr = o,
+					 .to_name = r ? r->name : NULL, .tmpl = "notify-reply",
+					 .lang = lang_code(l), .vars = v, .cause_message_id = a->key};
+		rc = outbox_queue(app, &it) < 0 ? -1 : 0;
+		tvars_free(v);
+	}
+	free(o);
+	return rc < 0 || db_error(app->db) ? -1 : 0;
+}
+
+static int apply_bounce(struct app *app, const struct message *msg, struct analysis *a)
+{
+	if (a->outcome != O_LOG || !a->bounce_addr)
+		return 0;
+	db_exec(app->db, "UPDATE contacts SET bouncing = 1 WHERE email = ?", "t", a->bounce_addr);
+	if (a->bounce_outbox > 0)
+		db_exec(app->db, "UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", "ti",
+			msg->dsn_status ? msg->dsn_status : "bounced", a->bounce_outbox);
+	struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON c.id = d.contact_id "
+				 "WHERE c.email = ?", "t", a->bounce_addr);
+	int64_t ids[64];
+	size_t n = 0;
+	while (db_next(q) && n < 64)
+		ids[n++] = db_col_int(q, 0);
+	db_done(q);
+	for (size_t i = 0; i < n; i++)
+		stop_enrollments(app, ids[i], "bounce");
+	int64_t deal = a->deal > 0 ? a->deal : n ? ids[0] : 0;
+	if (deal > 0 && deal_notify(app, deal, NOTIFY_OWNER, "notify-bounce", a->key, 0) < 0)
+		return -1;
+	return db_error(app->db) ? -1 : 0;
+}
+
+int apply_analysis(struct app *app, const struct message *msg, struct analysis *a)
+{
+	switch (a->cls) {
+	case C_BOUNCE:
+		return apply_bounce(app, msg, a);
+	case C_REP:
+		return apply_rep(app, msg, a);
+	case C_CONTACT:
+	case C_UNKNOWN:
+		if (a->outcome == O_IGNORE)
+			return 0;
+		return apply_contact(app, msg, a);
+	default:
+		return 0;
+	}
+}

@@ -1,0 +1,815 @@
+/* command.c — see command.h.  SPEC §3.5.
+ *
+ * One PCRE2 pattern (compiled once, JIT) recognises the shape of a command
+ * line; the keyword it captures is folded (case and accents) and looked up
+ * in the alias table; the value is then read by kind with small hand-written
+ * parsers (amounts, dates, percentages, score deltas). */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "command.h"
+#include "buf.h"
+#include "text.h"
+#include <pcre2.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* ---------------------------------------------------------------- keywords */
+
+static const char *const kind_names[] = {
+	[CMD_STAGE] = "stage", [CMD_WON] = "won", [CMD_LOST] = "lost",
+	[CMD_VALUE] = "value", [CMD_CLOSE] = "close", [CMD_PROBABILITY] = "probability",
+	[CMD_OWNER] = "owner", [CMD_SHARE] = "share", [CMD_TASK] = "task",
+	[CMD_NOTE] = "note", [CMD_SCORE] = "score", [CMD_DEAL] = "deal",
+	[CMD_DRIP] = "drip", [CMD_HELP] = "help", [CMD_UNDO] = "undo",
+	[CMD_HISTORY] = "history", [CMD_LIST] = "list",
+};
+
+const char *command_keyword(enum cmd_kind kind)
+{
+	if ((unsigned)kind < sizeof kind_names / sizeof kind_names[0] && kind_names[kind])
+		return kind_names[kind];
+	return "?";
+}
+
+/* Folded aliases (text_fold of the SPEC §3.5 spellings). */
+static const struct {
+	const char *alias;
+	enum cmd_kind kind;
+} aliases[] = {
+	{"stage", CMD_STAGE}, {"etapa", CMD_STAGE}, {"estagio", CMD_STAGE}, {"fase", CMD_STAGE},
+	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
+	{"lost", CMD_LOST}, {"perdido", CMD_LOST}, {"perdida", CMD_LOST}, {"perdemos", CMD_LOST},
+	{"value", CMD_VALUE}, {"valor", CMD_VALUE}, {"importe", CMD_VALUE},
+	{"amount", CMD_VALUE}, {"monto", CMD_VALUE},
+	{"close", CMD_CLOSE}, {"cierre", CMD_CLOSE}, {"fechamento", CMD_CLOSE}, {"fecha", CMD_CLOSE},
+	{"probability", CMD_PROBABILITY}, {"probabilidad", CMD_PROBABILITY},
+	{"probabilidade", CMD_PROBABILITY},
+	{"owner", CMD_OWNER}, {"asignar", CMD_OWNER}, {"responsable", CMD_OWNER},
+	{"responsavel", CMD_OWNER},
+	{"share", CMD_SHARE}, {"compartir", CMD_SHARE}, {"compartilhar", CMD_SHARE},
+	{"task", CMD_TASK}, {"tarea", CMD_TASK}, {"tarefa", CMD_TASK},
+	{"note", CMD_NOTE}, {"nota", CMD_NOTE},
+	{"score", CMD_SCORE}, {"puntos", CMD_SCORE}, {"pontos", CMD_SCORE},
+	{"deal", CMD_DEAL}, {"oportunidad", CMD_DEAL}, {"oportunidade", CMD_DEAL},
+	{"drip", CMD_DRIP}, {"secuencia", CMD_DRIP}, {"sequencia", CMD_DRIP},
+	{"help", CMD_HELP}, {"ayuda", CMD_HELP}, {"ajuda", CMD_HELP},
+	{"undo", CMD_UNDO}, {"deshacer", CMD_UNDO}, {"desfazer", CMD_UNDO},
+	{"history", CMD_HISTORY}, {"historial", CMD_HISTORY}, {"historico", CMD_HISTORY},
+	{"list", CMD_LIST}, {"lista", CMD_LIST}, {"deals", CMD_LIST},
+};
+
+/* Kind of a keyword as written (p, n bytes), or -1. */
+static int keyword_kind(const char *p, size_t n)
+{
+	char small[32];
+	char *folded = NULL;
+	const char *key;
+	bool ascii = true;
+	if (n >= sizeof small)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			ascii = false;
+	if (ascii) {
+		for (size_t i = 0; i < n; i++)
+			small[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+		small[n] = '\0';
+		key = small;
+	} else {
+		memcpy(small, p, n);
+		small[n] = '\0';
+		key = folded = text_fold(small);
+	}
+	int kind = -1;
+	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+		if (strcmp(aliases[i].alias, key) == 0) {
+			kind = (int)aliases[i].kind;
+			break;
+		}
+	free(folded);
+	return kind;
+}
+
+/* ------------------------------------------------------------------ dates */
+
+static bool leap(long y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int mdays(long y, int m)
+{
+	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	return m == 2 && leap(y) ? 29 : d[m - 1];
+}
+
+static bool valid_ymd(long y, long m, long d)
+{
+	return y >= 1900 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= mdays(y, (int)m);
+}
+
+/* days since 1970-01-01 (H. Hinnant's algorithm) */
+static long days_from_civil(long y, int m, int d)
+{
+	y -= m <= 2;
+	long era = (y >= 0 ? y : y - 399) / 400;
+	long yoe = y - era * 400;
+	long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(long z, long *y, int *m, int *d)
+{
+	z += 719468;
+	long era = (z >= 0 ? z : z - 146096) / 146097;
+	long doe = z - era * 146097;
+	long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	long mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static void fmt_date(long y, int m, int d, char out[11])
+{
+	snprintf(out, 11, "%04ld-%02d-%02d", y, m, d);
+}
+
+/* today as y/m/d: the given YYYY-MM-DD, else the current UTC date. */
+static void today_ymd(const char *today, long *y, int *m, int *d)
+{
+	if (today && strlen(today) >= 10 && today[4] == '-' && today[7] == '-') {
+		long yy = strtol(today, NULL, 10), mm = strtol(today + 5, NULL, 10),
+		     dd = strtol(today + 8, NULL, 10);
+		if (valid_ymd(yy, mm, dd)) {
+			*y = yy, *m = (int)mm, *d = (int)dd;
+			return;
+		}
+	}
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	*y = tm.tm_year + 1900, *m = tm.tm_mon + 1, *d = tm.tm_mday;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Read 1..maxlen digits. */
+static bool read_num(const char **pp, long *v, int *len, int maxlen)
+{
+	const char *p = *pp;
+	long n = 0;
+	int l = 0;
+	while (is_digit(*p) && l <= maxlen) {
+		n = n * 10 + (*p - '0');
+		p++, l++;
+	}
+	if (l == 0 || l > maxlen)
+		return false;
+	*v = n, *len = l, *pp = p;
+	return true;
+}
+
+static bool relative_unit(const char *u, int *unit)
+{
+	static const struct {
+		const char *w;
+		int unit; /* 0 days, 1 weeks, 2 months */
+	} units[] = {
+		{"d", 0}, {"day", 0}, {"days", 0}, {"dia", 0}, {"dias", 0},
+		{"w", 1}, {"week", 1}, {"weeks", 1}, {"s", 1}, {"sem", 1}, {"semana", 1}, {"semanas", 1},
+		{"m", 2}, {"month", 2}, {"months", 2}, {"mes", 2}, {"meses", 2},
+	};
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(u, units[i].w) == 0) {
+			*unit = units[i].unit;
+			return true;
+		}
+	return false;
+}
+
+bool parse_date(const char *s, const char *today, char date_r[11])
+{
+	date_r[0] = '\0';
+	if (!s)
+		return false;
+	char *f = text_fold(s); /* lower-case, accents off, spaces collapsed */
+	size_t n = strlen(f);
+	if (n && f[n - 1] == '.')
+		f[--n] = '\0';
+	bool ok = false;
+	long ty;
+	int tm, td;
+	today_ymd(today, &ty, &tm, &td);
+	long tdays = days_from_civil(ty, tm, td);
+	long y = 0;
+	int m = 0, d = 0;
+
+	if (!strcmp(f, "today") || !strcmp(f, "hoy") || !strcmp(f, "hoje")) {
+		civil_from_days(tdays, &y, &m, &d);
+		ok = true;
+	} else if (!strcmp(f, "tomorrow") || !strcmp(f, "manana") || !strcmp(f, "amanha")) {
+		civil_from_days(tdays + 1, &y, &m, &d);
+		ok = true;
+	} else if (f[0] == '+') {
+		const char *p = f + 1;
+		long k;
+		int len, unit;
+		if (read_num(&p, &k, &len, 4)) {
+			if (*p == ' ')
+				p++;
+			if (relative_unit(p, &unit)) {
+				if (unit == 0 && k <= 3660) {
+					civil_from_days(tdays + k, &y, &m, &d);
+					ok = true;
+				} else if (unit == 1 && k <= 520) {
+					civil_from_days(tdays + 7 * k, &y, &m, &d);
+					ok = true;
+				} else if (unit == 2 && k <= 120) {
+					long mon = (ty * 12 + (tm - 1)) + k;
+					y = mon / 12;
+					m = (int)(mon % 12) + 1;
+					d = td > mdays(y, m) ? mdays(y, m) : td;
+					ok = true;
+				}
+			}
+		}
+	} else if (is_digit(f[0])) {
+		const char *p = f;
+		long a, b, c = 0;
+		int la, lb, lc = 0;
+		char sep;
+		if (!read_num(&p, &a, &la, 4))
+			goto out;
+		sep = *p;
+		if (sep != '-' && sep != '/' && sep != '.')
+			goto out;
+		p++;
+		if (!read_num(&p, &b, &lb, 2))
+			goto out;
+		bool three = false;
+		if (*p == sep) {
+			p++;
+			if (!read_num(&p, &c, &lc, 4))
+				goto out;
+			three = true;
+		}
+		if (*p)
+			goto out;
+		if (la == 4) { /* YYYY-MM-DD */
+			if (!three || lc > 2)
+				goto out;
+			y = a, m = (int)b, d = (int)c;
+		} else {
+			if (la > 2)
+				goto out;
+			long dd, mm;
+			if (a > 12)
+				dd = a, mm = b;
+			else if (b > 12)
+				mm = a, dd = b;
+			else
+				dd = a, mm = b;
+			if (three) {
+				if (lc == 4)
+					y = c;
+				else if (lc == 2)
+					y = 2000 + c;
+				else
+					goto out;
+			} else {
+				/* DD/MM: the next such date from today */
+				if (sep == '-' || mm < 1 || mm > 12)
+					goto out;
+				y = ty;
+				if (mm < tm || (mm == tm && dd < td))
+					y++;
+			}
+			m = (int)mm, d = (int)dd;
+		}
+		ok = valid_ymd(y, m, d);
+	}
+out:
+	free(f);
+	if (ok && valid_ymd(y, m, d))
+		fmt_date(y, m, d, date_r);
+	else
+		ok = false;
+	return ok;
+}
+
+/* ---------------------------------------------------------------- amounts */
+
+static const char iso4217[] =
+	"AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV "
+	"BRL BSD BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE "
+	"CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD "
+	"HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD "
+	"KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+	"MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD "
+	"RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS "
+	"TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST "
+	"XAF XAG XAU XCD XDR XOF XPF YER ZAR ZMW ZWL ";
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static void skip_spaces(const char **pp)
+{
+	const unsigned char *p = (const unsigned char *)*pp;
+	for (;;) {
+		if (*p == ' ' || *p == '\t')
+			p++;
+		else if (p[0] == 0xC2 && p[1] == 0xA0) /* NBSP */
+			p += 2;
+		else if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xAF || p[2] == 0x89)) /* NNBSP, thin */
+			p += 3;
+		else
+			break;
+	}
+	*pp = (const char *)p;
+}
+
+/* A currency at *pp: returns true and the ISO code; *bare_dollar when it was a
+ * plain "$" (which a following ISO code may refine: "$250,000 MXN"). */
+static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
+{
+	static const struct {
+		const char *sym;
+		const char *iso;
+	} syms[] = {
+		{"US$", "USD"}, {"us$", "USD"}, {"U$S", "USD"}, {"u$s", "USD"},
+		{"MX$", "MXN"}, {"mx$", "MXN"}, {"R$", "BRL"}, {"r$", "BRL"},
+		{"$", "USD"}, {"\xE2\x82\xAC", "EUR"}, {"\xC2\xA3", "GBP"},
+	};
+	const char *p = *pp;
+	*bare_dollar = false;
+	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+		size_t l = strlen(syms[i].sym);
+		if (strncmp(p, syms[i].sym, l) == 0) {
+			memcpy(cur, syms[i].iso, 4);
+			*bare_dollar = !strcmp(syms[i].sym, "$");
+			*pp = p + l;
+			return true;
+		}
+	}
+	if (is_alpha(p[0]) && is_alpha(p[1]) && is_alpha(p[2]) && !is_alpha(p[3]) &&
+	    (unsigned char)p[3] < 0x80) {
+		char up[4];
+		for (int i = 0; i < 3; i++)
+			up[i] = (char)(p[i] >= 'a' ? p[i] - 32 : p[i]);
+		up[3] = '\0';
+		for (const char *c = iso4217; *c; c += 4)
+			if (memcmp(c, up, 3) == 0) {
+				memcpy(cur, up, 4);
+				*pp = p + 3;
+				return true;
+			}
+	}
+	return false;
+}
+
+/* Check digit grouping "1", "12", "1.234", "12.345.678" for sep. */
+static bool groups_ok(const char *s, size_t n, char sep)
+{
+	size_t g = 0, first = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == sep) {
+			if (g == 0 || (first ? g > 3 : g != 3))
+				return false;
+			first = 0;
+			g = 0;
+		} else if (is_digit(s[i]))
+			g++;
+		else
+			return false;
+	}
+	return g > 0 && (first ? true : g == 3);
+}
+
+/* Number with '.'/',' separators -> value. */
+static bool read_number(const char *s, size_t n, double *v)
+{
+	if (n == 0 || n > 40 || !is_digit(s[0]) || !is_digit(s[n - 1]))
+		return false;
+	size_t dots = 0, commas = 0, last_dot = 0, last_comma = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '.')
+			dots++, last_dot = i;
+		else if (s[i] == ',')
+			commas++, last_comma = i;
+		else if (!is_digit(s[i]))
+			return false;
+	}
+	size_t int_end = n; /* end of the integer part (position of the decimal sep) */
+	char thou = 0;
+	if (dots && commas) {
+		size_t dec = last_dot > last_comma ? last_dot : last_comma;
+		char decsep = s[dec];
+		if ((decsep == '.' ? dots : commas) != 1)
+			return false;
+		thou = decsep == '.' ? ',' : '.';
+		int_end = dec;
+	} else if (dots || commas) {
+		char sep = dots ? '.' : ',';
+		size_t cnt = dots ? dots : commas, pos = dots ? last_dot : last_comma;
+		if (cnt > 1)
+			thou = sep;
+		else if (n - pos - 1 == 3 && !(pos == 1 && s[0] == '0'))
+			thou = sep;
+		else
+			int_end = pos;
+	}
+	if (thou && !groups_ok(s, int_end, thou))
+		return false;
+	if (!thou) {
+		for (size_t i = 0; i < int_end; i++)
+			if (!is_digit(s[i]))
+				return false;
+	}
+	char norm[48];
+	size_t o = 0;
+	for (size_t i = 0; i < int_end; i++)
+		if (is_digit(s[i]))
+			norm[o++] = s[i];
+	if (int_end < n) {
+		norm[o++] = '.';
+		for (size_t i = int_end + 1; i < n; i++)
+			norm[o++] = s[i];
+	}
+	norm[o] = '\0';
+	*v = strtod(norm, NULL);
+	return true;
+}
+
+bool parse_amount(const char *s, double *amount_r, char currency_r[4])
+{
+	char c1[4] = "", c2[4] = "";
+	bool bare1 = false, bare2 = false, has1, has2;
+	double v, mult = 1;
+	if (amount_r)
+		*amount_r = 0;
+	if (currency_r)
+		currency_r[0] = '\0';
+	if (!s)
+		return false;
+	const char *p = s;
+	skip_spaces(&p);
+	has1 = read_currency(&p, c1, &bare1);
+	skip_spaces(&p);
+	const char *num = p;
+	while (is_digit(*p) || *p == '.' || *p == ',')
+		p++;
+	if (!read_number(num, (size_t)(p - num), &v))
+		return false;
+	if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1]) &&
+	    (unsigned char)p[1] < 0x80) {
+		mult = (*p == 'k' || *p == 'K') ? 1e3 : 1e6;
+		p++;
+	}
+	skip_spaces(&p);
+	has2 = *p && read_currency(&p, c2, &bare2);
+	skip_spaces(&p);
+	if (*p)
+		return false;
+	const char *cur = "";
+	if (has1 && has2) {
+		if (!strcmp(c1, c2))
+			cur = c1;
+		else if (bare1 && !bare2)
+			cur = c2;
+		else
+			return false;
+	} else if (has1)
+		cur = c1;
+	else if (has2)
+		cur = c2;
+	v *= mult;
+	if (!(v >= 0 && v < 1e15))
+		return false;
+	if (amount_r)
+		*amount_r = v;
+	if (currency_r)
+		memcpy(currency_r, cur, strlen(cur) + 1);
+	return true;
+}
+
+/* --------------------------------------------------------- other values */
+
+static bool parse_percent(const char *s, int *pct)
+{
+	const char *p = s;
+	long v;
+	int len;
+	if (!read_num(&p, &v, &len, 3))
+		return false;
+	skip_spaces(&p);
+	if (*p == '%')
+		p++;
+	else if (!strncmp(p, "\xEF\xBC\x85", 3)) /* full-width % */
+		p += 3;
+	if (*p || v > 100)
+		return false;
+	*pct = (int)v;
+	return true;
+}
+
+static bool parse_score(const char *s, int *delta)
+{
+	const char *p = s;
+	int sign = 1;
+	long v;
+	int len;
+	if (*p == '+')
+		p++;
+	else if (*p == '-')
+		sign = -1, p++;
+	else if (!strncmp(p, "\xE2\x88\x92", 3)) /* U+2212 minus */
+		sign = -1, p += 3;
+	if (!read_num(&p, &v, &len, 4) || *p || v > 1000)
+		return false;
+	*delta = (int)(sign * v);
+	return true;
+}
+
+/* "#12", "[#12]", "[deal #12]"… -> 12; 0 when not a tag; -1 when "#x". */
+static long parse_deal_ref(const char *s)
+{
+	const char *p = s;
+	bool bracket = false;
+	if (*p == '[') {
+		bracket = true;
+		p++;
+		while (*p == ' ')
+			p++;
+		if (!strncasecmp(p, "deal", 4))
+			p += 4;
+		else if (!strncasecmp(p, "oportunidade", 12))
+			p += 12;
+		else if (!strncasecmp(p, "oportunidad", 11))
+			p += 11;
+		while (*p == ' ')
+			p++;
+	}
+	if (*p != '#')
+		return 0;
+	p++;
+	long v;
+	int len;
+	if (!read_num(&p, &v, &len, 9))
+		return -1;
+	if (bracket) {
+		while (*p == ' ')
+			p++;
+		if (*p != ']')
+			return -1;
+		p++;
+	}
+	if (*p == '.')
+		p++;
+	if (*p || v <= 0)
+		return -1;
+	return v;
+}
+
+static char *strip_dot(const char *v)
+{
+	char *t = xstrdup(v);
+	size_t n = strlen(t);
+	if (n && t[n - 1] == '.') {
+		t[n - 1] = '\0';
+		text_trim(t);
+	}
+	return t;
+}
+
+/* Read the value of c by kind. */
+static void read_value(struct command *c, const char *today)
+{
+	const char *v = c->value;
+	bool empty = v[0] == '\0';
+	switch (c->kind) {
+	case CMD_STAGE:
+	case CMD_WON:
+	case CMD_LOST:
+		c->text = strip_dot(v);
+		if (c->kind == CMD_STAGE && !c->text[0])
+			c->error = CMDERR_EMPTY;
+		return;
+	case CMD_VALUE:
+		if (empty)
+			c->error = CMDERR_EMPTY;
+		else if (!parse_amount(v, &c->amount, c->currency))
+			c->error = CMDERR_AMOUNT;
+		break;
+	case CMD_CLOSE:
+		if (empty)
+			c->error = CMDERR_EMPTY;
+		else if (!parse_date(v, today, c->date))
+			c->error = CMDERR_DATE;
+		break;
+	case CMD_PROBABILITY:
+		if (empty)
+			c->error = CMDERR_EMPTY;
+		else if (!parse_percent(v, &c->percent))
+			c->error = CMDERR_PERCENT;
+		break;
+	case CMD_SCORE:
+		if (empty)
+			c->error = CMDERR_EMPTY;
+		else if (!parse_score(v, &c->delta))
+			c->error = CMDERR_SCORE;
+		break;
+	case CMD_TASK: {
+		/* the last " @ " (an '@' with white space on both sides) splits */
+		const char *at = NULL;
+		for (const char *p = v; *p; p++)
+			if (*p == '@' && p > v && (p[-1] == ' ' || p[-1] == '\t') &&
+			    (p[1] == ' ' || p[1] == '\t' || p[1] == '\0'))
+				at = p;
+		if (at) {
+			char *t = xstrndup(v, (size_t)(at - v));
+			c->text = text_trim(t);
+			char *d = text_trim(xstrdup(at + 1));
+			if (!parse_date(d, today, c->date))
+				c->error = CMDERR_DATE;
+			free(d);
+		} else
+			c->text = xstrdup(v);
+		if (!c->text[0])
+			c->error = CMDERR_EMPTY;
+		return;
+	}
+	case CMD_DEAL: {
+		if (empty) {
+			c->error = CMDERR_EMPTY;
+			break;
+		}
+		long ref = parse_deal_ref(v);
+		if (ref > 0)
+			c->deal_ref = ref;
+		else if (ref < 0)
+			c->error = CMDERR_DEAL;
+		else {
+			c->text = xstrdup(v);
+			return;
+		}
+		break;
+	}
+	case CMD_DRIP: {
+		if (empty) {
+			c->error = CMDERR_EMPTY;
+			break;
+		}
+		char *f = text_fold(v);
+		if (!strcmp(f, "stop") || !strcmp(f, "parar") || !strcmp(f, "detener"))
+			c->drip_stop = true;
+		else {
+			size_t skip = 0;
+			if (!strncmp(f, "start ", 6))
+				skip = 6;
+			else if (!strncmp(f, "iniciar ", 8))
+				skip = 8;
+			if (skip) {
+				/* the name as written: skip the word and the spaces after it */
+				const char *p = v;
+				while (*p && *p != ' ' && *p != '\t')
+					p++;
+				c->text = text_trim(xstrdup(p));
+				if (!c->text[0])
+					c->error = CMDERR_DRIP;
+			} else
+				c->error = CMDERR_DRIP;
+		}
+		free(f);
+		break;
+	}
+	case CMD_OWNER:
+	case CMD_SHARE:
+	case CMD_NOTE:
+		if (empty)
+			c->error = CMDERR_EMPTY;
+		break;
+	case CMD_HELP:
+	case CMD_UNDO:
+	case CMD_HISTORY:
+	case CMD_LIST:
+		break;
+	}
+	if (!c->text)
+		c->text = xstrdup(c->kind == CMD_OWNER || c->kind == CMD_SHARE || c->kind == CMD_NOTE ||
+				  c->kind == CMD_LIST ? v : "");
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+static pcre2_code *line_re;
+static pthread_once_t line_re_once = PTHREAD_ONCE_INIT;
+
+/* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value */
+static const char line_pattern[] =
+	"^\\h*+(?:[-*\\x{2022}\\x{00B7}\\x{2013}]\\h++)?+"
+	"(?:(?:#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])\\h*+)?+"
+	"\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+"
+	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)|\\h*+[.!?]?\\h*+$)";
+
+static void compile_line_re(void)
+{
+	int err;
+	PCRE2_SIZE off;
+	line_re = pcre2_compile((PCRE2_SPTR)line_pattern, PCRE2_ZERO_TERMINATED,
+				PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS | PCRE2_MATCH_INVALID_UTF,
+				&err, &off, NULL);
+	if (!line_re) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(err, msg, sizeof msg);
+		fprintf(stderr, "dealmail: command pattern: %s at %zu\n", (char *)msg, (size_t)off);
+		abort();
+	}
+	pcre2_jit_compile(line_re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+}
+
+static void add_command(struct command_list *out, size_t *cap, struct command *c)
+{
+	if (out->n == *cap) {
+		*cap = *cap ? *cap * 2 : 8;
+		out->v = xrealloc(out->v, *cap * sizeof *out->v);
+	}
+	out->v[out->n++] = *c;
+}
+
+void commands_parse(const char *visible, const char *today, struct command_list *out)
+{
+	out->v = NULL;
+	out->n = 0;
+	if (!visible)
+		return;
+	pthread_once(&line_re_once, compile_line_re);
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(line_re, NULL);
+	if (!md)
+		return;
+	size_t cap = 0;
+	int line_no = 0;
+	const char *p = visible;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		const char *next = eol ? eol + 1 : p + len;
+		line_no++;
+		if (len && p[len - 1] == '\r')
+			len--;
+		int rc = len >= 2 ? pcre2_match(line_re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
+		if (rc > 0) {
+			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+			int kind = keyword_kind(p + ov[6], ov[7] - ov[6]);
+			bool has_sep = rc > 4 && ov[8] != PCRE2_UNSET;
+			if (kind >= 0 && (has_sep || kind == CMD_HELP || kind == CMD_UNDO ||
+					  kind == CMD_HISTORY || kind == CMD_LIST)) {
+				struct command c;
+				memset(&c, 0, sizeof c);
+				c.kind = (enum cmd_kind)kind;
+				c.line_no = line_no;
+				c.line = text_trim(xstrndup(p, len));
+				c.keyword = xstrndup(p + ov[6], ov[7] - ov[6]);
+				if (has_sep && rc > 5 && ov[10] != PCRE2_UNSET)
+					c.value = text_trim(xstrndup(p + ov[10], len - ov[10]));
+				else
+					c.value = xstrdup("");
+				if (ov[2] != PCRE2_UNSET)
+					c.deal_tag = strtol(p + ov[2], NULL, 10);
+				else if (rc > 2 && ov[4] != PCRE2_UNSET)
+					c.deal_tag = strtol(p + ov[4], NULL, 10);
+				read_value(&c, today);
+				add_command(out, &cap, &c);
+			}
+		}
+		p = next;
+	}
+	pcre2_match_data_free(md);
+}
+
+void commands_free(struct command_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].line);
+		free(l->v[i].keyword);
+		free(l->v[i].value);
+		free(l->v[i].text);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}

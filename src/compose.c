@@ -1,0 +1,263 @@
+/* compose.c — outgoing MIME; see compose.h.  The one place where text
+ * becomes header bytes, so the injection rules live here only. */
+#include "compose.h"
+#include "buf.h"
+#include "util.h"
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+#include <stdlib.h>
+
+static bool needs_encoding(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p >= 0x80 || *p < 0x20 || *p == 0x7f)
+			return true;
+	/* a literal "=?" would be decoded by readers as an encoded-word */
+	return strstr(s, "=?") != NULL;
+}
+
+/* Copy with controls (CR, LF, TAB, …) turned into spaces. */
+static char *clean_value(const char *s)
+{
+	char *c = xstrdup(s ? s : "");
+	for (unsigned char *p = (unsigned char *)c; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return c;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void base64_add(struct buf *b, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)p[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		buf_addc(b, b64[(v >> 18) & 63]);
+		buf_addc(b, b64[(v >> 12) & 63]);
+		buf_addc(b, i + 1 < n ? b64[(v >> 6) & 63] : '=');
+		buf_addc(b, i + 2 < n ? b64[v & 63] : '=');
+	}
+}
+
+/* Length of the UTF-8 sequence starting at p (1 for invalid bytes). */
+static size_t u8len(const unsigned char *p)
+{
+	if (*p < 0x80) return 1;
+	if ((*p & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80) return 2;
+	if ((*p & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) return 3;
+	if ((*p & 0xf8) == 0xf0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+	    (p[3] & 0xc0) == 0x80) return 4;
+	return 1;
+}
+
+/* Encoded-words of at most 45 input bytes each (60 chars of base64), split
+ * only between UTF-8 characters, separated by CRLF SP (folding). */
+static void encode_words(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	bool first = true;
+	while (*p) {
+		size_t n = 0;
+		while (p[n]) {
+			size_t l = u8len(p + n);
+			if (n + l > 45)
+				break;
+			n += l;
+		}
+		if (!first)
+			buf_adds(b, "\r\n ");
+		buf_adds(b, "=?UTF-8?B?");
+		base64_add(b, p, n);
+		buf_adds(b, "?=");
+		p += n;
+		first = false;
+	}
+}
+
+void compose_header(struct buf *b, const char *name, const char *value)
+{
+	char *v = clean_value(value);
+	buf_adds(b, name);
+	buf_adds(b, ": ");
+	if (needs_encoding(v))
+		encode_words(b, v);
+	else {
+		/* fold long ASCII values at spaces */
+		size_t col = strlen(name) + 2;
+		const char *p = v;
+		while (*p) {
+			const char *sp = strchr(p + 1, ' ');
+			size_t w = sp ? (size_t)(sp - p) : strlen(p);
+			if (col + w > 76 && col > strlen(name) + 2 && *p == ' ') {
+				buf_adds(b, "\r\n");
+				col = 0;
+			}
+			buf_add(b, p, w);
+			col += w;
+			p += w;
+		}
+	}
+	buf_adds(b, "\r\n");
+	free(v);
+}
+
+static bool is_atext_phrase(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if (!(isalnum((unsigned char)*p) || strchr(" !#$%&'*+-/=?^_`{|}~", *p)))
+			return false;
+	return true;
+}
+
+void compose_addr_header(struct buf *b, const char *name, const char *display, const char *addr)
+{
+	char *a = clean_value(addr);
+	/* an address never contains spaces, angle brackets or commas */
+	for (char *p = a; *p; p++)
+		if (*p == ' ' || *p == '<' || *p == '>' || *p == ',' || *p == '"')
+			*p = '_';
+	buf_adds(b, name);
+	buf_adds(b, ": ");
+	if (display && *display) {
+		char *d = clean_value(display);
+		if (needs_encoding(d))
+			encode_words(b, d);
+		else if (is_atext_phrase(d))
+			buf_adds(b, d);
+		else {
+			buf_addc(b, '"');
+			for (const char *p = d; *p; p++) {
+				if (*p == '"' || *p == '\\')
+					buf_addc(b, '\\');
+				buf_addc(b, *p);
+			}
+			buf_addc(b, '"');
+		}
+		buf_adds(b, " <");
+		buf_adds(b, a);
+		buf_adds(b, ">\r\n");
+		free(d);
+	} else {
+		buf_adds(b, a);
+		buf_adds(b, "\r\n");
+	}
+	free(a);
+}
+
+/* Quoted-printable (RFC 2045) of UTF-8 text; LF or CRLF in, CRLF out. */
+static void qp_add(struct buf *b, const char *text)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t col = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '\r' && p[1] == '\n')
+			continue;
+		if (*p == '\n') {
+			buf_adds(b, "\r\n");
+			col = 0;
+			continue;
+		}
+		bool trailing_ws = (*p == ' ' || *p == '\t') && (p[1] == '\n' || p[1] == '\0' ||
+								 (p[1] == '\r' && p[2] == '\n'));
+		bool lit = (*p >= 33 && *p <= 126 && *p != '=') || ((*p == ' ' || *p == '\t') && !trailing_ws);
+		/* a line starting with "From " or "." is safer encoded */
+		if (col == 0 && (*p == '.' || (*p == 'F' && !strncmp((const char *)p, "From ", 5))))
+			lit = false;
+		size_t w = lit ? 1 : 3;
+		if (col + w > 75) {
+			buf_adds(b, "=\r\n");
+			col = 0;
+		}
+		if (lit)
+			buf_addc(b, (char)*p);
+		else {
+			buf_addc(b, '=');
+			buf_addc(b, hx[*p >> 4]);
+			buf_addc(b, hx[*p & 15]);
+		}
+		col += w;
+	}
+	if (col)
+		buf_adds(b, "\r\n");
+}
+
+static void text_part(struct buf *b, const char *type, const char *body)
+{
+	buf_addf(b, "Content-Type: %s; charset=UTF-8\r\n", type);
+	buf_adds(b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	qp_add(b, body ? body : "");
+}
+
+char *compose_message_id(const char *domain)
+{
+	char r[33];
+	random_hex(r, 16);
+	const char *at = domain ? strrchr(domain, '@') : NULL;
+	const char *d = at ? at + 1 : (domain && *domain ? domain : "localhost");
+	/* only characters valid in a dot-atom */
+	char *dom = xstrdup(d);
+	for (char *p = dom; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-'))
+			*p = '-';
+	char *id = xasprintf("<%s.dealmail@%s>", r, dom);
+	free(dom);
+	return id;
+}
+
+char *compose_reply_subject(const char *subject)
+{
+	const char *s = subject ? subject : "";
+	while (*s == ' ')
+		s++;
+	if (!strncasecmp(s, "re:", 3) || !strncasecmp(s, "res:", 4) || !strncasecmp(s, "rv:", 3))
+		return xstrdup(s);
+	return xasprintf("Re: %s", s);
+}
+
+char *compose_message(const struct outmsg *m, size_t *len_r)
+{
+	struct buf b;
+	char date[64];
+	buf_init(&b);
+	rfc5322_date(m->date, date);
+	compose_header(&b, "Date", date);
+	compose_addr_header(&b, "From", m->from_name, m->from_addr);
+	compose_addr_header(&b, "To", m->to_name, m->to_addr);
+	if (m->reply_to)
+		compose_addr_header(&b, "Reply-To", NULL, m->reply_to);
+	compose_header(&b, "Subject", m->subject ? m->subject : "");
+	compose_header(&b, "Message-ID", m->message_id);
+	if (m->in_reply_to)
+		compose_header(&b, "In-Reply-To", m->in_reply_to);
+	if (m->references && *m->references)
+		compose_header(&b, "References", m->references);
+	compose_header(&b, "Auto-Submitted", m->auto_submitted ? m->auto_submitted : "auto-generated");
+	if (m->list_unsubscribe)
+		compose_header(&b, "List-Unsubscribe", m->list_unsubscribe);
+	if (m->list_unsubscribe_post)
+		compose_header(&b, "List-Unsubscribe-Post", m->list_unsubscribe_post);
+	if (m->extra_name && m->extra_value)
+		compose_header(&b, m->extra_name, m->extra_value);
+	compose_header(&b, "X-Auto-Response-Suppress", "All");
+	compose_header(&b, "MIME-Version", "1.0");
+	if (m->html) {
+		char bnd[25];
+		random_hex(bnd, 12);
+		buf_addf(&b, "Content-Type: multipart/alternative; boundary=\"=_dm_%s\"\r\n\r\n", bnd);
+		buf_addf(&b, "--=_dm_%s\r\n", bnd);
+		text_part(&b, "text/plain", m->text);
+		buf_addf(&b, "--=_dm_%s\r\n", bnd);
+		text_part(&b, "text/html", m->html);
+		buf_addf(&b, "--=_dm_%s--\r\n", bnd);
+	} else
+		text_part(&b, "text/plain", m->text);
+	*len_r = b.len;
+	return buf_detach(&b);
+}

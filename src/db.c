@@ -1,0 +1,472 @@
+/* db.c — SQLite: pragmas, migrations, transactions, cached statements.
+ * See db.h for the rules.  The schema is versioned with PRAGMA user_version;
+ * each entry of `migrations` moves the database one version forward and runs
+ * inside one transaction, so an interrupted `init` leaves the old version. */
+#include "db.h"
+#include "buf.h"
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CACHE_SIZE 128
+
+struct dbq {
+	struct db *db;
+	sqlite3_stmt *st;
+	bool failed;
+};
+
+struct db {
+	sqlite3 *h;
+	struct { const char *sql; sqlite3_stmt *st; } cache[CACHE_SIZE];
+	char *err;
+	bool tempfail;
+};
+
+static const char *const migrations[] = {
+	/* version 1 */
+	"CREATE TABLE contacts("
+	"  id INTEGER PRIMARY KEY,"
+	"  email TEXT NOT NULL UNIQUE,"
+	"  name TEXT,"
+	"  owner TEXT,"
+	"  bouncing INTEGER NOT NULL DEFAULT 0,"
+	"  unsubscribed INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL,"
+	"  last_activity TEXT);"
+	"CREATE TABLE deals("
+	"  id INTEGER PRIMARY KEY,"
+	"  title TEXT NOT NULL,"
+	"  contact_id INTEGER REFERENCES contacts(id),"
+	"  stage TEXT NOT NULL,"
+	"  initial_stage TEXT NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'open' CHECK(status IN ('open','won','lost')),"
+	"  reason TEXT,"
+	"  value REAL,"
+	"  currency TEXT,"
+	"  owner TEXT,"
+	"  close_date TEXT,"
+	"  probability INTEGER,"
+	"  score INTEGER NOT NULL DEFAULT 0,"
+	"  source TEXT NOT NULL DEFAULT 'manual',"
+	"  created_at TEXT NOT NULL,"
+	"  stage_since TEXT NOT NULL,"
+	"  last_activity TEXT NOT NULL,"
+	"  closed_at TEXT,"
+	"  stale_fired INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX deals_contact ON deals(contact_id, status, last_activity);"
+	"CREATE INDEX deals_owner ON deals(owner, status);"
+	"CREATE INDEX deals_stage ON deals(stage, stage_since);"
+	"CREATE TABLE deal_shares("
+	"  deal_id INTEGER NOT NULL REFERENCES deals(id),"
+	"  rep TEXT NOT NULL,"
+	"  PRIMARY KEY(deal_id, rep));"
+	"CREATE TABLE events("
+	"  id INTEGER PRIMARY KEY,"
+	"  deal_id INTEGER NOT NULL REFERENCES deals(id),"
+	"  type TEXT NOT NULL,"
+	"  from_val TEXT,"
+	"  to_val TEXT,"
+	"  reason TEXT,"
+	"  by TEXT,"
+	"  at TEXT NOT NULL,"
+	"  message_id TEXT,"
+	"  undone INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX events_deal ON events(deal_id, id);"
+	"CREATE INDEX events_message ON events(message_id);"
+	"CREATE INDEX events_at ON events(at);"
+	"CREATE TABLE activities("
+	"  id INTEGER PRIMARY KEY,"
+	"  deal_id INTEGER REFERENCES deals(id),"
+	"  sender TEXT,"
+	"  subject TEXT,"
+	"  body TEXT,"
+	"  message_id TEXT,"
+	"  at TEXT NOT NULL);"
+	"CREATE INDEX activities_deal ON activities(deal_id);"
+	"CREATE INDEX activities_message ON activities(message_id);"
+	"CREATE TABLE tasks("
+	"  id INTEGER PRIMARY KEY,"
+	"  deal_id INTEGER NOT NULL REFERENCES deals(id),"
+	"  owner TEXT,"
+	"  text TEXT NOT NULL,"
+	"  due TEXT,"
+	"  done INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL,"
+	"  message_id TEXT,"
+	"  reminded INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX tasks_deal ON tasks(deal_id);"
+	"CREATE INDEX tasks_due ON tasks(done, due);"
+	"CREATE TABLE enrollments("
+	"  id INTEGER PRIMARY KEY,"
+	"  deal_id INTEGER NOT NULL REFERENCES deals(id),"
+	"  sequence TEXT NOT NULL,"
+	"  step INTEGER NOT NULL DEFAULT 1,"
+	"  status TEXT NOT NULL DEFAULT 'active',"
+	"  started_at TEXT NOT NULL,"
+	"  next_at TEXT,"
+	"  stopped_reason TEXT,"
+	"  message_id TEXT);"
+	"CREATE INDEX enrollments_deal ON enrollments(deal_id, status);"
+	"CREATE INDEX enrollments_due ON enrollments(status, next_at);"
+	"CREATE TABLE processed("
+	"  message_id TEXT PRIMARY KEY,"
+	"  at TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  class TEXT,"
+	"  sender TEXT,"
+	"  deal_id INTEGER);"
+	"CREATE TABLE outbox("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  deal_id INTEGER,"
+	"  rcpt TEXT NOT NULL,"
+	"  envelope_from TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  message_id TEXT NOT NULL UNIQUE,"
+	"  cause_message_id TEXT,"
+	"  raw BLOB NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'queued',"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt TEXT,"
+	"  last_error TEXT,"
+	"  created_at TEXT NOT NULL,"
+	"  sent_at TEXT,"
+	"  enrollment_id INTEGER,"
+	"  step INTEGER);"
+	"CREATE INDEX outbox_due ON outbox(status, next_attempt);"
+	"CREATE INDEX outbox_rcpt ON outbox(rcpt, created_at);"
+	"CREATE INDEX outbox_cause ON outbox(cause_message_id);"
+	"CREATE UNIQUE INDEX outbox_step ON outbox(enrollment_id, step) WHERE enrollment_id IS NOT NULL;"
+	"CREATE TABLE quarantine("
+	"  id INTEGER PRIMARY KEY,"
+	"  reason TEXT NOT NULL,"
+	"  raw BLOB NOT NULL,"
+	"  bytes INTEGER NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  source TEXT,"
+	"  at TEXT NOT NULL);"
+	"CREATE TABLE mailboxes("
+	"  name TEXT PRIMARY KEY,"
+	"  uidvalidity INTEGER NOT NULL,"
+	"  last_uid INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE digests("
+	"  recipient TEXT NOT NULL,"
+	"  day TEXT NOT NULL,"
+	"  sent_at TEXT NOT NULL,"
+	"  PRIMARY KEY(recipient, day));"
+	"CREATE TABLE state(key TEXT PRIMARY KEY, value TEXT);",
+};
+
+static void set_err(struct db *db, int rc, const char *what)
+{
+	if (db->err)
+		return;
+	int ext = db->h ? sqlite3_extended_errcode(db->h) : rc;
+	int prim = ext & 0xff;
+	db->tempfail = prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_FULL ||
+		       ext == SQLITE_IOERR_NOMEM || prim == SQLITE_NOMEM;
+	db->err = xasprintf("%s: %s", what, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+}
+
+const char *db_error(struct db *db) { return db->err; }
+bool db_tempfail(struct db *db) { return db->tempfail; }
+void db_clear_error(struct db *db)
+{
+	free(db->err);
+	db->err = NULL;
+	db->tempfail = false;
+}
+
+static int exec_plain(struct db *db, const char *sql)
+{
+	char *msg = NULL;
+	if (db->err)
+		return -1;
+	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
+	sqlite3_free(msg);
+	if (rc != SQLITE_OK) {
+		set_err(db, rc, "database");
+		return -1;
+	}
+	return 0;
+}
+
+static int migrate(struct db *db, bool create, char **err_r)
+{
+	int version = (int)db_int(db, 0, "PRAGMA user_version", "");
+	int target = (int)(sizeof migrations / sizeof migrations[0]);
+	if (version > target) {
+		*err_r = xasprintf("database schema version %d is newer than this dealmail (%d)", version, target);
+		return -1;
+	}
+	if (version == target)
+		return 0;
+	if (!create) {
+		*err_r = xstrdup(version == 0 ? "database not initialised: run `dealmail init`"
+					      : "database schema is old: run `dealmail init` to upgrade");
+		return -1;
+	}
+	for (int v = version; v < target; v++) {
+		char pragma[64];
+		if (db_begin(db) < 0)
+			goto fail;
+		/* re-check under the write lock: another init may have run */
+		if ((int)db_int(db, 0, "PRAGMA user_version", "") > v) {
+			db_rollback(db);
+			continue;
+		}
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+		if (exec_plain(db, migrations[v]) < 0 || exec_plain(db, pragma) < 0 || db_commit(db) < 0) {
+			db_rollback(db);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	*err_r = xstrdup(db->err ? db->err : "migration failed");
+	return -1;
+}
+
+struct db *db_open(const char *path, int busy_ms, bool create, char **err_r, bool *tempfail_r)
+{
+	struct db *db = xcalloc(1, sizeof *db);
+	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+	int rc = sqlite3_open_v2(path, &db->h, flags, NULL);
+	*tempfail_r = false;
+	if (rc != SQLITE_OK) {
+		*err_r = xasprintf("cannot open database %s: %s", path,
+				   db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db->h, 1);
+	sqlite3_busy_timeout(db->h, busy_ms > 0 ? busy_ms : 5000);
+	if (exec_plain(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;") < 0) {
+		*err_r = xasprintf("cannot open database %s: %s", path, db->err);
+		*tempfail_r = db->tempfail;
+		goto fail;
+	}
+	if (migrate(db, create, err_r) < 0) {
+		*tempfail_r = db->tempfail;
+		goto fail;
+	}
+	return db;
+fail:
+	db_close(db);
+	return NULL;
+}
+
+void db_close(struct db *db)
+{
+	if (!db)
+		return;
+	for (int i = 0; i < CACHE_SIZE; i++)
+		if (db->cache[i].st)
+			sqlite3_finalize(db->cache[i].st);
+	if (db->h)
+		sqlite3_close(db->h);
+	free(db->err);
+	free(db);
+}
+
+void db_set_sync(struct db *db, bool full)
+{
+	exec_plain(db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+}
+
+int db_checkpoint(struct db *db)
+{
+	int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_FULL, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		set_err(db, rc, "checkpoint");
+		return -1;
+	}
+	return 0;
+}
+
+int db_begin(struct db *db) { return exec_plain(db, "BEGIN IMMEDIATE"); }
+int db_commit(struct db *db) { return exec_plain(db, "COMMIT"); }
+void db_rollback(struct db *db)
+{
+	if (!sqlite3_get_autocommit(db->h))
+		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+int db_savepoint(struct db *db) { return exec_plain(db, "SAVEPOINT m"); }
+int db_release(struct db *db) { return exec_plain(db, "RELEASE m"); }
+void db_rollback_to(struct db *db)
+{
+	sqlite3_exec(db->h, "ROLLBACK TO m; RELEASE m", NULL, NULL, NULL);
+}
+
+static sqlite3_stmt *prepare(struct db *db, const char *sql)
+{
+	size_t h = ((uintptr_t)sql >> 3) % CACHE_SIZE;
+	for (size_t i = 0; i < CACHE_SIZE; i++) {
+		size_t k = (h + i) % CACHE_SIZE;
+		if (db->cache[k].sql == sql)
+			return db->cache[k].st;
+		if (!db->cache[k].sql) {
+			sqlite3_stmt *st = NULL;
+			int rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+			if (rc != SQLITE_OK) {
+				set_err(db, rc, "prepare");
+				return NULL;
+			}
+			db->cache[k].sql = sql;
+			db->cache[k].st = st;
+			return st;
+		}
+	}
+	/* cache full: should not happen with a fixed set of literals */
+	set_err(db, SQLITE_ERROR, "statement cache full");
+	return NULL;
+}
+
+static int bind(struct db *db, sqlite3_stmt *st, const char *types, va_list ap)
+{
+	int rc = SQLITE_OK;
+	int i = 1;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	for (const char *t = types; *t && rc == SQLITE_OK; t++, i++) {
+		switch (*t) {
+		case 'i': rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+		case 'I': rc = sqlite3_bind_int64(st, i, va_arg(ap, int)); break;
+		case 'd': rc = sqlite3_bind_double(st, i, va_arg(ap, double)); break;
+		case 't': {
+			const char *s = va_arg(ap, const char *);
+			rc = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+			break;
+		}
+		case 'b': {
+			const void *p = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+			rc = sqlite3_bind_blob64(st, i, p, n, SQLITE_TRANSIENT);
+			break;
+		}
+		case 'n': rc = sqlite3_bind_null(st, i); break;
+		default: rc = SQLITE_MISUSE;
+		}
+	}
+	if (rc != SQLITE_OK) {
+		set_err(db, rc, "bind");
+		return -1;
+	}
+	return 0;
+}
+
+static sqlite3_stmt *start(struct db *db, const char *sql, const char *types, va_list ap)
+{
+	if (db->err)
+		return NULL;
+	sqlite3_stmt *st = prepare(db, sql);
+	if (!st || bind(db, st, types, ap) < 0)
+		return NULL;
+	return st;
+}
+
+int db_exec(struct db *db, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	sqlite3_stmt *st = start(db, sql, types, ap);
+	va_end(ap);
+	if (!st)
+		return -1;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		set_err(db, rc, "database");
+		return -1;
+	}
+	return 0;
+}
+
+int64_t db_int(struct db *db, int64_t dflt, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	sqlite3_stmt *st = start(db, sql, types, ap);
+	va_end(ap);
+	if (!st)
+		return dflt;
+	int rc = sqlite3_step(st);
+	int64_t v = dflt;
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+			v = sqlite3_column_int64(st, 0);
+	} else if (rc != SQLITE_DONE)
+		set_err(db, rc, "database");
+	sqlite3_reset(st);
+	return v;
+}
+
+char *db_text(struct db *db, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	va_start(ap, types);
+	sqlite3_stmt *st = start(db, sql, types, ap);
+	va_end(ap);
+	if (!st)
+		return NULL;
+	char *v = NULL;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *s = sqlite3_column_text(st, 0);
+		if (s)
+			v = xstrdup((const char *)s);
+	} else if (rc != SQLITE_DONE)
+		set_err(db, rc, "database");
+	sqlite3_reset(st);
+	return v;
+}
+
+int64_t db_last_id(struct db *db) { return sqlite3_last_insert_rowid(db->h); }
+int db_changes(struct db *db) { return sqlite3_changes(db->h); }
+
+struct dbq *db_query(struct db *db, const char *sql, const char *types, ...)
+{
+	va_list ap;
+	struct dbq *q = xcalloc(1, sizeof *q);
+	va_start(ap, types);
+	q->db = db;
+	q->st = start(db, sql, types, ap);
+	va_end(ap);
+	q->failed = q->st == NULL;
+	return q;
+}
+
+bool db_next(struct dbq *q)
+{
+	if (q->failed)
+		return false;
+	int rc = sqlite3_step(q->st);
+	if (rc == SQLITE_ROW)
+		return true;
+	if (rc != SQLITE_DONE)
+		set_err(q->db, rc, "database");
+	q->failed = true;
+	return false;
+}
+
+const char *db_col_text(struct dbq *q, int i) { return (const char *)sqlite3_column_text(q->st, i); }
+int64_t db_col_int(struct dbq *q, int i) { return sqlite3_column_int64(q->st, i); }
+double db_col_double(struct dbq *q, int i) { return sqlite3_column_double(q->st, i); }
+bool db_col_null(struct dbq *q, int i) { return sqlite3_column_type(q->st, i) == SQLITE_NULL; }
+const void *db_col_blob(struct dbq *q, int i, size_t *len_r)
+{
+	const void *p = sqlite3_column_blob(q->st, i);
+	*len_r = (size_t)sqlite3_column_bytes(q->st, i);
+	return p;
+}
+
+void db_done(struct dbq *q)
+{
+	if (q->st)
+		sqlite3_reset(q->st);
+	free(q);
+}

@@ -1,0 +1,105 @@
+/* outbox.c — queueing outgoing mail as outbox rows.
+ *
+ * A row holds a complete RFC 5322 message (raw), its recipient and envelope
+ * sender; it is written in the transaction of the change that caused it and
+ * delivered later by `send`/`tick`.  Automatic answers to one address are
+ * capped per hour (RFC 3834: never flood, never loop). */
+#include "app.h"
+#include "compose.h"
+#include "template.h"
+#include "util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "local+suffix@domain" from the assistant's address. */
+static char *plus_address(const char *address, const char *suffix)
+{
+	const char *at = strrchr(address, '@');
+	if (!at)
+		return xasprintf("%s+%s", address, suffix);
+	return xasprintf("%.*s+%s%s", (int)(at - address), address, suffix, at);
+}
+
+int64_t outbox_queue(struct app *app, const struct outbox_item *it)
+{
+	const struct config *cfg = app->cfg;
+	struct rendered r = {0};
+	char *err = NULL, now[21], tok[48];
+	int64_t id = -1;
+	time_t t = clock_now();
+
+	if (!it->to_addr || !*it->to_addr || !strcasecmp(it->to_addr, cfg->address))
+		return 0;   /* never write to ourselves */
+	iso_format(t, now);
+	bool automatic = !strcmp(it->kind, "confirmation") || !strcmp(it->kind, "error") ||
+			 !strcmp(it->kind, "reply");
+	if (automatic && cfg->confirm_per_hour > 0) {
+		char since[21];
+		iso_format(t - 3600, since);
+		if (db_int(app->db, 0, "SELECT COUNT(*) FROM outbox WHERE rcpt = ? AND created_at > ? AND "
+			   "kind IN ('confirmation','error','reply')", "tt", it->to_addr, since) >=
+		    cfg->confirm_per_hour) {
+			log_info("not answering %s: %d automatic replies in the last hour", it->to_addr,
+				 cfg->confirm_per_hour);
+			return 0;
+		}
+	}
+	if (template_render(cfg->templates, it->lang, it->tmpl, it->vars, &r, &err) < 0) {
+		log_error("template %s/%s: %s", it->lang, it->tmpl, err ? err : "cannot render");
+		free(err);
+		return -1;
+	}
+	char *mid = compose_message_id(cfg->address);
+	/* the row first: its id signs the envelope sender (VERP) */
+	if (db_exec(app->db, "INSERT INTO outbox(kind, deal_id, rcpt, envelope_from, subject, message_id, "
+		    "cause_message_id, raw, status, created_at, next_attempt, enrollment_id, step) "
+		    "VALUES(?, NULLIF(?, 0), ?, '', ?, ?, ?, '', 'queued', ?, ?, NULLIF(?, 0), NULLIF(?, 0))",
+		    "titttttti" "I", it->kind, it->deal_id, it->to_addr, r.subject, mid, it->cause_message_id,
+		    now, now, it->enrollment_id, it->step) < 0)
+		goto out;
+	id = db_last_id(app->db);
+	token_make(app->secret, app->secret_len, 'b', id, tok);
+	char *suffix = xasprintf("b.%s", tok);
+	char *envelope = plus_address(cfg->address, suffix);
+	free(suffix);
+	char *reply_to = NULL;
+	if (it->deal_id > 0) {
+		token_make(app->secret, app->secret_len, 'd', it->deal_id, tok);
+		reply_to = plus_address(cfg->address, tok);
+	}
+	char *deal_hdr = it->deal_id > 0 ? xasprintf("%lld", (long long)it->deal_id) : NULL;
+	struct outmsg m = {
+		.from_name = it->from_name ? it->from_name : cfg->name,
+		.from_addr = cfg->address,
+		.to_name = it->to_name,
+		.to_addr = it->to_addr,
+		.reply_to = reply_to,
+		.subject = r.subject,
+		.message_id = mid,
+		.in_reply_to = it->in_reply_to,
+		.references = it->references ? it->references : it->in_reply_to,
+		.auto_submitted = it->auto_replied ? "auto-replied" : "auto-generated",
+		.list_unsubscribe = it->list_unsubscribe,
+		.text = r.text,
+		.html = r.html,
+		.extra_name = deal_hdr ? "X-Dealmail-Deal" : NULL,
+		.extra_value = deal_hdr,
+		.date = t,
+	};
+	size_t len;
+	char *raw = compose_message(&m, &len);
+	char when[21];
+	iso_format(it->when ? it->when : t, when);
+	if (db_exec(app->db, "UPDATE outbox SET raw = ?, envelope_from = ?, next_attempt = ? WHERE id = ?",
+		    "btti", raw, len, envelope, when, id) < 0)
+		id = -1;
+	free(raw);
+	free(deal_hdr);
+	free(reply_to);
+	free(envelope);
+out:
+	free(mid);
+	rendered_free(&r);
+	return id;
+}

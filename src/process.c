@@ -1,0 +1,1070 @@
+/* process.c — classify, route and validate one inbound message (read-only),
+ * and the transaction around it.
+ *
+ * process_message() is the one entry point every source calls: it parses
+ * (quarantining what cannot be parsed), skips what was already processed
+ * (by Message-ID, or SHA-256 of the raw bytes), runs analyze() and then
+ * apply_analysis() (apply.c), records the processed row and the source's
+ * checkpoint, and commits; only then may the source acknowledge the
+ * message.  explain_message() runs the same analyze() without writing. */
+#include "process.h"
+#include "reply.h"
+#include "template.h"
+#include "text.h"
+#include "util.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+const char *cls_name(enum cls c)
+{
+	static const char *const n[] = {"rep", "contact", "unknown", "auto-reply", "bounce", "list"};
+	return n[c];
+}
+
+const char *route_name(enum route r)
+{
+	static const char *const n[] = {"none", "token", "thread", "tag", "contact", "deal-line", "new-lead"};
+	return n[r];
+}
+
+const char *outcome_name(enum outcome o)
+{
+	static const char *const n[] = {"apply", "refuse", "log", "lead", "ignore", "quarantine"};
+	return n[o];
+}
+
+void analysis_free(struct analysis *a)
+{
+	for (size_t i = 0; a->res && i < a->cmds.n; i++) {
+		free(a->res[i].error);
+		free(a->res[i].choices);
+	}
+	free(a->res);
+	commands_free(&a->cmds);
+	free(a->sender);
+	free(a->sender_name);
+	free(a->contact);
+	free(a->contact_name);
+	free(a->visible);
+	free(a->new_title);
+	free(a->undo_of);
+	free(a->bounce_addr);
+	memset(a, 0, sizeof *a);
+}
+
+/* ---- classification ------------------------------------------------ */
+
+static bool folded_has_prefix(const char *folded, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strncmp(folded, *list, strlen(*list)))
+			return true;
+	return false;
+}
+
+static bool is_autoreply_subject(const char *subject)
+{
+	static const char *const prefixes[] = {
+		"out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
+		"auto:", "fuera de la oficina", "fuera de oficina", "respuesta automatica",
+		"resposta automatica", "ausente", "ausencia", "fora do escritorio", "reponse automatique",
+		"absence", "abwesenheit", "vacation", "vacaciones", "ferias:", "on vacation", NULL,
+	};
+	char *f = text_fold(subject ? subject : "");
+	bool r = folded_has_prefix(f, prefixes) || strstr(f, "out of office") ||
+		 strstr(f, "fuera de la oficina") || strstr(f, "respuesta automatica") ||
+		 strstr(f, "resposta automatica");
+	free(f);
+	return r;
+}
+
+static bool local_part_is(const char *email, const char *const *names)
+{
+	size_t n = strcspn(email, "@");
+	for (; *names; names++)
+		if (strlen(*names) == n && !strncasecmp(email, *names, n))
+			return true;
+	return false;
+}
+
+static enum cls classify_mail(const struct message *msg, bool *is_bounce_r)
+{
+	static const char *const daemons[] = {"mailer-daemon", "postmaster", NULL};
+	const char *v;
+	*is_bounce_r = false;
+	bool null_path = msg->return_path && !*msg->return_path;
+	if (msg->is_dsn || (msg->from.email && local_part_is(msg->from.email, daemons))) {
+		*is_bounce_r = true;
+		return C_BOUNCE;
+	}
+	if ((v = message_header(msg, "Auto-Submitted")) && strncasecmp(v, "no", 2) != 0)
+		return C_AUTOREPLY;
+	if (message_header(msg, "X-Autoreply") || message_header(msg, "X-Autorespond") ||
+	    message_header(msg, "X-Autoresponse"))
+		return C_AUTOREPLY;
+	if ((v = message_header(msg, "Precedence"))) {
+		if (!strncasecmp(v, "list", 4))
+			return C_LIST;
+		if (!strncasecmp(v, "bulk", 4) || !strncasecmp(v, "junk", 4) || !strncasecmp(v, "auto_reply", 10))
+			return C_AUTOREPLY;
+	}
+	if (message_header(msg, "List-Id") || message_header(msg, "List-Post"))
+		return C_LIST;
+	if (is_autoreply_subject(msg->subject))
+		return C_AUTOREPLY;
+	if (null_path) {
+		*is_bounce_r = true;
+		return C_BOUNCE;
+	}
+	return C_UNKNOWN;   /* decided by the sender */
+}
+
+static const char *domain_of(const char *email)
+{
+	const char *at = email ? strrchr(email, '@') : NULL;
+	return at ? at + 1 : "";
+}
+
+/* Relaxed alignment: equal, or one is a subdomain of the other. */
+static bool aligned(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (!la || !lb)
+		return false;
+	if (la == lb)
+		return !strcasecmp(a, b);
+	if (la > lb)
+		return a[la - lb - 1] == '.' && !strcasecmp(a + la - lb, b);
+	return b[lb - la - 1] == '.' && !strcasecmp(b + lb - la, a);
+}
+
+/* Copy of s without (comments). */
+static char *strip_comments(const char *s)
+{
+	struct buf b;
+	int depth = 0;
+	buf_init(&b);
+	for (; *s; s++) {
+		if (*s == '(')
+			depth++;
+		else if (*s == ')' && depth)
+			depth--;
+		else if (!depth)
+			buf_addc(&b, *s);
+	}
+	return buf_detach(&b);
+}
+
+/* Value of "prop=" in a resinfo, into out. */
+static bool prop_value(const char *resinfo, const char *prop, char *out, size_t n)
+{
+	size_t pl = strlen(prop);
+	for (const char *p = resinfo; (p = strcasestr(p, prop)); p += pl) {
+		if (p != resinfo && !isspace((unsigned char)p[-1]))
+			continue;
+		const char *v = p + pl;
+		size_t k = strcspn(v, " \t;");
+		if (k >= n)
+			k = n - 1;
+		memcpy(out, v, k);
+		out[k] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/* 1 when the topmost Authentication-Results of our authserv-id vouches for
+ * the From domain, else 0. */
+static int check_auth(const struct config *cfg, const struct message *msg)
+{
+	const char *fromdom = domain_of(msg->from.email);
+	size_t pos = 0;
+	const char *v;
+	if (!cfg->authserv_id || !*cfg->authserv_id)
+		return 0;
+	while ((v = message_header_next(msg, "Authentication-Results", &pos))) {
+		char *s = strip_comments(v);
+		char *p = s;
+		while (isspace((unsigned char)*p))
+			p++;
+		size_t idlen = strcspn(p, " \t;");
+		bool ours = idlen == strlen(cfg->authserv_id) && !strncasecmp(p, cfg->authserv_id, idlen);
+		if (!ours) {
+			free(s);
+			continue;
+		}
+		int ok = 0;
+		char *save = NULL;
+		char *rest = strchr(p, ';');
+		for (char *r = rest ? strtok_r(rest + 1, ";", &save) : NULL; r && !ok;
+		     r = strtok_r(NULL, ";", &save)) {
+			while (isspace((unsigned char)*r))
+				r++;
+			char val[256];
+			if (!strncasecmp(r, "dmarc=pass", 10)) {
+				if (!prop_value(r, "header.from=", val, sizeof val) || aligned(val, fromdom))
+					ok = 1;
+			} else if (!strncasecmp(r, "dkim=pass", 9)) {
+				if (prop_value(r, "header.d=", val, sizeof val) && aligned(val, fromdom))
+					ok = 1;
+				else if (prop_value(r, "header.i=", val, sizeof val) &&
+					 aligned(val[0] == '@' ? val + 1 : domain_of(val), fromdom))
+					ok = 1;
+			} else if (!strncasecmp(r, "spf=pass", 8)) {
+				if (prop_value(r, "smtp.mailfrom=", val, sizeof val) &&
+				    aligned(strchr(val, '@') ? domain_of(val) : val, fromdom))
+					ok = 1;
+			}
+		}
+		free(s);
+		return ok;  /* only the topmost header of our authserv-id counts */
+	}
+	return 0;
+}
+
+/* ---- addresses ------------------------------------------------------- */
+
+static bool is_our_address(const struct config *cfg, const char *email, char **suffix_r)
+{
+	const char *at = strrchr(cfg->address, '@');
+	const char *eat = strrchr(email, '@');
+	if (suffix_r)
+		*suffix_r = NULL;
+	if (!at || !eat || strcasecmp(at, eat))
+		return !strcasecmp(email, cfg->address);
+	size_t ll = (size_t)(at - cfg->address);
+	if (strncasecmp(email, cfg->address, ll))
+		return false;
+	if (email + ll == eat)
+		return true;
+	if (email[ll] != '+')
+		return false;
+	if (suffix_r)
+		*suffix_r = xstrndup(email + ll + 1, (size_t)(eat - email - ll - 1));
+	return true;
+}
+
+static void recipients(const struct message *msg, struct addrlist *out)
+{
+	static const char *const hdrs[] = {"Delivered-To", "X-Original-To", "Envelope-To", NULL};
+	for (size_t i = 0; i < msg->to.n; i++)
+		addrlist_parse(msg->to.v[i].email, out);
+	for (size_t i = 0; i < msg->cc.n; i++)
+		addrlist_parse(msg->cc.v[i].email, out);
+	for (const char *const *h = hdrs; *h; h++) {
+		size_t pos = 0;
+		const char *v;
+		while ((v = message_header_next(msg, *h, &pos)))
+			addrlist_parse(v, out);
+	}
+}
+
+/* ---- deals ----------------------------------------------------------- */
+
+static bool deal_exists(struct app *app, int64_t id)
+{
+	return db_int(app->db, 0, "SELECT COUNT(*) FROM deals WHERE id = ?", "i", id) > 0;
+}
+
+/* Most recently active open deal of a contact; *count_r open deals. */
+static int64_t contact_open_deal(struct app *app, const char *email, int *count_r)
+{
+	int64_t id = 0;
+	int n = 0;
+	struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON c.id = d.contact_id "
+				 "WHERE c.email = ? AND d.status = 'open' ORDER BY d.last_activity DESC, d.id DESC",
+				 "t", email);
+	while (db_next(q)) {
+		if (!n)
+			id = db_col_int(q, 0);
+		n++;
+	}
+	db_done(q);
+	if (count_r)
+		*count_r = n;
+	return id;
+}
+
+static int64_t subject_tag(const char *subject)
+{
+	for (const char *p = subject ? strchr(subject, '[') : NULL; p; p = strchr(p + 1, '[')) {
+		const char *q = p + 1;
+		while (*q == ' ')
+			q++;
+		static const char *const words[] = {"oportunidade", "oportunidad", "deal", NULL};
+		for (const char *const *w = words; *w; w++)
+			if (!strncasecmp(q, *w, strlen(*w))) {
+				q += strlen(*w);
+				break;
+			}
+		while (*q == ' ')
+			q++;
+		if (*q != '#' || !isdigit((unsigned char)q[1]))
+			continue;
+		char *end;
+		long long n = strtoll(q + 1, &end, 10);
+		while (*end == ' ')
+			end++;
+		if (*end == ']' && n > 0)
+			return n;
+	}
+	return 0;
+}
+
+static int64_t thread_deal(struct app *app, const struct message *msg)
+{
+	const char *ids[66];
+	size_t n = 0;
+	if (msg->in_reply_to)
+		ids[n++] = msg->in_reply_to;
+	for (size_t i = msg->nreferences; i > 0 && n < 66; i--)
+		ids[n++] = msg->references[i - 1];
+	for (size_t i = 0; i < n; i++) {
+		int64_t d = db_int(app->db, 0, "SELECT deal_id FROM outbox WHERE message_id = ? AND deal_id IS NOT NULL",
+				   "t", ids[i]);
+		if (d <= 0)
+			d = db_int(app->db, 0, "SELECT deal_id FROM processed WHERE message_id = ? AND deal_id IS NOT NULL",
+				   "t", ids[i]);
+		if (d > 0 && deal_exists(app, d))
+			return d;
+	}
+	return 0;
+}
+
+static bool may_change(struct app *app, const struct rep *rep, int64_t deal)
+{
+	if (rep->manager)
+		return true;
+	return db_int(app->db, 0, "SELECT (owner = ?1) OR EXISTS(SELECT 1 FROM deal_shares s WHERE "
+		      "s.deal_id = ?2 AND s.rep = ?1) FROM deals WHERE id = ?2", "ti", rep->email, deal) > 0;
+}
+
+/* ---- unsubscribe ----------------------------------------------------- */
+
+static bool wants_unsubscribe(const char *subject, const char *visible)
+{
+	static const char *const words[] = {"unsubscribe", "baja", "darme de baja", "dar de baja",
+					    "descadastrar", "descadastre", "cancelar inscricao",
+					    "remove me", "stop", NULL};
+	char *fs = text_fold(subject ? subject : "");
+	char *fv = text_fold(visible ? visible : "");
+	bool r = false;
+	for (const char *const *w = words; *w && !r; w++)
+		if (!strcmp(fs, *w) || !strcmp(fv, *w))
+			r = true;
+	if (!r && strlen(fv) < 160)
+		r = strstr(fv, "unsubscribe") || strstr(fv, "darme de baja") || strstr(fv, "descadastrar") ||
+		    strstr(fs, "unsubscribe") || strstr(fs, "descadastrar");
+	free(fs);
+	free(fv);
+	return r;
+}
+
+/* ---- command validation --------------------------------------------- */
+
+static char *join_reasons(char **v, size_t n)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", v[i]);
+	return buf_detach(&b);
+}
+
+static char *stage_choices(const struct config *cfg)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < cfg->nstages; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", cfg->stages[i].key);
+	return buf_detach(&b);
+}
+
+static char *rep_choices(const struct config *cfg)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < cfg->nreps; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", cfg->reps[i].email);
+	return buf_detach(&b);
+}
+
+static void fail(struct cmdres *r, enum err_code e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail(struct cmdres *r, enum err_code e, const char *fmt, ...)
+{
+	va_list ap;
+	struct buf b;
+	if (r->err)
+		return;
+	r->err = e;
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	r->error = buf_detach(&b);
+}
+
+static const char *value_error(enum cmd_error e)
+{
+	switch (e) {
+	case CMDERR_EMPTY: return "a value is required";
+	case CMDERR_AMOUNT: return "not an amount (e.g. 12000, 12.000,50 EUR, $12,000.50)";
+	case CMDERR_DATE: return "not a date (e.g. 2026-12-15, 15/12/2026, +14d)";
+	case CMDERR_PERCENT: return "not a percentage from 0 to 100";
+	case CMDERR_SCORE: return "not a score change (e.g. +5, -10)";
+	case CMDERR_DEAL: return "not a deal number (e.g. #12) or a title";
+	case CMDERR_DRIP: return "use `stop` or `start NAME`";
+	default: return "cannot read the value";
+	}
+}
+
+static void validate(struct app *app, struct analysis *a, const struct message *msg)
+{
+	const struct config *cfg = app->cfg;
+	const struct rep *rep = a->rep;
+	a->res = xcalloc(a->cmds.n ? a->cmds.n : 1, sizeof *a->res);
+	for (size_t i = 0; i < a->cmds.n; i++) {
+		struct command *c = &a->cmds.v[i];
+		struct cmdres *r = &a->res[i];
+		r->stage = -1;
+		r->deal = c->deal_tag > 0 ? c->deal_tag : a->deal;
+		if (c->error != CMDERR_NONE) {
+			fail(r, E_VALUE, "%s", value_error(c->error));
+			continue;
+		}
+		switch (c->kind) {
+		case CMD_HELP:
+		case CMD_LIST:
+		case CMD_DEAL:
+			continue;
+		case CMD_UNDO:
+			if (!a->undo_of)
+				fail(r, E_UNDO_NOTHING, "undo works in a reply to a dealmail confirmation");
+			else if (a->undo_of[0] == '\0')
+				fail(r, E_UNDO_EXPIRED, "too late to undo (more than %d minutes)", cfg->undo_minutes);
+			continue;
+		default:
+			break;
+		}
+		if (r->deal == 0 && !a->create_deal) {
+			fail(r, E_NO_DEAL, "no deal: reply to a dealmail message, put [deal #N] in the subject, "
+			     "or add a line `deal: #N`");
+			continue;
+		}
+		if (r->deal > 0 && !deal_exists(app, r->deal)) {
+			fail(r, E_UNKNOWN_DEAL, "deal #%lld does not exist", (long long)r->deal);
+			continue;
+		}
+		if (r->deal > 0 && !may_change(app, rep, r->deal)) {
+			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", r->deal);
+			fail(r, E_NO_PERMISSION, "you may not change deal #%lld (owner: %s)", (long long)r->deal,
+			     owner ? owner : "nobody");
+			free(owner);
+			continue;
+		}
+		switch (c->kind) {
+		case CMD_STAGE: {
+			int s = config_stage_find(cfg, c->text);
+			if (s < 0) {
+				r->choices = stage_choices(cfg);
+				r->suggest = config_suggest(cfg, 0, c->text);
+				fail(r, E_UNKNOWN_STAGE, "unknown stage \"%s\"", c->text);
+				break;
+			}
+			r->stage = s;
+			if ((s == cfg->lost_stage && cfg->require_lost_reason) ||
+			    (s == cfg->won_stage && cfg->require_won_reason)) {
+				/* a reason may come from a won:/lost: line of the same message */
+				bool has = false;
+				for (size_t j = 0; j < a->cmds.n; j++) {
+					const struct command *o = &a->cmds.v[j];
+					if (o->deal_tag == c->deal_tag && o->text && *o->text &&
+					    ((s == cfg->lost_stage && o->kind == CMD_LOST) ||
+					     (s == cfg->won_stage && o->kind == CMD_WON)))
+						has = true;
+				}
+				if (!has) {
+					r->choices = join_reasons(s == cfg->lost_stage ? cfg->lost_reasons : cfg->won_reasons,
+								  s == cfg->lost_stage ? cfg->nlost_reasons : cfg->nwon_reasons);
+					fail(r, E_STAGE_NEEDS_REASON, "a reason is required: write `%s: REASON`",
+					     s == cfg->lost_stage ? "lost" : "won");
+				}
+			}
+			break;
+		}
+		case CMD_WON:
+		case CMD_LOST: {
+			bool won = c->kind == CMD_WON;
+			r->stage = won ? cfg->won_stage : cfg->lost_stage;
+			bool required = won ? cfg->require_won_reason : cfg->require_lost_reason;
+			if (!c->text || !*c->text) {
+				if (required) {
+					r->choices = join_reasons(won ? cfg->won_reasons : cfg->lost_reasons,
+								  won ? cfg->nwon_reasons : cfg->nlost_reasons);
+					fail(r, E_REASON_REQUIRED, "a reason is required to mark the deal %s",
+					     won ? "won" : "lost");
+				}
+				r->reason = NULL;
+				break;
+			}
+			const char *canon = config_reason_find(cfg, won, c->text);
+			if (!canon && cfg->strict_reasons) {
+				r->choices = join_reasons(won ? cfg->won_reasons : cfg->lost_reasons,
+							  won ? cfg->nwon_reasons : cfg->nlost_reasons);
+				r->suggest = config_suggest(cfg, won ? 1 : 2, c->text);
+				fail(r, E_UNKNOWN_REASON, "unknown reason \"%s\"", c->text);
+				break;
+			}
+			r->reason = canon ? canon : c->text;
+			break;
+		}
+		case CMD_OWNER:
+		case CMD_SHARE: {
+			const struct rep *who = config_rep_find(cfg, c->text);
+			if (!who) {
+				r->choices = rep_choices(cfg);
+				r->suggest = config_suggest(cfg, 3, c->text);
+				fail(r, E_UNKNOWN_REP, "\"%s\" is not a rep", c->text);
+				break;
+			}
+			r->rep = who;
+			if (c->kind == CMD_OWNER && !rep->manager && r->deal > 0 &&
+			    db_int(app->db, 0, "SELECT owner = ? FROM deals WHERE id = ?", "ti", rep->email, r->deal) != 1)
+				fail(r, E_OWNER_PERM, "only the deal's owner or a manager can reassign it");
+			break;
+		}
+		case CMD_DRIP:
+			if (!c->drip_stop) {
+				r->seq = config_sequence_find(cfg, c->text);
+				if (!r->seq) {
+					struct buf b;
+					buf_init(&b);
+					for (size_t k = 0; k < cfg->nsequences; k++)
+						buf_addf(&b, "%s%s", k ? ", " : "", cfg->sequences[k].name);
+					r->choices = buf_detach(&b);
+					fail(r, E_UNKNOWN_SEQUENCE, "unknown sequence \"%s\"", c->text);
+				}
+			}
+			break;
+		case CMD_HISTORY:
+			break;
+		default:
+			break;
+		}
+	}
+	(void)msg;
+}
+
+/* ---- the analysis ------------------------------------------------------ */
+
+static void strip_subject(const char *s, struct buf *b)
+{
+	static const char *const pre[] = {"re:", "res:", "rv:", "fw:", "fwd:", "enc:", "tr:", "aw:", "wg:", NULL};
+	bool again = true;
+	while (s && again) {
+		again = false;
+		while (*s == ' ')
+			s++;
+		for (const char *const *p = pre; *p; p++)
+			if (!strncasecmp(s, *p, strlen(*p))) {
+				s += strlen(*p);
+				again = true;
+				break;
+			}
+	}
+	buf_adds(b, s ? s : "");
+	buf_trim(b);
+}
+
+/* A client address this message is about: forwarded From, then To/Cc. */
+static void rep_context_contact(struct app *app, const struct message *msg, struct analysis *a)
+{
+	struct addrlist cand = {0};
+	struct fwd_block fb = {0};
+	if (msg->has_forwarded && msg->fwd_from.email[0]) {
+		addrlist_parse(msg->fwd_from.email, &cand);
+		for (size_t i = 0; i < msg->fwd_to.n; i++)
+			addrlist_parse(msg->fwd_to.v[i].email, &cand);
+		for (size_t i = 0; i < msg->fwd_cc.n; i++)
+			addrlist_parse(msg->fwd_cc.v[i].email, &cand);
+		a->forwarded = true;
+	}
+	if (reply_forwarded(msg->text, &fb)) {
+		if (fb.from)
+			addrlist_parse(fb.from, &cand);
+		if (fb.to)
+			addrlist_parse(fb.to, &cand);
+		if (fb.cc)
+			addrlist_parse(fb.cc, &cand);
+		a->forwarded = true;
+	}
+	fwd_block_free(&fb);
+	for (size_t i = 0; i < msg->to.n; i++)
+		addrlist_parse(msg->to.v[i].email, &cand);
+	for (size_t i = 0; i < msg->cc.n; i++)
+		addrlist_parse(msg->cc.v[i].email, &cand);
+	const char *first = NULL, *first_name = NULL;
+	for (size_t i = 0; i < cand.n; i++) {
+		const char *e = cand.v[i].email;
+		if (!*e || is_our_address(app->cfg, e, NULL) || config_rep_find(app->cfg, e))
+			continue;
+		int count = 0;
+		int64_t d = contact_open_deal(app, e, &count);
+		if (d > 0 && !a->deal) {
+			a->deal = d;
+			a->route = R_CONTACT;
+			a->picked = count > 1;
+			a->ncandidates = count;
+			free(a->contact);
+			a->contact = xstrdup(e);
+			break;
+		}
+		if (!first) {
+			first = e;
+			first_name = cand.v[i].name;
+		}
+	}
+	if (!a->contact && first) {
+		a->contact = xstrdup(first);
+		a->contact_name = xstrdup(first_name);
+	}
+	addrlist_free(&cand);
+}
+
+int analyze(struct app *app, const struct message *msg, struct analysis *a)
+{
+	const struct config *cfg = app->cfg;
+	bool bounce;
+	char today[11];
+	a->auth = -1;
+	a->sender = xstrdup(msg->from.email ? msg->from.email : "");
+	a->sender_name = xstrdup(msg->from.name);
+	a->cls = classify_mail(msg, &bounce);
+	if (cfg->require_auth)
+		a->auth = check_auth(cfg, msg);
+
+	struct addrlist rcpt = {0};
+	recipients(msg, &rcpt);
+	int64_t token_deal = 0;
+	for (size_t i = 0; i < rcpt.n; i++) {
+		char *suffix = NULL;
+		if (!is_our_address(cfg, rcpt.v[i].email, &suffix))
+			continue;
+		if (!suffix) {
+			a->addressed = true;
+			continue;
+		}
+		a->addressed = true;
+		if (!strncasecmp(suffix, "b.", 2)) {
+			int64_t ob = token_verify(app->secret, app->secret_len, 'b', suffix + 2);
+			if (ob > 0)
+				a->bounce_outbox = ob;
+		} else if (!token_deal) {
+			token_deal = token_verify(app->secret, app->secret_len, 'd', suffix);
+		}
+		free(suffix);
+	}
+	addrlist_free(&rcpt);
+
+	if (a->cls == C_BOUNCE) {
+		if (a->bounce_outbox <= 0 && msg->dsn_original_id)
+			a->bounce_outbox = db_int(app->db, 0, "SELECT id FROM outbox WHERE message_id = ?", "t",
+						  msg->dsn_original_id);
+		if (a->bounce_outbox <= 0 && msg->in_reply_to)
+			a->bounce_outbox = db_int(app->db, 0, "SELECT id FROM outbox WHERE message_id = ?", "t",
+						  msg->in_reply_to);
+		if (a->bounce_outbox > 0) {
+			a->bounce_addr = db_text(app->db, "SELECT rcpt FROM outbox WHERE id = ?", "i", a->bounce_outbox);
+			a->deal = db_int(app->db, 0, "SELECT deal_id FROM outbox WHERE id = ?", "i", a->bounce_outbox);
+		}
+		if (!a->bounce_addr && msg->dsn_failed.n)
+			a->bounce_addr = xstrdup(msg->dsn_failed.v[0].email);
+		bool known = a->bounce_addr &&
+			     db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->bounce_addr) > 0;
+		a->outcome = known ? O_LOG : O_IGNORE;
+		a->note = known ? "bounce of mail to a contact" : "bounce for an address we do not know";
+		if (a->deal > 0)
+			a->route = R_THREAD;
+		return db_error(app->db) ? -1 : 0;
+	}
+	if (a->cls == C_AUTOREPLY || a->cls == C_LIST) {
+		a->outcome = O_IGNORE;
+		a->note = a->cls == C_LIST ? "mailing-list mail is never processed" : "automatic replies are never processed";
+		return 0;
+	}
+	if (!a->sender[0] || is_our_address(cfg, a->sender, NULL)) {
+		a->cls = C_UNKNOWN;
+		a->outcome = O_IGNORE;
+		a->note = a->sender[0] ? "mail from our own address (loop)" : "no sender address";
+		return 0;
+	}
+
+	const struct rep *rep = config_rep_find(cfg, a->sender);
+	if (rep && strcasecmp(rep->email, a->sender))
+		rep = NULL;   /* reps are identified by address only, never by name */
+	a->visible = reply_visible(msg->text ? msg->text : "");
+	app_today(today);
+
+	if (rep) {
+		if (cfg->require_auth && a->auth != 1) {
+			a->cls = C_UNKNOWN;
+			a->outcome = O_IGNORE;
+			a->note = "a rep's address without authentication: no command runs";
+			return 0;
+		}
+		a->cls = C_REP;
+		a->rep = rep;
+		/* which deal */
+		if (token_deal > 0 && deal_exists(app, token_deal)) {
+			a->deal = token_deal;
+			a->route = R_TOKEN;
+		}
+		if (!a->deal && (a->deal = thread_deal(app, msg)) > 0)
+			a->route = R_THREAD;
+		if (!a->deal) {
+			int64_t t = subject_tag(msg->subject);
+			if (t > 0 && deal_exists(app, t)) {
+				a->deal = t;
+				a->route = R_TAG;
+			}
+		}
+		rep_context_contact(app, msg, a);
+		commands_parse(a->visible, today, &a->cmds);
+		for (size_t i = 0; i < a->cmds.n; i++) {
+			const struct command *c = &a->cmds.v[i];
+			if (c->kind != CMD_DEAL || c->error || c->deal_tag)
+				continue;
+			if (c->deal_ref > 0) {
+				a->deal = c->deal_ref;
+				a->route = R_DEAL_LINE;
+				a->picked = false;
+			} else {
+				a->deal = 0;
+				a->create_deal = true;
+				a->route = R_DEAL_LINE;
+				free(a->new_title);
+				a->new_title = xstrdup(c->text);
+			}
+		}
+		/* undo: the rep answers one of our confirmations */
+		bool wants_undo = false;
+		for (size_t i = 0; i < a->cmds.n; i++)
+			wants_undo |= a->cmds.v[i].kind == CMD_UNDO;
+		if (wants_undo && msg->in_reply_to) {
+			struct dbq *q = db_query(app->db, "SELECT cause_message_id, created_at FROM outbox WHERE "
+						 "message_id = ? AND kind = 'confirmation'", "t", msg->in_reply_to);
+			if (db_next(q) && db_col_text(q, 0)) {
+				time_t at = iso_parse(db_col_text(q, 1));
+				bool fresh = at > 0 && clock_now() - at <= (time_t)cfg->undo_minutes * 60;
+				a->undo_of = xstrdup(fresh ? db_col_text(q, 0) : "");
+			}
+			db_done(q);
+		}
+		bool needs_deal = false, any_cmd = a->cmds.n > 0;
+		for (size_t i = 0; i < a->cmds.n; i++) {
+			enum cmd_kind k = a->cmds.v[i].kind;
+			if (!a->cmds.v[i].deal_tag && k != CMD_HELP && k != CMD_LIST && k != CMD_UNDO && k != CMD_DEAL)
+				needs_deal = true;
+		}
+		/* a forwarded or Bcc'd conversation with a client who has no open deal */
+		if (!a->deal && !a->create_deal && a->contact && (needs_deal || !a->addressed || a->forwarded) &&
+		    (needs_deal || !any_cmd)) {
+			struct buf t;
+			buf_init(&t);
+			strip_subject(msg->fwd_subject && !*msg->subject ? msg->fwd_subject : msg->subject, &t);
+			if (!t.len)
+				buf_adds(&t, a->contact);
+			a->create_deal = true;
+			a->route = R_NEW_LEAD;
+			a->new_title = buf_detach(&t);
+		}
+		validate(app, a, msg);
+		bool bad = false;
+		for (size_t i = 0; i < a->cmds.n; i++)
+			bad |= a->res[i].err != E_NONE;
+		if (bad)
+			a->outcome = O_REFUSE;
+		else if (any_cmd)
+			a->outcome = O_APPLY;
+		else if (a->deal && (!a->addressed || a->forwarded))
+			a->outcome = O_LOG;
+		else if (a->create_deal)
+			a->outcome = O_LEAD;
+		else {
+			a->outcome = O_IGNORE;
+			a->note = "no command in the visible text";
+		}
+		return db_error(app->db) ? -1 : 0;
+	}
+
+	/* a contact or an unknown sender: never runs commands */
+	bool known = db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->sender) > 0;
+	a->cls = known ? C_CONTACT : C_UNKNOWN;
+	a->contact = xstrdup(a->sender);
+	a->contact_name = xstrdup(msg->from.name);
+	if (token_deal > 0 && deal_exists(app, token_deal)) {
+		a->deal = token_deal;
+		a->route = R_TOKEN;
+	}
+	if (!a->deal && (a->deal = thread_deal(app, msg)) > 0)
+		a->route = R_THREAD;
+	if (!a->deal) {
+		int64_t t = subject_tag(msg->subject);
+		/* a tag is only trusted from the deal's own contact */
+		if (t > 0 && db_int(app->db, 0, "SELECT COUNT(*) FROM deals d JOIN contacts c ON c.id = d.contact_id "
+				    "WHERE d.id = ? AND c.email = ?", "it", t, a->sender) > 0) {
+			a->deal = t;
+			a->route = R_TAG;
+		}
+	}
+	if (!a->deal) {
+		int count = 0;
+		a->deal = contact_open_deal(app, a->sender, &count);
+		if (a->deal > 0) {
+			a->route = R_CONTACT;
+			a->picked = count > 1;
+		}
+	}
+	a->unsubscribe = wants_unsubscribe(msg->subject, a->visible);
+	if (a->deal > 0) {
+		a->outcome = O_LOG;
+	} else if (a->unsubscribe && known) {
+		a->outcome = O_LOG;
+	} else {
+		a->outcome = O_LEAD;
+		a->route = R_NEW_LEAD;
+		a->create_deal = true;
+		struct buf t;
+		buf_init(&t);
+		strip_subject(msg->subject, &t);
+		if (!t.len)
+			buf_addf(&t, "%s", msg->from.name && *msg->from.name ? msg->from.name : a->sender);
+		a->new_title = buf_detach(&t);
+	}
+	return db_error(app->db) ? -1 : 0;
+}
+
+/* ---- the transaction around it ----------------------------------------- */
+
+static void message_key(const struct message *msg, const char *raw, size_t len, char out[80])
+{
+	if (msg && msg->message_id && strlen(msg->message_id) < 78 && msg->message_id[0]) {
+		snprintf(out, 80, "%s", msg->message_id);
+		return;
+	}
+	char h[65];
+	sha256_hex(raw, len, h);
+	snprintf(out, 80, "%s", h);
+}
+
+static int tx_code(struct app *app)
+{
+	if (!db_error(app->db))
+		return EXIT_OK;
+	if (db_tempfail(app->db)) {
+		printf("4.3.0 dealmail: temporary failure: %s\n", db_error(app->db));
+		log_error("temporary failure: %s", db_error(app->db));
+		return EXIT_TEMPFAIL;
+	}
+	log_error("%s", db_error(app->db));
+	return EXIT_IOERR;
+}
+
+static int finish(struct app *app)
+{
+	if (db_error(app->db) || db_commit(app->db) < 0) {
+		int code = tx_code(app);
+		db_rollback(app->db);
+		db_clear_error(app->db);
+		return code;
+	}
+	return EXIT_OK;
+}
+
+static int save_checkpoint(struct app *app, const struct source_ack *src)
+{
+	if (!src || !src->mailbox)
+		return 0;
+	return db_exec(app->db, "INSERT INTO mailboxes(name, uidvalidity, last_uid) VALUES(?, ?, ?) "
+		       "ON CONFLICT(name) DO UPDATE SET uidvalidity = excluded.uidvalidity, "
+		       "last_uid = MAX(CASE WHEN mailboxes.uidvalidity = excluded.uidvalidity THEN "
+		       "mailboxes.last_uid ELSE 0 END, excluded.last_uid)",
+		       "tii", src->mailbox, (int64_t)src->uidvalidity, (int64_t)src->uid);
+}
+
+static int quarantine(struct app *app, const char *raw, size_t len, const char *why,
+		      const struct source_ack *src)
+{
+	char key[80], now[21];
+	message_key(NULL, raw, len, key);
+	app_now_iso(now);
+	if (db_begin(app->db) < 0)
+		return tx_code(app);
+	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", key) == 0) {
+		db_exec(app->db, "INSERT INTO quarantine(reason, raw, bytes, sha256, source, at) VALUES(?, ?, ?, ?, ?, ?)",
+			"tbitt" "t", why, raw, len, (int64_t)len, key, src && src->mailbox ? src->mailbox : NULL, now);
+		db_exec(app->db, "INSERT INTO processed(message_id, at, outcome) VALUES(?, ?, 'quarantine')", "tt",
+			key, now);
+	}
+	save_checkpoint(app, src);
+	int code = finish(app);
+	if (code == EXIT_OK) {
+		log_info("message quarantined: %s", why);
+		return EXIT_DATAERR;
+	}
+	return code;
+}
+
+static struct message *parse_or_why(struct app *app, const char *raw, size_t len, const char **why_r)
+{
+	struct message_limits lim;
+	struct message *msg = NULL;
+	message_limits_default(&lim);
+	if (app->cfg->max_message_bytes)
+		lim.max_bytes = app->cfg->max_message_bytes;
+	if (app->cfg->max_mime_depth)
+		lim.max_depth = app->cfg->max_mime_depth;
+	if (app->cfg->max_mime_parts)
+		lim.max_parts = app->cfg->max_mime_parts;
+	*why_r = NULL;
+	if (message_parse(raw, len, &lim, &msg, why_r) != MESSAGE_OK) {
+		if (!*why_r)
+			*why_r = "cannot parse the message";
+		return NULL;
+	}
+	return msg;
+}
+
+int process_message(struct app *app, const char *raw, size_t len, const struct source_ack *src)
+{
+	const char *why;
+	struct analysis a = {0};
+	char now[21];
+	struct message *msg = parse_or_why(app, raw, len, &why);
+	if (!msg)
+		return quarantine(app, raw, len, why, src);
+	message_key(msg, raw, len, a.key);
+	if (db_begin(app->db) < 0) {
+		message_free(msg);
+		int code = tx_code(app);
+		db_clear_error(app->db);
+		return code;
+	}
+	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0) {
+		log_verbose("%s: already processed", a.key);
+		save_checkpoint(app, src);
+		message_free(msg);
+		return finish(app);
+	}
+	if (analyze(app, msg, &a) == 0 && apply_analysis(app, msg, &a) == 0) {
+		app_now_iso(now);
+		db_exec(app->db, "INSERT INTO processed(message_id, at, outcome, class, sender, deal_id) "
+			"VALUES(?, ?, ?, ?, ?, NULLIF(?, 0))", "tttttI" , a.key, now, outcome_name(a.outcome),
+			cls_name(a.cls), a.sender, (int)a.deal);
+		save_checkpoint(app, src);
+	}
+	log_verbose("%s: %s from %s, deal %lld by %s: %s", a.key, cls_name(a.cls), a.sender,
+		    (long long)a.deal, route_name(a.route), outcome_name(a.outcome));
+	analysis_free(&a);
+	message_free(msg);
+	return finish(app);
+}
+
+/* ---- explain ---------------------------------------------------------- */
+
+int explain_message(struct app *app, const char *raw, size_t len, bool json, struct buf *out)
+{
+	const char *why;
+	struct analysis a = {0};
+	struct message *msg = parse_or_why(app, raw, len, &why);
+	if (!msg) {
+		if (json) {
+			buf_adds(out, "{\"class\":null,\"sender\":null,\"authenticated\":null,\"deal\":null,"
+				      "\"route\":\"none\",\"visible_text\":\"\",\"commands\":[],\"outcome\":\"quarantine\","
+				      "\"reason\":");
+			json_str(out, why);
+			buf_adds(out, "}\n");
+		} else
+			buf_addf(out, "outcome: quarantine (%s)\n", why);
+		return EXIT_DATAERR;
+	}
+	message_key(msg, raw, len, a.key);
+	bool dup = db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0;
+	analyze(app, msg, &a);
+	if (json) {
+		buf_adds(out, "{\"class\":");
+		json_str(out, cls_name(a.cls));
+		buf_adds(out, ",\"sender\":");
+		json_str(out, a.sender);
+		buf_addf(out, ",\"authenticated\":%s", a.auth < 0 ? "null" : a.auth ? "true" : "false");
+		if (a.deal > 0)
+			buf_addf(out, ",\"deal\":%lld", (long long)a.deal);
+		else
+			buf_adds(out, ",\"deal\":null");
+		buf_adds(out, ",\"route\":");
+		json_str(out, route_name(a.route));
+		buf_adds(out, ",\"visible_text\":");
+		json_str(out, a.visible ? a.visible : "");
+		buf_adds(out, ",\"commands\":[");
+		for (size_t i = 0; i < a.cmds.n; i++) {
+			const struct command *c = &a.cmds.v[i];
+			const struct cmdres *r = &a.res[i];
+			buf_adds(out, i ? ",{\"line\":" : "{\"line\":");
+			json_str(out, c->line);
+			buf_adds(out, ",\"keyword\":");
+			json_str(out, command_keyword(c->kind));
+			buf_adds(out, ",\"value\":");
+			json_str(out, c->value);
+			buf_addf(out, ",\"ok\":%s,\"error\":", r->err ? "false" : "true");
+			json_str(out, r->error);
+			if (r->deal > 0)
+				buf_addf(out, ",\"deal\":%lld", (long long)r->deal);
+			if (r->suggest) {
+				buf_adds(out, ",\"suggestion\":");
+				json_str(out, r->suggest);
+			}
+			if (r->choices) {
+				buf_adds(out, ",\"choices\":");
+				json_str(out, r->choices);
+			}
+			buf_addc(out, '}');
+		}
+		buf_adds(out, "],\"outcome\":");
+		json_str(out, outcome_name(a.outcome));
+		buf_adds(out, ",\"message_id\":");
+		json_str(out, a.key);
+		buf_addf(out, ",\"duplicate\":%s", dup ? "true" : "false");
+		if (a.note) {
+			buf_adds(out, ",\"note\":");
+			json_str(out, a.note);
+		}
+		buf_adds(out, "}\n");
+	} else {
+		buf_addf(out, "message:   %s%s\n", a.key, dup ? " (already processed: would be skipped)" : "");
+		buf_addf(out, "class:     %s\n", cls_name(a.cls));
+		buf_addf(out, "sender:    %s\n", a.sender);
+		buf_addf(out, "auth:      %s\n", a.auth < 0 ? "not checked" : a.auth ? "pass" : "fail");
+		if (a.deal > 0)
+			buf_addf(out, "deal:      #%lld (by %s%s)\n", (long long)a.deal, route_name(a.route),
+				 a.picked ? ", most recently active of several" : "");
+		else
+			buf_addf(out, "deal:      none (%s)\n", route_name(a.route));
+		buf_adds(out, "visible text:\n");
+		for (const char *p = a.visible ? a.visible : ""; *p;) {
+			size_t n = strcspn(p, "\n");
+			buf_addf(out, "  | %.*s\n", (int)n, p);
+			p += n + (p[n] == '\n');
+		}
+		for (size_t i = 0; i < a.cmds.n; i++)
+			buf_addf(out, "command:   %s  -> %s%s%s\n", a.cmds.v[i].line, a.res[i].err ? "ERROR: " : "ok",
+				 a.res[i].error ? a.res[i].error : "", a.res[i].suggest ? " (did you mean?)" : "");
+		buf_addf(out, "outcome:   %s%s%s\n", outcome_name(a.outcome), a.note ? " — " : "", a.note ? a.note : "");
+	}
+	analysis_free(&a);
+	message_free(msg);
+	return EXIT_OK;
+}

@@ -1,0 +1,310 @@
+/* source.c — see source.h.
+ *
+ * Durability: the pipe path commits each message with synchronous=FULL before
+ * exiting 0.  Batch sources (Maildir, mbox) commit each message in its own
+ * transaction with synchronous=NORMAL and make the batch durable with a WAL
+ * checkpoint every BATCH messages and at the end; only then are the batch's
+ * Maildir files marked (new/ -> cur/ with the S flag).  A crash loses at most
+ * the unacknowledged tail, which the next run re-reads and de-duplicates. */
+#include "source.h"
+#include "util.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 256
+
+char *read_file(const char *path, size_t *len_r)
+{
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+	struct buf b;
+	char chunk[65536];
+	ssize_t n;
+	if (fd < 0)
+		return NULL;
+	buf_init(&b);
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			if (fd)
+				close(fd);
+			buf_release(&b);
+			errno = e;
+			return NULL;
+		}
+		buf_add(&b, chunk, (size_t)n);
+	}
+	if (fd)
+		close(fd);
+	*len_r = b.len;
+	return buf_detach(&b);
+}
+
+int source_pipe(int (*work)(void *ctx, const char *raw, size_t len), void *ctx, int timeout)
+{
+	size_t len;
+	char *raw = read_file("-", &len);
+	if (!raw) {
+		printf("4.3.0 dealmail: cannot read the message: %s\n", strerror(errno));
+		return EXIT_TEMPFAIL;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(raw);
+		printf("4.3.0 dealmail: cannot fork: %s\n", strerror(errno));
+		return EXIT_TEMPFAIL;
+	}
+	if (pid == 0) {
+		int code = work(ctx, raw, len);
+		fflush(NULL);
+		free(raw);
+		_exit(code);
+	}
+	free(raw);
+	/* the parent: wait under the deadline, turn anything abnormal into 75 */
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		int status;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid) {
+			if (WIFEXITED(status))
+				return WEXITSTATUS(status);
+			printf("4.3.0 dealmail: processing crashed (signal %d); the message will be retried\n",
+			       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+			return EXIT_TEMPFAIL;
+		}
+		if (r < 0 && errno != EINTR) {
+			printf("4.3.0 dealmail: lost the worker: %s\n", strerror(errno));
+			return EXIT_TEMPFAIL;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double el = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+		if (timeout > 0 && el > timeout) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			printf("4.3.0 dealmail: processing took longer than %d s; the message will be retried\n", timeout);
+			return EXIT_TEMPFAIL;
+		}
+		struct timespec ts = {0, el < 0.05 ? 200000 : 2000000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int worst(int a, int b)
+{
+	/* temporary beats everything: the caller must retry */
+	if (a == EXIT_TEMPFAIL || b == EXIT_TEMPFAIL)
+		return EXIT_TEMPFAIL;
+	return a ? a : b;
+}
+
+int source_files(struct app *app, char **files, int n)
+{
+	int code = 0;
+	for (int i = 0; i < n; i++) {
+		size_t len;
+		char *raw = read_file(files[i], &len);
+		if (!raw) {
+			log_error("%s: %s", files[i], strerror(errno));
+			code = worst(code, EXIT_NOINPUT);
+			continue;
+		}
+		int c = process_message(app, raw, len, NULL);
+		free(raw);
+		code = worst(code, c);
+		if (c == EXIT_TEMPFAIL)
+			break;
+	}
+	return code;
+}
+
+struct entry {
+	char *dir, *name;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	return strcmp(x->name, y->name);
+}
+
+static void progress(size_t done, size_t total)
+{
+	static bool tty = false, checked = false;
+	if (!checked) {
+		tty = isatty(2);
+		checked = true;
+	}
+	if (tty && log_level > 0 && (done % 100 == 0 || done == total))
+		fprintf(stderr, "\r%zu/%zu messages", done, total);
+	if (tty && log_level > 0 && done == total)
+		fputc('\n', stderr);
+}
+
+/* Mark a message of new/ as seen by moving it to cur/. */
+static void ack_maildir(const char *root, const struct entry *e)
+{
+	if (strcmp(e->dir, "new"))
+		return;
+	char *from = xasprintf("%s/new/%s", root, e->name);
+	char *to = xasprintf("%s/cur/%s%s", root, e->name, strchr(e->name, ':') ? "" : ":2,S");
+	if (rename(from, to) < 0)
+		log_verbose("cannot mark %s: %s", from, strerror(errno));
+	free(from);
+	free(to);
+}
+
+int source_maildir(struct app *app, const char *root)
+{
+	static const char *const subs[] = {"cur", "new"};
+	struct entry *v = NULL;
+	size_t n = 0, cap = 0;
+	int code = 0;
+	for (int s = 0; s < 2; s++) {
+		char *d = xasprintf("%s/%s", root, subs[s]);
+		DIR *dir = opendir(d);
+		free(d);
+		if (!dir) {
+			if (s == 0 || errno != ENOENT) {
+				log_error("%s is not a Maildir (no %s/): %s", root, subs[s], strerror(errno));
+				for (size_t i = 0; i < n; i++)
+					free(v[i].name);
+				free(v);
+				return EXIT_NOINPUT;
+			}
+			continue;
+		}
+		struct dirent *de;
+		while ((de = readdir(dir))) {
+			if (de->d_name[0] == '.')
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				v = xrealloc(v, cap * sizeof *v);
+			}
+			v[n].dir = (char *)subs[s];
+			v[n].name = xstrdup(de->d_name);
+			n++;
+		}
+		closedir(dir);
+	}
+	qsort(v, n, sizeof *v, cmp_entry);
+	app->batch = true;
+	db_set_sync(app->db, false);
+	size_t acked = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *path = xasprintf("%s/%s/%s", root, v[i].dir, v[i].name);
+		size_t len;
+		char *raw = read_file(path, &len);
+		int c;
+		if (!raw) {
+			if (errno == ENOENT) {  /* moved by a mail client meanwhile */
+				free(path);
+				continue;
+			}
+			log_error("%s: %s", path, strerror(errno));
+			c = EXIT_NOINPUT;
+		} else
+			c = process_message(app, raw, len, NULL);
+		free(raw);
+		free(path);
+		if (c == EXIT_DATAERR)
+			c = 0;  /* kept in the quarantine: the batch goes on */
+		code = worst(code, c);
+		if (c == EXIT_TEMPFAIL || c == EXIT_IOERR)
+			break;
+		progress(i + 1, n);
+		if ((i + 1) % BATCH == 0 || i + 1 == n) {
+			if (db_checkpoint(app->db) < 0) {
+				code = worst(code, EXIT_TEMPFAIL);
+				break;
+			}
+			for (; acked <= i; acked++)
+				ack_maildir(root, &v[acked]);
+		}
+	}
+	db_set_sync(app->db, true);
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+	return code;
+}
+
+int source_mbox(struct app *app, const char *path)
+{
+	size_t len;
+	char *all = read_file(path, &len);
+	int code = 0;
+	if (!all) {
+		log_error("%s: %s", path, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	app->batch = true;
+	db_set_sync(app->db, false);
+	size_t start = 0, count = 0;
+	struct buf m;
+	buf_init(&m);
+	while (start < len) {
+		/* a message starts at a "From " line; find the next one */
+		size_t body = start;
+		if (len - start >= 5 && !memcmp(all + start, "From ", 5)) {
+			const char *nl = memchr(all + start, '\n', len - start);
+			body = nl ? (size_t)(nl - all) + 1 : len;
+		}
+		size_t end = body;
+		for (;;) {
+			const char *nl = memchr(all + end, '\n', len - end);
+			if (!nl) {
+				end = len;
+				break;
+			}
+			end = (size_t)(nl - all) + 1;
+			if (end + 5 <= len && !memcmp(all + end, "From ", 5))
+				break;
+		}
+		/* mboxrd: ">From " -> "From " */
+		buf_reset(&m);
+		for (size_t p = body; p < end;) {
+			const char *nl = memchr(all + p, '\n', end - p);
+			size_t e = nl ? (size_t)(nl - all) + 1 : end;
+			size_t q = p;
+			while (q < e && all[q] == '>')
+				q++;
+			if (q > p && e - q >= 5 && !memcmp(all + q, "From ", 5))
+				p++;
+			buf_add(&m, all + p, e - p);
+			p = e;
+		}
+		if (m.len) {
+			int c = process_message(app, m.s, m.len, NULL);
+			if (c == EXIT_DATAERR)
+				c = 0;
+			code = worst(code, c);
+			if (c == EXIT_TEMPFAIL || c == EXIT_IOERR)
+				break;
+			if (++count % BATCH == 0 && db_checkpoint(app->db) < 0) {
+				code = worst(code, EXIT_TEMPFAIL);
+				break;
+			}
+		}
+		start = end;
+	}
+	if (db_checkpoint(app->db) < 0)
+		code = worst(code, EXIT_TEMPFAIL);
+	db_set_sync(app->db, true);
+	buf_release(&m);
+	free(all);
+	return code;
+}

@@ -1,0 +1,411 @@
+/* store.c — deals, contacts, stage moves, triggers, enrolments, round-robin.
+ *
+ * Every function here runs inside the caller's transaction and only writes
+ * rows (outgoing mail becomes outbox rows through outbox_queue()).  SQL text
+ * is always a literal with bound parameters. */
+#include "app.h"
+#include "template.h"
+#include "util.h"
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void app_today(char out[11])
+{
+	local_date(clock_now(), out);
+}
+
+void app_now_iso(char out[21])
+{
+	iso_format(clock_now(), out);
+}
+
+int app_load_secret(struct app *app, bool create)
+{
+	const char *env = getenv("DEALMAIL_SECRET");
+	if (env && *env) {
+		size_t n = strlen(env);
+		if (n > sizeof app->secret)
+			n = sizeof app->secret;
+		memcpy(app->secret, env, n);
+		app->secret_len = n;
+		return 0;
+	}
+	const char *path = app->cfg->secret_file;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && create) {
+		char hexs[65];
+		random_hex(hexs, 32);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			if (write(fd, hexs, 64) != 64 || fsync(fd) < 0) {
+				close(fd);
+				unlink(path);
+				log_error("cannot write secret file %s", path);
+				return -1;
+			}
+			close(fd);
+		}
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		log_error("cannot read secret file %s (run `dealmail init`, or set DEALMAIL_SECRET)", path);
+		return -1;
+	}
+	ssize_t n = read(fd, app->secret, sizeof app->secret);
+	close(fd);
+	while (n > 0 && (app->secret[n - 1] == '\n' || app->secret[n - 1] == '\r' ||
+			 app->secret[n - 1] == ' '))
+		n--;
+	if (n < 16) {
+		log_error("secret file %s is too short (at least 16 bytes)", path);
+		return -1;
+	}
+	app->secret_len = (size_t)n;
+	return 0;
+}
+
+int64_t contact_ensure(struct app *app, const char *email, const char *name, const char *owner)
+{
+	char now[21];
+	int64_t id = db_int(app->db, 0, "SELECT id FROM contacts WHERE email = ?", "t", email);
+	if (id > 0) {
+		if (name && *name)
+			db_exec(app->db, "UPDATE contacts SET name = ? WHERE id = ? AND (name IS NULL OR name = '')",
+				"ti", name, id);
+		return id;
+	}
+	app_now_iso(now);
+	if (db_exec(app->db, "INSERT INTO contacts(email, name, owner, created_at) VALUES(?, ?, ?, ?)",
+		    "tttt", email, name && *name ? name : NULL, owner, now) < 0)
+		return -1;
+	return db_last_id(app->db);
+}
+
+const char *distribution_pick(struct app *app)
+{
+	const struct config *cfg = app->cfg;
+	const char *cand[512];
+	size_t n = 0;
+	if (cfg->dist_mode && !strncmp(cfg->dist_mode, "owner:", 6)) {
+		const struct rep *r = config_rep_find(cfg, cfg->dist_mode + 6);
+		if (r)
+			return r->email;
+	}
+	for (int pass = 0; pass < 2 && n == 0; pass++)
+		for (size_t i = 0; i < cfg->nreps && n < 512; i++) {
+			const struct rep *r = &cfg->reps[i];
+			if (cfg->dist_team && (!r->team || strcmp(r->team, cfg->dist_team)))
+				continue;
+			if (pass == 0 && r->manager)
+				continue;
+			cand[n++] = r->email;
+		}
+	if (n == 0)
+		return NULL;
+	int64_t k = db_int(app->db, 0, "SELECT value FROM state WHERE key = 'rr'", "");
+	db_exec(app->db, "INSERT INTO state(key, value) VALUES('rr', ?) "
+		"ON CONFLICT(key) DO UPDATE SET value = excluded.value", "i", (int64_t)((k + 1) % (int64_t)n));
+	return cand[k % (int64_t)n];
+}
+
+/* Earliest time >= t inside the sequence's window and days. */
+static time_t window_adjust(const struct sequence *seq, time_t t)
+{
+	for (int i = 0; i < 8 * 24 * 60 / 15; i++) {
+		struct tm tm;
+		local_tm(t, &tm);
+		int min = tm.tm_hour * 60 + tm.tm_min;
+		bool day_ok = seq->days_mask == 0 || (seq->days_mask & (1u << tm.tm_wday));
+		if (day_ok && min >= seq->window_start && min < seq->window_end)
+			return t;
+		if (day_ok && min < seq->window_start) {
+			t += (time_t)(seq->window_start - min) * 60 - tm.tm_sec;
+			continue;
+		}
+		/* to the next midnight, then to the window start */
+		t += (time_t)(24 * 60 - min) * 60 - tm.tm_sec;
+	}
+	return t;
+}
+
+int enroll(struct app *app, int64_t deal, const struct sequence *seq, const char *message_id)
+{
+	char now[21], next[21];
+	time_t t = clock_now();
+	if (!seq || seq->nsteps == 0)
+		return 0;
+	/* one active enrolment per sequence and deal */
+	if (db_int(app->db, 0, "SELECT COUNT(*) FROM enrollments WHERE deal_id = ? AND sequence = ? "
+		   "AND status = 'active'", "it", deal, seq->name) > 0)
+		return 0;
+	iso_format(t, now);
+	iso_format(window_adjust(seq, t + seq->steps[0].delay), next);
+	return db_exec(app->db, "INSERT INTO enrollments(deal_id, sequence, step, status, started_at, next_at, "
+		       "message_id) VALUES(?, ?, 1, 'active', ?, ?, ?)", "ittt" "t",
+		       deal, seq->name, now, next, message_id);
+}
+
+void stop_enrollments(struct app *app, int64_t deal, const char *why)
+{
+	db_exec(app->db, "UPDATE enrollments SET status = 'stopped', stopped_reason = ?, next_at = NULL "
+		"WHERE deal_id = ? AND status = 'active'", "ti", why, deal);
+}
+
+int64_t deal_create(struct app *app, const struct deal_new *d, const char **err_r)
+{
+	const struct config *cfg = app->cfg;
+	char now[21];
+	int stage = d->stage && *d->stage ? config_stage_find(cfg, d->stage) : cfg->default_stage;
+	*err_r = NULL;
+	if (stage < 0) {
+		*err_r = "unknown stage";
+		return -1;
+	}
+	const char *owner = d->owner;
+	if (owner && *owner) {
+		const struct rep *r = config_rep_find(cfg, owner);
+		if (!r) {
+			*err_r = "owner is not a configured rep";
+			return -1;
+		}
+		owner = r->email;
+	} else
+		owner = NULL;
+	app_now_iso(now);
+	int64_t contact = 0;
+	if (d->contact && *d->contact) {
+		contact = contact_ensure(app, d->contact, d->contact_name, owner);
+		if (contact < 0)
+			return -1;
+		if (owner && cfg->sync_contact_owner)
+			db_exec(app->db, "UPDATE contacts SET owner = ? WHERE id = ?", "ti", owner, contact);
+	}
+	const char *status = stage == cfg->won_stage ? "won" : stage == cfg->lost_stage ? "lost" : "open";
+	if (db_exec(app->db, "INSERT INTO deals(title, contact_id, stage, initial_stage, status, value, currency, "
+		    "owner, close_date, source, created_at, stage_since, last_activity, closed_at) "
+		    "VALUES(?, NULLIF(?, 0), ?, ?, ?, CASE WHEN ? THEN ? END, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "titttIdttttttt" "t", d->title, contact, cfg->stages[stage].key,
+		    cfg->stages[stage].key, status, (int)d->has_value, d->value,
+		    d->currency && *d->currency ? d->currency : (d->has_value ? cfg->currency : NULL),
+		    owner, d->close_date && *d->close_date ? d->close_date : NULL,
+		    d->source ? d->source : "manual", now, now, now,
+		    strcmp(status, "open") ? now : NULL) < 0)
+		return -1;
+	int64_t id = db_last_id(app->db);
+	if (deal_fire(app, id, cfg->stages[stage].on_enter, cfg->stages[stage].non_enter, d->by,
+		      d->message_id, 0) < 0)
+		return -1;
+	return db_error(app->db) ? -1 : id;
+}
+
+static void managers_of(const struct config *cfg, const char *owner, const char **out, size_t *n)
+{
+	const struct rep *o = owner ? config_rep_find(cfg, owner) : NULL;
+	*n = 0;
+	for (size_t i = 0; i < cfg->nreps && *n < 16; i++) {
+		const struct rep *r = &cfg->reps[i];
+		if (!r->manager)
+			continue;
+		if (o && o->team && r->team && strcmp(o->team, r->team))
+			continue;
+		out[(*n)++] = r->email;
+	}
+}
+
+/* Fill deal.*, contact.*, owner.* variables. */
+void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang);
+
+static int notify(struct app *app, int64_t deal, const char *to, const char *tmpl, const char *message_id,
+		  int days)
+{
+	const struct rep *r = config_rep_find(app->cfg, to);
+	enum lang lang = r ? r->lang : app->cfg->language;
+	struct tvars *v = tvars_new();
+	deal_vars(app, deal, v, lang);
+	tvars_set(v, "rep.name", r ? r->name : to);
+	if (days)
+		tvars_setf(v, "deal.days", "%d", days);
+	struct outbox_item it = {
+		.kind = "notification", .deal_id = deal, .to_addr = to, .to_name = r ? r->name : NULL,
+		.tmpl = tmpl, .lang = lang_code(lang), .vars = v, .cause_message_id = message_id,
+	};
+	int64_t id = outbox_queue(app, &it);
+	tvars_free(v);
+	return id < 0 ? -1 : 0;
+}
+
+int deal_notify(struct app *app, int64_t deal, enum notify_target target, const char *tmpl,
+		const char *message_id, int days)
+{
+	char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+	int rc = 0;
+	if (target == NOTIFY_OWNER) {
+		if (owner)
+			rc = notify(app, deal, owner, tmpl, message_id, days);
+	} else {
+		const char *m[16];
+		size_t n;
+		managers_of(app->cfg, owner, m, &n);
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = notify(app, deal, m[i], tmpl, message_id, days);
+	}
+	free(owner);
+	return rc;
+}
+
+int deal_add_score(struct app *app, int64_t deal, int delta, const char *by, const char *message_id)
+{
+	char now[21];
+	int64_t before = db_int(app->db, 0, "SELECT score FROM deals WHERE id = ?", "i", deal);
+	int64_t after = before + delta;
+	app_now_iso(now);
+	char f[24], t[24];
+	snprintf(f, sizeof f, "%lld", (long long)before);
+	snprintf(t, sizeof t, "%lld", (long long)after);
+	if (db_exec(app->db, "UPDATE deals SET score = ? WHERE id = ?", "ii", after, deal) < 0 ||
+	    db_exec(app->db, "INSERT INTO events(deal_id, type, from_val, to_val, by, at, message_id) "
+		    "VALUES(?, 'score', ?, ?, ?, ?, ?)", "ittttt", deal, f, t, by, now, message_id) < 0)
+		return -1;
+	int th = app->cfg->score_threshold;
+	if (th > 0 && before < th && after >= th)
+		return deal_notify(app, deal, NOTIFY_OWNER, "notify-score", message_id, 0);
+	return 0;
+}
+
+int deal_fire(struct app *app, int64_t deal, const struct action *acts, size_t n,
+	      const char *by, const char *message_id, int depth)
+{
+	char today[11], due[11], now[21];
+	for (size_t i = 0; i < n; i++) {
+		const struct action *a = &acts[i];
+		int rc = 0;
+		switch (a->kind) {
+		case ACT_SEQUENCE:
+			rc = enroll(app, deal, config_sequence_find(app->cfg, a->arg), message_id);
+			break;
+		case ACT_TASK: {
+			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+			app_today(today);
+			date_add_days(today, a->days, due);
+			app_now_iso(now);
+			rc = db_exec(app->db, "INSERT INTO tasks(deal_id, owner, text, due, created_at, message_id) "
+				     "VALUES(?, ?, ?, ?, ?, ?)", "ittttt", deal, owner, a->arg, due, now, message_id);
+			if (rc == 0)
+				rc = db_exec(app->db, "INSERT INTO events(deal_id, type, to_val, by, at, message_id) "
+					     "VALUES(?, 'task', ?, ?, ?, ?)", "itttt", deal, a->arg,
+					     "dealmail", now, message_id);
+			free(owner);
+			break;
+		}
+		case ACT_NOTIFY:
+			rc = deal_notify(app, deal, a->target, "notify-stage", message_id, 0);
+			break;
+		case ACT_SCORE:
+			rc = deal_add_score(app, deal, a->delta, "dealmail", message_id);
+			break;
+		case ACT_STAGE: {
+			int s = config_stage_find(app->cfg, a->arg);
+			if (s >= 0 && depth < 4)
+				rc = deal_move(app, deal, s, NULL, "dealmail", message_id, depth + 1);
+			break;
+		}
+		}
+		(void)by;
+		if (rc < 0 || db_error(app->db))
+			return -1;
+	}
+	return 0;
+}
+
+int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
+	      const char *by, const char *message_id, int depth)
+{
+	const struct config *cfg = app->cfg;
+	char now[21];
+	char *from = db_text(app->db, "SELECT stage FROM deals WHERE id = ?", "i", deal);
+	if (!from)
+		return -1;
+	const char *to = cfg->stages[stage].key;
+	if (!strcmp(from, to)) {
+		/* same stage: only a reason may change */
+		if (reason && *reason)
+			db_exec(app->db, "UPDATE deals SET reason = ? WHERE id = ?", "ti", reason, deal);
+		free(from);
+		return db_error(app->db) ? -1 : 0;
+	}
+	const char *status = stage == cfg->won_stage ? "won" : stage == cfg->lost_stage ? "lost" : "open";
+	app_now_iso(now);
+	int rc = db_exec(app->db, "UPDATE deals SET stage = ?, status = ?, reason = ?, stage_since = ?, "
+			 "last_activity = ?, stale_fired = 0, closed_at = CASE WHEN ? = 'open' THEN NULL "
+			 "ELSE ? END WHERE id = ?", "tttttttI" , to, status,
+			 strcmp(status, "open") && reason && *reason ? reason : NULL, now, now, status, now,
+			 (int)deal);
+	if (rc == 0)
+		rc = db_exec(app->db, "INSERT INTO events(deal_id, type, from_val, to_val, reason, by, at, message_id) "
+			     "VALUES(?, 'stage', ?, ?, ?, ?, ?, ?)", "ittttt" "t", deal, from, to,
+			     reason && *reason ? reason : NULL, by, now, message_id);
+	free(from);
+	if (rc < 0)
+		return -1;
+	stop_enrollments(app, deal, "stage");
+	return deal_fire(app, deal, cfg->stages[stage].on_enter, cfg->stages[stage].non_enter, by,
+			 message_id, depth);
+}
+
+static const char *fmt_value(double v, char *out, size_t n)
+{
+	if (v == (double)(long long)v)
+		snprintf(out, n, "%lld", (long long)v);
+	else
+		snprintf(out, n, "%.2f", v);
+	return out;
+}
+
+void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang)
+{
+	struct dbq *q = db_query(app->db,
+				 "SELECT d.id, d.title, d.stage, d.value, d.currency, d.close_date, d.owner, "
+				 "d.score, c.email, c.name, d.status, d.reason FROM deals d "
+				 "LEFT JOIN contacts c ON c.id = d.contact_id WHERE d.id = ?", "i", deal);
+	if (db_next(q)) {
+		char num[64];
+		tvars_setf(v, "deal.id", "%lld", (long long)db_col_int(q, 0));
+		tvars_setf(v, "deal.tag", "[deal #%lld]", (long long)db_col_int(q, 0));
+		tvars_set(v, "deal.title", db_col_text(q, 1));
+		int s = config_stage_find(app->cfg, db_col_text(q, 2));
+		tvars_set(v, "deal.stage", s >= 0 ? stage_name(app->cfg, s, lang) : db_col_text(q, 2));
+		tvars_set(v, "deal.stage_key", db_col_text(q, 2));
+		if (!db_col_null(q, 3))
+			tvars_set(v, "deal.value", fmt_value(db_col_double(q, 3), num, sizeof num));
+		tvars_set(v, "deal.currency", db_col_text(q, 4));
+		tvars_set(v, "deal.close_date", db_col_text(q, 5));
+		const char *owner = db_col_text(q, 6);
+		const struct rep *r = owner ? config_rep_find(app->cfg, owner) : NULL;
+		tvars_set(v, "deal.owner", owner);
+		tvars_set(v, "owner.email", owner);
+		tvars_set(v, "owner.name", r ? r->name : owner);
+		tvars_setf(v, "deal.score", "%lld", (long long)db_col_int(q, 7));
+		tvars_set(v, "deal.status", db_col_text(q, 10));
+		tvars_set(v, "deal.reason", db_col_text(q, 11));
+		const char *ce = db_col_text(q, 8), *cn = db_col_text(q, 9);
+		tvars_set(v, "contact.email", ce);
+		tvars_set(v, "contact.name", cn ? cn : ce);
+		if (cn && *cn) {
+			char first[128];
+			size_t k = strcspn(cn, " ");
+			if (k >= sizeof first)
+				k = sizeof first - 1;
+			memcpy(first, cn, k);
+			first[k] = '\0';
+			tvars_set(v, "contact.first_name", first);
+		}
+	}
+	db_done(q);
+	tvars_set(v, "assistant.address", app->cfg->address);
+	tvars_set(v, "assistant.name", app->cfg->name);
+	tvars_set(v, "lang", lang_code(lang));
+}

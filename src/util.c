@@ -1,0 +1,258 @@
+/* util.c — see util.h. */
+#include "util.h"
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int log_level = 1;
+
+static void vlog(const char *prefix, const char *fmt, va_list ap)
+{
+	fputs("dealmail: ", stderr);
+	if (prefix)
+		fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+	if (log_level < 1)
+		return;
+	va_start(ap, fmt);
+	vlog(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_verbose(const char *fmt, ...)
+{
+	va_list ap;
+	if (log_level < 2)
+		return;
+	va_start(ap, fmt);
+	vlog(NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("error: ", fmt, ap);
+	va_end(ap);
+}
+
+static time_t utc_mktime(struct tm *tm)
+{
+	return timegm(tm);
+}
+
+time_t iso_parse(const char *s)
+{
+	struct tm tm;
+	int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
+	if (!s)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+		return -1;
+	const char *p = s + n;
+	if (*p == 'T' || *p == ' ') {
+		int m2 = 0;
+		if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m2) != 2)
+			return -1;
+		p += 1 + m2;
+		if (*p == ':') {
+			int m3 = 0;
+			if (sscanf(p + 1, "%2d%n", &se, &m3) != 1)
+				return -1;
+			p += 1 + m3;
+			if (*p == '.')
+				for (p++; *p >= '0' && *p <= '9'; p++)
+					;
+		}
+	}
+	long off = 0;
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-') {
+		int oh = 0, om = 0;
+		if (sscanf(p + 1, "%2d:%2d", &oh, &om) < 1)
+			return -1;
+		off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
+		p += strlen(p);
+	}
+	if (*p)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		return -1;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	return utc_mktime(&tm) - off;
+}
+
+time_t clock_now(void)
+{
+	const char *e = getenv("DEALMAIL_NOW");
+	if (e && *e) {
+		time_t t = iso_parse(e);
+		if (t != (time_t)-1)
+			return t;
+	}
+	return time(NULL);
+}
+
+void iso_format(time_t t, char out[21])
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void tz_set(const char *tz)
+{
+	setenv("TZ", tz && *tz ? tz : "UTC", 1);
+	tzset();
+}
+
+void local_tm(time_t t, struct tm *tm)
+{
+	localtime_r(&t, tm);
+}
+
+void local_date(time_t t, char out[11])
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+void date_add_days(const char *date, int days, char out[11])
+{
+	struct tm tm;
+	int y = 1970, m = 1, d = 1;
+	memset(&tm, 0, sizeof tm);
+	sscanf(date, "%d-%d-%d", &y, &m, &d);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d + days;
+	tm.tm_hour = 12;
+	time_t t = timegm(&tm);
+	gmtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+void rfc5322_date(time_t t, char out[64])
+{
+	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+	localtime_r(&t, &tm);
+	long off = tm.tm_gmtoff / 60;
+	char sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	snprintf(out, 64, "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld", wd[tm.tm_wday], tm.tm_mday,
+		 mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60,
+		 off % 60);
+}
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char md[32];
+	SHA256(p, n, md);
+	hex(md, 32, out);
+}
+
+void random_hex(char *out, size_t nbytes)
+{
+	unsigned char r[64];
+	if (nbytes > sizeof r)
+		nbytes = sizeof r;
+	if (RAND_bytes(r, (int)nbytes) != 1) {
+		fputs("dealmail: no randomness available\n", stderr);
+		abort();
+	}
+	hex(r, nbytes, out);
+}
+
+void token_make(const unsigned char *key, size_t klen, char tag, int64_t n, char out[48])
+{
+	char msg[40];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char h[11];
+	int len = snprintf(msg, sizeof msg, "%c:%lld", tag, (long long)n);
+	HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, (size_t)len, md, &mdlen);
+	hex(md, 5, h);
+	snprintf(out, 48, "%lld-%.10s", (long long)n, h);
+}
+
+int64_t token_verify(const unsigned char *key, size_t klen, char tag, const char *token)
+{
+	char *end;
+	char want[48];
+	if (!token || !*token || *token == '-' )
+		return 0;
+	long long n = strtoll(token, &end, 10);
+	if (n <= 0 || *end != '-')
+		return 0;
+	token_make(key, klen, tag, n, want);
+	if (strlen(token) != strlen(want))
+		return 0;
+	/* constant-time compare, case-insensitive hex */
+	unsigned diff = 0;
+	for (size_t i = 0; want[i]; i++) {
+		char c = token[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		diff |= (unsigned)(c ^ want[i]);
+	}
+	return diff ? 0 : n;
+}
+
+void json_str(struct buf *b, const char *s)
+{
+	if (!s) {
+		buf_adds(b, "null");
+		return;
+	}
+	buf_addc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': buf_adds(b, "\\\""); break;
+		case '\\': buf_adds(b, "\\\\"); break;
+		case '\n': buf_adds(b, "\\n"); break;
+		case '\r': buf_adds(b, "\\r"); break;
+		case '\t': buf_adds(b, "\\t"); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				buf_addf(b, "\\u%04x", *p);
+			else
+				buf_addc(b, (char)*p);
+		}
+	}
+	buf_addc(b, '"');
+}
