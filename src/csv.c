@@ -1,0 +1,197 @@
+/* csv.c — `deal import --csv`: RFC 4180 CSV with a header row naming the
+ * columns (title, contact, owner, stage, value, close_date; `id` and unknown
+ * columns are ignored).  All rows go in one transaction: when any row is bad
+ * every problem is reported as FILE:LINE and nothing is imported (65). */
+#include "app.h"
+#include "command.h"
+#include "source.h"
+#include "util.h"
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct row {
+	char **f;
+	size_t n, cap;
+	int line;
+};
+
+static void row_clear(struct row *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		free(r->f[i]);
+	r->n = 0;
+}
+
+/* Parse one record starting at *p; advances *p and *line. false at EOF. */
+static bool next_record(const char **p, const char *end, int *line, struct row *r)
+{
+	const char *s = *p;
+	row_clear(r);
+	if (s >= end)
+		return false;
+	r->line = *line;
+	struct buf f;
+	buf_init(&f);
+	for (;;) {
+		bool quoted = false;
+		buf_reset(&f);
+		if (s < end && *s == '"') {
+			quoted = true;
+			s++;
+			while (s < end) {
+				if (*s == '"') {
+					if (s + 1 < end && s[1] == '"') {
+						buf_addc(&f, '"');
+						s += 2;
+						continue;
+					}
+					s++;
+					break;
+				}
+				if (*s == '\n')
+					(*line)++;
+				buf_addc(&f, *s++);
+			}
+		}
+		while (s < end && *s != ',' && *s != '\n' && *s != '\r')
+			buf_addc(&f, *s++);
+		(void)quoted;
+		if (r->n == r->cap) {
+			r->cap = r->cap ? r->cap * 2 : 8;
+			r->f = xrealloc(r->f, r->cap * sizeof *r->f);
+		}
+		r->f[r->n++] = xstrdup(f.s);
+		if (s < end && *s == ',') {
+			s++;
+			continue;
+		}
+		if (s < end && *s == '\r')
+			s++;
+		if (s < end && *s == '\n')
+			s++;
+		(*line)++;
+		break;
+	}
+	buf_release(&f);
+	*p = s;
+	return true;
+}
+
+static char *trimmed(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *t = xstrdup(s);
+	size_t n = strlen(t);
+	while (n && isspace((unsigned char)t[n - 1]))
+		t[--n] = '\0';
+	return t;
+}
+
+int csv_import(struct app *app, const char *path)
+{
+	size_t len;
+	char *all = read_file(path, &len);
+	if (!all) {
+		log_error("%s: %s", path, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	const char *p = all, *end = all + len;
+	if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
+		p += 3;  /* spreadsheets write a BOM */
+	int line = 1, bad = 0, added = 0;
+	struct row r = {0};
+	int col[6] = {-1, -1, -1, -1, -1, -1};
+	static const char *const names[6] = {"title", "contact", "owner", "stage", "value", "close_date"};
+	if (!next_record(&p, end, &line, &r)) {
+		fprintf(stderr, "%s:1: empty file\n", path);
+		free(all);
+		return EXIT_DATAERR;
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		char *h = trimmed(r.f[i]);
+		for (char *q = h; *q; q++)
+			*q = (char)tolower((unsigned char)*q);
+		for (int k = 0; k < 6; k++)
+			if (!strcmp(h, names[k]) || (k == 5 && !strcmp(h, "close")))
+				col[k] = (int)i;
+		free(h);
+	}
+	if (col[0] < 0) {
+		fprintf(stderr, "%s:1: the header row has no `title` column\n", path);
+		row_clear(&r);
+		free(r.f);
+		free(all);
+		return EXIT_DATAERR;
+	}
+	if (db_begin(app->db) < 0) {
+		free(all);
+		log_error("%s", db_error(app->db));
+		return db_tempfail(app->db) ? EXIT_TEMPFAIL : EXIT_IOERR;
+	}
+	char today[11];
+	app_today(today);
+	while (next_record(&p, end, &line, &r)) {
+		if (r.n == 1 && !r.f[0][0])
+			continue;  /* blank line */
+		char *v[6] = {0};
+		for (int k = 0; k < 6; k++)
+			v[k] = col[k] >= 0 && (size_t)col[k] < r.n ? trimmed(r.f[col[k]]) : NULL;
+		struct deal_new d = {.title = v[0], .contact = v[1] && *v[1] ? v[1] : NULL, .owner = v[2],
+				     .stage = v[3], .source = "import", .by = "import"};
+		char cur[4] = "", date[11] = "";
+		const char *err = NULL;
+		if (!v[0] || !*v[0])
+			err = "title is empty";
+		else if (d.contact && !strchr(d.contact, '@'))
+			err = "contact is not an email address";
+		else if (v[4] && *v[4]) {
+			if (!parse_amount(v[4], &d.value, cur))
+				err = "value is not an amount";
+			d.has_value = true;
+			d.currency = cur[0] ? cur : NULL;
+		}
+		if (!err && v[5] && *v[5]) {
+			if (!parse_date(v[5], today, date))
+				err = "close_date is not a date";
+			d.close_date = date;
+		}
+		if (!err && d.stage && *d.stage && config_stage_find(app->cfg, d.stage) < 0)
+			err = "unknown stage";
+		if (!err && d.owner && *d.owner && !config_rep_find(app->cfg, d.owner))
+			err = "owner is not a configured rep";
+		if (d.contact)
+			for (char *q = v[1]; *q; q++)
+				*q = (char)tolower((unsigned char)*q);
+		if (!err && deal_create(app, &d, &err) < 0 && !err)
+			err = db_error(app->db) ? db_error(app->db) : "cannot create the deal";
+		if (err) {
+			fprintf(stderr, "%s:%d: %s\n", path, r.line, err);
+			bad++;
+		} else
+			added++;
+		for (int k = 0; k < 6; k++)
+			free(v[k]);
+		if (db_error(app->db))
+			break;
+	}
+	row_clear(&r);
+	free(r.f);
+	free(all);
+	if (bad || db_error(app->db)) {
+		bool temp = db_tempfail(app->db);
+		db_rollback(app->db);
+		fprintf(stderr, "dealmail: %d bad row%s: nothing imported\n", bad, bad == 1 ? "" : "s");
+		return temp ? EXIT_TEMPFAIL : bad ? EXIT_DATAERR : EXIT_IOERR;
+	}
+	if (db_commit(app->db) < 0) {
+		log_error("%s", db_error(app->db));
+		return db_tempfail(app->db) ? EXIT_TEMPFAIL : EXIT_IOERR;
+	}
+	printf("%d deal%s imported\n", added, added == 1 ? "" : "s");
+	return 0;
+}

@@ -1,0 +1,608 @@
+/* dealmail — email-driven sales pipeline.
+ *
+ * main.c: the command table and argument parsing.  Each cmd_* parses its
+ * arguments, opens what it needs, calls the modules and maps the result to a
+ * sysexits code.  See `dealmail help` and README.md. */
+#include "app.h"
+#include "command.h"
+#include "source.h"
+#include "template.h"
+#include "text.h"
+#include "util.h"
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <ctype.h>
+
+#define DEALMAIL_VERSION "0.1.0"
+
+struct opts {
+	const char *config;
+	const char *db;
+};
+
+static struct opts g;
+
+static const char *config_path(void)
+{
+	const char *e = getenv("DEALMAIL_CONFIG");
+	if (g.config)
+		return g.config;
+	if (e && *e)
+		return e;
+	if (access("dealmail.conf", F_OK) == 0)
+		return "dealmail.conf";
+	if (access("/etc/dealmail/dealmail.conf", F_OK) == 0)
+		return "/etc/dealmail/dealmail.conf";
+	return NULL;
+}
+
+static int load_config(struct config **cfg_r)
+{
+	struct diag d = {0};
+	const char *path = config_path();
+	struct config *cfg = config_load(path, &d);
+	if (!cfg || d.n) {
+		for (size_t i = 0; i < d.n; i++)
+			fprintf(stderr, "%s\n", d.v[i]);
+		if (!d.n)
+			fprintf(stderr, "dealmail: cannot load configuration %s\n", path ? path : "(defaults)");
+		diag_free(&d);
+		config_free(cfg);
+		return EXIT_CONFIG;
+	}
+	diag_free(&d);
+	if (g.db) {
+		free(cfg->database);
+		cfg->database = xstrdup(g.db);
+	}
+	tz_set(cfg->timezone);
+	*cfg_r = cfg;
+	return 0;
+}
+
+/* Open config, database and secret.  `create`: init semantics. */
+static int app_open(struct app *app, bool create)
+{
+	char *err = NULL;
+	bool temp = false;
+	memset(app, 0, sizeof *app);
+	int rc = load_config(&app->cfg);
+	if (rc)
+		return rc;
+	app->db = db_open(app->cfg->database, app->cfg->busy_timeout_ms, create, &err, &temp);
+	if (!app->db) {
+		if (temp)
+			printf("4.3.0 dealmail: %s\n", err);
+		log_error("%s", err);
+		free(err);
+		config_free(app->cfg);
+		app->cfg = NULL;
+		return temp ? EXIT_TEMPFAIL : create ? EXIT_CANTCREAT : EXIT_IOERR;
+	}
+	if (app_load_secret(app, create) < 0) {
+		db_close(app->db);
+		config_free(app->cfg);
+		memset(app, 0, sizeof *app);
+		return create ? EXIT_CANTCREAT : EXIT_CONFIG;
+	}
+	return 0;
+}
+
+static void app_close(struct app *app)
+{
+	db_close(app->db);
+	config_free(app->cfg);
+	memset(app, 0, sizeof *app);
+}
+
+static int usage(const char *msg)
+{
+	fprintf(stderr, "dealmail: %s (see `dealmail help`)\n", msg);
+	return EXIT_USAGE;
+}
+
+/* ---- init ------------------------------------------------------------- */
+
+static int cmd_init(int argc, char **argv)
+{
+	struct app app;
+	(void)argv;
+	if (argc > 1)
+		return usage("init takes no arguments");
+	int rc = app_open(&app, true);
+	if (rc)
+		return rc;
+	printf("database %s ready (schema version %d)\n", app.cfg->database, DB_SCHEMA_VERSION);
+	app_close(&app);
+	return 0;
+}
+
+/* ---- ingest ------------------------------------------------------------ */
+
+static int pipe_work(void *ctx, const char *raw, size_t len)
+{
+	struct app app;
+	(void)ctx;
+	int rc = app_open(&app, false);
+	if (rc)
+		return rc == EXIT_CONFIG ? EXIT_TEMPFAIL : rc;  /* a broken config must not bounce mail */
+	rc = process_message(&app, raw, len, NULL);
+	app_close(&app);
+	return rc;
+}
+
+static int cmd_ingest(int argc, char **argv)
+{
+	const char *maildir = NULL, *mbox = NULL;
+	static const struct option lo[] = {
+		{"maildir", required_argument, 0, 'm'}, {"mbox", required_argument, 0, 'b'}, {0, 0, 0, 0}};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		if (c == 'm')
+			maildir = optarg;
+		else if (c == 'b')
+			mbox = optarg;
+		else
+			return usage("ingest [FILE...] | --maildir DIR | --mbox FILE");
+	}
+	if ((maildir || mbox) && optind < argc)
+		return usage("ingest: give files or --maildir/--mbox, not both");
+	if (!maildir && !mbox && optind == argc) {
+		/* the MTA pipe: a deadline, and never a crash the MTA would bounce */
+		struct config *cfg;
+		int timeout = 8;
+		if (load_config(&cfg) == 0) {
+			timeout = cfg->pipe_timeout;
+			config_free(cfg);
+		} else {
+			printf("4.3.0 dealmail: configuration error; the message will be retried\n");
+			return EXIT_TEMPFAIL;
+		}
+		return source_pipe(pipe_work, NULL, timeout);
+	}
+	struct app app;
+	int rc = app_open(&app, false);
+	if (rc)
+		return rc;
+	if (maildir)
+		rc = source_maildir(&app, maildir);
+	else if (mbox)
+		rc = source_mbox(&app, mbox);
+	else
+		rc = source_files(&app, argv + optind, argc - optind);
+	app_close(&app);
+	return rc;
+}
+
+/* ---- explain ----------------------------------------------------------- */
+
+static int cmd_explain(int argc, char **argv)
+{
+	bool json = false;
+	const char *file = "-";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+			const char *f = argv[++i];
+			if (!strcmp(f, "json"))
+				json = true;
+			else if (strcmp(f, "text"))
+				return usage("explain --format text|json");
+		} else if (!strncmp(argv[i], "--format=", 9))
+			json = !strcmp(argv[i] + 9, "json");
+		else if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-' && argv[i][1])
+			return usage("explain [FILE] [--format text|json]");
+		else
+			file = argv[i];
+	}
+	size_t len;
+	char *raw = read_file(file, &len);
+	if (!raw) {
+		log_error("%s: %s", file, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	struct app app;
+	int rc = app_open(&app, false);
+	if (rc) {
+		free(raw);
+		return rc;
+	}
+	struct buf out;
+	buf_init(&out);
+	rc = explain_message(&app, raw, len, json, &out);
+	fwrite(out.s, 1, out.len, stdout);
+	buf_release(&out);
+	free(raw);
+	app_close(&app);
+	return rc == EXIT_DATAERR ? 0 : rc;
+}
+
+/* ---- export -------------------------------------------------------------- */
+
+static int cmd_export(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "--json"))
+		return usage("export --json");
+	struct app app;
+	int rc = app_open(&app, false);
+	if (rc)
+		return rc;
+	struct buf out;
+	buf_init(&out);
+	rc = export_json(&app, &out);
+	if (rc == 0)
+		fwrite(out.s, 1, out.len, stdout);
+	else
+		log_error("export: %s", db_error(app.db));
+	buf_release(&out);
+	app_close(&app);
+	return rc ? EXIT_IOERR : 0;
+}
+
+/* ---- deal ------------------------------------------------------------------- */
+
+static int deal_add(int argc, char **argv)
+{
+	struct deal_new d = {.source = "manual", .by = "cli"};
+	static const struct option lo[] = {
+		{"title", required_argument, 0, 't'}, {"contact", required_argument, 0, 'c'},
+		{"owner", required_argument, 0, 'o'}, {"stage", required_argument, 0, 's'},
+		{"value", required_argument, 0, 'v'}, {"currency", required_argument, 0, 'u'},
+		{"close", required_argument, 0, 'd'}, {"name", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+	char cur[4] = "", date[11] = "", today[11];
+	int c;
+	optind = 1;
+	app_today(today);
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		switch (c) {
+		case 't': d.title = optarg; break;
+		case 'c': d.contact = optarg; break;
+		case 'o': d.owner = optarg; break;
+		case 's': d.stage = optarg; break;
+		case 'n': d.contact_name = optarg; break;
+		case 'u': d.currency = optarg; break;
+		case 'v':
+			if (!parse_amount(optarg, &d.value, cur))
+				return usage("deal add: --value is not an amount");
+			d.has_value = true;
+			break;
+		case 'd':
+			if (!parse_date(optarg, today, date))
+				return usage("deal add: --close is not a date");
+			d.close_date = date;
+			break;
+		default:
+			return usage("deal add --title T --contact EMAIL [--owner EMAIL] [--stage KEY] [--value N]");
+		}
+	}
+	if (!d.title || !*d.title)
+		return usage("deal add: --title is required");
+	if (optind < argc)
+		return usage("deal add: unexpected argument");
+	if (cur[0] && !d.currency)
+		d.currency = cur;
+	char *contact = NULL;
+	if (d.contact) {
+		contact = xstrdup(d.contact);
+		for (char *p = contact; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (!strchr(contact, '@')) {
+			free(contact);
+			return usage("deal add: --contact must be an email address");
+		}
+		d.contact = contact;
+	}
+	struct app app;
+	int rc = app_open(&app, false);
+	if (rc) {
+		free(contact);
+		return rc;
+	}
+	const char *err = NULL;
+	if (db_begin(app.db) < 0) {
+		rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;
+		log_error("%s", db_error(app.db));
+		goto out;
+	}
+	int64_t id = deal_create(&app, &d, &err);
+	if (id < 0 || db_commit(app.db) < 0) {
+		db_rollback(app.db);
+		if (err) {
+			fprintf(stderr, "dealmail: deal add: %s\n", err);
+			rc = EXIT_DATAERR;
+		} else {
+			log_error("%s", db_error(app.db) ? db_error(app.db) : "cannot create the deal");
+			rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;
+		}
+		goto out;
+	}
+	printf("%lld\n", (long long)id);
+out:
+	app_close(&app);
+	free(contact);
+	return rc;
+}
+
+static int deal_list(int argc, char **argv)
+{
+	const char *stage = NULL, *owner = NULL;
+	static const struct option lo[] = {
+		{"stage", required_argument, 0, 's'}, {"owner", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		if (c == 's')
+			stage = optarg;
+		else if (c == 'o')
+			owner = optarg;
+		else
+			return usage("deal list [--stage KEY] [--owner EMAIL]");
+	}
+	struct app app;
+	int rc = app_open(&app, false);
+	if (rc)
+		return rc;
+	const char *key = NULL;
+	if (stage) {
+		int s = config_stage_find(app.cfg, stage);
+		if (s < 0) {
+			fprintf(stderr, "dealmail: unknown stage \"%s\"\n", stage);
+			app_close(&app);
+			return EXIT_USAGE;
+		}
+		key = app.cfg->stages[s].key;
+	}
+	struct dbq *q = db_query(app.db, "SELECT d.id, d.stage, d.status, d.value, d.currency, d.owner, c.email, d.title "
+				 "FROM deals d LEFT JOIN contacts c ON c.id = d.contact_id WHERE (?1 IS NULL OR d.stage = ?1) "
+				 "AND (?2 IS NULL OR d.owner = lower(?2)) ORDER BY d.id", "tt", key, owner);
+	printf("%-5s %-12s %-6s %14s  %-24s %-26s %s\n", "#", "STAGE", "STATUS", "VALUE", "OWNER", "CONTACT", "TITLE");
+	while (db_next(q)) {
+		char val[48] = "-";
+		if (!db_col_null(q, 3))
+			snprintf(val, sizeof val, "%.2f %s", db_col_double(q, 3), db_col_text(q, 4) ? db_col_text(q, 4) : "");
+		printf("%-5lld %-12s %-6s %14s  %-24s %-26s %s\n", (long long)db_col_int(q, 0), db_col_text(q, 1),
+		       db_col_text(q, 2), val, db_col_text(q, 5) ? db_col_text(q, 5) : "-",
+		       db_col_text(q, 6) ? db_col_text(q, 6) : "-", db_col_text(q, 7));
+	}
+	db_done(q);
+	rc = db_error(app.db) ? EXIT_IOERR : 0;
+	app_close(&app);
+	return rc;
+}
+
+static int deal_show(int argc, char **argv)
+{
+	if (argc != 2)
+		return usage("deal show N");
+	long long id = atoll(argv[1][0] == '#' ? argv[1] + 1 : argv[1]);
+	struct app app;
+	int rc = app_open(&app, false);
+	if (rc)
+		return rc;
+	struct dbq *q = db_query(app.db, "SELECT d.id, d.title, d.stage, d.status, d.reason, d.value, d.currency, d.owner, "
+				 "c.email, d.close_date, d.probability, d.score, d.created_at, d.stage_since "
+				 "FROM deals d LEFT JOIN contacts c ON c.id = d.contact_id WHERE d.id = ?", "i", (int64_t)id);
+	if (!db_next(q)) {
+		db_done(q);
+		fprintf(stderr, "dealmail: no deal #%lld\n", id);
+		app_close(&app);
+		return EXIT_DATAERR;
+	}
+	printf("[deal #%lld] %s\n", id, db_col_text(q, 1));
+	printf("  stage:       %s (%s%s%s)\n", db_col_text(q, 2), db_col_text(q, 3), db_col_text(q, 4) ? ": " : "",
+	       db_col_text(q, 4) ? db_col_text(q, 4) : "");
+	if (!db_col_null(q, 5))
+		printf("  value:       %.2f %s\n", db_col_double(q, 5), db_col_text(q, 6) ? db_col_text(q, 6) : "");
+	printf("  owner:       %s\n", db_col_text(q, 7) ? db_col_text(q, 7) : "-");
+	printf("  contact:     %s\n", db_col_text(q, 8) ? db_col_text(q, 8) : "-");
+	if (db_col_text(q, 9))
+		printf("  close date:  %s\n", db_col_text(q, 9));
+	if (!db_col_null(q, 10))
+		printf("  probability: %lld%%\n", (long long)db_col_int(q, 10));
+	printf("  score:       %lld\n", (long long)db_col_int(q, 11));
+	printf("  created:     %s, in stage since %s\n", db_col_text(q, 12), db_col_text(q, 13));
+	db_done(q);
+	q = db_query(app.db, "SELECT at, by, type, from_val, to_val, reason, undone FROM events WHERE deal_id = ? ORDER BY id",
+		     "i", (int64_t)id);
+	printf("  history:\n");
+	while (db_next(q))
+		printf("    %s  %-24s %-8s %s%s%s%s%s%s\n", db_col_text(q, 0), db_col_text(q, 1) ? db_col_text(q, 1) : "",
+		       db_col_text(q, 2), db_col_text(q, 3) ? db_col_text(q, 3) : "", db_col_text(q, 3) ? " -> " : "",
+		       db_col_text(q, 4) ? db_col_text(q, 4) : "", db_col_text(q, 5) ? " (" : "",
+		       db_col_text(q, 5) ? db_col_text(q, 5) : "", db_col_int(q, 6) ? ") [undone]" : db_col_text(q, 5) ? ")" : "");
+	db_done(q);
+	app_close(&app);
+	return 0;
+}
+
+int csv_import(struct app *app, const char *path);
+
+static int deal_import(int argc, char **argv)
+{
+	if (argc != 3 || strcmp(argv[1], "--csv"))
+		return usage("deal import --csv FILE");
+	struct app app;
+	int rc = app_open(&app, false);
+	if (rc)
+		return rc;
+	rc = csv_import(&app, argv[2]);
+	app_close(&app);
+	return rc;
+}
+
+static int cmd_deal(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage("deal add|list|show|import");
+	if (!strcmp(argv[1], "add"))
+		return deal_add(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return deal_list(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "show"))
+		return deal_show(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "import"))
+		return deal_import(argc - 1, argv + 1);
+	return usage("deal add|list|show|import");
+}
+
+/* ---- config check ------------------------------------------------------- */
+
+static int cmd_config(int argc, char **argv)
+{
+	if (argc != 2 || strcmp(argv[1], "check"))
+		return usage("config check");
+	struct diag d = {0};
+	const char *path = config_path();
+	struct config *cfg = config_load(path, &d);
+	if (cfg) {
+		/* every template the config can use, in every language it uses */
+		static const char *const fixed[] = {"confirmation", "error", "help", "list", "history", "undo",
+						    "notify-reply", "notify-lead", "notify-stale", "notify-score",
+						    "notify-bounce", "notify-stage", NULL};
+		bool langs[NLANG] = {false};
+		langs[cfg->language] = true;
+		for (size_t i = 0; i < cfg->nreps; i++)
+			langs[cfg->reps[i].lang] = true;
+		for (int l = 0; l < NLANG; l++) {
+			if (!langs[l])
+				continue;
+			for (const char *const *t = fixed; *t; t++) {
+				char *err = NULL;
+				if (template_check(cfg->templates, lang_code((enum lang)l), *t, &err) < 0) {
+					diag_add(&d, err ? err : *t, 0, "template problem");
+					free(err);
+				}
+			}
+			for (size_t s = 0; s < cfg->nsequences; s++)
+				for (size_t k = 0; k < cfg->sequences[s].nsteps; k++) {
+					char *err = NULL;
+					if (template_check(cfg->templates, lang_code((enum lang)l),
+							   cfg->sequences[s].steps[k].tmpl, &err) < 0) {
+						diag_add(&d, err ? err : cfg->sequences[s].steps[k].tmpl, 0, "template problem");
+						free(err);
+					}
+				}
+		}
+	}
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(stderr, "%s\n", d.v[i]);
+	int rc = (!cfg || d.n) ? EXIT_CONFIG : 0;
+	if (!rc)
+		printf("%s: OK (%zu stages, %zu reps, %zu sequences)\n", path ? path : "built-in defaults", cfg->nstages,
+		       cfg->nreps, cfg->nsequences);
+	else if (!d.n)
+		fprintf(stderr, "%s: cannot load\n", path ? path : "(defaults)");
+	diag_free(&d);
+	config_free(cfg);
+	return rc;
+}
+
+/* ---- not yet ----------------------------------------------------------------- */
+
+int cmd_send(int argc, char **argv);
+int cmd_tick(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_digest(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("dealmail %s\n", DEALMAIL_VERSION);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+struct cmd {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *synopsis;
+	const char *help;
+};
+
+static const struct cmd commands[] = {
+	{"init", cmd_init, "init", "Create or upgrade the database (idempotent) and the HMAC secret."},
+	{"ingest", cmd_ingest, "ingest [FILE...] | --maildir DIR | --mbox FILE",
+	 "Process messages. Without arguments one message is read from stdin: the MTA pipe hook\n"
+	 "(exit 0 done, 65 quarantined, 75 try again later)."},
+	{"watch", cmd_watch, "watch [--once]", "IMAP: process what is new, then wait with IDLE."},
+	{"tick", cmd_tick, "tick", "Do what is due now: drip steps, digests, outbox delivery (for cron)."},
+	{"send", cmd_send, "send", "Deliver the outbox now."},
+	{"run", cmd_run, "run", "The daemon: watch and tick in one process."},
+	{"digest", cmd_digest, "digest [--rep EMAIL | --manager EMAIL] [--print | --send]", "Compose a digest."},
+	{"report", cmd_report, "report [--since DATE] [--format text|json]", "Pipeline metrics."},
+	{"deal", cmd_deal, "deal add|list|show|import ...",
+	 "deal add --title T --contact EMAIL [--owner EMAIL] [--stage KEY] [--value N]\n"
+	 "deal list [--stage KEY] [--owner EMAIL]\ndeal show N\ndeal import --csv FILE"},
+	{"export", cmd_export, "export --json", "The whole database as JSON on stdout."},
+	{"explain", cmd_explain, "explain [FILE] [--format text|json]",
+	 "Dry run for one message: class, sender, deal and route, visible text, commands, outcome.\n"
+	 "Reads the database, writes nothing."},
+	{"config", cmd_config, "config check", "Load the config and report every problem with file:line (exit 78)."},
+	{"version", cmd_version, "version", "Print the version."},
+	{"help", cmd_help, "help [COMMAND]", "This help."},
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	size_t n = sizeof commands / sizeof commands[0];
+	if (argc > 1) {
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(commands[i].name, argv[1])) {
+				printf("usage: dealmail [-c CONFIG] [--db PATH] %s\n\n%s\n", commands[i].synopsis,
+				       commands[i].help);
+				return 0;
+			}
+		return usage("no such command");
+	}
+	printf("usage: dealmail [-c CONFIG] [--db PATH] [-v|-q] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < n; i++)
+		printf("  %s\n", commands[i].synopsis);
+	printf("\nCONFIG defaults to $DEALMAIL_CONFIG, ./dealmail.conf, /etc/dealmail/dealmail.conf.\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
+			if (++i >= argc)
+				return usage("-c needs a file");
+			g.config = argv[i];
+		} else if (!strcmp(argv[i], "--db")) {
+			if (++i >= argc)
+				return usage("--db needs a path");
+			g.db = argv[i];
+		} else if (!strncmp(argv[i], "--db=", 5))
+			g.db = argv[i] + 5;
+		else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
+			log_level = 2;
+		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			log_level = 0;
+		else if (!strcmp(argv[i], "--version"))
+			return cmd_version(0, NULL);
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return cmd_help(1, argv);
+		else if (argv[i][0] == '-')
+			return usage("unknown option");
+		else
+			break;
+	}
+	if (i >= argc)
+		return cmd_help(1, argv), EXIT_USAGE;
+	for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+		if (!strcmp(commands[k].name, argv[i]))
+			return commands[k].fn(argc - i, argv + i);
+	return usage("unknown command");
+}
