@@ -4,6 +4,7 @@
  * arguments, opens what it needs, calls the modules and maps the result to a
  * sysexits code.  See `dealmail help` and README.md. */
 #include "app.h"
+#include "cli.h"
 #include "command.h"
 #include "source.h"
 #include "template.h"
@@ -66,7 +67,7 @@ static int load_config(struct config **cfg_r)
 }
 
 /* Open config, database and secret.  `create`: init semantics. */
-static int app_open(struct app *app, bool create)
+int app_open(struct app *app, bool create)
 {
 	char *err = NULL;
 	bool temp = false;
@@ -93,7 +94,7 @@ static int app_open(struct app *app, bool create)
 	return 0;
 }
 
-static void app_close(struct app *app)
+void app_close(struct app *app)
 {
 	db_close(app->db);
 	config_free(app->cfg);
