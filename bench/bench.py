@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""dealmail benchmarks, each measured against its peer in the same run.
+
+ingest: ../shared/bench/gen_corpus.py (10,000 messages, 1,000 deals) ingested by
+`dealmail ingest --maildir` and by the Python reference peer pyref.py on copies of
+the same corpus.  pipe: one `dealmail ingest` process per message (stdin, durable
+commit) vs one pyref process per message.  Prints one table.
+Env: BENCH_N (messages, default 10000), BENCH_DEALS (1000), BENCH_PIPE (200).
+"""
+import os, resource, shutil, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+SHARED = os.environ.get("DEALMAIL_SHARED", os.path.join(TOP, "..", "shared", "bench"))
+BIN = os.environ.get("DEALMAIL_BIN", os.path.join(TOP, "build", "dealmail"))
+N = int(os.environ.get("BENCH_N", "10000"))
+DEALS = int(os.environ.get("BENCH_DEALS", "1000"))
+NPIPE = int(os.environ.get("BENCH_PIPE", "200"))
+ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="bench-secret-0123456789abcdef")
+
+CONF = """[dealmail]
+address = ventas@example.com
+language = es
+timezone = UTC
+[rep "ana@example.com"]
+name = Ana
+[rep "luis@example.com"]
+name = Luis
+language = pt
+[rep "bob@example.com"]
+name = Bob
+language = en
+"""
+
+def peak_children_kb():
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, env=ENV, check=True, **kw)
+
+def main():
+    rows = []
+    work = tempfile.mkdtemp(prefix="dealmail-bench.")
+    try:
+        corpus = os.path.join(work, "corpus")
+        run([sys.executable, os.path.join(SHARED, "gen_corpus.py"), corpus, str(N), str(DEALS), "7"],
+            stdout=subprocess.DEVNULL)
+        conf = os.path.join(work, "dealmail.conf")
+        open(conf, "w").write(CONF)
+        db = os.path.join(work, "dm.db")
+        dm = [BIN, "-q", "-c", conf, "--db", db]
+        run(dm + ["init"], stdout=subprocess.DEVNULL)
+        run(dm + ["deal", "import", "--csv", os.path.join(corpus, "deals.csv")], stdout=subprocess.DEVNULL)
+        md1 = os.path.join(work, "md-dealmail"); shutil.copytree(os.path.join(corpus, "maildir"), md1)
+        md2 = os.path.join(work, "md-pyref"); shutil.copytree(os.path.join(corpus, "maildir"), md2)
+
+        before = peak_children_kb()
+        t0 = time.perf_counter()
+        run(dm + ["ingest", "--maildir", md1])
+        t_dm = time.perf_counter() - t0
+        peak_dm = peak_children_kb()
+
+        t0 = time.perf_counter()
+        run([sys.executable, os.path.join(SHARED, "pyref.py"), os.path.join(work, "py.db"),
+             os.path.join(corpus, "deals.csv"), md2], stderr=subprocess.DEVNULL)
+        t_py = time.perf_counter() - t0
+        rows.append(("ingest --maildir msg/s (%d msgs)" % N, N / t_dm, "pyref.py", N / t_py, t_py / t_dm))
+        rows.append(("ingest --maildir peak RSS MiB", peak_dm / 1024.0, "", None, None))
+
+        # pipe path: one process per message, including the durable commit
+        files = sorted(os.listdir(os.path.join(md1, "cur")))[:NPIPE]
+        db2 = os.path.join(work, "pipe.db")
+        dm2 = [BIN, "-q", "-c", conf, "--db", db2]
+        run(dm2 + ["init"], stdout=subprocess.DEVNULL)
+        run(dm2 + ["deal", "import", "--csv", os.path.join(corpus, "deals.csv")], stdout=subprocess.DEVNULL)
+        lat = []
+        for f in files:
+            data = open(os.path.join(md1, "cur", f), "rb").read()
+            t0 = time.perf_counter()
+            p = subprocess.run(dm2 + ["ingest"], input=data, env=ENV, stdout=subprocess.DEVNULL)
+            lat.append((time.perf_counter() - t0) * 1000)
+            if p.returncode not in (0, 65):
+                raise SystemExit("pipe ingest failed with %d" % p.returncode)
+        # peer: one pyref process per message on a 1-message Maildir
+        platency = []
+        one = os.path.join(work, "one")
+        for f in files[: min(20, len(files))]:
+            shutil.rmtree(one, ignore_errors=True)
+            for d in ("cur", "new", "tmp"):
+                os.makedirs(os.path.join(one, d))
+            shutil.copy(os.path.join(md1, "cur", f), os.path.join(one, "new", f))
+            t0 = time.perf_counter()
+            run([sys.executable, os.path.join(SHARED, "pyref.py"), os.path.join(work, "py1.db"),
+                 os.path.join(corpus, "deals.csv"), one, "--sync", "full"], stderr=subprocess.DEVNULL)
+            platency.append((time.perf_counter() - t0) * 1000)
+        med, pmed = statistics.median(lat), statistics.median(platency)
+        rows.append(("pipe ingest median ms (%d msgs)" % len(lat), med, "pyref.py per message", pmed, pmed / med))
+        rows.append(("pipe ingest p99 ms", sorted(lat)[int(len(lat) * 0.99) - 1], "", None, None))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("%-38s %12s  %-22s %12s %8s" % ("figure", "value", "peer", "peer value", "ratio"))
+    for name, v, peer, pv, ratio in rows:
+        print("%-38s %12.1f  %-22s %12s %8s" % (name, v, peer, "" if pv is None else "%.1f" % pv,
+                                                "" if ratio is None else "%.1fx" % ratio))
+
+if __name__ == "__main__":
+    main()
