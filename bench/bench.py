@@ -7,7 +7,7 @@ the same corpus.  pipe: one `dealmail ingest` process per message (stdin, durabl
 commit) vs one pyref process per message.  Prints one table.
 Env: BENCH_N (messages, default 10000), BENCH_DEALS (1000), BENCH_PIPE (200).
 """
-import os, resource, shutil, statistics, subprocess, sys, tempfile, time
+import os, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -32,9 +32,6 @@ name = Bob
 language = en
 """
 
-def peak_children_kb():
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-
 def run(cmd, **kw):
     return subprocess.run(cmd, env=ENV, check=True, **kw)
 
@@ -54,11 +51,14 @@ def main():
         md1 = os.path.join(work, "md-dealmail"); shutil.copytree(os.path.join(corpus, "maildir"), md1)
         md2 = os.path.join(work, "md-pyref"); shutil.copytree(os.path.join(corpus, "maildir"), md2)
 
-        before = peak_children_kb()
         t0 = time.perf_counter()
-        run(dm + ["ingest", "--maildir", md1])
+        proc = subprocess.Popen(dm + ["ingest", "--maildir", md1], env=ENV)
+        _, status, ru = os.wait4(proc.pid, 0)
         t_dm = time.perf_counter() - t0
-        peak_dm = peak_children_kb()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit("ingest --maildir failed with %d" % proc.returncode)
+        peak_dm = ru.ru_maxrss
 
         t0 = time.perf_counter()
         run([sys.executable, os.path.join(SHARED, "pyref.py"), os.path.join(work, "py.db"),
