@@ -1,0 +1,187 @@
+/* Unit tests: compose.c — outgoing headers can never be injected, non-ASCII
+ * is RFC 2047 encoded, bodies are quoted-printable with CRLF. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+#include "buf.h"
+#include "compose.h"
+#include "util.h"
+
+static size_t count_lines_starting(const char *msg, const char *prefix)
+{
+	size_t n = 0;
+	const char *hdr_end = strstr(msg, "\r\n\r\n");
+	for (const char *p = msg; p && p < hdr_end; p = strstr(p, "\r\n")) {
+		if (p != msg)
+			p += 2;
+		if (!strncmp(p, prefix, strlen(prefix)))
+			n++;
+		if (p == msg)
+			p++;
+	}
+	return n;
+}
+
+static void test_no_header_injection(void **state)
+{
+	(void)state;
+	struct outmsg m = {
+		.from_name = "Ana\r\nBcc: victim@evil.example", .from_addr = "ventas@example.com",
+		.to_name = "Bob\nX-Injected: 1", .to_addr = "bob@example.com\r\nCc: x@evil.example",
+		.subject = "Hola\r\nBcc: a@evil.example\r\n\r\nbody", .message_id = "<a@b>",
+		.text = "line\n", .date = 0,
+	};
+	size_t len;
+	char *raw = compose_message(&m, &len);
+	assert_int_equal(count_lines_starting(raw, "Bcc:"), 0);
+	assert_int_equal(count_lines_starting(raw, "Cc:"), 0);
+	assert_int_equal(count_lines_starting(raw, "X-Injected:"), 0);
+	/* every header line is a header or a continuation */
+	const char *end = strstr(raw, "\r\n\r\n");
+	assert_non_null(end);
+	for (const char *p = raw; p < end;) {
+		const char *nl = strstr(p, "\r\n");
+		assert_true(*p == ' ' || *p == '\t' || memchr(p, ':', (size_t)(nl - p)) != NULL);
+		p = nl + 2;
+	}
+	/* no bare LF or CR anywhere */
+	for (size_t i = 0; i < len; i++) {
+		if (raw[i] == '\n')
+			assert_true(i > 0 && raw[i - 1] == '\r');
+		if (raw[i] == '\r')
+			assert_true(raw[i + 1] == '\n');
+	}
+	free(raw);
+}
+
+static void test_rfc2047(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b);
+	compose_header(&b, "Subject", "Propuesta enviada — Negociación ✓");
+	assert_non_null(strstr(b.s, "=?UTF-8?B?"));
+	for (size_t i = 0; i < b.len; i++)
+		assert_true((unsigned char)b.s[i] < 0x80);
+	buf_reset(&b);
+	compose_addr_header(&b, "From", "Ana López", "ana@example.com");
+	assert_non_null(strstr(b.s, "=?UTF-8?B?"));
+	assert_non_null(strstr(b.s, "<ana@example.com>"));
+	buf_reset(&b);
+	compose_addr_header(&b, "To", "Smith, Bob", "bob@example.com");
+	assert_string_equal(b.s, "To: \"Smith, Bob\" <bob@example.com>\r\n");
+	buf_reset(&b);
+	/* a literal encoded-word in a value is itself encoded, not passed through */
+	compose_header(&b, "Subject", "=?UTF-8?B?QmNjOiB4?=");
+	assert_null(strstr(b.s, "Subject: =?UTF-8?B?QmNjOiB4?="));
+	assert_non_null(strstr(b.s, "=?UTF-8?B?PT9"));
+	buf_release(&b);
+}
+
+static void test_long_words_split_on_characters(void **state)
+{
+	(void)state;
+	struct buf b;
+	buf_init(&b);
+	compose_header(&b, "Subject", "ééééééééééééééééééééééééééééééééééééééééééééééééééééé");
+	/* each encoded word is at most 75 characters */
+	for (char *p = b.s; (p = strstr(p, "=?UTF-8?B?"));) {
+		char *e = strstr(p, "?=");
+		assert_non_null(e);
+		assert_true(e + 2 - p <= 75);
+		p = e;
+	}
+	buf_release(&b);
+}
+
+static void test_qp_body(void **state)
+{
+	(void)state;
+	struct outmsg m = {.from_addr = "a@b.c", .to_addr = "d@e.f", .subject = "s", .message_id = "<x@y>",
+			   .text = "From the start\nValor: 12.000,50 €\ntrailing space \n.\n", .date = 0};
+	size_t len;
+	char *raw = compose_message(&m, &len);
+	assert_non_null(strstr(raw, "Content-Transfer-Encoding: quoted-printable"));
+	assert_non_null(strstr(raw, "=46rom the start\r\n"));
+	assert_non_null(strstr(raw, "12.000,50 =E2=82=AC\r\n"));
+	assert_non_null(strstr(raw, "trailing space=20\r\n"));
+	assert_non_null(strstr(raw, "\r\n=2E\r\n"));
+	free(raw);
+}
+
+static void test_alternative(void **state)
+{
+	(void)state;
+	struct outmsg m = {.from_addr = "a@b.c", .to_addr = "d@e.f", .subject = "s", .message_id = "<x@y>",
+			   .text = "hi", .html = "<p>hi</p>", .auto_submitted = "auto-replied", .date = 0};
+	size_t len;
+	char *raw = compose_message(&m, &len);
+	assert_non_null(strstr(raw, "multipart/alternative"));
+	assert_non_null(strstr(raw, "Content-Type: text/html; charset=UTF-8"));
+	assert_non_null(strstr(raw, "Auto-Submitted: auto-replied\r\n"));
+	free(raw);
+}
+
+static void test_reply_subject(void **state)
+{
+	(void)state;
+	char *s = compose_reply_subject("Re: [deal #1] x");
+	assert_string_equal(s, "Re: [deal #1] x");
+	free(s);
+	s = compose_reply_subject("[deal #1] x");
+	assert_string_equal(s, "Re: [deal #1] x");
+	free(s);
+}
+
+static void test_tokens(void **state)
+{
+	(void)state;
+	const unsigned char key[] = "0123456789abcdef0123456789abcdef";
+	char t[48], t2[48];
+	token_make(key, 32, 'd', 12, t);
+	assert_int_equal(token_verify(key, 32, 'd', t), 12);
+	assert_int_equal(token_verify(key, 32, 'b', t), 0);       /* other kind */
+	token_make(key, 32, 'd', 13, t2);
+	char forged[48];
+	memcpy(forged, t2, sizeof forged);
+	forged[0] = '1';
+	forged[1] = '2';                                          /* 13's mac on 12 */
+	assert_int_equal(token_verify(key, 32, 'd', forged), 0);
+	for (char *p = t; *p; p++)
+		if (*p >= 'a' && *p <= 'f')
+			*p = (char)(*p - 'a' + 'A');
+	assert_int_equal(token_verify(key, 32, 'd', t), 12);     /* MTAs may upper-case */
+	assert_int_equal(token_verify(key, 32, 'd', "12"), 0);
+	assert_int_equal(token_verify(key, 32, 'd', ""), 0);
+	assert_int_equal(token_verify(key, 32, 'd', "-1-abc"), 0);
+}
+
+static void test_iso(void **state)
+{
+	(void)state;
+	char out[21];
+	time_t t = iso_parse("2026-11-23T09:00:00Z");
+	iso_format(t, out);
+	assert_string_equal(out, "2026-11-23T09:00:00Z");
+	assert_int_equal(iso_parse("2026-11-23T10:00:00+01:00"), t);
+	assert_int_equal(iso_parse("2026-13-01"), -1);
+	assert_int_equal(iso_parse("garbage"), -1);
+	char d[11];
+	date_add_days("2026-12-30", 3, d);
+	assert_string_equal(d, "2027-01-02");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_header_injection), cmocka_unit_test(test_rfc2047),
+		cmocka_unit_test(test_long_words_split_on_characters), cmocka_unit_test(test_qp_body),
+		cmocka_unit_test(test_alternative), cmocka_unit_test(test_reply_subject),
+		cmocka_unit_test(test_tokens), cmocka_unit_test(test_iso),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
