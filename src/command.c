@@ -197,6 +197,109 @@ static bool relative_unit(const char *u, int *unit)
 	return false;
 }
 
+/* Month of a folded word: full en/es/pt name, or a prefix of >= 3 letters
+ * ("dic", "dez", "sept"); 0 when none or ambiguous. */
+static int month_of(const char *w)
+{
+	static const char *const names[] = {
+		"january 1", "february 2", "march 3", "april 4", "may 5", "june 6", "july 7",
+		"august 8", "september 9", "october 10", "november 11", "december 12",
+		"enero 1", "febrero 2", "marzo 3", "abril 4", "mayo 5", "junio 6", "julio 7",
+		"agosto 8", "septiembre 9", "setiembre 9", "octubre 10", "noviembre 11",
+		"diciembre 12", "janeiro 1", "fevereiro 2", "marco 3", "maio 5", "junho 6",
+		"julho 7", "setembro 9", "outubro 10", "novembro 11", "dezembro 12",
+	};
+	size_t n = strlen(w);
+	int found = 0;
+	if (n < 3)
+		return 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		const char *sp = strchr(names[i], ' ');
+		size_t len = (size_t)(sp - names[i]);
+		if (n <= len && !strncmp(w, names[i], n)) {
+			int m = atoi(sp + 1);
+			if (found && found != m)
+				return 0;
+			found = m;
+		}
+	}
+	return found;
+}
+
+static bool filler_word(const char *w)
+{
+	static const char *const fill[] = {
+		"de", "del", "of", "the", "el", "o", "a", "em", "on",
+		"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+		"lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo",
+		"segunda", "terca", "quarta", "quinta", "sexta", "feira", NULL,
+	};
+	for (const char *const *p = fill; *p; p++)
+		if (!strcmp(w, *p))
+			return true;
+	return false;
+}
+
+/* "15 de diciembre de 2026", "15 dic 2026", "Dec 15, 2026", "15 de dezembro",
+ * "December 15th" (folded input). */
+static bool parse_named(const char *f, long ty, int tm, int td, long *y_r, int *m_r, int *d_r)
+{
+	long day = 0, year = 0;
+	int month = 0, nday = 0, nyear = 0, nmonth = 0, words = 0;
+	const char *p = f;
+	while (*p) {
+		while (*p == ' ' || *p == ',' || *p == '.' || *p == '/' || *p == '-')
+			p++;
+		if (!*p)
+			break;
+		const char *w = p;
+		while (*p && *p != ' ' && *p != ',' && *p != '.' && *p != '/' && *p != '-')
+			p++;
+		size_t n = (size_t)(p - w);
+		char tok[24];
+		if (n >= sizeof tok || ++words > 8)
+			return false;
+		memcpy(tok, w, n);
+		tok[n] = '\0';
+		if (is_digit(tok[0])) {
+			size_t k = 0;
+			long v = 0;
+			while (is_digit(tok[k]) && k < 5)
+				v = v * 10 + (tok[k] - '0'), k++;
+			const char *suf = tok + k;
+			if (*suf && strcmp(suf, "st") && strcmp(suf, "nd") && strcmp(suf, "rd") &&
+			    strcmp(suf, "th") && strcmp(suf, "o") && strcmp(suf, "\xC2\xBA"))
+				return false;
+			if (k == 4 && !*suf)
+				year = v, nyear++;
+			else if (k <= 2 && nday == 0)
+				day = v, nday++;
+			else if (k == 2 && !*suf && nday == 1 && nmonth == 1)
+				year = 2000 + v, nyear++;
+			else
+				return false;
+		} else if (filler_word(tok))
+			continue;
+		else {
+			int m = month_of(tok);
+			if (!m || nmonth)
+				return false;
+			month = m, nmonth++;
+		}
+	}
+	if (nmonth != 1 || nday != 1 || nyear > 1)
+		return false;
+	if (!nyear) {
+		year = ty;
+		if (month < tm || (month == tm && day < td))
+			year++;
+	}
+	if (!valid_ymd(year, month, day))
+		return false;
+	*y_r = year, *m_r = month, *d_r = (int)day;
+	return true;
+}
+
 bool parse_date(const char *s, const char *today, char date_r[11])
 {
 	date_r[0] = '\0';
@@ -299,6 +402,8 @@ bool parse_date(const char *s, const char *today, char date_r[11])
 		ok = valid_ymd(y, m, d);
 	}
 out:
+	if (!ok)
+		ok = parse_named(f, ty, tm, td, &y, &m, &d);
 	free(f);
 	if (ok && valid_ymd(y, m, d))
 		fmt_date(y, m, d, date_r);
@@ -473,8 +578,7 @@ bool parse_amount(const char *s, double *amount_r, char currency_r[4])
 		p++;
 	if (!read_number(num, (size_t)(p - num), &v))
 		return false;
-	if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1]) &&
-	    (unsigned char)p[1] < 0x80) {
+	if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1])) {
 		mult = (*p == 'k' || *p == 'K') ? 1e3 : 1e6;
 		p++;
 	}
@@ -610,8 +714,14 @@ static void read_value(struct command *c, const char *today)
 	case CMD_VALUE:
 		if (empty)
 			c->error = CMDERR_EMPTY;
-		else if (!parse_amount(v, &c->amount, c->currency))
-			c->error = CMDERR_AMOUNT;
+		else if (!parse_amount(v, &c->amount, c->currency)) {
+			/* "12.000 EUR." — a sentence's full stop */
+			char *t = strip_dot(v);
+			if (!t[0] || strlen(t) == strlen(v) ||
+			    !parse_amount(t, &c->amount, c->currency))
+				c->error = CMDERR_AMOUNT;
+			free(t);
+		}
 		break;
 	case CMD_CLOSE:
 		if (empty)

@@ -1,0 +1,532 @@
+/* reply.c — see reply.h.
+ *
+ * The body is split into lines and scanned once.  Each line is classified
+ * (quoted, signature, "sent from", forward/original marker, Outlook header
+ * block, attribution) on its folded form (text_fold: case, accents and odd
+ * spaces gone), so "Escribió", "escribio" and "ESCRIBIÓ" are the same.
+ *
+ * Quoting rule: lines starting with '>' are always dropped.  An attribution
+ * ("On … wrote:") that is followed by '>' lines only introduces them: it is
+ * dropped and the scan continues, so that an inline (interleaved) answer —
+ * a manager answering a digest line by line — keeps its unquoted lines.  An
+ * attribution followed by anything else (clients that quote without '>'),
+ * an Outlook header block, a signature, a "Sent from my…" line and a
+ * forwarded-message marker end the visible text. */
+#include "reply.h"
+#include "buf.h"
+#include "text.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct line {
+	const char *s;
+	size_t n;
+};
+
+struct lines {
+	struct line *v;
+	size_t n;
+};
+
+static void split_lines(const char *text, struct lines *L)
+{
+	size_t cap = 1;
+	for (const char *p = text; *p; p++)
+		if (*p == '\n')
+			cap++;
+	L->v = xmalloc(cap * sizeof *L->v);
+	L->n = 0;
+	const char *p = text;
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		size_t m = n;
+		if (m && p[m - 1] == '\r')
+			m--;
+		L->v[L->n].s = p;
+		L->v[L->n].n = m;
+		L->n++;
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
+static bool hspace(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool is_blank(const struct line *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		unsigned char c = (unsigned char)l->s[i];
+		if (hspace((char)c))
+			continue;
+		if (c == 0xC2 && i + 1 < l->n && (unsigned char)l->s[i + 1] == 0xA0) {
+			i++;
+			continue;
+		}
+		return false;
+	}
+	return true;
+}
+
+static bool is_quoted(const struct line *l)
+{
+	size_t i = 0;
+	while (i < l->n && hspace(l->s[i]))
+		i++;
+	return i < l->n && l->s[i] == '>';
+}
+
+/* Folded copy of a line; "" for very long lines (prose, never a marker). */
+static char *fold_line(const struct line *l)
+{
+	if (l->n > 1000)
+		return xstrdup("");
+	char small[1001];
+	memcpy(small, l->s, l->n);
+	small[l->n] = '\0';
+	return text_fold(small);
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool ends(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return true;
+	return false;
+}
+
+static bool is_signature(const char *f)
+{
+	return !strcmp(f, "--");
+}
+
+static bool is_sent_from(const char *f)
+{
+	static const char *const prefixes[] = {
+		"sent from my ", "sent from outlook", "sent from mail for ", "sent from yahoo",
+		"sent from samsung", "sent from the all new aol", "sent from gmail",
+		"get outlook for ", "obtener outlook para ", "obtenga outlook para ",
+		"descargar outlook para ", "descargue outlook para ", "obter o outlook para ",
+		"obter outlook para ", "baixe o outlook para ", "baixar o outlook para ",
+		"enviado desde mi ", "enviado desde outlook", "enviado desde yahoo",
+		"enviado desde correo", "enviado desde el correo", "enviado desde mail",
+		"enviado desde gmail", "enviado desde samsung", "enviado desde huawei",
+		"enviado do meu ", "enviado de meu ", "enviado do outlook", "enviado do yahoo",
+		"enviado do email", "enviado do e-mail", "enviado do gmail", "enviado pelo ",
+		"envoye de mon ", "envoye depuis mon ", "envoye a partir de ", "envoye depuis outlook",
+		"telecharger outlook pour ", NULL,
+	};
+	if (strlen(f) > 80)
+		return false;
+	for (const char *const *p = prefixes; *p; p++)
+		if (starts(f, *p))
+			return true;
+	return false;
+}
+
+/* "---------- Forwarded message ---------", "-----Original Message-----",
+ * "Begin forwarded message:", … */
+static bool is_marker(const char *f)
+{
+	static const char *const dashed[] = {
+		"forwarded message", "mensaje reenviado", "mensagem encaminhada",
+		"mensagem reencaminhada", "message transfere", "original message",
+		"mensaje original", "mensagem original", "message d'origine", "message original",
+		"weitergeleitete nachricht", "ursprungliche nachricht", "messaggio inoltrato",
+		"messaggio originale", NULL,
+	};
+	static const char *const colon[] = {
+		"begin forwarded message", "inicio del mensaje reenviado",
+		"inicio da mensagem encaminhada", "inicio da mensagem reencaminhada",
+		"comienzo del mensaje reenviado", "debut du message reexpedie",
+		"debut du message transfere", "mensaje reenviado", "mensagem encaminhada",
+		"forwarded message", "message transfere", "anfang der weitergeleiteten nachricht",
+		NULL,
+	};
+	size_t n = strlen(f);
+	if (n > 120)
+		return false;
+	if (f[0] == '-' || f[0] == '=') {
+		size_t a = 0, b = n;
+		while (a < n && (f[a] == '-' || f[a] == '=' || f[a] == ' '))
+			a++;
+		while (b > a && (f[b - 1] == '-' || f[b - 1] == '=' || f[b - 1] == ' '))
+			b--;
+		if (a < 2 || b == a || b - a > 60)
+			return false;
+		char inner[64];
+		memcpy(inner, f + a, b - a);
+		inner[b - a] = '\0';
+		return in_list(inner, dashed);
+	}
+	if (n >= 2 && f[n - 1] == ':') {
+		char inner[128];
+		size_t m = n - 1;
+		while (m && f[m - 1] == ' ')
+			m--;
+		memcpy(inner, f, m);
+		inner[m] = '\0';
+		return in_list(inner, colon);
+	}
+	return false;
+}
+
+static bool is_underscores(const char *f)
+{
+	size_t n = 0;
+	for (; *f; f++) {
+		if (*f != '_')
+			return false;
+		n++;
+	}
+	return n >= 10;
+}
+
+enum hkey { HK_NONE, HK_FROM, HK_TO, HK_CC, HK_SUBJECT, HK_DATE };
+
+/* "From: x", "*De:* x", "Enviado el: x", "À : x" -> key and value offset. */
+static enum hkey header_key(const struct line *l, size_t *val_r)
+{
+	static const struct {
+		const char *k;
+		enum hkey key;
+	} keys[] = {
+		{"from", HK_FROM}, {"de", HK_FROM}, {"von", HK_FROM},
+		{"to", HK_TO}, {"para", HK_TO}, {"a", HK_TO}, {"an", HK_TO},
+		{"cc", HK_CC},
+		{"subject", HK_SUBJECT}, {"asunto", HK_SUBJECT}, {"assunto", HK_SUBJECT},
+		{"objet", HK_SUBJECT}, {"sujet", HK_SUBJECT}, {"betreff", HK_SUBJECT},
+		{"date", HK_DATE}, {"sent", HK_DATE}, {"fecha", HK_DATE}, {"enviado", HK_DATE},
+		{"enviado el", HK_DATE}, {"enviada", HK_DATE}, {"enviado em", HK_DATE},
+		{"enviada em", HK_DATE}, {"data", HK_DATE}, {"envoye", HK_DATE},
+		{"envoye le", HK_DATE}, {"gesendet", HK_DATE}, {"datum", HK_DATE},
+	};
+	const char *s = l->s;
+	size_t n = l->n, i = 0;
+	while (i < n && (hspace(s[i]) || s[i] == '*'))
+		i++;
+	size_t k0 = i;
+	while (i < n && s[i] != ':' && i - k0 <= 24)
+		i++;
+	if (i >= n || s[i] != ':' || i == k0)
+		return HK_NONE;
+	size_t k1 = i;
+	while (k1 > k0 && (s[k1 - 1] == '*' || hspace(s[k1 - 1])))
+		k1--;
+	/* a non-breaking space before the colon (French) is folded away below */
+	char key[32];
+	memcpy(key, s + k0, k1 - k0);
+	key[k1 - k0] = '\0';
+	char *f = text_fold(key);
+	enum hkey r = HK_NONE;
+	for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++)
+		if (!strcmp(f, keys[j].k)) {
+			r = keys[j].key;
+			break;
+		}
+	free(f);
+	if (r == HK_NONE)
+		return r;
+	i++; /* ':' */
+	while (i < n && (hspace(s[i]) || s[i] == '*'))
+		i++;
+	*val_r = i;
+	return r;
+}
+
+/* Line i starts an Outlook-style header block: "From:/De:" followed within
+ * 1-4 non-blank lines by Sent/Date/To/Cc/Subject lines. */
+static bool header_block_at(const struct lines *L, size_t i)
+{
+	size_t val;
+	if (header_key(&L->v[i], &val) != HK_FROM)
+		return false;
+	size_t seen = 0;
+	for (size_t j = i + 1; j < L->n && j <= i + 8 && seen < 4; j++) {
+		if (is_blank(&L->v[j]))
+			continue;
+		seen++;
+		enum hkey k = header_key(&L->v[j], &val);
+		if (k == HK_DATE || k == HK_TO || k == HK_CC || k == HK_SUBJECT)
+			return true;
+	}
+	return false;
+}
+
+static bool attr_verb(const char *f)
+{
+	static const char *const verbs[] = {
+		"wrote:", "escribio:", "escreveu:", "a ecrit :", "a ecrit:", "schrieb:",
+		"ha scritto:", "schreef:", "escribio :", "escreveu :", "wrote :", NULL,
+	};
+	for (const char *const *v = verbs; *v; v++)
+		if (ends(f, *v))
+			return true;
+	return false;
+}
+
+static bool attr_intro(const char *f)
+{
+	return starts(f, "on ") || starts(f, "el ") || starts(f, "em ") || starts(f, "le ") ||
+	       starts(f, "am ") || starts(f, "il ") || starts(f, "op ") || starts(f, "no dia ");
+}
+
+static bool has_digit_or_at(const char *f)
+{
+	for (; *f; f++)
+		if ((*f >= '0' && *f <= '9') || *f == '@')
+			return true;
+	return false;
+}
+
+/* Next non-blank line after k, or L->n. */
+static size_t next_nonblank(const struct lines *L, size_t k)
+{
+	size_t j = k + 1;
+	while (j < L->n && is_blank(&L->v[j]))
+		j++;
+	return j;
+}
+
+/* An attribution starting at line i (folded f): returns its last line in
+ * *end_r.  Handles attributions wrapped over up to three lines. */
+static bool attribution_at(const struct lines *L, size_t i, const char *f, size_t *end_r)
+{
+	if (strlen(f) > 400)
+		return false;
+	if (attr_verb(f)) {
+		size_t nx = next_nonblank(L, i);
+		if (attr_intro(f) || has_digit_or_at(f) || (nx < L->n && is_quoted(&L->v[nx]))) {
+			*end_r = i;
+			return true;
+		}
+		return false;
+	}
+	if (!attr_intro(f))
+		return false;
+	bool clue = has_digit_or_at(f);
+	for (size_t j = i + 1; j < L->n && j <= i + 2; j++) {
+		if (is_blank(&L->v[j]) || is_quoted(&L->v[j]))
+			return false;
+		char *g = fold_line(&L->v[j]);
+		bool verb = strlen(g) <= 200 && attr_verb(g);
+		clue = clue || has_digit_or_at(g);
+		free(g);
+		if (verb) {
+			if (!clue)
+				return false;
+			*end_r = j;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void add_line(struct buf *b, const struct line *l)
+{
+	size_t n = l->n;
+	while (n && hspace(l->s[n - 1]))
+		n--;
+	/* trailing NBSP too */
+	while (n >= 2 && (unsigned char)l->s[n - 2] == 0xC2 && (unsigned char)l->s[n - 1] == 0xA0) {
+		n -= 2;
+		while (n && hspace(l->s[n - 1]))
+			n--;
+	}
+	buf_add(b, l->s, n);
+	buf_addc(b, '\n');
+}
+
+char *reply_visible(const char *text)
+{
+	struct buf b;
+	struct lines L;
+	buf_init(&b);
+	if (!text)
+		return buf_detach(&b);
+	split_lines(text, &L);
+	for (size_t i = 0; i < L.n; i++) {
+		const struct line *l = &L.v[i];
+		if (is_quoted(l))
+			continue;
+		if (is_blank(l)) {
+			buf_addc(&b, '\n');
+			continue;
+		}
+		char *f = fold_line(l);
+		bool cut = false;
+		size_t end;
+		if (is_signature(f) || is_sent_from(f) || is_marker(f) || header_block_at(&L, i))
+			cut = true;
+		else if (is_underscores(f)) {
+			size_t j = next_nonblank(&L, i);
+			cut = j < L.n && header_block_at(&L, j);
+		} else if (attribution_at(&L, i, f, &end)) {
+			size_t nx = next_nonblank(&L, end);
+			if (nx < L.n && is_quoted(&L.v[nx]))
+				i = end; /* drop the attribution, keep scanning */
+			else
+				cut = true;
+			free(f);
+			if (cut)
+				break;
+			continue;
+		}
+		free(f);
+		if (cut)
+			break;
+		add_line(&b, l);
+	}
+	free(L.v);
+	/* trailing blank lines and whitespace */
+	while (b.len && (b.s[b.len - 1] == '\n' || hspace(b.s[b.len - 1])))
+		b.s[--b.len] = '\0';
+	return buf_detach(&b);
+}
+
+/* ---------------------------------------------------------- forwarded */
+
+/* A line with its leading '>' quote markers removed. */
+static struct line unquote(const struct line *l)
+{
+	struct line r = *l;
+	for (;;) {
+		size_t i = 0;
+		while (i < r.n && hspace(r.s[i]))
+			i++;
+		if (i < r.n && r.s[i] == '>') {
+			r.s += i + 1;
+			r.n -= i + 1;
+		} else
+			return r;
+	}
+}
+
+static char *value_dup(const struct line *l, size_t off, bool strip_stars)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = off; i < l->n; i++)
+		if (!(strip_stars && l->s[i] == '*'))
+			buf_addc(&b, l->s[i]);
+	return text_trim(buf_detach(&b));
+}
+
+static void append_value(char **field, const struct line *l)
+{
+	char *add = value_dup(l, 0, true);
+	if (add[0]) {
+		char *joined = xasprintf("%s %s", *field, add);
+		free(*field);
+		*field = joined;
+	}
+	free(add);
+}
+
+/* Parse the header lines of a forwarded block starting at line i. */
+static bool parse_fwd_headers(const struct lines *L, size_t i, struct fwd_block *out)
+{
+	char **last = NULL;
+	size_t skipped = 0;
+	memset(out, 0, sizeof *out);
+	for (; i < L->n; i++) {
+		struct line l = unquote(&L->v[i]);
+		if (is_blank(&l)) {
+			if (out->from || out->to || out->subject || out->date || out->cc)
+				break;
+			if (++skipped > 2)
+				break;
+			continue;
+		}
+		size_t val;
+		enum hkey k = header_key(&l, &val);
+		char **field = NULL;
+		switch (k) {
+		case HK_FROM: field = &out->from; break;
+		case HK_TO: field = &out->to; break;
+		case HK_CC: field = &out->cc; break;
+		case HK_SUBJECT: field = &out->subject; break;
+		case HK_DATE: field = &out->date; break;
+		case HK_NONE: break;
+		}
+		if (field) {
+			if (!*field)
+				*field = value_dup(&l, val, k != HK_SUBJECT && k != HK_DATE);
+			last = field;
+			continue;
+		}
+		/* a wrapped address list: continuation of From/To/Cc */
+		if (last && (last == &out->to || last == &out->cc || last == &out->from) &&
+		    (hspace(l.s[0]) || memchr(l.s, '@', l.n))) {
+			append_value(last, &l);
+			continue;
+		}
+		break;
+	}
+	if (out->from || out->to || out->subject || out->date || out->cc)
+		return true;
+	fwd_block_free(out);
+	return false;
+}
+
+bool reply_forwarded(const char *text, struct fwd_block *out)
+{
+	struct lines L;
+	bool found = false;
+	memset(out, 0, sizeof *out);
+	if (!text)
+		return false;
+	split_lines(text, &L);
+	for (size_t i = 0; i < L.n && !found; i++) {
+		struct line l = unquote(&L.v[i]);
+		if (is_blank(&l) || l.n > 400)
+			continue;
+		char *f = fold_line(&l);
+		if (is_marker(f) || is_underscores(f))
+			found = parse_fwd_headers(&L, i + 1, out);
+		else {
+			size_t val;
+			if (header_key(&l, &val) == HK_FROM) {
+				/* a header block without a marker line (Outlook) */
+				struct lines U;
+				U.v = xmalloc((L.n - i) * sizeof *U.v);
+				U.n = 0;
+				for (size_t j = i; j < L.n; j++)
+					U.v[U.n++] = unquote(&L.v[j]);
+				if (header_block_at(&U, 0))
+					found = parse_fwd_headers(&L, i, out);
+				free(U.v);
+			}
+		}
+		free(f);
+	}
+	free(L.v);
+	return found;
+}
+
+void fwd_block_free(struct fwd_block *f)
+{
+	if (!f)
+		return;
+	free(f->from);
+	free(f->to);
+	free(f->cc);
+	free(f->subject);
+	free(f->date);
+	memset(f, 0, sizeof *f);
+}

@@ -1,0 +1,749 @@
+/* test_command.c — command.c: SPEC §3.5 grammar, aliases, typed values. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "command.h"
+
+#define TODAY "2026-11-23"
+
+/* Parse one text that must yield exactly one command; returns it in *l. */
+static struct command *one(struct command_list *l, const char *text)
+{
+	commands_parse(text, TODAY, l);
+	if (l->n != 1)
+		print_error("\"%s\": %zu commands\n", text, l->n);
+	assert_int_equal(l->n, 1);
+	return &l->v[0];
+}
+
+static void none(const char *text)
+{
+	struct command_list l;
+	commands_parse(text, TODAY, &l);
+	if (l.n != 0)
+		print_error("\"%s\": expected no command, got %s\n", text,
+			    command_keyword(l.v[0].kind));
+	assert_int_equal(l.n, 0);
+	commands_free(&l);
+}
+
+static void kind_is(const char *text, enum cmd_kind kind)
+{
+	struct command_list l;
+	struct command *c = one(&l, text);
+	if (c->kind != kind)
+		print_error("\"%s\": kind %s, want %s\n", text, command_keyword(c->kind),
+			    command_keyword(kind));
+	assert_int_equal(c->kind, kind);
+	commands_free(&l);
+}
+
+static void test_aliases(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		enum cmd_kind kind;
+	} t[] = {
+		{"stage: demo", CMD_STAGE}, {"etapa: propuesta", CMD_STAGE},
+		{"estágio: proposta", CMD_STAGE}, {"estagio: proposta", CMD_STAGE},
+		{"Estágio: proposta", CMD_STAGE}, {"ESTÁGIO: proposta", CMD_STAGE},
+		{"Esta\xCC\x81gio: proposta", CMD_STAGE}, /* NFD */
+		{"fase: demo", CMD_STAGE}, {"ETAPA: propuesta", CMD_STAGE}, {"Stage: demo", CMD_STAGE},
+		{"won: price", CMD_WON}, {"ganado: precio", CMD_WON}, {"ganho: preço", CMD_WON},
+		{"Ganamos: relación", CMD_WON},
+		{"lost: price", CMD_LOST}, {"perdido: precio", CMD_LOST}, {"perdida: precio", CMD_LOST},
+		{"Perdemos: competencia", CMD_LOST},
+		{"value: 12000", CMD_VALUE}, {"valor: 12.000", CMD_VALUE}, {"importe: 5000", CMD_VALUE},
+		{"amount: 5000", CMD_VALUE}, {"Monto: 5000", CMD_VALUE},
+		{"close: 2026-12-15", CMD_CLOSE}, {"cierre: 15/12/2026", CMD_CLOSE},
+		{"fechamento: 15/12/2026", CMD_CLOSE}, {"Fecha: +14d", CMD_CLOSE},
+		{"probability: 60%", CMD_PROBABILITY}, {"probabilidad: 60%", CMD_PROBABILITY},
+		{"Probabilidade: 60%", CMD_PROBABILITY},
+		{"owner: ana@example.com", CMD_OWNER}, {"asignar: Ana", CMD_OWNER},
+		{"responsable: Ana", CMD_OWNER}, {"responsável: Ana", CMD_OWNER},
+		{"RESPONSAVEL: Ana", CMD_OWNER},
+		{"share: bob", CMD_SHARE}, {"compartir: bob", CMD_SHARE},
+		{"compartilhar: bob", CMD_SHARE},
+		{"task: call", CMD_TASK}, {"tarea: llamar", CMD_TASK}, {"tarefa: ligar", CMD_TASK},
+		{"note: hi", CMD_NOTE}, {"nota: hola", CMD_NOTE},
+		{"score: +5", CMD_SCORE}, {"puntos: +5", CMD_SCORE}, {"pontos: -3", CMD_SCORE},
+		{"deal: Acme", CMD_DEAL}, {"oportunidad: Acme", CMD_DEAL},
+		{"oportunidade: Acme", CMD_DEAL},
+		{"drip: stop", CMD_DRIP}, {"secuencia: parar", CMD_DRIP},
+		{"sequência: parar", CMD_DRIP}, {"SEQUENCIA: stop", CMD_DRIP},
+		{"help:", CMD_HELP}, {"ayuda:", CMD_HELP}, {"ajuda:", CMD_HELP},
+		{"undo:", CMD_UNDO}, {"deshacer:", CMD_UNDO}, {"desfazer:", CMD_UNDO},
+		{"history:", CMD_HISTORY}, {"historial:", CMD_HISTORY}, {"histórico:", CMD_HISTORY},
+		{"Historico:", CMD_HISTORY},
+		{"list:", CMD_LIST}, {"lista: propuesta", CMD_LIST}, {"deals:", CMD_LIST},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		kind_is(t[i].line, t[i].kind);
+}
+
+static void test_standalone(void **state)
+{
+	(void)state;
+	kind_is("help", CMD_HELP);
+	kind_is("Ayuda", CMD_HELP);
+	kind_is("AJUDA", CMD_HELP);
+	kind_is("undo", CMD_UNDO);
+	kind_is("Deshacer", CMD_UNDO);
+	kind_is("desfazer", CMD_UNDO);
+	kind_is("history", CMD_HISTORY);
+	kind_is("Histórico", CMD_HISTORY);
+	kind_is("lista", CMD_LIST);
+	kind_is("deals", CMD_LIST);
+	kind_is("  help  ", CMD_HELP);
+	kind_is("help.", CMD_HELP);
+	kind_is("- lista", CMD_LIST);
+	kind_is("#12 history", CMD_HISTORY);
+	/* other keywords need a ':' */
+	none("etapa");
+	none("Ganamos");
+	none("nota");
+	none("valor");
+	none("help me please");
+	none("lista de precios");
+}
+
+static void test_not_commands(void **state)
+{
+	(void)state;
+	none("");
+	none("Hola Juan, te escribo para confirmar la reunión.");
+	none("Hola:");
+	none("Saludos");
+	none("Re: propuesta");
+	none("https://example.com/a:b");
+	none("La etapa: propuesta");      /* keyword must start the line */
+	none("estado: propuesta");        /* not an alias */
+	none("stages: demo");
+	none("12:30 reunión");
+	none("> etapa: propuesta");       /* quoted (reply.c drops it anyway) */
+	none("Deal #12 — etapa propuesta");
+	none("\xFF\xFE garbage: x");
+}
+
+static void test_fields(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "  Etapa : Propuesta enviada.  ");
+	assert_int_equal(c->kind, CMD_STAGE);
+	assert_int_equal(c->line_no, 1);
+	assert_string_equal(c->line, "Etapa : Propuesta enviada.");
+	assert_string_equal(c->keyword, "Etapa");
+	assert_string_equal(c->value, "Propuesta enviada.");
+	assert_string_equal(c->text, "Propuesta enviada");
+	assert_int_equal(c->deal_tag, 0);
+	assert_int_equal(c->error, CMDERR_NONE);
+	commands_free(&l);
+	assert_null(l.v);
+	assert_int_equal(l.n, 0);
+
+	c = one(&l, "estágio=negociação");
+	assert_string_equal(c->keyword, "estágio");
+	assert_string_equal(c->text, "negociação");
+	commands_free(&l);
+
+	c = one(&l, "etapa\xEF\xBC\x9A propuesta"); /* full-width colon */
+	assert_int_equal(c->kind, CMD_STAGE);
+	assert_string_equal(c->text, "propuesta");
+	commands_free(&l);
+
+	c = one(&l, "etapa:\xC2\xA0propuesta\xC2\xA0"); /* NBSP */
+	assert_string_equal(c->text, "propuesta");
+	commands_free(&l);
+
+	c = one(&l, "*Etapa:* demo"); /* bold from HTML */
+	assert_int_equal(c->kind, CMD_STAGE);
+	assert_string_equal(c->text, "demo");
+	commands_free(&l);
+
+	c = one(&l, "etapa: demo\r");
+	assert_string_equal(c->text, "demo");
+	commands_free(&l);
+}
+
+static void test_bullets_and_tags(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		long tag;
+		enum cmd_kind kind;
+	} t[] = {
+		{"- etapa: demo", 0, CMD_STAGE},
+		{"* etapa: demo", 0, CMD_STAGE},
+		{"• etapa: demo", 0, CMD_STAGE},
+		{"   - etapa: demo", 0, CMD_STAGE},
+		{"#12 stage: demo", 12, CMD_STAGE},
+		{"#12 lost: price", 12, CMD_LOST},
+		{"[#12] lost: price", 12, CMD_LOST},
+		{"[deal #12] lost: price", 12, CMD_LOST},
+		{"[Deal #7] etapa: demo", 7, CMD_STAGE},
+		{"[DEAL#7] etapa: demo", 7, CMD_STAGE},
+		{"[oportunidad #345] etapa: demo", 345, CMD_STAGE},
+		{"[Oportunidade #9] estágio: demo", 9, CMD_STAGE},
+		{"- [deal #12] valor: 5000", 12, CMD_VALUE},
+		{"• #40 ganado: precio", 40, CMD_WON},
+		{"[ deal # 12 ] etapa: demo", 12, CMD_STAGE},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct command_list l;
+		struct command *c = one(&l, t[i].line);
+		if (c->deal_tag != t[i].tag || c->kind != t[i].kind)
+			print_error("\"%s\": tag %ld kind %s\n", t[i].line, c->deal_tag,
+				    command_keyword(c->kind));
+		assert_int_equal(c->deal_tag, t[i].tag);
+		assert_int_equal(c->kind, t[i].kind);
+		commands_free(&l);
+	}
+	none("[proyecto #12] etapa: demo");
+	none("-etapa demo");
+}
+
+static void test_multi_line(void **state)
+{
+	(void)state;
+	struct command_list l;
+	commands_parse("Hola equipo,\n\n"
+		       "etapa: propuesta\n"
+		       "valor: 12.000,50 EUR\r\n"
+		       "cierre: 15/12/2026\n"
+		       "Gracias!\n"
+		       "#13 lost: precio\n"
+		       "tarea: llamar a Ana @ mañana",
+		       TODAY, &l);
+	assert_int_equal(l.n, 5);
+	assert_int_equal(l.v[0].kind, CMD_STAGE);
+	assert_int_equal(l.v[0].line_no, 3);
+	assert_int_equal(l.v[1].kind, CMD_VALUE);
+	assert_int_equal(l.v[1].line_no, 4);
+	assert_true(fabs(l.v[1].amount - 12000.5) < 1e-9);
+	assert_string_equal(l.v[1].currency, "EUR");
+	assert_int_equal(l.v[2].kind, CMD_CLOSE);
+	assert_string_equal(l.v[2].date, "2026-12-15");
+	assert_int_equal(l.v[3].kind, CMD_LOST);
+	assert_int_equal(l.v[3].deal_tag, 13);
+	assert_int_equal(l.v[3].line_no, 7);
+	assert_string_equal(l.v[3].text, "precio");
+	assert_int_equal(l.v[4].kind, CMD_TASK);
+	assert_string_equal(l.v[4].text, "llamar a Ana");
+	assert_string_equal(l.v[4].date, "2026-11-24");
+	commands_free(&l);
+
+	commands_parse("", TODAY, &l);
+	assert_int_equal(l.n, 0);
+	commands_free(&l);
+	commands_parse(NULL, TODAY, &l);
+	assert_int_equal(l.n, 0);
+	commands_free(&l);
+}
+
+static void test_values_text(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c;
+
+	c = one(&l, "lost: price.");
+	assert_string_equal(c->text, "price");
+	assert_string_equal(c->value, "price.");
+	assert_int_equal(c->error, CMDERR_NONE);
+	commands_free(&l);
+
+	c = one(&l, "won:");
+	assert_string_equal(c->text, "");
+	assert_int_equal(c->error, CMDERR_NONE);
+	commands_free(&l);
+
+	c = one(&l, "perdido:   ");
+	assert_string_equal(c->text, "");
+	assert_int_equal(c->error, CMDERR_NONE);
+	commands_free(&l);
+
+	c = one(&l, "owner: ana@example.com");
+	assert_string_equal(c->text, "ana@example.com");
+	commands_free(&l);
+
+	c = one(&l, "compartir: Bob Pérez");
+	assert_string_equal(c->text, "Bob Pérez");
+	commands_free(&l);
+
+	c = one(&l, "nota: el cliente pide descuento: 10%");
+	assert_string_equal(c->text, "el cliente pide descuento: 10%");
+	commands_free(&l);
+
+	c = one(&l, "list: propuesta");
+	assert_string_equal(c->text, "propuesta");
+	commands_free(&l);
+
+	c = one(&l, "list");
+	assert_string_equal(c->text, "");
+	assert_string_equal(c->value, "");
+	commands_free(&l);
+
+	c = one(&l, "help");
+	assert_non_null(c->text);
+	assert_int_equal(c->error, CMDERR_NONE);
+	commands_free(&l);
+}
+
+static void test_empty_values(void **state)
+{
+	(void)state;
+	static const char *const lines[] = {
+		"stage:", "etapa: .", "value:", "close:", "probability:", "owner:", "share:",
+		"task:", "note:", "score:", "deal:", "drip:", "tarea:   ",
+	};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		struct command_list l;
+		struct command *c = one(&l, lines[i]);
+		if (c->error != CMDERR_EMPTY)
+			print_error("\"%s\": error %d\n", lines[i], c->error);
+		assert_int_equal(c->error, CMDERR_EMPTY);
+		assert_non_null(c->text);
+		commands_free(&l);
+	}
+}
+
+static void test_value_command(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "valor: R$ 3.200,00");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_true(fabs(c->amount - 3200) < 1e-9);
+	assert_string_equal(c->currency, "BRL");
+	commands_free(&l);
+
+	c = one(&l, "valor: 12.000 EUR.");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_true(fabs(c->amount - 12000) < 1e-9);
+	assert_string_equal(c->currency, "EUR");
+	commands_free(&l);
+
+	c = one(&l, "valor: 12..");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
+
+	c = one(&l, "valor: doce mil");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
+
+	c = one(&l, "importe: -500");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
+}
+
+static void test_parse_amount(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in;
+		double want;
+		const char *cur;
+	} ok[] = {
+		{"12000", 12000, ""},
+		{"12.000", 12000, ""},
+		{"12,000", 12000, ""},
+		{"12.000,50 EUR", 12000.50, "EUR"},
+		{"12,000.50", 12000.50, ""},
+		{"$12,000.50", 12000.50, "USD"},
+		{"€ 1.500", 1500, "EUR"},
+		{"1.500 €", 1500, "EUR"},
+		{"1.500\xC2\xA0€", 1500, "EUR"},
+		{"1.500€", 1500, "EUR"},
+		{"R$ 3.200,00", 3200, "BRL"},
+		{"R$3.200,00", 3200, "BRL"},
+		{"USD 5,000", 5000, "USD"},
+		{"usd 5,000", 5000, "USD"},
+		{"5,000 usd", 5000, "USD"},
+		{"MXN 250,000", 250000, "MXN"},
+		{"250.000 MXN", 250000, "MXN"},
+		{"MX$ 250,000", 250000, "MXN"},
+		{"US$ 1,000", 1000, "USD"},
+		{"£500", 500, "GBP"},
+		{"$250,000 MXN", 250000, "MXN"},
+		{"12k", 12000, ""},
+		{"12K EUR", 12000, "EUR"},
+		{"€12k", 12000, "EUR"},
+		{"12k€", 12000, "EUR"},
+		{"12k\xC2\xA0€", 12000, "EUR"},
+		{"1.5k", 1500, ""},
+		{"2M", 2000000, ""},
+		{"12,5", 12.5, ""},
+		{"12.5", 12.5, ""},
+		{"12.50", 12.5, ""},
+		{"1.234.567", 1234567, ""},
+		{"1,234,567.89", 1234567.89, ""},
+		{"1.234.567,89", 1234567.89, ""},
+		{"0,500", 0.5, ""},
+		{"0", 0, ""},
+		{"  7000  ", 7000, ""},
+		{"EUR12000", 12000, "EUR"},
+		{"12000EUR", 12000, "EUR"},
+		{"COP 15.000.000", 15000000, "COP"},
+		{"ARS 1.000,5", 1000.5, "ARS"},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		double v = -1;
+		char cur[4] = "zz";
+		bool r = parse_amount(ok[i].in, &v, cur);
+		if (!r || fabs(v - ok[i].want) > 1e-6 || strcmp(cur, ok[i].cur))
+			print_error("parse_amount(\"%s\") = %d %f \"%s\"\n", ok[i].in, r, v, cur);
+		assert_true(r);
+		assert_true(fabs(v - ok[i].want) < 1e-6);
+		assert_string_equal(cur, ok[i].cur);
+	}
+	static const char *const bad[] = {
+		"", "   ", "abc", "-500", "- 500", "12 mil", "12.000 dolares", "12,00,0",
+		"1.2.3,4,5", "12..000", ",5", "12.", "12,", "EUR", "$", "12 EUROS", "12 XYZ",
+		"€ 12 USD", "12k k", "1e5", "0x10", "12 000 000", "five", "12/12", "12%",
+		"$-5", "USD USD 5", "12kg", "12 k", "1,2.3", "12.000,50,10",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		double v;
+		char cur[4];
+		bool r = parse_amount(bad[i], &v, cur);
+		if (r)
+			print_error("parse_amount(\"%s\") accepted: %f %s\n", bad[i], v, cur);
+		assert_false(r);
+	}
+	assert_false(parse_amount(NULL, NULL, NULL));
+}
+
+static void date_is(const char *in, const char *want)
+{
+	char d[11] = "x";
+	bool r = parse_date(in, TODAY, d);
+	if (!r || strcmp(d, want))
+		print_error("parse_date(\"%s\") = %d \"%s\", want \"%s\"\n", in, r, d, want);
+	assert_true(r);
+	assert_string_equal(d, want);
+}
+
+static void test_parse_date(void **state)
+{
+	(void)state;
+	date_is("2026-12-15", "2026-12-15");
+	date_is("2027-01-05", "2027-01-05");
+	date_is("15/12/2026", "2026-12-15");
+	date_is("12/15/2026", "2026-12-15");   /* second > 12: MM/DD */
+	date_is("05/03/2027", "2027-03-05");   /* ambiguous: DD/MM */
+	date_is("5/3/2027", "2027-03-05");
+	date_is("15-12-2026", "2026-12-15");
+	date_is("15.12.2026", "2026-12-15");
+	date_is("15/12/26", "2026-12-15");
+	date_is("1/2/27", "2027-02-01");
+	date_is("29/02/2028", "2028-02-29");   /* leap year */
+	date_is("15/12/2026.", "2026-12-15");
+	date_is("+14d", "2026-12-07");
+	date_is("+0d", "2026-11-23");
+	date_is("+2w", "2026-12-07");
+	date_is("+1m", "2026-12-23");
+	date_is("+2m", "2027-01-23");
+	date_is("+14 dias", "2026-12-07");
+	date_is("+2 semanas", "2026-12-07");
+	date_is("today", "2026-11-23");
+	date_is("Hoy", "2026-11-23");
+	date_is("hoje", "2026-11-23");
+	date_is("tomorrow", "2026-11-24");
+	date_is("mañana", "2026-11-24");
+	date_is("MAÑANA", "2026-11-24");
+	date_is("amanhã", "2026-11-24");
+	date_is("manana", "2026-11-24");
+	date_is("15/12", "2026-12-15");        /* no year: the next one */
+	date_is("15/01", "2027-01-15");
+	/* month names, en/es/pt */
+	date_is("15 dic 2026", "2026-12-15");
+	date_is("15 de diciembre de 2026", "2026-12-15");
+	date_is("15 de Dezembro de 2026", "2026-12-15");
+	date_is("15 dez. 2026", "2026-12-15");
+	date_is("Dec 15, 2026", "2026-12-15");
+	date_is("December 15th, 2026", "2026-12-15");
+	date_is("1º de março de 2027", "2027-03-01");
+	date_is("lunes 14 de diciembre", "2026-12-14");
+	date_is("15 de enero", "2027-01-15");
+	date_is("3 sept 2027", "2027-09-03");
+	date_is("3-ago-27", "2027-08-03");
+
+	char d[11];
+	assert_true(parse_date("+1m", "2026-01-31", d));
+	assert_string_equal(d, "2026-02-28");
+	assert_true(parse_date("+1m", "2028-01-31", d));
+	assert_string_equal(d, "2028-02-29");
+	assert_true(parse_date("+1d", "2026-12-31", d));
+	assert_string_equal(d, "2027-01-01");
+	assert_true(parse_date("+1d", "2028-02-28", d));
+	assert_string_equal(d, "2028-02-29");
+	assert_true(parse_date("+12m", "2026-11-23", d));
+	assert_string_equal(d, "2027-11-23");
+
+	static const char *const bad[] = {
+		"", "30/02/2026", "29/02/2027", "31/04/2026", "2026-13-01", "2026-02-30",
+		"2026-00-10", "32/01/2026", "13/13/2026", "00/01/2026", "15/12/026",
+		"15/12-2026", "next week", "+14", "+d", "+14x", "-14d", "2026/12", "15 dicxx 2026",
+		"31 de noviembre de 2026", "15 foo 2026", "dic 2026", "15 15 dic", "15 dic jan",
+		"2026-12-15T10:00", "yesterday", "+99999d", "12345", "1/2/3/4",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		bool r = parse_date(bad[i], TODAY, d);
+		if (r)
+			print_error("parse_date(\"%s\") accepted: %s\n", bad[i], d);
+		assert_false(r);
+	}
+	/* no `today`: still reads absolute dates and relative ones from now */
+	assert_true(parse_date("2026-12-15", NULL, d));
+	assert_string_equal(d, "2026-12-15");
+	assert_true(parse_date("+1d", NULL, d));
+	assert_int_equal(strlen(d), 10);
+}
+
+static void test_close_command(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "cierre: 30/02/2026");
+	assert_int_equal(c->error, CMDERR_DATE);
+	commands_free(&l);
+	c = one(&l, "fechamento: +14d");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->date, "2026-12-07");
+	commands_free(&l);
+	c = one(&l, "close: someday");
+	assert_int_equal(c->error, CMDERR_DATE);
+	commands_free(&l);
+}
+
+static void test_probability(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		int pct;
+		enum cmd_error err;
+	} t[] = {
+		{"probability: 60%", 60, CMDERR_NONE},
+		{"probabilidad: 60", 60, CMDERR_NONE},
+		{"probabilidade: 60 %", 60, CMDERR_NONE},
+		{"probability: 0%", 0, CMDERR_NONE},
+		{"probability: 100%", 100, CMDERR_NONE},
+		{"probability: 101%", 0, CMDERR_PERCENT},
+		{"probability: -5%", 0, CMDERR_PERCENT},
+		{"probability: alta", 0, CMDERR_PERCENT},
+		{"probability: 60.5%", 0, CMDERR_PERCENT},
+		{"probability: 1000", 0, CMDERR_PERCENT},
+		{"probability: %60", 0, CMDERR_PERCENT},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct command_list l;
+		struct command *c = one(&l, t[i].line);
+		assert_int_equal(c->kind, CMD_PROBABILITY);
+		if (c->error != t[i].err)
+			print_error("\"%s\": error %d\n", t[i].line, c->error);
+		assert_int_equal(c->error, t[i].err);
+		if (t[i].err == CMDERR_NONE)
+			assert_int_equal(c->percent, t[i].pct);
+		commands_free(&l);
+	}
+}
+
+static void test_score(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		int delta;
+		enum cmd_error err;
+	} t[] = {
+		{"score: +5", 5, CMDERR_NONE},
+		{"puntos: -10", -10, CMDERR_NONE},
+		{"pontos: 5", 5, CMDERR_NONE},
+		{"score: +1000", 1000, CMDERR_NONE},
+		{"score: -1000", -1000, CMDERR_NONE},
+		{"score: \xE2\x88\x92" "3", -3, CMDERR_NONE},
+		{"score: +1001", 0, CMDERR_SCORE},
+		{"score: mucho", 0, CMDERR_SCORE},
+		{"score: +5.5", 0, CMDERR_SCORE},
+		{"score: ++5", 0, CMDERR_SCORE},
+		{"score: 5 puntos", 0, CMDERR_SCORE},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct command_list l;
+		struct command *c = one(&l, t[i].line);
+		if (c->error != t[i].err)
+			print_error("\"%s\": error %d\n", t[i].line, c->error);
+		assert_int_equal(c->error, t[i].err);
+		if (t[i].err == CMDERR_NONE)
+			assert_int_equal(c->delta, t[i].delta);
+		commands_free(&l);
+	}
+}
+
+static void test_task(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "task: call Ana @ 2026-12-01");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->text, "call Ana");
+	assert_string_equal(c->date, "2026-12-01");
+	commands_free(&l);
+
+	c = one(&l, "tarea: enviar propuesta a ana@acme.mx");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->text, "enviar propuesta a ana@acme.mx");
+	assert_string_equal(c->date, "");
+	commands_free(&l);
+
+	c = one(&l, "tarefa: ligar @ escritório @ +2d");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->text, "ligar @ escritório");
+	assert_string_equal(c->date, "2026-11-25");
+	commands_free(&l);
+
+	c = one(&l, "task: demo @ 31/11/2026");
+	assert_int_equal(c->error, CMDERR_DATE);
+	commands_free(&l);
+
+	c = one(&l, "task: demo @ someday");
+	assert_int_equal(c->error, CMDERR_DATE);
+	commands_free(&l);
+
+	c = one(&l, "tarea: llamar @ hoy");
+	assert_string_equal(c->date, "2026-11-23");
+	commands_free(&l);
+}
+
+static void test_deal(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "deal: #12");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_int_equal(c->deal_ref, 12);
+	commands_free(&l);
+
+	c = one(&l, "oportunidad: [deal #40]");
+	assert_int_equal(c->deal_ref, 40);
+	commands_free(&l);
+
+	c = one(&l, "oportunidade: Acme Brasil — 50 licenças");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_int_equal(c->deal_ref, 0);
+	assert_string_equal(c->text, "Acme Brasil — 50 licenças");
+	commands_free(&l);
+
+	c = one(&l, "deal: #abc");
+	assert_int_equal(c->error, CMDERR_DEAL);
+	commands_free(&l);
+
+	c = one(&l, "deal: #0");
+	assert_int_equal(c->error, CMDERR_DEAL);
+	commands_free(&l);
+}
+
+static void test_drip(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "drip: stop");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_true(c->drip_stop);
+	commands_free(&l);
+
+	c = one(&l, "secuencia: Detener");
+	assert_true(c->drip_stop);
+	commands_free(&l);
+
+	c = one(&l, "sequência: parar");
+	assert_true(c->drip_stop);
+	commands_free(&l);
+
+	c = one(&l, "drip: start Bienvenida Clientes");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_false(c->drip_stop);
+	assert_string_equal(c->text, "Bienvenida Clientes");
+	commands_free(&l);
+
+	c = one(&l, "secuencia: iniciar nurture-es");
+	assert_string_equal(c->text, "nurture-es");
+	commands_free(&l);
+
+	c = one(&l, "drip: start");
+	assert_int_equal(c->error, CMDERR_DRIP);
+	commands_free(&l);
+
+	c = one(&l, "drip: maybe later");
+	assert_int_equal(c->error, CMDERR_DRIP);
+	commands_free(&l);
+}
+
+static void test_keyword_names(void **state)
+{
+	(void)state;
+	assert_string_equal(command_keyword(CMD_STAGE), "stage");
+	assert_string_equal(command_keyword(CMD_PROBABILITY), "probability");
+	assert_string_equal(command_keyword(CMD_LIST), "list");
+	assert_string_equal(command_keyword(CMD_DRIP), "drip");
+}
+
+/* Rough throughput check: a typical visible text, many times. */
+static void test_speed(void **state)
+{
+	(void)state;
+	const char *msg =
+		"Hola equipo,\n\nHablé con el cliente hoy, está muy interesado.\n"
+		"Dice que el presupuesto está aprobado para el Q1.\n\n"
+		"etapa: propuesta\nvalor: 12.000 EUR\ncierre: 15/12/2026\n\n"
+		"Saludos,\nAna\n";
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	int n = 20000;
+	for (int i = 0; i < n; i++) {
+		struct command_list l;
+		commands_parse(msg, TODAY, &l);
+		assert_int_equal(l.n, 3);
+		commands_free(&l);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	print_message("commands_parse: %.0f msgs/s\n", n / s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_standalone),
+		cmocka_unit_test(test_not_commands),
+		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_bullets_and_tags),
+		cmocka_unit_test(test_multi_line),
+		cmocka_unit_test(test_values_text),
+		cmocka_unit_test(test_empty_values),
+		cmocka_unit_test(test_value_command),
+		cmocka_unit_test(test_parse_amount),
+		cmocka_unit_test(test_parse_date),
+		cmocka_unit_test(test_close_command),
+		cmocka_unit_test(test_probability),
+		cmocka_unit_test(test_score),
+		cmocka_unit_test(test_task),
+		cmocka_unit_test(test_deal),
+		cmocka_unit_test(test_drip),
+		cmocka_unit_test(test_keyword_names),
+		cmocka_unit_test(test_speed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
