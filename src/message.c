@@ -1,0 +1,2258 @@
+/* message.c — one inbound RFC 5322 message, parsed and decoded (see message.h).
+ *
+ * The path of a message through this file:
+ *
+ *   1. normalise(): drop a leading mbox "From " line, turn LF / CRLF / mixed
+ *      line ends into CRLF, drop stray CRs and NUL bytes (libetpan wants CRLF
+ *      and C strings come out of it).  Garbage lines inside the top-level
+ *      header block (no "name:") are dropped so that libetpan and we agree on
+ *      where the header block ends.
+ *   2. prescan(): one linear pass over the normalised bytes that bounds what
+ *      libetpan will see: line length, header fields per block and bytes per
+ *      field, MIME nesting (multipart boundaries and message/rfc822) and the
+ *      number of parts.  It follows the boundary structure the way a MIME
+ *      parser does, with a stack no deeper than max_depth, so a 1000-deep
+ *      nesting or 100,000 parts are refused after reading just enough.  It
+ *      also notices a multipart whose closing boundary never comes
+ *      (msg->truncated).
+ *   3. mailmime_parse() on the whole message; we walk the tree to pick the
+ *      best text, the DSN parts and the first forwarded message/rfc822.
+ *      Header fields are split and RFC 2047-decoded by our own code (libetpan
+ *      is strict about address syntax that real mail gets wrong).
+ *
+ * Text decoding: charset_to_utf8() (own Windows-1252 table, iconv for the
+ * rest, U+FFFD for invalid bytes), flowed_unwrap() (RFC 3676) and
+ * html_to_text() (libxml2's HTML parser in recover mode).
+ *
+ * html_to_text() and Outlook: Outlook's HTML has no <blockquote> around the
+ * quoted conversation; it separates it with <div id="appendonsend">,
+ * <div id="divRplyFwdMsg"> or a <div style="border-top:solid #E1E1E1 ...">
+ * (older versions #B5C4DF).  Before the first such element we emit a line
+ * "-----Original Message-----", which the reply stripper (reply.c) already
+ * cuts at, so everything quoted below it disappears from the visible text.
+ * Gmail, Apple Mail and Thunderbird quote with <blockquote>, whose lines we
+ * prefix with "> ".
+ *
+ * A message/rfc822 inside a multipart/report (the returned message of a
+ * bounce) is not reported as a forwarded message (has_forwarded stays
+ * false); its Message-ID goes to dsn_original_id. */
+#include "message.h"
+#include "buf.h"
+
+#include <errno.h>
+#include <iconv.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libetpan/libetpan.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+/* ------------------------------------------------------------------ */
+/* small ASCII helpers (locale independent) */
+
+static int lc(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+static bool is_wsp(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+static bool mem_ieq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lc((unsigned char)a[i]) != lc((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+/* Does s[0..n) start with the NUL-terminated prefix p (case-insensitive)? */
+static bool has_iprefix(const char *s, size_t n, const char *p)
+{
+	size_t m = strlen(p);
+	return n >= m && mem_ieq(s, p, m);
+}
+
+static void lower_ascii(char *s)
+{
+	for (; s && *s; s++)
+		*s = (char)lc((unsigned char)*s);
+}
+
+static char *trim_dup(const char *s, size_t n)
+{
+	while (n && is_space((unsigned char)*s))
+		s++, n--;
+	while (n && is_space((unsigned char)s[n - 1]))
+		n--;
+	return xstrndup(s, n);
+}
+
+static bool is_blank(const char *s)
+{
+	for (; s && *s; s++)
+		if (!is_space((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* UTF-8 */
+
+static void utf8_put(struct buf *b, uint32_t cp)
+{
+	char t[4];
+	size_t n;
+	if (cp < 0x80) {
+		t[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		t[0] = (char)(0xC0 | (cp >> 6));
+		t[1] = (char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		t[0] = (char)(0xE0 | (cp >> 12));
+		t[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		t[2] = (char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		t[0] = (char)(0xF0 | (cp >> 18));
+		t[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		t[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		t[3] = (char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	buf_add(b, t, n);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len;
+	uint32_t v, min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2, v = c & 0x1F, min = 0x80;
+	else if (c >= 0xE0 && c <= 0xEF)
+		len = 3, v = c & 0x0F, min = 0x800;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4, v = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3F);
+	}
+	if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
+		return 0;
+	return len;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t l = utf8_seq(p + i, n - i);
+		if (!l)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+/* Append UTF-8, replacing invalid sequences by U+FFFD and dropping NULs. */
+static void utf8_sanitize(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, run = 0;
+	while (i < n) {
+		if (p[i] >= 0x01 && p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if (p[i] == 0) {
+			buf_add(b, s + run, i - run);
+			run = ++i;
+			continue;
+		}
+		size_t l = utf8_seq(p + i, n - i);
+		if (l) {
+			i += l;
+			continue;
+		}
+		buf_add(b, s + run, i - run);
+		utf8_put(b, 0xFFFD);
+		run = ++i;
+	}
+	buf_add(b, s + run, n - run);
+}
+
+/* ------------------------------------------------------------------ */
+/* charsets */
+
+static const uint16_t cp1252_80[32] = {
+	0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD,
+	0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178,
+};
+
+static void cp1252_to_utf8(struct buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = (unsigned char)s[i];
+		if (c == 0)
+			continue;
+		if (c < 0x80)
+			buf_addc(b, (char)c);
+		else if (c < 0xA0)
+			utf8_put(b, cp1252_80[c - 0x80]);
+		else
+			utf8_put(b, c);
+	}
+}
+
+enum cs_kind { CS_AUTO, CS_UTF8, CS_CP1252, CS_ICONV };
+
+/* Classify a charset label; for CS_ICONV the iconv name goes to name[]. */
+static enum cs_kind charset_kind(const char *label, char *name, size_t namesz)
+{
+	char l[48];
+	size_t n = 0;
+	if (!label)
+		return CS_AUTO;
+	while (*label && (is_space((unsigned char)*label) || *label == '"' || *label == '\''))
+		label++;
+	for (; *label && *label != '"' && *label != '\'' && !is_space((unsigned char)*label); label++) {
+		int c = lc((unsigned char)*label);
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.' || c == ':' || c == '+' || c == '(' || c == ')'))
+			return CS_AUTO;
+		if (n + 1 >= sizeof l)
+			return CS_AUTO;
+		l[n++] = (char)c;
+	}
+	l[n] = '\0';
+	if (n == 0)
+		return CS_AUTO;
+	static const char *const utf8[] = {"utf-8", "utf8", "unicode-1-1-utf-8", "x-unicode20utf8", NULL};
+	static const char *const ascii[] = {"us-ascii", "ascii", "ansi_x3.4-1968", "iso646-us", "us",
+					    "default", "x-unknown", "unknown", "unknown-8bit", "x-user-defined", NULL};
+	static const char *const w1252[] = {"iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1",
+					    "windows-1252", "cp1252", "x-cp1252", "cp819", "ibm819",
+					    "iso-ir-100", "iso_8859-1:1987", "csisolatin1", "win-1252", NULL};
+	static const char *const alias[][2] = {
+		{"gb2312", "GB18030"}, {"gbk", "GB18030"}, {"x-gbk", "GB18030"}, {"cp936", "GB18030"},
+		{"ks_c_5601-1987", "CP949"}, {"euc-kr", "CP949"}, {"ks_c_5601", "CP949"},
+		{"shift_jis", "CP932"}, {"shift-jis", "CP932"}, {"sjis", "CP932"}, {"x-sjis", "CP932"},
+		{"ms_kanji", "CP932"}, {"windows-31j", "CP932"}, {"iso-8859-8-i", "ISO-8859-8"},
+		{"x-mac-roman", "MACINTOSH"}, {"macintosh", "MACINTOSH"}, {"latin9", "ISO-8859-15"},
+		{"latin-9", "ISO-8859-15"}, {"iso8859-15", "ISO-8859-15"}, {"tis-620", "TIS-620"},
+		{"windows-874", "CP874"}, {"big5-hkscs", "BIG5-HKSCS"}, {NULL, NULL},
+	};
+	for (size_t i = 0; utf8[i]; i++)
+		if (!strcmp(l, utf8[i]))
+			return CS_UTF8;
+	for (size_t i = 0; ascii[i]; i++)
+		if (!strcmp(l, ascii[i]))
+			return CS_AUTO;
+	for (size_t i = 0; w1252[i]; i++)
+		if (!strcmp(l, w1252[i]))
+			return CS_CP1252;
+	for (size_t i = 0; alias[i][0]; i++)
+		if (!strcmp(l, alias[i][0])) {
+			snprintf(name, namesz, "%s", alias[i][1]);
+			return CS_ICONV;
+		}
+	snprintf(name, namesz, "%s", l);
+	return CS_ICONV;
+}
+
+static void auto_to_utf8(struct buf *b, const char *in, size_t len)
+{
+	if (utf8_valid(in, len))
+		utf8_sanitize(b, in, len); /* drops NULs */
+	else
+		cp1252_to_utf8(b, in, len);
+}
+
+/* Returns false when iconv does not know the charset (nothing appended). */
+static bool iconv_to_utf8(struct buf *b, const char *name, const char *in, size_t len)
+{
+	iconv_t cd = iconv_open("UTF-8", name);
+	if (cd == (iconv_t)-1)
+		return false;
+	struct buf tmp;
+	buf_init(&tmp);
+	char out[4096];
+	char *ip = (char *)in;
+	size_t il = len;
+	for (;;) {
+		char *op = out;
+		size_t ol = sizeof out;
+		size_t r = il ? iconv(cd, &ip, &il, &op, &ol) : iconv(cd, NULL, NULL, &op, &ol);
+		int e = errno;
+		buf_add(&tmp, out, (size_t)(op - out));
+		if (r != (size_t)-1) {
+			if (!il)
+				break;
+			continue;
+		}
+		if (e == E2BIG)
+			continue;
+		if (e == EILSEQ && il) {
+			utf8_put(&tmp, 0xFFFD);
+			ip++, il--;
+			continue;
+		}
+		/* EINVAL: incomplete sequence at the end */
+		if (il)
+			utf8_put(&tmp, 0xFFFD);
+		break;
+	}
+	iconv_close(cd);
+	utf8_sanitize(b, tmp.s, tmp.len);
+	buf_release(&tmp);
+	return true;
+}
+
+static void charset_add(struct buf *b, const char *charset, const char *in, size_t len)
+{
+	char name[64];
+	switch (charset_kind(charset, name, sizeof name)) {
+	case CS_UTF8:
+		utf8_sanitize(b, in, len);
+		return;
+	case CS_CP1252:
+		cp1252_to_utf8(b, in, len);
+		return;
+	case CS_ICONV:
+		if (!iconv_to_utf8(b, name, in, len))
+			auto_to_utf8(b, in, len); /* unknown label */
+		return;
+	case CS_AUTO:
+	default:
+		auto_to_utf8(b, in, len);
+		return;
+	}
+}
+
+char *charset_to_utf8(const char *charset, const char *in, size_t len)
+{
+	struct buf b;
+	buf_init(&b);
+	if (in && len)
+		charset_add(&b, charset, in, len);
+	return buf_detach(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* RFC 2047 */
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = lc(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+static int b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+static void b64_decode(struct buf *b, const char *s, size_t n)
+{
+	uint32_t acc = 0;
+	int bits = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '=')
+			break;
+		int v = b64val((unsigned char)s[i]);
+		if (v < 0)
+			continue;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_addc(b, (char)((acc >> bits) & 0xFF));
+		}
+	}
+}
+
+static void q_decode(struct buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '_') {
+			buf_addc(b, ' ');
+		} else if (s[i] == '=' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+			   hexval((unsigned char)s[i + 2]) >= 0) {
+			buf_addc(b, (char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2])));
+			i += 2;
+		} else {
+			buf_addc(b, s[i]);
+		}
+	}
+}
+
+/* Recognise an encoded-word at s[i]; on success fill the pieces. */
+struct ew {
+	size_t cs, cs_len; /* charset (without RFC 2231 language) */
+	char enc;
+	size_t txt, txt_len;
+	size_t end; /* index after "?=" */
+};
+
+static bool parse_ew(const char *s, size_t n, size_t i, struct ew *w)
+{
+	if (i + 1 >= n || s[i] != '=' || s[i + 1] != '?')
+		return false;
+	size_t j = i + 2;
+	while (j < n && s[j] != '?' && !is_space((unsigned char)s[j]) && j - (i + 2) <= 64)
+		j++;
+	if (j >= n || s[j] != '?' || j == i + 2)
+		return false;
+	w->cs = i + 2;
+	w->cs_len = j - w->cs;
+	for (size_t k = w->cs; k < j; k++)
+		if (s[k] == '*') {
+			w->cs_len = k - w->cs;
+			break;
+		}
+	if (j + 2 >= n || s[j + 2] != '?')
+		return false;
+	w->enc = (char)lc((unsigned char)s[j + 1]);
+	if (w->enc != 'b' && w->enc != 'q')
+		return false;
+	size_t k = j + 3;
+	while (k < n && s[k] != '?' && s[k] != '\r' && s[k] != '\n')
+		k++;
+	if (k + 1 >= n || s[k] != '?' || s[k + 1] != '=')
+		return false;
+	w->txt = j + 3;
+	w->txt_len = k - w->txt;
+	w->end = k + 2;
+	return true;
+}
+
+/* Append decoded UTF-8 text to out, turning CR/LF into spaces. */
+static void add_nocrlf(struct buf *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_addc(out, (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i]);
+}
+
+static void flush_words(struct buf *out, struct buf *bytes, char *cs)
+{
+	if (!bytes->len)
+		return;
+	struct buf t;
+	buf_init(&t);
+	charset_add(&t, cs, bytes->s, bytes->len);
+	add_nocrlf(out, t.s, t.len);
+	buf_release(&t);
+	buf_reset(bytes);
+}
+
+static void add_plain(struct buf *out, const char *s, size_t n)
+{
+	/* unfold: CRLF + WSP -> WSP; any other CR/LF -> space */
+	struct buf t;
+	buf_init(&t);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\r' || s[i] == '\n') {
+			size_t j = i;
+			while (j < n && (s[j] == '\r' || s[j] == '\n'))
+				j++;
+			if (!(j < n && is_wsp((unsigned char)s[j])))
+				buf_addc(&t, ' ');
+			i = j - 1;
+			continue;
+		}
+		buf_addc(&t, s[i]);
+	}
+	struct buf u;
+	buf_init(&u);
+	auto_to_utf8(&u, t.s, t.len);
+	buf_add(out, u.s, u.len);
+	buf_release(&u);
+	buf_release(&t);
+}
+
+static char *header_decode_n(const char *v, size_t n)
+{
+	struct buf out, bytes;
+	char cs[72] = "";
+	buf_init(&out);
+	buf_init(&bytes);
+	size_t i = 0, plain = 0;
+	bool after_word = false;
+	while (i < n) {
+		struct ew w;
+		if (v[i] != '=' || !parse_ew(v, n, i, &w)) {
+			i++;
+			continue;
+		}
+		/* the plain text between the previous word (or start) and this one */
+		bool only_ws = true;
+		for (size_t k = plain; k < i; k++)
+			if (!is_space((unsigned char)v[k])) {
+				only_ws = false;
+				break;
+			}
+		if (!(after_word && only_ws) && i > plain) {
+			flush_words(&out, &bytes, cs);
+			add_plain(&out, v + plain, i - plain);
+		}
+		char wcs[72];
+		size_t cl = w.cs_len < sizeof wcs - 1 ? w.cs_len : sizeof wcs - 1;
+		memcpy(wcs, v + w.cs, cl);
+		wcs[cl] = '\0';
+		if (bytes.len && strcasecmp(wcs, cs) != 0)
+			flush_words(&out, &bytes, cs);
+		memcpy(cs, wcs, cl + 1);
+		if (w.enc == 'b')
+			b64_decode(&bytes, v + w.txt, w.txt_len);
+		else
+			q_decode(&bytes, v + w.txt, w.txt_len);
+		i = plain = w.end;
+		after_word = true;
+	}
+	flush_words(&out, &bytes, cs);
+	if (n > plain)
+		add_plain(&out, v + plain, n - plain);
+	buf_release(&bytes);
+	char *r = trim_dup(out.s, out.len);
+	buf_release(&out);
+	return r;
+}
+
+char *header_decode(const char *value)
+{
+	if (!value)
+		return xstrdup("");
+	return header_decode_n(value, strlen(value));
+}
+
+/* ------------------------------------------------------------------ */
+/* addresses */
+
+void addrlist_free(struct addrlist *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].email);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static void addr_clean_email(char *e)
+{
+	/* remove whitespace, "mailto:", a source route, surrounding quotes/brackets */
+	char *w = e;
+	for (char *r = e; *r; r++)
+		if (!is_space((unsigned char)*r))
+			*w++ = *r;
+	*w = '\0';
+	size_t n = strlen(e);
+	if (n >= 7 && mem_ieq(e, "mailto:", 7)) {
+		memmove(e, e + 7, n - 7 + 1);
+		n -= 7;
+	}
+	if (e[0] == '@') {
+		char *c = strchr(e, ':');
+		if (c) {
+			memmove(e, c + 1, strlen(c + 1) + 1);
+			n = strlen(e);
+		}
+	}
+	while (n && (e[n - 1] == '>' || e[n - 1] == '.' || e[n - 1] == ';' || e[n - 1] == ','))
+		e[--n] = '\0';
+	size_t s = 0;
+	while (e[s] == '<' || e[s] == '\'')
+		s++;
+	if (s)
+		memmove(e, e + s, n - s + 1);
+	lower_ascii(e);
+}
+
+static char *addr_clean_name(const char *raw)
+{
+	if (!raw || !*raw)
+		return NULL;
+	char *d = header_decode(raw);
+	size_t n = strlen(d);
+	/* Outlook's 'Name' and stray quotes */
+	while (n >= 2 && ((d[0] == '\'' && d[n - 1] == '\'') || (d[0] == '"' && d[n - 1] == '"'))) {
+		memmove(d, d + 1, n - 2);
+		n -= 2;
+		d[n] = '\0';
+	}
+	char *t = trim_dup(d, n);
+	free(d);
+	if (!*t) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void addr_push(struct addrlist *out, char *name, char *email)
+{
+	out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+	out->v[out->n].name = name;
+	out->v[out->n].email = email;
+	out->n++;
+}
+
+struct mbox_acc {
+	struct buf phrase;  /* words and quoted strings, single-spaced */
+	struct buf comment; /* first comment */
+	struct buf angle;
+	bool have_angle, have_comment, space;
+};
+
+static void mb_word_sep(struct mbox_acc *m)
+{
+	if (m->space && m->phrase.len)
+		buf_addc(&m->phrase, ' ');
+	m->space = false;
+}
+
+static void mb_finish(struct mbox_acc *m, struct addrlist *out)
+{
+	if (m->have_angle) {
+		char *e = xstrndup(m->angle.s, m->angle.len);
+		addr_clean_email(e);
+		if (*e) {
+			char *name = addr_clean_name(m->phrase.s);
+			if (!name && m->have_comment)
+				name = addr_clean_name(m->comment.s);
+			addr_push(out, name, e);
+		} else {
+			free(e);
+		}
+	} else if (memchr(m->phrase.s, '@', m->phrase.len)) {
+		/* bare addr-spec; if there are several words, the one with '@' */
+		const char *p = m->phrase.s, *end = p + m->phrase.len, *at = memchr(p, '@', m->phrase.len);
+		const char *ws = at, *we = at;
+		while (ws > p && ws[-1] != ' ')
+			ws--;
+		while (we < end && *we != ' ')
+			we++;
+		char *e = xstrndup(ws, (size_t)(we - ws));
+		addr_clean_email(e);
+		char *name = NULL;
+		if (m->have_comment)
+			name = addr_clean_name(m->comment.s);
+		if (!name && (ws > p || we < end)) {
+			struct buf rest;
+			buf_init(&rest);
+			buf_add(&rest, p, (size_t)(ws - p));
+			buf_add(&rest, we, (size_t)(end - we));
+			name = addr_clean_name(rest.s);
+			buf_release(&rest);
+		}
+		if (*e && strcmp(e, "@"))
+			addr_push(out, name, e);
+		else {
+			free(e);
+			free(name);
+		}
+	}
+	buf_reset(&m->phrase);
+	buf_reset(&m->comment);
+	buf_reset(&m->angle);
+	m->have_angle = m->have_comment = m->space = false;
+}
+
+void addrlist_parse(const char *value, struct addrlist *out)
+{
+	if (!value || !out)
+		return;
+	struct mbox_acc m;
+	memset(&m, 0, sizeof m);
+	buf_init(&m.phrase);
+	buf_init(&m.comment);
+	buf_init(&m.angle);
+	const char *s = value;
+	size_t n = strlen(value);
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (is_space((unsigned char)c)) {
+			m.space = true;
+		} else if (c == '"') {
+			mb_word_sep(&m);
+			for (i++; i < n && s[i] != '"'; i++) {
+				if (s[i] == '\\' && i + 1 < n)
+					i++;
+				buf_addc(&m.phrase, (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i]);
+			}
+		} else if (c == '(') {
+			int depth = 1;
+			struct buf *cb = m.have_comment ? NULL : &m.comment;
+			for (i++; i < n && depth; i++) {
+				if (s[i] == '\\' && i + 1 < n) {
+					i++;
+				} else if (s[i] == '(') {
+					depth++;
+				} else if (s[i] == ')') {
+					if (--depth == 0)
+						break;
+				}
+				if (cb)
+					buf_addc(cb, (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i]);
+			}
+			m.have_comment = true;
+			m.space = true;
+		} else if (c == '<') {
+			buf_reset(&m.angle);
+			for (i++; i < n && s[i] != '>'; i++) {
+				if (s[i] == '"') { /* quoted local part */
+					for (i++; i < n && s[i] != '"'; i++) {
+						if (s[i] == '\\' && i + 1 < n)
+							i++;
+						buf_addc(&m.angle, s[i]);
+					}
+					continue;
+				}
+				buf_addc(&m.angle, s[i]);
+			}
+			m.have_angle = true;
+		} else if (c == ',' || c == ';') {
+			mb_finish(&m, out);
+		} else if (c == ':' && !m.have_angle) {
+			/* group display name: forget it, members follow */
+			buf_reset(&m.phrase);
+			buf_reset(&m.comment);
+			m.have_comment = m.space = false;
+		} else {
+			mb_word_sep(&m);
+			buf_addc(&m.phrase, c);
+		}
+	}
+	mb_finish(&m, out);
+	buf_release(&m.phrase);
+	buf_release(&m.comment);
+	buf_release(&m.angle);
+}
+
+/* ------------------------------------------------------------------ */
+/* format=flowed (RFC 3676) */
+
+char *flowed_unwrap(const char *text, bool delsp)
+{
+	struct buf out, para;
+	buf_init(&out);
+	buf_init(&para);
+	if (!text)
+		return buf_detach(&out);
+	int pdepth = -1; /* quote depth of the open paragraph, -1 = none */
+	const char *p = text;
+	bool ends_nl = false;
+	while (*p) {
+		const char *e = strchr(p, '\n');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		const char *next = e ? e + 1 : p + n;
+		ends_nl = e != NULL;
+		while (n && p[n - 1] == '\r')
+			n--;
+		int depth = 0;
+		size_t i = 0;
+		while (i < n && p[i] == '>')
+			depth++, i++;
+		if (i < n && p[i] == ' ')
+			i++; /* space-stuffing */
+		const char *c = p + i;
+		size_t cn = n - i;
+		bool sig = cn == 3 && !memcmp(c, "-- ", 3);
+		bool flowed = !sig && cn > 0 && c[cn - 1] == ' ';
+		if (pdepth >= 0 && (depth != pdepth || sig)) {
+			/* quote depth changed (or a signature): close the paragraph */
+			buf_add(&out, para.s, para.len);
+			buf_addc(&out, '\n');
+			buf_reset(&para);
+			pdepth = -1;
+		}
+		if (pdepth < 0) {
+			for (int d = 0; d < depth; d++)
+				buf_addc(&para, '>');
+			if (depth)
+				buf_addc(&para, ' ');
+			pdepth = depth;
+		}
+		if (flowed && delsp)
+			cn--;
+		buf_add(&para, c, cn);
+		if (!flowed) {
+			buf_add(&out, para.s, para.len);
+			if (*next || ends_nl)
+				buf_addc(&out, '\n');
+			buf_reset(&para);
+			pdepth = -1;
+		}
+		p = next;
+	}
+	if (pdepth >= 0) {
+		buf_add(&out, para.s, para.len);
+		if (ends_nl)
+			buf_addc(&out, '\n');
+	}
+	buf_release(&para);
+	return buf_detach(&out);
+}
+
+/* ------------------------------------------------------------------ */
+/* HTML -> text */
+
+struct h2t {
+	struct buf out;
+	int quote, pre, list;
+	int pending; /* newlines wanted before the next content */
+	int nl;      /* newlines emitted since the last content */
+	size_t col;  /* content bytes on the current line */
+	bool space, started, orig_done;
+};
+
+static void h_prefix(struct h2t *h, bool trailing_space)
+{
+	for (int d = 0; d < h->quote; d++) {
+		buf_addc(&h->out, '>');
+		if (d + 1 < h->quote || trailing_space)
+			buf_addc(&h->out, ' ');
+	}
+}
+
+static void h_newline(struct h2t *h)
+{
+	if (h->col == 0 && h->quote > 0)
+		h_prefix(h, false);
+	buf_addc(&h->out, '\n');
+	h->col = 0;
+	h->nl++;
+}
+
+static void h_flush(struct h2t *h)
+{
+	if (h->started)
+		while (h->nl < h->pending)
+			h_newline(h);
+	h->pending = 0;
+}
+
+static void h_block(struct h2t *h, int n)
+{
+	if (h->pending < n)
+		h->pending = n;
+	h->space = false;
+}
+
+static void h_put(struct h2t *h, const char *s, size_t n)
+{
+	h_flush(h);
+	if (h->col == 0 && h->quote > 0)
+		h_prefix(h, true);
+	buf_add(&h->out, s, n);
+	h->col += n;
+	h->nl = 0;
+	h->started = true;
+}
+
+static void h_text(struct h2t *h, const char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		if (h->pre) {
+			if (c == '\n') {
+				h_flush(h);
+				if (h->started)
+					h_newline(h);
+				i++;
+			} else if (c == '\r') {
+				i++;
+			} else {
+				size_t j = i;
+				while (j < n && s[j] != '\n' && s[j] != '\r')
+					j++;
+				h_put(h, s + i, j - i);
+				i = j;
+			}
+			continue;
+		}
+		if (is_space(c)) {
+			h->space = true;
+			i++;
+			continue;
+		}
+		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) { /* nbsp */
+			if (h->space && h->col > 0 && h->pending == 0)
+				h_put(h, " ", 1);
+			h->space = false;
+			h_put(h, " ", 1);
+			i += 2;
+			continue;
+		}
+		size_t j = i;
+		while (j < n && !is_space((unsigned char)s[j]) &&
+		       !((unsigned char)s[j] == 0xC2 && j + 1 < n && (unsigned char)s[j + 1] == 0xA0))
+			j++;
+		if (h->space && h->col > 0 && h->pending == 0)
+			h_put(h, " ", 1);
+		h->space = false;
+		h_put(h, s + i, j - i);
+		i = j;
+	}
+}
+
+static bool name_is(const xmlNode *n, const char *name)
+{
+	return n->name && !strcasecmp((const char *)n->name, name);
+}
+
+static bool name_in(const xmlNode *n, const char *const *names)
+{
+	for (; *names; names++)
+		if (name_is(n, *names))
+			return true;
+	return false;
+}
+
+static bool attr_contains(xmlNode *n, const char *attr, const char *needle, bool squash)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+	if (!v)
+		return false;
+	char *t = (char *)v, *w = t;
+	for (char *r = t; *r; r++) {
+		if (squash && is_space((unsigned char)*r))
+			continue;
+		*w++ = (char)lc((unsigned char)*r);
+	}
+	*w = '\0';
+	bool ok = strstr(t, needle) != NULL;
+	xmlFree(v);
+	return ok;
+}
+
+static bool attr_is(xmlNode *n, const char *attr, const char *val)
+{
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+	if (!v)
+		return false;
+	bool ok = !strcasecmp((const char *)v, val);
+	xmlFree(v);
+	return ok;
+}
+
+static const char *const h_skip[] = {"script", "style", "head", "title", "template", "xml", "noscript", NULL};
+static const char *const h_blocks[] = {
+	"div", "table", "tr", "ul", "ol", "dl", "dt", "dd", "pre", "hr", "address", "article", "section",
+	"header", "footer", "nav", "aside", "form", "figure", "figcaption", "center", "body", "html",
+	"main", "fieldset", "tbody", "thead", "tfoot", "caption", "details", "summary", NULL};
+static const char *const h_paras[] = {"p", "h1", "h2", "h3", "h4", "h5", "h6", NULL};
+
+static bool h_is_outlook_sep(xmlNode *n)
+{
+	return attr_is(n, "id", "divRplyFwdMsg") || attr_is(n, "id", "appendonsend") ||
+	       attr_contains(n, "style", "border-top:solid#e1e1e1", true) ||
+	       attr_contains(n, "style", "border-top:solid#b5c4df", true);
+}
+
+static int h_para_breaks(xmlNode *n)
+{
+	/* libxml2 turns Outlook's <o:p> into a <p> nested in the real one */
+	if (name_is(n, "p") && n->parent && n->parent->type == XML_ELEMENT_NODE && name_is(n->parent, "p"))
+		return 0;
+	if (name_is(n, "p") && (attr_contains(n, "class", "msonormal", false) ||
+				attr_contains(n, "class", "msoplaintext", false) ||
+				attr_contains(n, "style", "margin:0", true)))
+		return 1;
+	return 2;
+}
+
+/* returns true to descend into the node's children */
+static bool h_enter(struct h2t *h, xmlNode *n)
+{
+	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+		if (n->content)
+			h_text(h, (const char *)n->content);
+		return false;
+	}
+	if (n->type != XML_ELEMENT_NODE)
+		return n->type == XML_DOCUMENT_NODE || n->type == XML_HTML_DOCUMENT_NODE;
+	if (name_in(n, h_skip))
+		return false;
+	if (!h->orig_done && h_is_outlook_sep(n)) {
+		h->orig_done = true;
+		h_block(h, 1);
+		h_put(h, "-----Original Message-----", 26);
+		h_block(h, 1);
+	}
+	if (name_is(n, "br")) {
+		h_flush(h);
+		h->space = false;
+		if (h->started)
+			h_newline(h);
+	} else if (name_is(n, "blockquote")) {
+		h_block(h, 1);
+		h_flush(h);
+		h->quote++;
+	} else if (name_is(n, "li")) {
+		h_block(h, 1);
+		h_flush(h);
+		for (int i = 1; i < h->list; i++)
+			h_put(h, "  ", 2);
+		h_put(h, "- ", 2);
+		h->space = false;
+	} else if (name_is(n, "ul") || name_is(n, "ol")) {
+		h_block(h, 1);
+		h->list++;
+	} else if (name_is(n, "td") || name_is(n, "th")) {
+		if (h->col > 0)
+			h->space = true;
+	} else if (name_is(n, "pre")) {
+		h_block(h, 1);
+		h->pre++;
+	} else if (name_in(n, h_paras)) {
+		if (h_para_breaks(n))
+			h_block(h, h_para_breaks(n));
+	} else if (name_in(n, h_blocks)) {
+		h_block(h, 1);
+	}
+	return true;
+}
+
+static void h_leave(struct h2t *h, xmlNode *n)
+{
+	if (n->type != XML_ELEMENT_NODE)
+		return;
+	if (name_is(n, "blockquote")) {
+		h_block(h, 1);
+		h_flush(h);
+		if (h->quote > 0)
+			h->quote--;
+	} else if (name_is(n, "ul") || name_is(n, "ol")) {
+		if (h->list > 0)
+			h->list--;
+		h_block(h, 1);
+	} else if (name_is(n, "pre")) {
+		if (h->pre > 0)
+			h->pre--;
+		h_block(h, 1);
+	} else if (name_is(n, "li")) {
+		h_block(h, 1);
+	} else if (name_in(n, h_paras)) {
+		if (h_para_breaks(n))
+			h_block(h, h_para_breaks(n));
+	} else if (name_in(n, h_blocks)) {
+		h_block(h, 1);
+	}
+}
+
+/* Trim trailing blanks of each line, keep at most one empty line in a row,
+ * drop leading and trailing empty lines; end with one LF. */
+static char *h_tidy(const char *s, size_t n)
+{
+	struct buf out;
+	buf_init(&out);
+	int empties = 0;
+	bool any = false;
+	size_t i = 0;
+	while (i < n) {
+		const char *e = memchr(s + i, '\n', n - i);
+		size_t len = e ? (size_t)(e - (s + i)) : n - i;
+		while (len && is_space((unsigned char)s[i + len - 1]))
+			len--;
+		if (len == 0) {
+			empties++;
+		} else {
+			if (any && empties)
+				buf_addc(&out, '\n');
+			buf_add(&out, s + i, len);
+			buf_addc(&out, '\n');
+			any = true;
+			empties = 0;
+		}
+		i = e ? (size_t)(e - s) + 1 : n;
+	}
+	return buf_detach(&out);
+}
+
+char *html_to_text(const char *html, size_t len)
+{
+	if (!html || !len || len > INT_MAX)
+		return xstrdup("");
+	static bool inited;
+	if (!inited) {
+		xmlInitParser();
+		inited = true;
+	}
+	htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
+					HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+						HTML_PARSE_NONET |
+						HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT);
+	if (!doc)
+		return xstrdup("");
+	struct h2t h;
+	memset(&h, 0, sizeof h);
+	buf_init(&h.out);
+	xmlNode *n = doc->children;
+	while (n) {
+		bool d = h_enter(&h, n);
+		if (d && n->children) {
+			n = n->children;
+			continue;
+		}
+		if (d)
+			h_leave(&h, n);
+		while (n && !n->next) {
+			n = n->parent;
+			if (!n || n == (xmlNode *)doc) {
+				n = NULL;
+				break;
+			}
+			h_leave(&h, n);
+		}
+		if (n)
+			n = n->next;
+	}
+	xmlFreeDoc(doc);
+	char *r = h_tidy(h.out.s, h.out.len);
+	buf_release(&h.out);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* header blocks */
+
+struct rawfield {
+	char *name;
+	char *value; /* unfolded, not decoded, trimmed */
+};
+
+struct rawfields {
+	struct rawfield *v;
+	size_t n;
+};
+
+static void rawfields_free(struct rawfields *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->v[i].name);
+		free(f->v[i].value);
+	}
+	free(f->v);
+	f->v = NULL;
+	f->n = 0;
+}
+
+/* Length of the field name if line[0..n) starts "name:" (WSP allowed before
+ * the colon), else 0. */
+static size_t field_name_len(const char *line, size_t n, size_t *colon_r)
+{
+	size_t i = 0;
+	while (i < n && (unsigned char)line[i] > 32 && (unsigned char)line[i] < 127 && line[i] != ':')
+		i++;
+	size_t name = i;
+	if (!name)
+		return 0;
+	while (i < n && is_wsp((unsigned char)line[i]))
+		i++;
+	if (i >= n || line[i] != ':')
+		return 0;
+	if (colon_r)
+		*colon_r = i;
+	return name;
+}
+
+/* Next line of s[0..n) from *pos: its content (without CR/LF) in *len;
+ * returns the start, advances *pos.  Handles LF and CRLF. */
+static const char *next_line(const char *s, size_t n, size_t *pos, size_t *len)
+{
+	const char *start = s + *pos;
+	const char *e = memchr(start, '\n', n - *pos);
+	size_t l = e ? (size_t)(e - start) : n - *pos;
+	*pos += e ? l + 1 : l;
+	while (l && start[l - 1] == '\r')
+		l--;
+	*len = l;
+	return start;
+}
+
+/* Split the header block at the start of s into fields; returns the offset
+ * of the body (after the empty line, or n). */
+static size_t split_headers(const char *s, size_t n, struct rawfields *out, size_t max)
+{
+	size_t pos = 0;
+	struct buf cur;
+	char *curname = NULL;
+	buf_init(&cur);
+	while (pos < n) {
+		size_t len, save = pos;
+		const char *line = next_line(s, n, &pos, &len);
+		if (len == 0)
+			break;
+		if (is_wsp((unsigned char)line[0])) {
+			if (curname)
+				buf_add(&cur, line, len);
+			continue;
+		}
+		size_t colon, nl = field_name_len(line, len, &colon);
+		if (!nl) {
+			if (!curname && out->n == 0) { /* not a header block at all */
+				pos = save;
+				break;
+			}
+			continue; /* garbage line inside the block */
+		}
+		if (curname) {
+			if (out->n < max) {
+				out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+				out->v[out->n].name = curname;
+				out->v[out->n].value = trim_dup(cur.s, cur.len);
+				out->n++;
+			} else {
+				free(curname);
+			}
+		}
+		curname = xstrndup(line, nl);
+		buf_reset(&cur);
+		buf_add(&cur, line + colon + 1, len - colon - 1);
+	}
+	if (curname) {
+		if (out->n < max) {
+			out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+			out->v[out->n].name = curname;
+			out->v[out->n].value = trim_dup(cur.s, cur.len);
+			out->n++;
+		} else {
+			free(curname);
+		}
+	}
+	buf_release(&cur);
+	return pos;
+}
+
+static const char *raw_get(const struct rawfields *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcasecmp(f->v[i].name, name))
+			return f->v[i].value;
+	return NULL;
+}
+
+/* First "<...>" in v, or a bare token containing '@' wrapped in <>. */
+static char *msgid_first(const char *v, const char **end_r)
+{
+	if (!v)
+		return NULL;
+	const char *p = v;
+	while (*p) {
+		if (*p == '<') {
+			const char *e = strchr(p, '>');
+			if (!e)
+				break;
+			if (end_r)
+				*end_r = e + 1;
+			struct buf b;
+			buf_init(&b);
+			for (const char *q = p; q <= e; q++)
+				if (!is_space((unsigned char)*q))
+					buf_addc(&b, *q);
+			if (b.len > 2)
+				return buf_detach(&b);
+			buf_release(&b);
+			p = e + 1;
+			continue;
+		}
+		if (*p == '(') { /* skip comments */
+			const char *e = strchr(p, ')');
+			p = e ? e + 1 : p + strlen(p);
+			continue;
+		}
+		if (!is_space((unsigned char)*p)) {
+			const char *e = p;
+			while (*e && !is_space((unsigned char)*e) && *e != '<' && *e != '(')
+				e++;
+			if (memchr(p, '@', (size_t)(e - p))) {
+				if (end_r)
+					*end_r = e;
+				return xasprintf("<%.*s>", (int)(e - p), p);
+			}
+			p = e;
+			continue;
+		}
+		p++;
+	}
+	if (end_r)
+		*end_r = v + strlen(v);
+	return NULL;
+}
+
+static void addr_first(const char *v, struct addr *a)
+{
+	struct addrlist l = {NULL, 0};
+	addrlist_parse(v, &l);
+	if (l.n) {
+		a->name = l.v[0].name;
+		a->email = l.v[0].email;
+		l.v[0].name = l.v[0].email = NULL;
+	} else {
+		a->name = NULL;
+		a->email = xstrdup("");
+	}
+	addrlist_free(&l);
+}
+
+/* ------------------------------------------------------------------ */
+/* normalisation and pre-scan */
+
+static _Thread_local char why_buf[128];
+
+static const char *why_fmt(const char *fmt, long long v)
+{
+	snprintf(why_buf, sizeof why_buf, fmt, v);
+	return why_buf;
+}
+
+/* Input -> CRLF bytes, no NULs, no stray CR, mbox "From " line dropped. */
+static char *normalise(const char *in, size_t len, size_t *out_len)
+{
+	size_t i = 0;
+	if (len >= 5 && !memcmp(in, "From ", 5)) {
+		const char *e = memchr(in, '\n', len);
+		i = e ? (size_t)(e - in) + 1 : len;
+	}
+	size_t lines = 0;
+	for (size_t k = i; k < len; k++)
+		lines += in[k] == '\n';
+	char *out = xmalloc(len - i + lines + 3);
+	size_t o = 0;
+	for (; i < len; i++) {
+		char c = in[i];
+		if (c == '\0' || c == '\r')
+			continue;
+		if (c == '\n')
+			out[o++] = '\r';
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
+}
+
+/* Drop lines of the top-level header block that are neither fields nor
+ * continuations, so that libetpan does not end the header block early. */
+static void clean_header_block(char *s, size_t *n)
+{
+	size_t pos = 0, w = 0;
+	bool dirty = false;
+	while (pos < *n) {
+		size_t start = pos, len;
+		next_line(s, *n, &pos, &len);
+		if (len == 0) {
+			if (dirty) {
+				memmove(s + w, s + start, *n - start);
+				w += *n - start;
+			}
+			break;
+		}
+		bool keep = is_wsp((unsigned char)s[start]) || field_name_len(s + start, len, NULL);
+		if (!keep) {
+			dirty = true;
+		} else {
+			if (dirty)
+				memmove(s + w, s + start, pos - start);
+			w += pos - start;
+		}
+		if (pos >= *n && dirty)
+			break;
+	}
+	if (dirty) {
+		*n = w;
+		s[w] = '\0';
+	}
+}
+
+struct scan_frame {
+	char *boundary; /* NULL: a message/rfc822 level */
+	size_t blen;
+	bool digest;
+};
+
+/* Parse a Content-Type value: lower-case "type/subtype" into type[], the
+ * boundary parameter (malloc'd) into *bnd. */
+static void ct_parse(const char *v, size_t n, char *type, size_t tsz, char **bnd)
+{
+	size_t i = 0, t = 0;
+	*bnd = NULL;
+	while (i < n && is_space((unsigned char)v[i]))
+		i++;
+	while (i < n && v[i] != ';' && !is_space((unsigned char)v[i]) && v[i] != '(') {
+		if (t + 1 < tsz)
+			type[t++] = (char)lc((unsigned char)v[i]);
+		i++;
+	}
+	type[t] = '\0';
+	while (i < n) {
+		/* skip to next ';' outside quotes */
+		while (i < n && v[i] != ';') {
+			if (v[i] == '"') {
+				for (i++; i < n && v[i] != '"'; i++)
+					if (v[i] == '\\')
+						i++;
+			}
+			i++;
+		}
+		if (i >= n)
+			break;
+		i++;
+		while (i < n && is_space((unsigned char)v[i]))
+			i++;
+		size_t ns = i;
+		while (i < n && v[i] != '=' && v[i] != ';' && !is_space((unsigned char)v[i]))
+			i++;
+		size_t nl = i - ns;
+		while (i < n && is_space((unsigned char)v[i]))
+			i++;
+		if (i >= n || v[i] != '=')
+			continue;
+		i++;
+		while (i < n && is_space((unsigned char)v[i]))
+			i++;
+		struct buf val;
+		buf_init(&val);
+		if (i < n && v[i] == '"') {
+			for (i++; i < n && v[i] != '"'; i++) {
+				if (v[i] == '\\' && i + 1 < n)
+					i++;
+				buf_addc(&val, v[i]);
+			}
+			if (i < n)
+				i++;
+		} else {
+			while (i < n && v[i] != ';' && !is_space((unsigned char)v[i]))
+				buf_addc(&val, v[i++]);
+		}
+		if (nl == 8 && mem_ieq(v + ns, "boundary", 8) && val.len && !*bnd)
+			*bnd = buf_detach(&val);
+		buf_release(&val);
+	}
+}
+
+struct scan {
+	const struct message_limits *lim;
+	struct scan_frame *st;
+	int depth;
+	long parts;
+	bool truncated;
+};
+
+static void scan_free(struct scan *sc)
+{
+	for (int i = 0; i < sc->depth; i++)
+		free(sc->st[i].boundary);
+	free(sc->st);
+}
+
+/* Match a boundary line against the stack, innermost first: returns the
+ * frame index or -1; *close set for "--boundary--". */
+static int scan_match(const struct scan *sc, const char *line, size_t len, bool *close)
+{
+	if (len < 2 || line[0] != '-' || line[1] != '-')
+		return -1;
+	for (int i = sc->depth - 1; i >= 0; i--) {
+		const struct scan_frame *f = &sc->st[i];
+		if (!f->boundary || len - 2 < f->blen || memcmp(line + 2, f->boundary, f->blen))
+			continue;
+		*close = len - 2 >= f->blen + 2 && line[2 + f->blen] == '-' && line[3 + f->blen] == '-';
+		return i;
+	}
+	return -1;
+}
+
+static void scan_pop_to(struct scan *sc, int keep)
+{
+	while (sc->depth > keep) {
+		struct scan_frame *f = &sc->st[--sc->depth];
+		if (f->boundary)
+			sc->truncated = true; /* a multipart that was never closed */
+		free(f->boundary);
+	}
+}
+
+static enum message_status prescan(const char *s, size_t n, const struct message_limits *lim,
+				   bool *truncated, const char **why)
+{
+	struct scan sc = {lim, NULL, 0, 0, false};
+	int maxd = lim->max_depth > 0 ? lim->max_depth : 1;
+	sc.st = xcalloc((size_t)maxd + 1, sizeof *sc.st);
+	bool in_headers = true, top = true, digest_default = false;
+	size_t nfields = 0, fbytes = 0;
+	struct buf ct; /* Content-Type of the current header block */
+	bool in_ct = false, have_ct = false;
+	enum message_status st = MESSAGE_OK;
+	buf_init(&ct);
+	size_t pos = 0;
+	while (pos < n) {
+		size_t len;
+		const char *line = next_line(s, n, &pos, &len);
+		if (len > lim->max_line) {
+			*why = why_fmt("a line longer than %lld bytes", (long long)lim->max_line);
+			st = MESSAGE_TOO_BIG;
+			goto out;
+		}
+		bool close = false;
+		int fi = scan_match(&sc, line, len, &close);
+		if (fi >= 0) {
+			scan_pop_to(&sc, fi + 1);
+			if (close) {
+				free(sc.st[fi].boundary);
+				sc.st[fi].boundary = NULL;
+				sc.depth = fi;
+				in_headers = false;
+			} else {
+				if (++sc.parts > lim->max_parts) {
+					*why = why_fmt("more than %lld MIME parts", (long long)lim->max_parts);
+					st = MESSAGE_TOO_BIG;
+					goto out;
+				}
+				in_headers = true;
+				top = false;
+				digest_default = sc.st[fi].digest;
+				nfields = fbytes = 0;
+				buf_reset(&ct);
+				in_ct = have_ct = false;
+			}
+			continue;
+		}
+		if (!in_headers)
+			continue;
+		if (len > 0 && is_wsp((unsigned char)line[0]) && nfields > 0) {
+			fbytes += len;
+			if (fbytes > lim->max_header_bytes)
+				goto too_long_field;
+			if (in_ct)
+				buf_add(&ct, line, len);
+			continue;
+		}
+		size_t colon;
+		if (len > 0 && field_name_len(line, len, &colon)) {
+			if (++nfields > lim->max_headers) {
+				*why = why_fmt("more than %lld header fields", (long long)lim->max_headers);
+				st = MESSAGE_TOO_BIG;
+				goto out;
+			}
+			fbytes = len;
+			if (fbytes > lim->max_header_bytes)
+				goto too_long_field;
+			in_ct = false;
+			if (!have_ct && has_iprefix(line, len, "content-type") &&
+			    field_name_len(line, len, NULL) == 12) {
+				in_ct = have_ct = true;
+				buf_add(&ct, line + colon + 1, len - colon - 1);
+			}
+			continue;
+		}
+		if (len > 0 && top)
+			continue; /* garbage line in the top block (removed before libetpan) */
+		/* end of a header block (empty line, or the body began without one) */
+		in_headers = false;
+		char type[64];
+		char *bnd = NULL;
+		if (have_ct)
+			ct_parse(ct.s, ct.len, type, sizeof type, &bnd);
+		else
+			snprintf(type, sizeof type, "%s", digest_default ? "message/rfc822" : "text/plain");
+		top = false;
+		bool multi = !strncmp(type, "multipart/", 10) && bnd;
+		bool msg = !strcmp(type, "message/rfc822") || !strcmp(type, "message/global");
+		if (multi || msg) {
+			if (sc.depth >= maxd) {
+				free(bnd);
+				*why = why_fmt("MIME nesting deeper than %lld", (long long)lim->max_depth);
+				st = MESSAGE_TOO_BIG;
+				goto out;
+			}
+			struct scan_frame *f = &sc.st[sc.depth++];
+			f->boundary = multi ? bnd : NULL;
+			f->blen = multi ? strlen(bnd) : 0;
+			f->digest = multi && !strcmp(type, "multipart/digest");
+			if (!multi)
+				free(bnd);
+			if (msg) {
+				if (++sc.parts > lim->max_parts) {
+					*why = why_fmt("more than %lld MIME parts", (long long)lim->max_parts);
+					st = MESSAGE_TOO_BIG;
+					goto out;
+				}
+				in_headers = true; /* the enclosed message's header block */
+				nfields = fbytes = 0;
+				digest_default = false;
+				if (len > 0) /* that line was already its first header? no: body */
+					in_headers = false;
+			}
+		} else {
+			free(bnd);
+		}
+		buf_reset(&ct);
+		in_ct = have_ct = false;
+		continue;
+	too_long_field:
+		*why = why_fmt("a header field longer than %lld bytes", (long long)lim->max_header_bytes);
+		st = MESSAGE_TOO_BIG;
+		goto out;
+	}
+	for (int i = 0; i < sc.depth; i++)
+		if (sc.st[i].boundary)
+			sc.truncated = true;
+out:
+	*truncated = sc.truncated;
+	buf_release(&ct);
+	scan_free(&sc);
+	return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* the MIME tree */
+
+struct walk {
+	struct message *msg;
+};
+
+/* lower-case "type/subtype" of a part */
+static void mime_type(const struct mailmime *m, char *out, size_t sz)
+{
+	const struct mailmime_content *c = m->mm_content_type;
+	const char *t = "text", *sub = "plain";
+	if (c && c->ct_type) {
+		const struct mailmime_type *ty = c->ct_type;
+		if (ty->tp_type == MAILMIME_TYPE_DISCRETE_TYPE && ty->tp_data.tp_discrete_type) {
+			const struct mailmime_discrete_type *d = ty->tp_data.tp_discrete_type;
+			switch (d->dt_type) {
+			case MAILMIME_DISCRETE_TYPE_TEXT: t = "text"; break;
+			case MAILMIME_DISCRETE_TYPE_IMAGE: t = "image"; break;
+			case MAILMIME_DISCRETE_TYPE_AUDIO: t = "audio"; break;
+			case MAILMIME_DISCRETE_TYPE_VIDEO: t = "video"; break;
+			case MAILMIME_DISCRETE_TYPE_APPLICATION: t = "application"; break;
+			default: t = d->dt_extension ? d->dt_extension : "x-unknown"; break;
+			}
+		} else if (ty->tp_type == MAILMIME_TYPE_COMPOSITE_TYPE && ty->tp_data.tp_composite_type) {
+			const struct mailmime_composite_type *d = ty->tp_data.tp_composite_type;
+			switch (d->ct_type) {
+			case MAILMIME_COMPOSITE_TYPE_MESSAGE: t = "message"; break;
+			case MAILMIME_COMPOSITE_TYPE_MULTIPART: t = "multipart"; break;
+			default: t = d->ct_token ? d->ct_token : "x-unknown"; break;
+			}
+		}
+		sub = c->ct_subtype ? c->ct_subtype : "";
+	} else if (m->mm_type == MAILMIME_MESSAGE && m->mm_parent) {
+		t = "message", sub = "rfc822";
+	}
+	snprintf(out, sz, "%s/%s", t, sub);
+	lower_ascii(out);
+}
+
+static const char *mime_param(const struct mailmime *m, const char *name)
+{
+	if (!m->mm_content_type || !m->mm_content_type->ct_parameters)
+		return NULL;
+	for (clistiter *it = clist_begin(m->mm_content_type->ct_parameters); it; it = clist_next(it)) {
+		struct mailmime_parameter *p = clist_content(it);
+		if (p && p->pa_name && p->pa_value && !strcasecmp(p->pa_name, name))
+			return p->pa_value;
+	}
+	return NULL;
+}
+
+static bool mime_is_attachment(const struct mailmime *m)
+{
+	if (!m->mm_mime_fields)
+		return false;
+	for (clistiter *it = clist_begin(m->mm_mime_fields->fld_list); it; it = clist_next(it)) {
+		struct mailmime_field *f = clist_content(it);
+		if (f && f->fld_type == MAILMIME_FIELD_DISPOSITION && f->fld_data.fld_disposition &&
+		    f->fld_data.fld_disposition->dsp_type &&
+		    f->fld_data.fld_disposition->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT)
+			return true;
+	}
+	return false;
+}
+
+/* The decoded bytes of a part's body (transfer encoding undone). */
+static char *mime_decode(struct walk *w, const struct mailmime *m, size_t *len)
+{
+	const struct mailmime_data *d = m->mm_type == MAILMIME_SINGLE ? m->mm_data.mm_single : m->mm_body;
+	*len = 0;
+	if (!d || d->dt_type != MAILMIME_DATA_TEXT || !d->dt_data.dt_text.dt_data)
+		return xstrdup("");
+	const char *s = d->dt_data.dt_text.dt_data;
+	size_t n = d->dt_data.dt_text.dt_length;
+	int enc = d->dt_encoded ? d->dt_encoding : MAILMIME_MECHANISM_8BIT;
+	if (enc == MAILMIME_MECHANISM_BASE64 || enc == MAILMIME_MECHANISM_QUOTED_PRINTABLE) {
+		if (enc == MAILMIME_MECHANISM_BASE64) {
+			size_t count = 0;
+			bool pad = false;
+			for (size_t i = 0; i < n; i++) {
+				if (s[i] == '=')
+					pad = true;
+				else if (b64val((unsigned char)s[i]) >= 0)
+					count++;
+			}
+			if (count % 4 && !pad)
+				w->msg->truncated = true;
+		}
+		size_t idx = 0, rlen = 0;
+		char *res = NULL;
+		if (mailmime_part_parse(s, n, &idx, enc, &res, &rlen) == MAILIMF_NO_ERROR && res) {
+			char *r = xstrndup(res, rlen);
+			mmap_string_unref(res);
+			*len = rlen;
+			return r;
+		}
+		w->msg->truncated = true;
+	}
+	*len = n;
+	return xstrndup(s, n);
+}
+
+/* CRLF -> LF, stray CR dropped */
+static void crlf_to_lf(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++)
+		if (*r != '\r')
+			*w++ = *r;
+	*w = '\0';
+}
+
+static const char *sniff_html_charset(const char *s, size_t n, char *out, size_t sz)
+{
+	size_t lim = n < 4096 ? n : 4096;
+	for (size_t i = 0; i + 8 <= lim; i++) {
+		if (!mem_ieq(s + i, "charset=", 8))
+			continue;
+		size_t j = i + 8, k = 0;
+		while (j < lim && (s[j] == '"' || s[j] == '\'' || is_space((unsigned char)s[j])))
+			j++;
+		while (j < lim && k + 1 < sz &&
+		       (((unsigned char)s[j] >= 'a' && (unsigned char)s[j] <= 'z') ||
+			((unsigned char)s[j] >= 'A' && (unsigned char)s[j] <= 'Z') ||
+			((unsigned char)s[j] >= '0' && (unsigned char)s[j] <= '9') || s[j] == '-' || s[j] == '_' ||
+			s[j] == '.' || s[j] == ':'))
+			out[k++] = s[j++];
+		out[k] = '\0';
+		return k ? out : NULL;
+	}
+	return NULL;
+}
+
+/* Text of a leaf part (text/plain or text/html), NULL for anything else. */
+static char *leaf_text(struct walk *w, const struct mailmime *m, bool *html)
+{
+	char type[128];
+	mime_type(m, type, sizeof type);
+	bool is_plain = !strcmp(type, "text/plain");
+	bool is_html = !strcmp(type, "text/html");
+	if ((!is_plain && !is_html) || mime_is_attachment(m))
+		return NULL;
+	size_t n;
+	char *raw = mime_decode(w, m, &n);
+	const char *cs = mime_param(m, "charset");
+	char sniff[48];
+	if (is_html && !cs)
+		cs = sniff_html_charset(raw, n, sniff, sizeof sniff);
+	char *u = charset_to_utf8(cs, raw, n);
+	free(raw);
+	*html = is_html;
+	if (is_html) {
+		char *t = html_to_text(u, strlen(u));
+		free(u);
+		return t;
+	}
+	crlf_to_lf(u);
+	const char *fmt = mime_param(m, "format");
+	if (fmt && !strcasecmp(fmt, "flowed")) {
+		const char *ds = mime_param(m, "delsp");
+		char *f = flowed_unwrap(u, ds && !strcasecmp(ds, "yes"));
+		free(u);
+		u = f;
+	}
+	return u;
+}
+
+static char *pick_text(struct walk *w, const struct mailmime *m, bool *html, int depth)
+{
+	if (!m || depth > 64)
+		return NULL;
+	if (m->mm_type == MAILMIME_SINGLE)
+		return leaf_text(w, m, html);
+	if (m->mm_type == MAILMIME_MESSAGE)
+		return NULL; /* a forwarded message: not the body of this one */
+	if (m->mm_type != MAILMIME_MULTIPLE || !m->mm_data.mm_multipart.mm_mp_list)
+		return NULL;
+	char type[128];
+	mime_type(m, type, sizeof type);
+	clist *l = m->mm_data.mm_multipart.mm_mp_list;
+	if (!strcmp(type, "multipart/alternative")) {
+		char *plain = NULL, *htm = NULL;
+		for (clistiter *it = clist_begin(l); it; it = clist_next(it)) {
+			bool h = false;
+			char *t = pick_text(w, clist_content(it), &h, depth + 1);
+			if (!t)
+				continue;
+			if (!h && !plain)
+				plain = t;
+			else if (h && (!htm || is_blank(htm))) {
+				free(htm);
+				htm = t;
+			} else
+				free(t);
+		}
+		if (plain && (!is_blank(plain) || !htm)) {
+			free(htm);
+			*html = false;
+			return plain;
+		}
+		free(plain);
+		*html = htm != NULL;
+		return htm;
+	}
+	/* mixed, related, signed, report, ...: the first non-empty text part */
+	char *first = NULL;
+	bool first_html = false;
+	for (clistiter *it = clist_begin(l); it; it = clist_next(it)) {
+		bool h = false;
+		char *t = pick_text(w, clist_content(it), &h, depth + 1);
+		if (!t)
+			continue;
+		if (!is_blank(t)) {
+			free(first);
+			*html = h;
+			return t;
+		}
+		if (!first) {
+			first = t;
+			first_html = h;
+		} else {
+			free(t);
+		}
+	}
+	*html = first_html;
+	return first;
+}
+
+/* The raw bytes (transfer-decoded) of an enclosed message or header part. */
+static void headers_of_part(struct walk *w, const struct mailmime *m, struct rawfields *f)
+{
+	size_t n;
+	char *b = mime_decode(w, m, &n);
+	split_headers(b, n, f, 10000);
+	free(b);
+}
+
+static void dsn_add(struct message *msg, const char *v)
+{
+	if (!v)
+		return;
+	const char *semi = strchr(v, ';');
+	const char *a = semi ? semi + 1 : v;
+	char *e = trim_dup(a, strlen(a));
+	addr_clean_email(e);
+	if (!*e || !strchr(e, '@')) {
+		free(e);
+		return;
+	}
+	for (size_t i = 0; i < msg->dsn_failed.n; i++)
+		if (!strcmp(msg->dsn_failed.v[i].email, e)) {
+			free(e);
+			return;
+		}
+	addr_push(&msg->dsn_failed, NULL, e);
+}
+
+/* message/delivery-status: per-message fields, then per-recipient blocks */
+static void parse_delivery_status(struct walk *w, const struct mailmime *m)
+{
+	size_t n;
+	char *b = mime_decode(w, m, &n);
+	char *first_status = NULL;
+	size_t pos = 0;
+	while (pos < n) {
+		struct rawfields f = {NULL, 0};
+		size_t used = split_headers(b + pos, n - pos, &f, 1000);
+		if (used == 0) { /* an empty line or garbage: skip one line */
+			size_t len;
+			next_line(b, n, &pos, &len);
+			rawfields_free(&f);
+			continue;
+		}
+		pos += used;
+		const char *fr = raw_get(&f, "Final-Recipient");
+		const char *orr = raw_get(&f, "Original-Recipient");
+		const char *action = raw_get(&f, "Action");
+		const char *status = raw_get(&f, "Status");
+		if (status && !first_status) {
+			first_status = trim_dup(status, strcspn(status, " \t("));
+		}
+		if ((fr || orr) && (!action || has_iprefix(action, strlen(action), "failed"))) {
+			dsn_add(w->msg, fr);
+			dsn_add(w->msg, orr);
+			if (status && !w->msg->dsn_status)
+				w->msg->dsn_status = trim_dup(status, strcspn(status, " \t("));
+		}
+		rawfields_free(&f);
+	}
+	if (!w->msg->dsn_status)
+		w->msg->dsn_status = first_status;
+	else
+		free(first_status);
+	free(b);
+}
+
+static void walk_dsn(struct walk *w, const struct mailmime *report)
+{
+	w->msg->is_dsn = true;
+	clist *l = report->mm_data.mm_multipart.mm_mp_list;
+	for (clistiter *it = l ? clist_begin(l) : NULL; it; it = clist_next(it)) {
+		const struct mailmime *c = clist_content(it);
+		char type[128];
+		mime_type(c, type, sizeof type);
+		if (!strcmp(type, "message/delivery-status") || !strcmp(type, "message/global-delivery-status")) {
+			parse_delivery_status(w, c);
+		} else if (!w->msg->dsn_original_id &&
+			   (!strcmp(type, "text/rfc822-headers") || !strcmp(type, "message/rfc822") ||
+			    !strcmp(type, "message/rfc822-headers") || !strcmp(type, "message/global") ||
+			    !strcmp(type, "message/global-headers"))) {
+			struct rawfields f = {NULL, 0};
+			headers_of_part(w, c, &f);
+			w->msg->dsn_original_id = msgid_first(raw_get(&f, "Message-ID"), NULL);
+			rawfields_free(&f);
+		}
+	}
+}
+
+static void set_forwarded(struct walk *w, const struct mailmime *m)
+{
+	struct message *msg = w->msg;
+	struct rawfields f = {NULL, 0};
+	headers_of_part(w, m, &f);
+	msg->has_forwarded = true;
+	addr_first(raw_get(&f, "From"), &msg->fwd_from);
+	for (size_t i = 0; i < f.n; i++) {
+		if (!strcasecmp(f.v[i].name, "To"))
+			addrlist_parse(f.v[i].value, &msg->fwd_to);
+		else if (!strcasecmp(f.v[i].name, "Cc"))
+			addrlist_parse(f.v[i].value, &msg->fwd_cc);
+	}
+	const char *s = raw_get(&f, "Subject");
+	msg->fwd_subject = s ? header_decode(s) : xstrdup("");
+	rawfields_free(&f);
+}
+
+/* Depth-first: the DSN report and the first forwarded message. */
+static void walk_tree(struct walk *w, const struct mailmime *m, bool in_report, int depth)
+{
+	if (!m || depth > 64)
+		return;
+	char type[128];
+	mime_type(m, type, sizeof type);
+	if (m->mm_type == MAILMIME_MULTIPLE) {
+		if (!strcmp(type, "multipart/report")) {
+			const char *rt = mime_param(m, "report-type");
+			if (rt && (!strcasecmp(rt, "delivery-status") || !strcasecmp(rt, "global-delivery-status")) &&
+			    !w->msg->is_dsn) {
+				walk_dsn(w, m);
+			}
+			in_report = true;
+		}
+		clist *l = m->mm_data.mm_multipart.mm_mp_list;
+		for (clistiter *it = l ? clist_begin(l) : NULL; it; it = clist_next(it))
+			walk_tree(w, clist_content(it), in_report, depth + 1);
+		return;
+	}
+	bool is_msg = m->mm_type == MAILMIME_MESSAGE ||
+		      (m->mm_type == MAILMIME_SINGLE && !strcmp(type, "message/rfc822"));
+	if (is_msg && depth > 0 && !in_report && !w->msg->has_forwarded) {
+		set_forwarded(w, m);
+		return;
+	}
+	if (m->mm_type == MAILMIME_MESSAGE && depth == 0)
+		walk_tree(w, m->mm_data.mm_message.mm_msg_mime, in_report, depth + 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* the message */
+
+void message_limits_default(struct message_limits *lim)
+{
+	lim->max_bytes = 32u << 20;
+	lim->max_headers = 1000;
+	lim->max_header_bytes = 256u << 10;
+	lim->max_line = 1u << 20;
+	lim->max_depth = 20;
+	lim->max_parts = 500;
+}
+
+void message_free(struct message *msg)
+{
+	if (!msg)
+		return;
+	free(msg->raw);
+	for (size_t i = 0; i < msg->nheaders; i++) {
+		free(msg->headers[i].name);
+		free(msg->headers[i].value);
+	}
+	free(msg->headers);
+	free(msg->message_id);
+	free(msg->subject);
+	free(msg->from.name);
+	free(msg->from.email);
+	addrlist_free(&msg->to);
+	addrlist_free(&msg->cc);
+	free(msg->in_reply_to);
+	for (size_t i = 0; i < msg->nreferences; i++)
+		free(msg->references[i]);
+	free(msg->references);
+	free(msg->return_path);
+	free(msg->date);
+	free(msg->text);
+	addrlist_free(&msg->dsn_failed);
+	free(msg->dsn_original_id);
+	free(msg->dsn_status);
+	free(msg->fwd_from.name);
+	free(msg->fwd_from.email);
+	addrlist_free(&msg->fwd_to);
+	addrlist_free(&msg->fwd_cc);
+	free(msg->fwd_subject);
+	free(msg);
+}
+
+const char *message_header_next(const struct message *msg, const char *name, size_t *pos)
+{
+	if (!msg || !name || !pos)
+		return NULL;
+	for (size_t i = *pos; i < msg->nheaders; i++)
+		if (!strcasecmp(msg->headers[i].name, name)) {
+			*pos = i + 1;
+			return msg->headers[i].value;
+		}
+	*pos = msg->nheaders;
+	return NULL;
+}
+
+const char *message_header(const struct message *msg, const char *name)
+{
+	size_t pos = 0;
+	return message_header_next(msg, name, &pos);
+}
+
+static void fill_headers(struct message *msg, const struct rawfields *f)
+{
+	msg->headers = xcalloc(f->n ? f->n : 1, sizeof *msg->headers);
+	msg->nheaders = f->n;
+	for (size_t i = 0; i < f->n; i++) {
+		msg->headers[i].name = xstrdup(f->v[i].name);
+		msg->headers[i].value = header_decode(f->v[i].value);
+	}
+	const char *v;
+	msg->message_id = msgid_first(raw_get(f, "Message-ID"), NULL);
+	v = raw_get(f, "Subject");
+	msg->subject = v ? header_decode(v) : xstrdup("");
+	addr_first(raw_get(f, "From"), &msg->from);
+	for (size_t i = 0; i < f->n; i++) {
+		if (!strcasecmp(f->v[i].name, "To"))
+			addrlist_parse(f->v[i].value, &msg->to);
+		else if (!strcasecmp(f->v[i].name, "Cc"))
+			addrlist_parse(f->v[i].value, &msg->cc);
+	}
+	msg->in_reply_to = msgid_first(raw_get(f, "In-Reply-To"), NULL);
+	v = raw_get(f, "References");
+	if (v) {
+		size_t cap = 0;
+		for (;;) {
+			const char *end = NULL;
+			char *id = msgid_first(v, &end);
+			if (!id)
+				break;
+			if (msg->nreferences == cap) {
+				cap = cap ? cap * 2 : 8;
+				msg->references = xrealloc(msg->references, cap * sizeof *msg->references);
+			}
+			msg->references[msg->nreferences++] = id;
+			v = end;
+		}
+	}
+	v = raw_get(f, "Return-Path");
+	if (v) {
+		const char *lt = strchr(v, '<');
+		char *rp;
+		if (lt) {
+			const char *gt = strchr(lt, '>');
+			rp = trim_dup(lt + 1, gt ? (size_t)(gt - lt - 1) : strlen(lt + 1));
+		} else {
+			rp = trim_dup(v, strlen(v));
+		}
+		addr_clean_email(rp);
+		msg->return_path = rp;
+	}
+	v = raw_get(f, "Date");
+	msg->date = v ? xstrdup(v) : NULL;
+}
+
+enum message_status message_parse(const char *raw, size_t len, const struct message_limits *lim,
+				  struct message **msg_r, const char **why_r)
+{
+	struct message_limits deflim;
+	const char *why = NULL;
+	enum message_status st = MESSAGE_OK;
+	char *norm = NULL;
+	size_t nlen = 0;
+	struct message *msg = NULL;
+	struct mailmime *mime = NULL;
+	struct rawfields f = {NULL, 0};
+	bool truncated = false;
+
+	*msg_r = NULL;
+	if (!lim) {
+		message_limits_default(&deflim);
+		lim = &deflim;
+	}
+	if (!raw)
+		len = 0;
+	if (len > lim->max_bytes) {
+		why = why_fmt("message larger than %lld bytes", (long long)lim->max_bytes);
+		st = MESSAGE_TOO_BIG;
+		goto out;
+	}
+	/* refuse an over-long line before copying anything */
+	for (size_t p = 0; p < len;) {
+		const char *e = memchr(raw + p, '\n', len - p);
+		size_t l = e ? (size_t)(e - (raw + p)) : len - p;
+		size_t real = l;
+		if (l > lim->max_line) /* NULs and CRs are dropped later: do not count them */
+			for (size_t k = 0; k < l; k++)
+				real -= raw[p + k] == '\0' || raw[p + k] == '\r';
+		if (real > lim->max_line) {
+			why = why_fmt("a line longer than %lld bytes", (long long)lim->max_line);
+			st = MESSAGE_TOO_BIG;
+			goto out;
+		}
+		p += l + 1;
+	}
+	norm = normalise(raw ? raw : "", len, &nlen);
+	{
+		size_t l1, p = 0;
+		const char *line = nlen ? next_line(norm, nlen, &p, &l1) : NULL;
+		if (!line || l1 > lim->max_line || !field_name_len(line, l1, NULL)) {
+			if (line && l1 > lim->max_line) {
+				why = why_fmt("a line longer than %lld bytes", (long long)lim->max_line);
+				st = MESSAGE_TOO_BIG;
+			} else {
+				why = "no header block";
+				st = MESSAGE_UNPARSEABLE;
+			}
+			goto out;
+		}
+	}
+	clean_header_block(norm, &nlen);
+	st = prescan(norm, nlen, lim, &truncated, &why);
+	if (st != MESSAGE_OK)
+		goto out;
+
+	size_t idx = 0;
+	if (mailmime_parse(norm, nlen, &idx, &mime) != MAILIMF_NO_ERROR || !mime) {
+		why = "the MIME parser gave up";
+		st = MESSAGE_UNPARSEABLE;
+		goto out;
+	}
+	split_headers(norm, nlen, &f, (size_t)-1);
+	if (f.n == 0) {
+		why = "no header block";
+		st = MESSAGE_UNPARSEABLE;
+		goto out;
+	}
+
+	msg = xcalloc(1, sizeof *msg);
+	msg->raw = norm;
+	msg->raw_len = nlen;
+	norm = NULL;
+	msg->truncated = truncated;
+	fill_headers(msg, &f);
+
+	struct walk w = {msg};
+	const struct mailmime *body = mime->mm_type == MAILMIME_MESSAGE ? mime->mm_data.mm_message.mm_msg_mime : mime;
+	bool html = false;
+	char *text = body ? pick_text(&w, body, &html, 0) : NULL;
+	if (text) { /* one LF at the end, whatever the MIME structure left */
+		size_t tl = strlen(text);
+		while (tl && is_space((unsigned char)text[tl - 1]))
+			tl--;
+		text[tl] = '\0';
+		if (tl) {
+			text = xrealloc(text, tl + 2);
+			text[tl] = '\n';
+			text[tl + 1] = '\0';
+		}
+	}
+	msg->text = text ? text : xstrdup("");
+	msg->text_from_html = text && html;
+	walk_tree(&w, mime, false, 0);
+	if (!msg->fwd_from.email)
+		msg->fwd_from.email = xstrdup("");
+
+out:
+	if (mime)
+		mailmime_free(mime);
+	rawfields_free(&f);
+	free(norm);
+	if (st != MESSAGE_OK) {
+		message_free(msg);
+		msg = NULL;
+	}
+	*msg_r = msg;
+	if (why_r)
+		*why_r = st == MESSAGE_OK ? NULL : why;
+	return st;
+}
