@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 #include "buf.h"
 #include "config.h"
@@ -70,7 +71,7 @@ struct outbox_item {
 int64_t outbox_queue(struct app *app, const struct outbox_item *it);
 
 /* ---- export.c ----------------------------------------------------- */
-int export_json(struct app *app, struct buf *out);
+int export_json(struct app *app, FILE *out);
 
 /* ---- deals (store.c) ---------------------------------------------- */
 struct deal_new {

@@ -1,10 +1,21 @@
 /* export.c — `export --json`: the whole database as the JSON of SPEC §7.
- * Streams row by row; nothing is held in memory beyond one row. */
+ * Streams: the buffer is written out whenever it passes 64 KiB, so memory
+ * stays flat however large the database is. */
 #include "app.h"
 #include "util.h"
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+static FILE *sink;
+
+static void flush_if_big(struct buf *b)
+{
+	if (b->len >= 65536) {
+		fwrite(b->s, 1, b->len, sink);
+		buf_reset(b);
+	}
+}
 
 static void num(struct buf *b, struct dbq *q, int i)
 {
@@ -76,6 +87,7 @@ static void deals(struct app *app, struct buf *b)
 		key(b, "last_activity", false); json_str(b, db_col_text(q, 15));
 		key(b, "contact_name", false); json_str(b, db_col_text(q, 17));
 		buf_addc(b, '}');
+		flush_if_big(b);
 	}
 	db_done(q);
 	buf_adds(b, "]");
@@ -96,6 +108,7 @@ static void contacts(struct app *app, struct buf *b)
 		key(b, "bouncing", false); buf_adds(b, db_col_int(q, 3) ? "true" : "false");
 		key(b, "unsubscribed", false); buf_adds(b, db_col_int(q, 4) ? "true" : "false");
 		buf_addc(b, '}');
+		flush_if_big(b);
 	}
 	db_done(q);
 	buf_adds(b, "]");
@@ -120,6 +133,7 @@ static void events(struct app *app, struct buf *b)
 		key(b, "reason", false); json_str(b, db_col_text(q, 7));
 		key(b, "undone", false); buf_adds(b, db_col_int(q, 8) ? "true" : "false");
 		buf_addc(b, '}');
+		flush_if_big(b);
 	}
 	db_done(q);
 	buf_adds(b, "]");
@@ -139,6 +153,7 @@ static void tasks(struct app *app, struct buf *b)
 		key(b, "done", false); buf_adds(b, db_col_int(q, 3) ? "true" : "false");
 		key(b, "owner", false); json_str(b, db_col_text(q, 4));
 		buf_addc(b, '}');
+		flush_if_big(b);
 	}
 	db_done(q);
 	buf_adds(b, "]");
@@ -160,6 +175,7 @@ static void enrollments(struct app *app, struct buf *b)
 		key(b, "next_at", false); json_str(b, db_col_text(q, 4));
 		key(b, "stopped_reason", false); json_str(b, db_col_text(q, 5));
 		buf_addc(b, '}');
+		flush_if_big(b);
 	}
 	db_done(q);
 	buf_adds(b, "]");
@@ -186,6 +202,7 @@ static void outbox(struct app *app, struct buf *b)
 		key(b, "created_at", false); json_str(b, db_col_text(q, 9));
 		key(b, "sent_at", false); json_str(b, db_col_text(q, 10));
 		buf_addc(b, '}');
+		flush_if_big(b);
 	}
 	db_done(q);
 	buf_adds(b, "]");
@@ -205,13 +222,17 @@ static void quarantine(struct app *app, struct buf *b)
 		key(b, "at", false); json_str(b, db_col_text(q, 3));
 		key(b, "sha256", false); json_str(b, db_col_text(q, 4));
 		buf_addc(b, '}');
+		flush_if_big(b);
 	}
 	db_done(q);
 	buf_adds(b, "]");
 }
 
-int export_json(struct app *app, struct buf *out)
+int export_json(struct app *app, FILE *f)
 {
+	struct buf b, *out = &b;
+	buf_init(&b);
+	sink = f;
 	buf_adds(out, "{");
 	deals(app, out);
 	contacts(app, out);
@@ -221,5 +242,7 @@ int export_json(struct app *app, struct buf *out)
 	outbox(app, out);
 	quarantine(app, out);
 	buf_adds(out, "}\n");
-	return db_error(app->db) ? -1 : 0;
+	fwrite(b.s, 1, b.len, f);
+	buf_release(&b);
+	return db_error(app->db) || fflush(f) ? -1 : 0;
 }

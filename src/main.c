@@ -235,14 +235,9 @@ static int cmd_export(int argc, char **argv)
 	int rc = app_open(&app, false);
 	if (rc)
 		return rc;
-	struct buf out;
-	buf_init(&out);
-	rc = export_json(&app, &out);
-	if (rc == 0)
-		fwrite(out.s, 1, out.len, stdout);
-	else
-		log_error("export: %s", db_error(app.db));
-	buf_release(&out);
+	rc = export_json(&app, stdout);
+	if (rc)
+		log_error("export: %s", db_error(app.db) ? db_error(app.db) : strerror(errno));
 	app_close(&app);
 	return rc ? EXIT_IOERR : 0;
 }

@@ -995,6 +995,10 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 	message_key(msg, raw, len, a.key);
 	bool dup = db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0;
 	analyze(app, msg, &a);
+	if (dup) {
+		a.outcome = O_IGNORE;
+		a.note = "already processed: a new delivery of it changes nothing";
+	}
 	if (json) {
 		buf_adds(out, "{\"class\":");
 		json_str(out, cls_name(a.cls));
