@@ -4,9 +4,9 @@
  *
  *   1. normalise(): drop a leading mbox "From " line, turn LF / CRLF / mixed
  *      line ends into CRLF, drop stray CRs and NUL bytes (libetpan wants CRLF
- *      and C strings come out of it).  Garbage lines inside the top-level
- *      header block (no "name:") are dropped so that libetpan and we agree on
- *      where the header block ends.
+ *      and C strings come out of it).  As in Postfix, the first line of the
+ *      top-level header block that is not a field starts the body (an empty
+ *      line is inserted there, so that libetpan and we agree).
  *   2. prescan(): one linear pass over the normalised bytes that bounds what
  *      libetpan will see: line length, header fields per block and bytes per
  *      field, MIME nesting (multipart boundaries and message/rfc822) and the
@@ -639,7 +639,8 @@ static char *addr_clean_name(const char *raw)
 
 static void addr_push(struct addrlist *out, char *name, char *email)
 {
-	out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+	if ((out->n & (out->n - 1)) == 0) /* capacity is the next power of two */
+		out->v = xrealloc(out->v, (out->n ? out->n * 2 : 1) * sizeof *out->v);
 	out->v[out->n].name = name;
 	out->v[out->n].email = email;
 	out->n++;
@@ -1239,12 +1240,9 @@ static size_t split_headers(const char *s, size_t n, struct rawfields *out, size
 			continue;
 		}
 		size_t colon, nl = field_name_len(line, len, &colon);
-		if (!nl) {
-			if (!curname && out->n == 0) { /* not a header block at all */
-				pos = save;
-				break;
-			}
-			continue; /* garbage line inside the block */
+		if (!nl) { /* the body began without an empty line */
+			pos = save;
+			break;
 		}
 		if (curname) {
 			if (out->n < max) {
@@ -1377,42 +1375,39 @@ static char *normalise(const char *in, size_t len, size_t *out_len)
 			out[o++] = '\r';
 		out[o++] = c;
 	}
+	if (o && out[o - 1] != '\n') { /* libetpan wants every line ended */
+		out[o++] = '\r';
+		out[o++] = '\n';
+	}
 	out[o] = '\0';
 	*out_len = o;
 	return out;
 }
 
-/* Drop lines of the top-level header block that are neither fields nor
- * continuations, so that libetpan does not end the header block early. */
-static void clean_header_block(char *s, size_t *n)
+/* Make the end of the top-level header block unambiguous: like Postfix's
+ * cleanup, the first line that is neither a field nor a continuation starts
+ * the body, and an empty line is inserted before it so that libetpan and
+ * split_headers() agree.  Returns the (possibly new) buffer. */
+static char *clean_header_block(char *s, size_t *n)
 {
-	size_t pos = 0, w = 0;
-	bool dirty = false;
+	size_t pos = 0;
 	while (pos < *n) {
 		size_t start = pos, len;
 		next_line(s, *n, &pos, &len);
-		if (len == 0) {
-			if (dirty) {
-				memmove(s + w, s + start, *n - start);
-				w += *n - start;
-			}
-			break;
-		}
-		bool keep = is_wsp((unsigned char)s[start]) || field_name_len(s + start, len, NULL);
-		if (!keep) {
-			dirty = true;
-		} else {
-			if (dirty)
-				memmove(s + w, s + start, pos - start);
-			w += pos - start;
-		}
-		if (pos >= *n && dirty)
-			break;
+		if (len == 0)
+			return s;
+		if (field_name_len(s + start, len, NULL) || (start > 0 && is_wsp((unsigned char)s[start])))
+			continue;
+		char *out = xmalloc(*n + 3);
+		memcpy(out, s, start);
+		memcpy(out + start, "\r\n", 2);
+		memcpy(out + start + 2, s + start, *n - start);
+		*n += 2;
+		out[*n] = '\0';
+		free(s);
+		return out;
 	}
-	if (dirty) {
-		*n = w;
-		s[w] = '\0';
-	}
+	return s;
 }
 
 struct scan_frame {
@@ -1506,7 +1501,16 @@ static int scan_match(const struct scan *sc, const char *line, size_t len, bool 
 		const struct scan_frame *f = &sc->st[i];
 		if (!f->boundary || len - 2 < f->blen || memcmp(line + 2, f->boundary, f->blen))
 			continue;
-		*close = len - 2 >= f->blen + 2 && line[2 + f->blen] == '-' && line[3 + f->blen] == '-';
+		/* like libetpan: the boundary, then "--" (anything after), or
+		 * only transport padding */
+		size_t k = 2 + f->blen;
+		*close = len >= k + 2 && line[k] == '-' && line[k + 1] == '-';
+		if (!*close) {
+			while (k < len && is_wsp((unsigned char)line[k]))
+				k++;
+			if (k < len)
+				continue;
+		}
 		return i;
 	}
 	return -1;
@@ -1528,7 +1532,7 @@ static enum message_status prescan(const char *s, size_t n, const struct message
 	struct scan sc = {lim, NULL, 0, 0, false};
 	int maxd = lim->max_depth > 0 ? lim->max_depth : 1;
 	sc.st = xcalloc((size_t)maxd + 1, sizeof *sc.st);
-	bool in_headers = true, top = true, digest_default = false;
+	bool in_headers = true, digest_default = false;
 	size_t nfields = 0, fbytes = 0;
 	struct buf ct; /* Content-Type of the current header block */
 	bool in_ct = false, have_ct = false;
@@ -1559,7 +1563,6 @@ static enum message_status prescan(const char *s, size_t n, const struct message
 					goto out;
 				}
 				in_headers = true;
-				top = false;
 				digest_default = sc.st[fi].digest;
 				nfields = fbytes = 0;
 				buf_reset(&ct);
@@ -1595,8 +1598,6 @@ static enum message_status prescan(const char *s, size_t n, const struct message
 			}
 			continue;
 		}
-		if (len > 0 && top)
-			continue; /* garbage line in the top block (removed before libetpan) */
 		/* end of a header block (empty line, or the body began without one) */
 		in_headers = false;
 		char type[64];
@@ -1605,7 +1606,6 @@ static enum message_status prescan(const char *s, size_t n, const struct message
 			ct_parse(ct.s, ct.len, type, sizeof type, &bnd);
 		else
 			snprintf(type, sizeof type, "%s", digest_default ? "message/rfc822" : "text/plain");
-		top = false;
 		bool multi = !strncmp(type, "multipart/", 10) && bnd;
 		bool msg = !strcmp(type, "message/rfc822") || !strcmp(type, "message/global");
 		if (multi || msg) {
@@ -1788,6 +1788,8 @@ static const char *sniff_html_charset(const char *s, size_t n, char *out, size_t
 	return NULL;
 }
 
+#define HTML_MAX ((size_t)4 << 20)
+
 /* Text of a leaf part (text/plain or text/html), NULL for anything else. */
 static char *leaf_text(struct walk *w, const struct mailmime *m, bool *html)
 {
@@ -1807,7 +1809,17 @@ static char *leaf_text(struct walk *w, const struct mailmime *m, bool *html)
 	free(raw);
 	*html = is_html;
 	if (is_html) {
-		char *t = html_to_text(u, strlen(u));
+		/* libxml2 needs ~1 s per 8 MB of tag soup; the new text of a reply
+		 * is at the top, so a huge HTML part is cut (at a tag) to bound
+		 * the time spent on hostile input. */
+		size_t ul = strlen(u);
+		if (ul > HTML_MAX) {
+			const char *lt = memrchr(u, '<', HTML_MAX);
+			ul = lt && lt > u ? (size_t)(lt - u) : HTML_MAX;
+			while (ul && ((unsigned char)u[ul] & 0xC0) == 0x80) /* not inside a UTF-8 char */
+				ul--;
+		}
+		char *t = html_to_text(u, ul);
 		free(u);
 		return t;
 	}
@@ -2196,7 +2208,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 			goto out;
 		}
 	}
-	clean_header_block(norm, &nlen);
+	norm = clean_header_block(norm, &nlen);
 	st = prescan(norm, nlen, lim, &truncated, &why);
 	if (st != MESSAGE_OK)
 		goto out;

@@ -745,11 +745,64 @@ static void test_limits(void **state)
 static void test_garbage_header_line(void **state)
 {
 	(void)state;
-	struct message *m = parse_ok("From: a@b.c\r\nthis is junk\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
-				     "Subject: s\r\n\r\n\xe9t\xe9\r\n");
+	/* like Postfix: the first line that is not a field starts the body */
+	struct message *m = parse_ok("From: a@b.c\r\nSubject: s\r\nthis is junk\r\n"
+				     "Content-Type: text/html\r\n\r\n\xe9t\xe9\r\n");
 	assert_string_equal(m->subject, "s");
-	assert_string_equal(m->text, "été\n");
-	assert_int_equal(m->nheaders, 3);
+	assert_int_equal(m->nheaders, 2);
+	assert_null(message_header(m, "content-type"));
+	assert_string_equal(m->text, "this is junk\nContent-Type: text/html\n\n\xc3\xa9t\xc3\xa9\n");
+	assert_false(m->text_from_html);
+	message_free(m);
+}
+
+static void test_edge_shapes(void **state)
+{
+	(void)state;
+	struct message *m;
+	/* headers only, no final newline */
+	m = parse_ok("From: a@b.c\r\nSubject: only");
+	assert_string_equal(m->subject, "only");
+	assert_string_equal(m->text, "");
+	message_free(m);
+	/* the body begins without an empty line */
+	m = parse_ok("From: a@b.c\nSubject: s\nhello there, no empty line\netapa: demo\n");
+	assert_string_equal(m->subject, "s");
+	assert_int_equal(m->nheaders, 2);
+	assert_null(message_header(m, "etapa"));
+	assert_string_equal(m->text, "hello there, no empty line\netapa: demo\n");
+	message_free(m);
+	/* top-level message/rfc822 */
+	m = parse_ok("From: a@b.c\r\nContent-Type: message/rfc822\r\n\r\n"
+		     "From: inner@x.y\r\nSubject: inner\r\n\r\nhello\r\n");
+	assert_true(m->has_forwarded);
+	assert_string_equal(m->fwd_from.email, "inner@x.y");
+	assert_string_equal(m->fwd_subject, "inner");
+	message_free(m);
+	/* multipart/digest: parts default to message/rfc822 */
+	m = parse_ok("From: a@b.c\r\nContent-Type: multipart/mixed; boundary=o\r\n\r\n"
+		     "--o\r\nContent-Type: text/plain\r\n\r\nsee digest\r\n"
+		     "--o\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n"
+		     "--d\r\n\r\nFrom: one@x.y\r\nSubject: one\r\n\r\nbody1\r\n"
+		     "--d--\r\n--o--\r\n");
+	assert_string_equal(m->text, "see digest\n");
+	assert_false(m->truncated);
+	message_free(m);
+	/* a line that merely starts with the boundary is not one */
+	m = parse_ok("From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+		     "--b\r\n\r\none\r\n--bx not a boundary\r\ntwo\r\n--b--\r\n");
+	assert_string_equal(m->text, "one\n--bx not a boundary\ntwo\n");
+	assert_false(m->truncated);
+	message_free(m);
+	/* an empty alternative: text is "" */
+	m = parse_ok("From: a@b.c\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+		     "--b\r\nContent-Type: text/plain\r\n\r\n \r\n--b--\r\n");
+	assert_string_equal(m->text, "");
+	assert_false(m->text_from_html);
+	message_free(m);
+	/* only an attachment */
+	m = parse_ok("From: a@b.c\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n");
+	assert_string_equal(m->text, "");
 	message_free(m);
 }
 
@@ -777,6 +830,7 @@ int main(void)
 		cmocka_unit_test(test_nul_bytes),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_garbage_header_line),
+		cmocka_unit_test(test_edge_shapes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
