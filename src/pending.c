@@ -10,7 +10,5 @@ static int not_yet(const char *what, const char *issue)
 
 int cmd_send(int argc, char **argv) { (void)argc; (void)argv; return not_yet("send", "issue 3: outgoing mail"); }
 int cmd_tick(int argc, char **argv) { (void)argc; (void)argv; return not_yet("tick", "issue 3: outgoing mail"); }
-int cmd_watch(int argc, char **argv) { (void)argc; (void)argv; return not_yet("watch", "issue 4: IMAP"); }
-int cmd_run(int argc, char **argv) { (void)argc; (void)argv; return not_yet("run", "issue 4: IMAP"); }
 int cmd_digest(int argc, char **argv) { (void)argc; (void)argv; return not_yet("digest", "issue 5: digests"); }
 int cmd_report(int argc, char **argv) { (void)argc; (void)argv; return not_yet("report", "issue 5: reports"); }

@@ -1,0 +1,1106 @@
+/* imap.c — the IMAP source: connection, certificate check, authentication,
+ * passes over what is new, acknowledgement after the durable commit, IDLE.
+ * See imap.h for the contract.  Every libetpan call of the program is here.
+ *
+ * Order of a pass, and why:
+ *   1. read the checkpoint (uidvalidity, last_uid) of this mailbox;
+ *   2. catch up marks lost earlier (a connection that dropped between the
+ *      commit and the STORE/MOVE): everything at or below last_uid is
+ *      processed, so it may be marked once the database is durable;
+ *   3. UID SEARCH UID start:* (the answer may hold the highest UID even when
+ *      it is below start: filtered);
+ *   4. per chunk, RFC822.SIZE so that a batch stays bounded in bytes, then
+ *      UID FETCH (UID BODY.PEEK[]) of the batch — PEEK: reading a message
+ *      never sets \Seen by itself;
+ *   5. process_message() on each in UID order; it writes the checkpoint in
+ *      the message's own transaction.  A temporary failure stops the pass
+ *      before the failing message: it and those after it stay unmarked and
+ *      are fetched again next time;
+ *   6. db_checkpoint(): the batch's commits are on disk;
+ *   7. only now mark the batch on the server. */
+#include "imap.h"
+#include "buf.h"
+#include "util.h"
+#include <libetpan/libetpan.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IMAP_TIMEOUT  60            /* seconds: connect, TLS handshake, each read */
+#define IDLE_PERIOD   (25 * 60)     /* re-issue IDLE well before RFC 2177's 29 minutes */
+#define NOOP_PERIOD   15            /* seconds between NOOPs without IDLE */
+#define BATCH_COUNT   100           /* messages per durable batch */
+#define BATCH_BYTES   (16u << 20)   /* bytes fetched at once (one message may exceed it) */
+#define SIZE_CHUNK    1000          /* UIDs per RFC822.SIZE lookup */
+#define MARK_RANGES   256           /* ranges per STORE / MOVE command */
+#define SECRET_MAX    65536
+#define KEYWORD       "$Dealmail"
+
+enum mark_mode { MARK_FLAG, MARK_MOVE };
+
+struct imap {
+	mailimap *s;
+	char *host, *mailbox, *user, *key, *folder;
+	uint16_t port;
+	enum mark_mode mark;
+	bool has_move, has_uidplus, has_idle;
+	bool broken, idling, need_catchup, warned_expunge;
+	uint32_t uidvalidity;
+	time_t idle_since, last_noop;
+};
+
+struct url {
+	bool imaps;
+	char *host, *user, *mailbox;
+	uint16_t port;
+};
+
+static time_t mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* ---- settings ------------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 32);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static char *pct_decode(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+		if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
+			*o++ = (char)(hi * 16 + lo);
+			i += 2;
+		} else
+			*o++ = s[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+static void url_clear(struct url *u)
+{
+	free(u->host);
+	free(u->user);
+	free(u->mailbox);
+	memset(u, 0, sizeof *u);
+}
+
+/* imap[s]://[user@]host[:port][/mailbox] — mailbox percent-decoded, INBOX
+ * when empty.  0 or -1 with *why_r. */
+static int url_parse(const char *s, struct url *u, const char **why_r)
+{
+	memset(u, 0, sizeof *u);
+	if (!s || !*s) {
+		*why_r = "[imap] url is not set";
+		return -1;
+	}
+	if (!strncasecmp(s, "imaps://", 8)) {
+		u->imaps = true;
+		s += 8;
+	} else if (!strncasecmp(s, "imap://", 7))
+		s += 7;
+	else {
+		*why_r = "[imap] url must start with imap:// or imaps://";
+		return -1;
+	}
+	size_t alen = strcspn(s, "/?#");
+	const char *auth = s, *path = s + alen;
+	const char *at = NULL;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@')
+			at = p;
+	if (at) {
+		size_t ul = (size_t)(at - auth);
+		const char *semi = memchr(auth, ';', ul);  /* ;AUTH=… is not ours */
+		u->user = pct_decode(auth, semi ? (size_t)(semi - auth) : ul);
+		auth = at + 1;
+		alen = (size_t)(path - auth);
+	}
+	const char *hend = auth + alen, *port = NULL;
+	if (alen && auth[0] == '[') {
+		const char *rb = memchr(auth, ']', alen);
+		if (!rb) {
+			*why_r = "[imap] url: unterminated [IPv6] address";
+			goto bad;
+		}
+		u->host = xstrndup(auth + 1, (size_t)(rb - auth - 1));
+		if (rb + 1 < hend && rb[1] == ':')
+			port = rb + 2;
+	} else {
+		const char *colon = memchr(auth, ':', alen);
+		u->host = xstrndup(auth, colon ? (size_t)(colon - auth) : alen);
+		if (colon)
+			port = colon + 1;
+	}
+	if (!*u->host) {
+		*why_r = "[imap] url has no host";
+		goto bad;
+	}
+	u->port = u->imaps ? 993 : 143;
+	if (port) {
+		long v = 0;
+		const char *p = port;
+		for (; p < hend && *p >= '0' && *p <= '9' && v <= 65535; p++)
+			v = v * 10 + (*p - '0');
+		if (p != hend || p == port || v < 1 || v > 65535) {
+			*why_r = "[imap] url has a bad port";
+			goto bad;
+		}
+		u->port = (uint16_t)v;
+	}
+	if (*path == '/')
+		path++;
+	size_t plen = strcspn(path, "?#");
+	u->mailbox = plen ? pct_decode(path, plen) : xstrdup("INBOX");
+	return 0;
+bad:
+	url_clear(u);
+	return -1;
+}
+
+static char *cfg_path(const struct config *cfg, const char *p)
+{
+	if (!p || !*p)
+		return NULL;
+	if (p[0] == '/' || !cfg->dir)
+		return xstrdup(p);
+	return xasprintf("%s/%s", cfg->dir, p);
+}
+
+/* A password or token file: whole file, trailing white space cut. */
+static char *read_secret(const char *path, const char *what)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("cannot read the IMAP %s file %s: %s", what, path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+		log_verbose("%s is readable by others (mode %03o): chmod 600 it", path,
+			    (unsigned)(st.st_mode & 0777));
+	char *b = xmalloc(SECRET_MAX + 1);
+	size_t n = 0;
+	ssize_t r;
+	while (n < SECRET_MAX && (r = read(fd, b + n, SECRET_MAX - n)) != 0) {
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("cannot read %s: %s", path, strerror(errno));
+			close(fd);
+			free(b);
+			return NULL;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	while (n && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' ' || b[n - 1] == '\t'))
+		n--;
+	b[n] = '\0';
+	if (!n) {
+		log_error("the IMAP %s file %s is empty", what, path);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* `processed` = flag | move:FOLDER.  0 or -1. */
+static int parse_processed(struct imap *m, const char *v)
+{
+	if (!v || !*v || !strcasecmp(v, "flag")) {
+		m->mark = MARK_FLAG;
+		return 0;
+	}
+	if (!strncasecmp(v, "move:", 5) && v[5]) {
+		m->mark = MARK_MOVE;
+		m->folder = xstrdup(v + 5);
+		return 0;
+	}
+	log_error("[imap] processed = %s: expected flag or move:FOLDER", v);
+	return -1;
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+static bool conn_error(int r)
+{
+	return r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_PARSE || r == MAILIMAP_ERROR_FATAL ||
+	       r == MAILIMAP_ERROR_CONNECTION_REFUSED || r == MAILIMAP_ERROR_MEMORY ||
+	       r == MAILIMAP_ERROR_SSL || r == MAILIMAP_ERROR_BAD_STATE;
+}
+
+/* The server's own words for the last response, or a description. */
+static const char *server_says(struct imap *m, int r)
+{
+	if (!conn_error(r) && m->s && m->s->imap_response && *m->s->imap_response)
+		return m->s->imap_response;
+	switch (r) {
+	case MAILIMAP_ERROR_STREAM: return "connection lost or timed out";
+	case MAILIMAP_ERROR_PARSE: return "unreadable response from the server";
+	case MAILIMAP_ERROR_CONNECTION_REFUSED: return "connection refused or host unreachable";
+	case MAILIMAP_ERROR_SSL: return "TLS handshake failed";
+	case MAILIMAP_ERROR_BAD_STATE: return "command not allowed in this state";
+	default: return "the server refused the command";
+	}
+}
+
+/* Record a failed call: connection errors break the session. */
+static int failed(struct imap *m, int r, const char *what)
+{
+	if (conn_error(r)) {
+		if (!m->broken)
+			log_error("IMAP %s:%u: %s: %s", m->host, m->port, what, server_says(m, r));
+		m->broken = true;
+		m->idling = false;
+	} else
+		log_error("IMAP %s:%u: %s: %s", m->host, m->port, what, server_says(m, r));
+	return -1;
+}
+
+/* ---- TLS ------------------------------------------------------------- */
+
+static bool is_ip(const char *h)
+{
+	unsigned char b[16];
+	return inet_pton(AF_INET, h, b) == 1 || inet_pton(AF_INET6, h, b) == 1;
+}
+
+static void ssl_setup(struct mailstream_ssl_context *ctx, void *data)
+{
+	if (data)  /* SNI: host names only, never an address */
+		mailstream_ssl_set_server_name(ctx, data);
+}
+
+/* Verify the peer chain against ca_file (only it) or the system store,
+ * for the purpose "TLS server" and the URL's host name or address. */
+static enum imap_status verify_peer(struct imap *m, const char *ca_file)
+{
+	carray *chain = mailstream_get_certificate_chain(m->s->imap_stream);
+	STACK_OF(X509) *rest = sk_X509_new_null();
+	X509 *leaf = NULL;
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	enum imap_status st = IMAP_REFUSED;
+	const char *why = NULL;
+
+	if (!rest || !store || !ctx) {
+		why = "out of memory";
+		goto out;
+	}
+	if (!chain || carray_count(chain) == 0) {
+		why = "the server sent no certificate";
+		goto out;
+	}
+	for (unsigned i = 0; i < carray_count(chain); i++) {
+		MMAPString *der = carray_get(chain, i);
+		const unsigned char *p = (const unsigned char *)der->str;
+		X509 *x = d2i_X509(NULL, &p, (long)der->len);
+		if (!x) {
+			why = "unreadable certificate";
+			goto out;
+		}
+		if (!leaf)
+			leaf = x;
+		else if (!sk_X509_push(rest, x)) {
+			X509_free(x);
+			why = "out of memory";
+			goto out;
+		}
+	}
+	if (ca_file) {
+		if (X509_STORE_load_locations(store, ca_file, NULL) != 1) {
+			log_error("[imap] ca_file %s: cannot load it as PEM certificates", ca_file);
+			st = IMAP_CONFIG;
+			goto out;
+		}
+	} else if (X509_STORE_set_default_paths(store) != 1) {
+		why = "cannot load the system's CA certificates";
+		goto out;
+	}
+	if (X509_STORE_CTX_init(ctx, store, leaf, rest) != 1) {
+		why = "cannot set up the verification";
+		goto out;
+	}
+	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
+	if (is_ip(m->host))
+		X509_VERIFY_PARAM_set1_ip_asc(param, m->host);
+	else {
+		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		X509_VERIFY_PARAM_set1_host(param, m->host, 0);
+	}
+	if (X509_verify_cert(ctx) == 1)
+		st = IMAP_OK;
+	else
+		why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
+out:
+	if (st == IMAP_REFUSED)
+		log_error("IMAP %s:%u: certificate refused: %s%s", m->host, m->port, why ? why : "unknown error",
+			  ca_file ? "" : " (a private CA? set [imap] ca_file)");
+	ERR_clear_error();
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	X509_free(leaf);
+	sk_X509_pop_free(rest, X509_free);
+	if (chain)
+		mailstream_certificate_chain_free(chain);
+	return st;
+}
+
+static void keepalive(struct imap *m)
+{
+	int fd = mailstream_low_get_fd(mailstream_get_low(m->s->imap_stream));
+	int on = 1, idle = 60, intvl = 15, cnt = 4;
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+}
+
+static int refresh_capabilities(struct imap *m)
+{
+	struct mailimap_capability_data *cap = NULL;
+	int r = mailimap_capability(m->s, &cap);
+	if (cap)
+		mailimap_capability_data_free(cap);
+	return r == MAILIMAP_NO_ERROR ? 0 : failed(m, r, "CAPABILITY");
+}
+
+/* ---- connection ------------------------------------------------------ */
+
+static enum imap_status do_connect(struct imap *m, const struct config *cfg, const struct url *u)
+{
+	const struct endpoint *ep = &cfg->imap;
+	enum tls_mode tls = ep->tls;
+	char *ca = cfg_path(cfg, ep->ca_file);
+	char *pass = NULL;
+	enum imap_status st = IMAP_TEMP;
+	int r;
+
+	if (tls == TLS_DEFAULT)
+		tls = u->imaps ? TLS_IMPLICIT : TLS_STARTTLS;
+	const char *sni = is_ip(m->host) ? NULL : m->host;
+	m->s = mailimap_new(0, NULL);
+	if (!m->s) {
+		log_error("out of memory");
+		goto out;
+	}
+	mailimap_set_timeout(m->s, IMAP_TIMEOUT);
+	if (tls == TLS_IMPLICIT)
+		r = mailimap_ssl_connect_with_callback(m->s, m->host, m->port, ssl_setup, (void *)sni);
+	else
+		r = mailimap_socket_connect(m->s, m->host, m->port);
+	if (r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED && r != MAILIMAP_NO_ERROR_AUTHENTICATED) {
+		log_error("IMAP %s:%u: cannot connect: %s", m->host, m->port,
+			  r == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION ? "the server refuses connections"
+								    : server_says(m, MAILIMAP_ERROR_CONNECTION_REFUSED));
+		goto out;
+	}
+	bool preauth = r == MAILIMAP_NO_ERROR_AUTHENTICATED;
+	keepalive(m);
+	if (tls == TLS_STARTTLS) {
+		if (refresh_capabilities(m) < 0)
+			goto out;
+		if (!mailimap_has_extension(m->s, "STARTTLS")) {
+			log_error("IMAP %s:%u: the server offers no STARTTLS; use imaps://, or tls = none only "
+				  "for a server you trust on the path", m->host, m->port);
+			st = IMAP_REFUSED;
+			goto out;
+		}
+		r = mailimap_socket_starttls_with_callback(m->s, ssl_setup, (void *)sni);
+		if (r != MAILIMAP_NO_ERROR) {
+			failed(m, r, "STARTTLS");
+			goto out;
+		}
+	}
+	if (tls != TLS_NONE && (st = verify_peer(m, ca)) != IMAP_OK)
+		goto out;
+	st = IMAP_TEMP;
+	if (refresh_capabilities(m) < 0)
+		goto out;
+
+	if (!preauth) {
+		const char *mech = ep->auth && *ep->auth ? ep->auth : "login";
+		if (!strcasecmp(mech, "xoauth2")) {
+			char *tf = cfg_path(cfg, ep->token_file);
+			if (!tf) {
+				log_error("[imap] auth = xoauth2 needs token_file");
+				st = IMAP_CONFIG;
+				goto out;
+			}
+			pass = read_secret(tf, "token");
+			free(tf);
+			if (!pass) {
+				st = IMAP_CONFIG;
+				goto out;
+			}
+			r = mailimap_oauth2_authenticate(m->s, m->user, pass);
+		} else {
+			const char *env = getenv("DEALMAIL_IMAP_PASSWORD");
+			if (env && *env)
+				pass = xstrdup(env);
+			else {
+				char *pf = cfg_path(cfg, ep->password_file);
+				if (!pf) {
+					log_error("no IMAP password: set [imap] password_file or DEALMAIL_IMAP_PASSWORD");
+					st = IMAP_CONFIG;
+					goto out;
+				}
+				pass = read_secret(pf, "password");
+				free(pf);
+				if (!pass) {
+					st = IMAP_CONFIG;
+					goto out;
+				}
+			}
+			if (!strcasecmp(mech, "plain"))
+				r = mailimap_authenticate(m->s, "PLAIN", m->host, NULL, NULL, m->user, m->user, pass, NULL);
+			else if (!strcasecmp(mech, "login"))
+				r = mailimap_login(m->s, m->user, pass);
+			else {
+				log_error("[imap] auth = %s: expected login, plain or xoauth2", mech);
+				st = IMAP_CONFIG;
+				goto out;
+			}
+		}
+		if (r != MAILIMAP_NO_ERROR) {
+			if (conn_error(r))
+				failed(m, r, "authentication");
+			else {
+				log_error("IMAP %s:%u: authentication as %s refused: %s", m->host, m->port, m->user,
+					  server_says(m, r));
+				st = IMAP_REFUSED;
+			}
+			goto out;
+		}
+		/* the mechanisms may leave the state alone; the server said OK */
+		m->s->imap_state = MAILIMAP_STATE_AUTHENTICATED;
+		if (refresh_capabilities(m) < 0)
+			goto out;
+	}
+	m->has_idle = mailimap_has_idle(m->s);
+	m->has_move = mailimap_has_extension(m->s, "MOVE");
+	m->has_uidplus = mailimap_has_extension(m->s, "UIDPLUS");
+
+	if (m->mark == MARK_MOVE) {
+		r = mailimap_create(m->s, m->folder);  /* NO [ALREADYEXISTS] is fine */
+		if (r != MAILIMAP_NO_ERROR && conn_error(r)) {
+			failed(m, r, "CREATE");
+			goto out;
+		}
+	}
+	r = mailimap_select(m->s, m->mailbox);
+	if (r != MAILIMAP_NO_ERROR) {
+		if (!conn_error(r)) {
+			log_error("IMAP %s:%u: cannot select %s: %s", m->host, m->port, m->mailbox, server_says(m, r));
+			st = IMAP_CONFIG;
+		} else
+			failed(m, r, "SELECT");
+		goto out;
+	}
+	m->uidvalidity = m->s->imap_selection_info ? m->s->imap_selection_info->sel_uidvalidity : 0;
+	if (!m->uidvalidity) {
+		log_error("IMAP %s:%u: the server gave no UIDVALIDITY for %s", m->host, m->port, m->mailbox);
+		goto out;
+	}
+	m->last_noop = mono();
+	m->need_catchup = true;
+	log_verbose("IMAP %s:%u: %s selected as %s (UIDVALIDITY %u%s%s%s)", m->host, m->port, m->mailbox, m->user,
+		    m->uidvalidity, m->has_idle ? ", IDLE" : "", m->has_move ? ", MOVE" : "",
+		    m->has_uidplus ? ", UIDPLUS" : "");
+	st = IMAP_OK;
+out:
+	wipe_free(pass);
+	free(ca);
+	return st;
+}
+
+static void imap_free(struct imap *m)
+{
+	if (!m)
+		return;
+	if (m->s)
+		mailimap_free(m->s);
+	free(m->host);
+	free(m->mailbox);
+	free(m->user);
+	free(m->key);
+	free(m->folder);
+	free(m);
+}
+
+enum imap_status imap_open(const struct config *cfg, struct imap **imap_r)
+{
+	struct url u;
+	const char *why = NULL;
+	*imap_r = NULL;
+	if (url_parse(cfg->imap.url, &u, &why) < 0) {
+		log_error("%s", why);
+		return IMAP_CONFIG;
+	}
+	struct imap *m = xcalloc(1, sizeof *m);
+	m->host = u.host;
+	m->port = u.port;
+	m->mailbox = u.mailbox;
+	m->user = cfg->imap.user && *cfg->imap.user ? xstrdup(cfg->imap.user) : u.user;
+	if (m->user != u.user)
+		free(u.user);
+	if (!m->user) {
+		log_error("[imap] user is not set");
+		imap_free(m);
+		return IMAP_CONFIG;
+	}
+	if (parse_processed(m, cfg->imap.processed) < 0) {
+		imap_free(m);
+		return IMAP_CONFIG;
+	}
+	m->key = xasprintf("%s@%s/%s", m->user, m->host, m->mailbox);
+	enum imap_status st = do_connect(m, cfg, &u);
+	if (st != IMAP_OK) {
+		imap_free(m);
+		return st;
+	}
+	*imap_r = m;
+	return IMAP_OK;
+}
+
+static int idle_leave(struct imap *m)
+{
+	if (!m->idling)
+		return 0;
+	m->idling = false;
+	int r = mailimap_idle_done(m->s);
+	return r == MAILIMAP_NO_ERROR ? 0 : failed(m, r, "IDLE DONE");
+}
+
+void imap_close(struct imap **mp)
+{
+	struct imap *m = *mp;
+	if (!m)
+		return;
+	if (!m->broken && m->s && idle_leave(m) == 0) {
+		mailimap_set_timeout(m->s, 5);
+		mailimap_logout(m->s);
+	}
+	imap_free(m);
+	*mp = NULL;
+}
+
+bool imap_broken(const struct imap *m)
+{
+	return !m || m->broken;
+}
+
+const char *imap_mailbox_key(const struct imap *m)
+{
+	return m->key;
+}
+
+/* ---- UID sets -------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* uids[0..n) sorted: a set of at most MARK_RANGES ranges; *used_r = how many
+ * UIDs it covers. */
+static struct mailimap_set *make_set(const uint32_t *uids, size_t n, size_t *used_r)
+{
+	struct mailimap_set *set = mailimap_set_new_empty();
+	size_t i = 0, ranges = 0;
+	while (i < n && ranges < MARK_RANGES) {
+		size_t j = i;
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		mailimap_set_add_interval(set, uids[i], uids[j]);
+		ranges++;
+		i = j + 1;
+	}
+	*used_r = i;
+	return set;
+}
+
+/* UID SEARCH with a key; sorted UIDs in [lo, hi] (hi 0 = no limit). */
+static int search(struct imap *m, struct mailimap_search_key *key, uint32_t lo, uint32_t hi,
+		  uint32_t **uids_r, size_t *n_r)
+{
+	clist *res = NULL;
+	*uids_r = NULL;
+	*n_r = 0;
+	int r = mailimap_uid_search(m->s, NULL, key, &res);
+	mailimap_search_key_free(key);
+	if (r != MAILIMAP_NO_ERROR)
+		return failed(m, r, "UID SEARCH");
+	uint32_t *v = xmalloc((clist_count(res) + 1) * sizeof *v);
+	size_t n = 0;
+	for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
+		uint32_t u = *(uint32_t *)clist_content(it);
+		if (u >= lo && (!hi || u <= hi))  /* "n:*" includes the highest UID even below n */
+			v[n++] = u;
+	}
+	mailimap_search_result_free(res);
+	qsort(v, n, sizeof *v, cmp_u32);
+	*uids_r = v;
+	*n_r = n;
+	return 0;
+}
+
+static struct mailimap_search_key *key_uids(uint32_t lo, uint32_t hi)
+{
+	return mailimap_search_key_new_uid(mailimap_set_new_interval(lo, hi));
+}
+
+/* ---- marking --------------------------------------------------------- */
+
+static int store_flags(struct imap *m, struct mailimap_set *set, bool deleted)
+{
+	struct mailimap_flag_list *fl = mailimap_flag_list_new_empty();
+	if (deleted)
+		mailimap_flag_list_add(fl, mailimap_flag_new_deleted());
+	else {
+		mailimap_flag_list_add(fl, mailimap_flag_new_seen());
+		mailimap_flag_list_add(fl, mailimap_flag_new_flag_keyword(xstrdup(KEYWORD)));
+	}
+	struct mailimap_store_att_flags *att = mailimap_store_att_flags_new_add_flags_silent(fl);
+	int r = mailimap_uid_store(m->s, set, att);
+	mailimap_store_att_flags_free(att);
+	return r == MAILIMAP_NO_ERROR ? 0 : failed(m, r, "UID STORE");
+}
+
+/* Mark processed messages on the server.  Called only after the commits of
+ * these UIDs are durable.  A failure leaves need_catchup set. */
+static int mark(struct imap *m, const uint32_t *uids, size_t n, struct imap_stats *st)
+{
+	size_t done = 0;
+	while (done < n) {
+		size_t used;
+		struct mailimap_set *set = make_set(uids + done, n - done, &used);
+		int r = 0;
+		if (m->mark == MARK_FLAG)
+			r = store_flags(m, set, false);
+		else if (m->has_move) {
+			int e = mailimap_uid_move(m->s, set, m->folder);
+			r = e == MAILIMAP_NO_ERROR ? 0 : failed(m, e, "UID MOVE");
+		} else {
+			int e = mailimap_uid_copy(m->s, set, m->folder);
+			r = e == MAILIMAP_NO_ERROR ? 0 : failed(m, e, "UID COPY");
+			if (r == 0)
+				r = store_flags(m, set, true);
+			if (r == 0 && m->has_uidplus) {
+				e = mailimap_uid_expunge(m->s, set);
+				r = e == MAILIMAP_NO_ERROR ? 0 : failed(m, e, "UID EXPUNGE");
+			} else if (r == 0 && !m->warned_expunge) {
+				log_info("IMAP %s: no MOVE and no UIDPLUS: copied messages are left marked \\Deleted "
+					 "(an EXPUNGE would also remove messages others deleted)", m->host);
+				m->warned_expunge = true;
+			}
+		}
+		mailimap_set_free(set);
+		if (r < 0) {
+			m->need_catchup = true;
+			return -1;
+		}
+		done += used;
+		if (st)
+			st->marked += used;
+	}
+	return 0;
+}
+
+/* Marks lost earlier: every message at or below the checkpoint that is still
+ * here unmarked (flag: without $Dealmail; move: not \Deleted). */
+static int catch_up(struct imap *m, struct app *app, uint32_t last, struct imap_stats *st)
+{
+	uint32_t *uids;
+	size_t n;
+	if (db_checkpoint(app->db) < 0)
+		return -1;  /* not durable yet: try next pass */
+	struct mailimap_search_key *k = mailimap_search_key_new_multiple_empty();
+	mailimap_search_key_multiple_add(k, key_uids(1, last));
+	if (m->mark == MARK_FLAG)
+		mailimap_search_key_multiple_add(k, mailimap_search_key_new_unkeyword(xstrdup(KEYWORD)));
+	else
+		mailimap_search_key_multiple_add(k, mailimap_search_key_new(MAILIMAP_SEARCH_KEY_UNDELETED,
+			NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0,
+			NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, NULL, NULL));
+	if (search(m, k, 1, last, &uids, &n) < 0)
+		return -1;
+	int r = 0;
+	if (n) {
+		log_info("%s: marking %zu message(s) processed earlier", m->key, n);
+		r = mark(m, uids, n, st);
+	}
+	free(uids);
+	if (r == 0)
+		m->need_catchup = false;
+	return r;
+}
+
+/* ---- a pass ------------------------------------------------------------ */
+
+struct fetched {
+	uint32_t uid;
+	const char *raw;
+	size_t len;
+};
+
+static int cmp_fetched(const void *a, const void *b)
+{
+	return cmp_u32(&((const struct fetched *)a)->uid, &((const struct fetched *)b)->uid);
+}
+
+/* RFC822.SIZE of uids[0..n) into sizes (0 = gone, expunged meanwhile). */
+static int fetch_sizes(struct imap *m, const uint32_t *uids, size_t n, uint32_t *sizes)
+{
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_rfc822_size());
+	memset(sizes, 0, n * sizeof *sizes);
+	size_t done = 0;
+	int rc = 0;
+	while (done < n && rc == 0) {
+		size_t used;
+		struct mailimap_set *set = make_set(uids + done, n - done, &used);
+		clist *res = NULL;
+		int r = mailimap_uid_fetch(m->s, set, ft, &res);
+		mailimap_set_free(set);
+		if (r != MAILIMAP_NO_ERROR) {
+			rc = failed(m, r, "UID FETCH (RFC822.SIZE)");
+			break;
+		}
+		for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
+			struct mailimap_msg_att *ma = clist_content(it);
+			uint32_t uid = 0, size = 0;
+			for (clistiter *a = clist_begin(ma->att_list); a; a = clist_next(a)) {
+				struct mailimap_msg_att_item *item = clist_content(a);
+				if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+					continue;
+				if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_UID)
+					uid = item->att_data.att_static->att_data.att_uid;
+				else if (item->att_data.att_static->att_type == MAILIMAP_MSG_ATT_RFC822_SIZE)
+					size = item->att_data.att_static->att_data.att_rfc822_size;
+			}
+			const uint32_t *p = bsearch(&uid, uids + done, used, sizeof *uids, cmp_u32);
+			if (p)
+				sizes[p - uids] = size ? size : 1;
+		}
+		mailimap_fetch_list_free(res);
+		done += used;
+	}
+	mailimap_fetch_type_free(ft);
+	return rc;
+}
+
+static void progress(size_t done, size_t total, bool end)
+{
+	static bool shown;
+	if (total < 50 || log_level < 1 || !isatty(2))
+		return;
+	if (!end && done % 25 && done != total)
+		return;
+	fprintf(stderr, "\rdealmail: %zu/%zu messages", done, total);
+	shown = true;
+	if (end && shown) {
+		fputc('\n', stderr);
+		shown = false;
+	}
+}
+
+/* Fetch, process and mark one batch.  Returns 0 or an exit code; *stopped
+ * when asked to stop. */
+static int run_batch(struct imap *m, struct app *app, const uint32_t *uids, size_t n,
+		     bool (*stop)(void *), void *ctx, struct imap_stats *st, bool *stopped,
+		     size_t *progress_done, size_t total)
+{
+	struct mailimap_fetch_type *ft = mailimap_fetch_type_new_fetch_att_list_empty();
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_uid());
+	mailimap_fetch_type_new_fetch_att_list_add(ft, mailimap_fetch_att_new_body_peek_section(
+		mailimap_section_new(NULL)));
+	size_t used;
+	struct mailimap_set *set = make_set(uids, n, &used);  /* n ≤ BATCH_COUNT < MARK_RANGES */
+	clist *res = NULL;
+	int r = mailimap_uid_fetch(m->s, set, ft, &res);
+	mailimap_set_free(set);
+	mailimap_fetch_type_free(ft);
+	if (r != MAILIMAP_NO_ERROR) {
+		failed(m, r, "UID FETCH (BODY.PEEK[])");
+		return EXIT_TEMPFAIL;
+	}
+	struct fetched *v = xcalloc(clist_count(res) + 1, sizeof *v);
+	size_t nv = 0;
+	for (clistiter *it = clist_begin(res); it; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		struct fetched f = {0};
+		for (clistiter *a = clist_begin(ma->att_list); a; a = clist_next(a)) {
+			struct mailimap_msg_att_item *item = clist_content(a);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			struct mailimap_msg_att_static *s = item->att_data.att_static;
+			if (s->att_type == MAILIMAP_MSG_ATT_UID)
+				f.uid = s->att_data.att_uid;
+			else if (s->att_type == MAILIMAP_MSG_ATT_BODY_SECTION && s->att_data.att_body_section) {
+				f.raw = s->att_data.att_body_section->sec_body_part;
+				f.len = s->att_data.att_body_section->sec_length;
+			}
+		}
+		/* only what was asked for: a server may add unsolicited FETCH responses */
+		if (f.uid && f.raw && bsearch(&f.uid, uids, n, sizeof *uids, cmp_u32))
+			v[nv++] = f;
+	}
+	qsort(v, nv, sizeof *v, cmp_fetched);
+
+	uint32_t *acked = xmalloc((nv + 1) * sizeof *acked);
+	size_t nacked = 0;
+	int code = 0;
+	for (size_t i = 0; i < nv; i++) {
+		if (i && v[i].uid == v[i - 1].uid)
+			continue;
+		struct source_ack src = {m->key, m->uidvalidity, v[i].uid};
+		int c = process_message(app, v[i].raw, v[i].len, &src);
+		st->fetched++;
+		if (c == EXIT_OK || c == EXIT_DATAERR) {
+			acked[nacked++] = v[i].uid;
+			if (c == EXIT_OK)
+				st->done++;
+			else
+				st->quarantined++;
+		} else {
+			log_error("%s: UID %u: %s; it stays on the server and is tried again", m->key, v[i].uid,
+				  c == EXIT_TEMPFAIL ? "temporary failure" : "database error");
+			code = c == EXIT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_IOERR;
+			break;
+		}
+		progress(++*progress_done, total, false);
+		if (stop && stop(ctx)) {
+			*stopped = true;
+			break;
+		}
+	}
+	mailimap_fetch_list_free(res);
+	free(v);
+	if (nacked) {
+		if (db_checkpoint(app->db) < 0) {
+			log_error("%s: cannot make the batch durable: %s", m->key,
+				  db_error(app->db) ? db_error(app->db) : "checkpoint failed");
+			db_clear_error(app->db);
+			m->need_catchup = true;  /* marked at a later pass, once durable */
+			if (!code)
+				code = EXIT_TEMPFAIL;
+		} else if (mark(m, acked, nacked, st) < 0 && m->broken && !code)
+			code = EXIT_TEMPFAIL;
+	}
+	free(acked);
+	return code;
+}
+
+/* The checkpoint of this mailbox; false when none. */
+static bool read_checkpoint(struct app *app, const char *key, uint32_t *uv_r, uint32_t *last_r)
+{
+	bool found = false;
+	struct dbq *q = db_query(app->db, "SELECT uidvalidity, last_uid FROM mailboxes WHERE name = ?", "t", key);
+	if (q && db_next(q)) {
+		*uv_r = (uint32_t)db_col_int(q, 0);
+		*last_r = (uint32_t)db_col_int(q, 1);
+		found = true;
+	}
+	if (q)
+		db_done(q);
+	return found;
+}
+
+int imap_pass(struct imap *m, struct app *app, bool (*stop)(void *), void *ctx, struct imap_stats *st)
+{
+	struct imap_stats dummy;
+	if (!st)
+		st = &dummy;
+	memset(st, 0, sizeof *st);
+	if (m->broken || idle_leave(m) < 0)
+		return EXIT_TEMPFAIL;
+
+	uint32_t uv = 0, last = 0, start = 1;
+	if (read_checkpoint(app, m->key, &uv, &last)) {
+		if (uv == m->uidvalidity)
+			start = last + 1;
+		else
+			log_info("%s: UIDVALIDITY changed (%u -> %u): rescanning from UID 1; messages already "
+				 "applied are recognised by Message-ID and skipped", m->key, uv, m->uidvalidity);
+	}
+	if (db_error(app->db)) {
+		log_error("%s: %s", m->key, db_error(app->db));
+		bool temp = db_tempfail(app->db);
+		db_clear_error(app->db);
+		return temp ? EXIT_TEMPFAIL : EXIT_IOERR;
+	}
+	if (start > 1 && m->need_catchup && catch_up(m, app, start - 1, st) < 0 && m->broken)
+		return EXIT_TEMPFAIL;
+	if (start == 0)  /* last_uid was 2^32-1 */
+		return 0;
+
+	uint32_t *uids;
+	size_t n;
+	if (search(m, key_uids(start, UINT32_MAX), start, 0, &uids, &n) < 0)
+		return EXIT_TEMPFAIL;
+	if (!n) {
+		free(uids);
+		return 0;
+	}
+	log_verbose("%s: %zu new message(s) from UID %u", m->key, n, uids[0]);
+
+	bool was_batch = app->batch, stopped = false;
+	app->batch = true;
+	db_set_sync(app->db, false);
+	uint32_t *sizes = xmalloc(SIZE_CHUNK * sizeof *sizes);
+	uint32_t *batch = xmalloc(BATCH_COUNT * sizeof *batch);
+	size_t pdone = 0;
+	int code = 0;
+	for (size_t i = 0; i < n && !code && !stopped; i += SIZE_CHUNK) {
+		size_t chunk = n - i < SIZE_CHUNK ? n - i : SIZE_CHUNK;
+		if (fetch_sizes(m, uids + i, chunk, sizes) < 0) {
+			code = EXIT_TEMPFAIL;
+			break;
+		}
+		size_t j = 0;
+		while (j < chunk && !code && !stopped) {
+			size_t nb = 0;
+			uint64_t bytes = 0;
+			for (; j < chunk && nb < BATCH_COUNT; j++) {
+				if (!sizes[j])
+					continue;  /* expunged meanwhile */
+				if (nb && bytes + sizes[j] > BATCH_BYTES)
+					break;
+				bytes += sizes[j];
+				batch[nb++] = uids[i + j];
+			}
+			if (nb)
+				code = run_batch(m, app, batch, nb, stop, ctx, st, &stopped, &pdone, n);
+		}
+	}
+	progress(pdone, n, true);
+	db_set_sync(app->db, true);
+	app->batch = was_batch;
+	free(batch);
+	free(sizes);
+	free(uids);
+	if (st->fetched)
+		log_info("%s: %zu message(s) fetched: %zu processed, %zu quarantined%s", m->key, st->fetched,
+			 st->done, st->quarantined, stopped ? " (stopping)" : "");
+	return code;
+}
+
+/* ---- waiting ----------------------------------------------------------- */
+
+static enum imap_wait wait_fd(int fd, int timeout_ms, const sigset_t *waitmask)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct timespec ts, *tsp = NULL;
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tsp = &ts;
+	}
+	int r = ppoll(&p, 1, tsp, waitmask);
+	if (r < 0)
+		return errno == EINTR ? IMAP_WAIT_SIGNAL : IMAP_WAIT_LOST;
+	return r == 0 ? IMAP_WAIT_TIMEOUT : IMAP_WAIT_NEWS;
+}
+
+static int min_ms(int a, long b)
+{
+	if (b < 0)
+		b = 0;
+	if (b > 24L * 3600 * 1000)
+		b = 24L * 3600 * 1000;
+	return a < 0 || b < a ? (int)b : a;
+}
+
+enum imap_wait imap_wait(struct imap *m, int timeout_ms, const sigset_t *waitmask)
+{
+	if (m->broken)
+		return IMAP_WAIT_LOST;
+	time_t now = mono();
+	if (m->has_idle) {
+		if (!m->idling) {
+			int r = mailimap_idle(m->s);
+			if (r != MAILIMAP_NO_ERROR) {
+				failed(m, r, "IDLE");
+				if (m->broken)
+					return IMAP_WAIT_LOST;
+				m->has_idle = false;  /* refused: poll with NOOP instead */
+				return IMAP_WAIT_NEWS;
+			}
+			m->idling = true;
+			m->idle_since = now;
+		}
+		/* a response already read into libetpan's buffer is invisible to poll */
+		if (m->s->imap_stream && m->s->imap_stream->read_buffer_len > 0)
+			return IMAP_WAIT_NEWS;
+		long left = (long)(m->idle_since + IDLE_PERIOD - now) * 1000;
+		if (left <= 0)
+			return IMAP_WAIT_NEWS;  /* the pass ends this IDLE; the next wait starts another */
+		int t = min_ms(timeout_ms, left);
+		enum imap_wait w = wait_fd(mailimap_idle_get_fd(m->s), t, waitmask);
+		if (w == IMAP_WAIT_TIMEOUT && t == left)
+			return IMAP_WAIT_NEWS;
+		if (w == IMAP_WAIT_LOST)
+			m->broken = true;
+		return w;
+	}
+	long left = (long)(m->last_noop + NOOP_PERIOD - now) * 1000;
+	int t = min_ms(timeout_ms, left);
+	enum imap_wait w = IMAP_WAIT_NEWS;
+	if (left > 0) {
+		if (m->s->imap_stream && m->s->imap_stream->read_buffer_len > 0)
+			w = IMAP_WAIT_NEWS;
+		else
+			w = wait_fd(mailstream_low_get_fd(mailstream_get_low(m->s->imap_stream)), t, waitmask);
+		if (w == IMAP_WAIT_TIMEOUT && t == left)
+			w = IMAP_WAIT_NEWS;
+	}
+	if (w != IMAP_WAIT_NEWS)
+		return w;
+	int r = mailimap_noop(m->s);
+	m->last_noop = mono();
+	if (r != MAILIMAP_NO_ERROR) {
+		failed(m, r, "NOOP");
+		return IMAP_WAIT_LOST;
+	}
+	return IMAP_WAIT_NEWS;
+}
