@@ -174,8 +174,10 @@ def run_case(case, binary, wrap):
         except subprocess.TimeoutExpired:
             log.append("$ %s\n  TIMEOUT after %ds" % (" ".join(args), TIMEOUT))
             return None, b"", b""
-        log.append("$ %s -> %d\n%s" % (" ".join(args), p.returncode,
-                                        p.stderr.decode("utf-8", "replace").rstrip()[:2000]))
+        err = p.stderr.decode("utf-8", "replace").rstrip()
+        if len(err) > 2000:
+            err = err[:2000] + "…"
+        log.append("$ %s -> %d%s" % (" ".join(args), p.returncode, ("\n" + err) if err else ""))
         return p.returncode, p.stdout, p.stderr
 
     def need(rc, want, what):
