@@ -1358,8 +1358,10 @@ static const char *why_fmt(const char *fmt, long long v)
 static char *normalise(const char *in, size_t len, size_t *out_len)
 {
 	size_t i = 0;
-	if (len >= 5 && !memcmp(in, "From ", 5)) {
-		const char *e = memchr(in, '\n', len);
+	if (len >= 3 && !memcmp(in, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte order mark */
+		i = 3;
+	if (len - i >= 5 && !memcmp(in + i, "From ", 5)) {
+		const char *e = memchr(in + i, '\n', len - i);
 		i = e ? (size_t)(e - in) + 1 : len;
 	}
 	size_t lines = 0;

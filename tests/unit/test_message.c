@@ -467,6 +467,11 @@ static void test_mbox_lf(void **state)
 	assert_null(strstr(m->raw, "From ana@"));
 	assert_int_equal(m->raw_len, strlen(m->raw));
 	message_free(m);
+	/* a byte order mark before the mbox line */
+	m = parse_ok("\xEF\xBB\xBF" "From x@y Mon Nov 23 09:00:00 2026\nFrom: x@y.z\n\nbom\n");
+	assert_string_equal(m->from.email, "x@y.z");
+	assert_string_equal(m->raw, "From: x@y.z\r\n\r\nbom\r\n");
+	message_free(m);
 	/* mixed line ends and a stray CR */
 	m = parse_ok("From: a@b.c\r\nSubject: mixed\n\nx\r\r\ny\n");
 	assert_string_equal(m->subject, "mixed");
