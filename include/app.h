@@ -67,7 +67,8 @@ struct outbox_item {
 	const char *list_unsubscribe;
 	time_t when;                /* due time (0 = now) */
 };
-/* Render and queue; returns the outbox id, or -1 (template error logged). */
+/* Render and queue; returns the outbox id, 0 when nothing was queued (our own
+ * address, the hourly cap, or a template error, logged), -1 on a database error. */
 int64_t outbox_queue(struct app *app, const struct outbox_item *it);
 
 /* ---- export.c ----------------------------------------------------- */

@@ -46,9 +46,12 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 		}
 	}
 	if (template_render(cfg->templates, it->lang, it->tmpl, it->vars, &r, &err) < 0) {
-		log_error("template %s/%s: %s", it->lang, it->tmpl, err ? err : "cannot render");
+		/* a broken template must not block the change itself: say so loudly
+		 * (`config check` finds these before they matter) and go on */
+		log_error("template %s/%s: %s: the %s to %s is not queued", it->lang, it->tmpl,
+			  err ? err : "cannot render", it->kind, it->to_addr);
 		free(err);
-		return -1;
+		return 0;
 	}
 	char *mid = compose_message_id(cfg->address);
 	/* the row first: its id signs the envelope sender (VERP) */

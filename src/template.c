@@ -1,0 +1,536 @@
+/* template.c — `{{…}}` templates for outgoing mail; see template.h.
+ *
+ * Values live in a small tree (struct tvars): dotted names in one scope, and
+ * lists whose elements are scopes of their own.  Rendering keeps a stack of
+ * scopes so that inside `{{#changes}}…{{/changes}}` a name is looked up in the
+ * element first, then outwards.  A tag alone on its line (sections, comments)
+ * removes the whole line, so templates can be laid out readably.  Outside a
+ * section only names under the known roots are accepted: a misspelt
+ * `{{deal.titel}}` is caught by `config check` with file:line. */
+#include "template.h"
+#include "buf.h"
+#include <ctype.h>
+#include <errno.h>
+#include <strings.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct tentry {
+	char *name;
+	char *value;              /* NULL for a list */
+	struct tvars **items;
+	size_t nitems;
+};
+
+struct tvars {
+	struct tentry *v;
+	size_t n;
+};
+
+static const char *const known_roots[] = {
+	"deal", "contact", "rep", "owner", "assistant", "message", "changes", "scheduled", "errors",
+	"deals", "events", "help", "undo", "unsubscribe", "sequence", "digest", "error", "item", "lang", NULL,
+};
+
+struct tvars *tvars_new(void)
+{
+	return xcalloc(1, sizeof(struct tvars));
+}
+
+void tvars_free(struct tvars *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->n; i++) {
+		free(v->v[i].name);
+		free(v->v[i].value);
+		for (size_t k = 0; k < v->v[i].nitems; k++)
+			tvars_free(v->v[i].items[k]);
+		free(v->v[i].items);
+	}
+	free(v->v);
+	free(v);
+}
+
+static struct tentry *find(const struct tvars *v, const char *name)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (!strcmp(v->v[i].name, name))
+			return &v->v[i];
+	return NULL;
+}
+
+static struct tentry *entry(struct tvars *v, const char *name)
+{
+	struct tentry *e = find(v, name);
+	if (e)
+		return e;
+	v->v = xrealloc(v->v, (v->n + 1) * sizeof *v->v);
+	e = &v->v[v->n++];
+	memset(e, 0, sizeof *e);
+	e->name = xstrdup(name);
+	return e;
+}
+
+void tvars_set(struct tvars *v, const char *name, const char *value)
+{
+	struct tentry *e = entry(v, name);
+	free(e->value);
+	e->value = value ? xstrdup(value) : NULL;
+}
+
+void tvars_setf(struct tvars *v, const char *name, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	tvars_set(v, name, b.s);
+	buf_release(&b);
+}
+
+struct tvars *tvars_push(struct tvars *v, const char *name)
+{
+	struct tentry *e = entry(v, name);
+	e->items = xrealloc(e->items, (e->nitems + 1) * sizeof *e->items);
+	e->items[e->nitems] = tvars_new();
+	return e->items[e->nitems++];
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *template_shipped_dir(void)
+{
+	static char path[4096];
+	const char *env = getenv("DEALMAIL_TEMPLATES_DIR");
+	if (env && *env)
+		return env;
+	snprintf(path, sizeof path, "%s/templates", DEALMAIL_SRCDIR);
+	if (is_dir(path))
+		return path;
+	snprintf(path, sizeof path, "%s/templates", DEALMAIL_DATADIR);
+	return path;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b;
+	char chunk[8192];
+	size_t n;
+	if (!f)
+		return NULL;
+	buf_init(&b);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	return buf_detach(&b);
+}
+
+/* Find NAME.ext: override/lang, shipped/lang, override/en, shipped/en. */
+static char *locate(const char *override_dir, const char *lang, const char *name, const char *ext,
+		    char **path_r)
+{
+	const char *dirs[2] = {override_dir, template_shipped_dir()};
+	const char *langs[2] = {lang, "en"};
+	if (strchr(name, '/') || strstr(name, ".."))
+		return NULL;
+	for (int l = 0; l < 2; l++)
+		for (int d = 0; d < 2; d++) {
+			if (!dirs[d] || !*dirs[d])
+				continue;
+			char *p = xasprintf("%s/%s/%s.%s", dirs[d], langs[l], name, ext);
+			char *s = slurp(p);
+			if (s) {
+				*path_r = p;
+				return s;
+			}
+			free(p);
+		}
+	return NULL;
+}
+
+/* ---- rendering ------------------------------------------------------------- */
+
+struct ctx {
+	const char *path;
+	bool html, check;
+	const struct tvars *scope[32];
+	int depth;
+	char *err;
+};
+
+static void error_at(struct ctx *c, const char *src, const char *at, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void error_at(struct ctx *c, const char *src, const char *at, const char *fmt, ...)
+{
+	if (c->err)
+		return;
+	int line = 1;
+	for (const char *p = src; p < at; p++)
+		line += *p == '\n';
+	struct buf b;
+	va_list ap;
+	buf_init(&b);
+	buf_addf(&b, "%s:%d: ", c->path, line);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	c->err = buf_detach(&b);
+}
+
+static const struct tentry *lookup(const struct ctx *c, const char *name)
+{
+	for (int i = c->depth - 1; i >= 0; i--) {
+		const struct tentry *e = find(c->scope[i], name);
+		if (e)
+			return e;
+	}
+	return NULL;
+}
+
+static bool known(const char *name)
+{
+	size_t n = strcspn(name, ".");
+	for (const char *const *r = known_roots; *r; r++)
+		if (strlen(*r) == n && !strncmp(*r, name, n))
+			return true;
+	return false;
+}
+
+static void emit(struct buf *out, const char *s, bool escape)
+{
+	if (!escape) {
+		buf_adds(out, s);
+		return;
+	}
+	for (; *s; s++)
+		switch (*s) {
+		case '&': buf_adds(out, "&amp;"); break;
+		case '<': buf_adds(out, "&lt;"); break;
+		case '>': buf_adds(out, "&gt;"); break;
+		case '"': buf_adds(out, "&quot;"); break;
+		case '\'': buf_adds(out, "&#39;"); break;
+		default: buf_addc(out, *s);
+		}
+}
+
+struct tag {
+	char kind;          /* 0 variable, '{' raw, '#', '^', '/', '!' */
+	char name[128];
+	const char *start, *end;   /* the tag's bytes */
+	const char *line_start, *line_end; /* standalone: whole line to drop */
+	bool standalone;
+};
+
+/* Next tag at or after p; false when none. */
+static bool next_tag(struct ctx *c, const char *src, const char *p, struct tag *t)
+{
+	const char *o = strstr(p, "{{");
+	if (!o)
+		return false;
+	t->start = o;
+	const char *q = o + 2;
+	bool triple = *q == '{';
+	t->kind = 0;
+	if (triple) {
+		t->kind = '{';
+		q++;
+	} else if (*q == '#' || *q == '^' || *q == '/' || *q == '!') {
+		t->kind = *q;
+		q++;
+	}
+	const char *close = strstr(q, triple ? "}}}" : "}}");
+	if (!close) {
+		error_at(c, src, o, "unterminated \"{{\"");
+		return false;
+	}
+	t->end = close + (triple ? 3 : 2);
+	while (*q == ' ')
+		q++;
+	size_t n = (size_t)(close - q);
+	while (n && q[n - 1] == ' ')
+		n--;
+	if (t->kind != '!' && (n == 0 || n >= sizeof t->name)) {
+		error_at(c, src, o, "empty or too long tag name");
+		return false;
+	}
+	if (t->kind != '!') {
+		for (size_t i = 0; i < n; i++)
+			if (!(isalnum((unsigned char)q[i]) || q[i] == '.' || q[i] == '_' || q[i] == '-')) {
+				error_at(c, src, o, "bad character in tag name");
+				return false;
+			}
+	}
+	snprintf(t->name, sizeof t->name, "%.*s", (int)(t->kind == '!' ? 0 : n), q);
+	/* standalone: only whitespace around a section/comment tag on its line */
+	t->standalone = false;
+	if (t->kind == '#' || t->kind == '^' || t->kind == '/' || t->kind == '!') {
+		const char *ls = o;
+		while (ls > src && (ls[-1] == ' ' || ls[-1] == '\t'))
+			ls--;
+		const char *le = t->end;
+		while (*le == ' ' || *le == '\t' || *le == '\r')
+			le++;
+		if ((ls == src || ls[-1] == '\n') && (*le == '\n' || *le == '\0')) {
+			t->standalone = true;
+			t->line_start = ls;
+			t->line_end = *le == '\n' ? le + 1 : le;
+		}
+	}
+	return true;
+}
+
+static bool truthy(const struct tentry *e)
+{
+	if (!e)
+		return false;
+	if (!e->value)
+		return e->nitems > 0;
+	return *e->value && strcmp(e->value, "0") && strcmp(e->value, "false");
+}
+
+/* Render src[p..] until the closing tag of `section` (NULL = end).  Returns
+ * the position after the closing tag, or NULL on error/end. */
+static const char *render(struct ctx *c, const char *src, const char *p, const char *section,
+			  int in_section, struct buf *out)
+{
+	struct tag t;
+	while (!c->err) {
+		if (!next_tag(c, src, p, &t)) {
+			if (c->err)
+				return NULL;
+			if (section) {
+				error_at(c, src, p, "section \"%s\" is not closed", section);
+				return NULL;
+			}
+			if (out)
+				buf_adds(out, p);
+			return p + strlen(p);
+		}
+		const char *text_end = t.standalone ? t.line_start : t.start;
+		if (out)
+			buf_add(out, p, (size_t)(text_end - p));
+		const char *after = t.standalone ? t.line_end : t.end;
+		switch (t.kind) {
+		case '!':
+			p = after;
+			break;
+		case '/':
+			if (!section || strcmp(section, t.name)) {
+				error_at(c, src, t.start, "\"{{/%s}}\" closes %s%s%s", t.name, section ? "\"" : "no open section",
+					 section ? section : "", section ? "\"" : "");
+				return NULL;
+			}
+			return after;
+		case '#':
+		case '^': {
+			if (!in_section && !known(t.name) && strcmp(t.name, ".")) {
+				error_at(c, src, t.start, "unknown variable \"%s\"", t.name);
+				return NULL;
+			}
+			const struct tentry *e = c->check ? NULL : lookup(c, t.name);
+			const char *end = NULL;
+			char name[128];
+			snprintf(name, sizeof name, "%s", t.name);
+			if (c->check || !out) {
+				end = render(c, src, after, name, in_section + 1, NULL);
+			} else if (t.kind == '#' && e && !e->value && e->nitems && c->depth < 31) {
+				for (size_t i = 0; i < e->nitems && !c->err; i++) {
+					c->scope[c->depth++] = e->items[i];
+					end = render(c, src, after, name, in_section + 1, out);
+					c->depth--;
+				}
+			} else if ((t.kind == '#') == truthy(e)) {
+				end = render(c, src, after, name, in_section + 1, out);
+			} else {
+				end = render(c, src, after, name, in_section + 1, NULL);
+			}
+			if (!end)
+				return NULL;
+			p = end;
+			break;
+		}
+		default: {
+			if (!in_section && !known(t.name) && strcmp(t.name, ".")) {
+				error_at(c, src, t.start, "unknown variable \"%s\"", t.name);
+				return NULL;
+			}
+			if (out && !c->check) {
+				const struct tentry *e = lookup(c, t.name);
+				if (!strcmp(t.name, ".") && c->depth > 1) {
+					const struct tentry *self = find(c->scope[c->depth - 1], "text");
+					e = self;
+				}
+				if (e && e->value)
+					emit(out, e->value, c->html && t.kind != '{');
+			}
+			p = t.end;
+			break;
+		}
+		}
+	}
+	return NULL;
+}
+
+static int render_string(const char *path, const char *src, bool html, const struct tvars *v, bool check,
+			 char **out_r, char **err_r)
+{
+	struct ctx c = {.path = path, .html = html, .check = check};
+	struct buf out;
+	buf_init(&out);
+	if (v)
+		c.scope[c.depth++] = v;
+	render(&c, src, src, NULL, 0, check ? NULL : &out);
+	if (c.err) {
+		buf_release(&out);
+		*err_r = c.err;
+		return -1;
+	}
+	if (out_r)
+		*out_r = buf_detach(&out);
+	else
+		buf_release(&out);
+	return 0;
+}
+
+/* Split "Subject: …\n…\n\nbody" into header lines and body. */
+static const char *split_header(const char *s, const char **subject, size_t *subject_len)
+{
+	*subject = NULL;
+	*subject_len = 0;
+	const char *p = s;
+	/* a header block only when the first line looks like "Name: value" */
+	size_t k = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-");
+	if (!k || p[k] != ':')
+		return s;
+	while (*p && *p != '\n') {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		if (n >= 8 && !strncasecmp(p, "Subject:", 8)) {
+			const char *v = p + 8;
+			while (*v == ' ')
+				v++;
+			*subject = v;
+			*subject_len = (size_t)(p + n - v);
+			while (*subject_len && ((*subject)[*subject_len - 1] == '\r' || (*subject)[*subject_len - 1] == ' '))
+				(*subject_len)--;
+		}
+		p = nl ? nl + 1 : p + n;
+		if (*p == '\r')
+			p++;
+	}
+	return *p == '\n' ? p + 1 : p;
+}
+
+static int render_file(const char *path, const char *src, bool html, const struct tvars *v, bool check,
+		       char **subject_r, char **body_r, char **err_r)
+{
+	const char *subject;
+	size_t slen;
+	const char *body = split_header(src, &subject, &slen);
+	if (subject_r) {
+		char *s = xstrndup(subject ? subject : "", slen);
+		/* the subject template is on line 1 of the file: errors point there */
+		int rc = render_string(path, s, false, v, check, subject_r, err_r);
+		free(s);
+		if (rc < 0)
+			return -1;
+	}
+	/* keep line numbers right: render the body with the header lines blanked */
+	struct buf b;
+	buf_init(&b);
+	for (const char *p = src; p < body; p++)
+		if (*p == '\n')
+			buf_addc(&b, '\n');
+	size_t skip = b.len;
+	buf_adds(&b, body);
+	char *out = NULL;
+	int rc = render_string(path, b.s, html, v, check, body_r ? &out : NULL, err_r);
+	buf_release(&b);
+	if (rc < 0) {
+		if (subject_r) {
+			free(*subject_r);
+			*subject_r = NULL;
+		}
+		return -1;
+	}
+	if (body_r) {
+		*body_r = xstrdup(out + (skip <= strlen(out) ? skip : 0));
+		free(out);
+	}
+	return 0;
+}
+
+int template_render(const char *override_dir, const char *lang, const char *name,
+		    const struct tvars *v, struct rendered *out, char **err_r)
+{
+	char *path = NULL, *hpath = NULL;
+	memset(out, 0, sizeof *out);
+	*err_r = NULL;
+	char *src = locate(override_dir, lang, name, "txt", &path);
+	if (!src) {
+		*err_r = xasprintf("template %s/%s.txt not found", lang, name);
+		return -1;
+	}
+	int rc = render_file(path, src, false, v, false, &out->subject, &out->text, err_r);
+	free(src);
+	free(path);
+	if (rc < 0)
+		return -1;
+	char *hsrc = locate(override_dir, lang, name, "html", &hpath);
+	if (hsrc) {
+		rc = render_file(hpath, hsrc, true, v, false, NULL, &out->html, err_r);
+		free(hsrc);
+		free(hpath);
+		if (rc < 0) {
+			rendered_free(out);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void rendered_free(struct rendered *r)
+{
+	free(r->subject);
+	free(r->text);
+	free(r->html);
+	memset(r, 0, sizeof *r);
+}
+
+int template_check(const char *override_dir, const char *lang, const char *name, char **err_r)
+{
+	char *path = NULL;
+	char *subject = NULL;
+	*err_r = NULL;
+	char *src = locate(override_dir, lang, name, "txt", &path);
+	if (!src) {
+		*err_r = xasprintf("template %s/%s.txt not found", lang, name);
+		return -1;
+	}
+	int rc = render_file(path, src, false, NULL, true, &subject, NULL, err_r);
+	free(subject);
+	free(src);
+	free(path);
+	if (rc < 0)
+		return -1;
+	src = locate(override_dir, lang, name, "html", &path);
+	if (src) {
+		rc = render_file(path, src, true, NULL, true, NULL, NULL, err_r);
+		free(src);
+		free(path);
+	}
+	return rc;
+}
