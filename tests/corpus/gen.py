@@ -1014,7 +1014,10 @@ case("042-dsn-bounce-contact", dsn, {
     "explain": {"class": "bounce", "outcome": {"one_of": ["log", "ignore"]}},
     "export": {"contacts": {"contains": [{"email": "cliente@acme.mx", "bouncing": True},
                                          {"email": "jane@initech.com", "bouncing": False}]},
-               "deals": {"len": 3}, "outbox": {"len": 0}}})
+               "deals": {"len": 3},
+               "outbox": {"not_contains": [{"to": "MAILER-DAEMON@mx.example.com"}, {"to": "mailer-daemon@mx.example.com"},
+                                           {"to": "cliente@acme.mx"}, {"kind": "confirmation"}, {"kind": "error"},
+                                           {"kind": "reply"}]}}})
 
 # --- 043 mailing list
 case("043-mailing-list", simple(
@@ -1345,6 +1348,285 @@ case("069-ganamos-compartir-by-name", eml, {
     "export": {"deals_by_id": {"1": {"stage": "won", "status": "won", "reason": "relationship",
                                      "shared_with": ["luis@example.com"]}},
                "outbox": confirmed("ana@example.com")}})
+
+
+# --- 070 display name carries a rep's address, real address is a stranger
+eml, mid = gmail_rep("070", "ana@example.com", "ventas.mx.2026@gmail.com", "Re: [deal #1] ACME renewal",
+                     "etapa: ganado", ATTR_ES, CONF_ES, auth=False)
+case("070-trap-display-name-is-rep-address", eml, {
+    "why": "From: \"ana@example.com\" <ventas.mx.2026@gmail.com>: a rep is identified by address only, never by "
+           "display name; no command runs",
+    "explain": {"class": "unknown", "sender": "ventas.mx.2026@gmail.com",
+                "commands": {"not_contains": [{"ok": True}]}},
+    "export": {"deals_by_id": unchanged("1"),
+               "events": {"not_contains": [{"deal": 1, "type": "stage"}]},
+               "outbox": {"not_contains": [{"kind": "confirmation"}]}}})
+
+# --- 071 latin-9 euro sign (0xA4)
+body = "valor: 9.500 \u20ac\n\nAna\n"
+h = ("Return-Path: <ana@example.com>\nDelivered-To: ventas@example.com\n" + received_gmail("ana@example.com", "071") +
+     "From: =?ISO-8859-15?Q?Ana_L=F3pez?= <ana@example.com>\nTo: ventas@example.com\n"
+     "Subject: Re: [deal #1] ACME renewal\nDate: Mon, 23 Nov 2026 08:35:00 -0600\n"
+     "Message-ID: <20261123143500.0071.ana@portatil-ana.example.com>\nMIME-Version: 1.0\n"
+     "User-Agent: Mutt/2.2.9 (2022-11-12)\n"
+     'Content-Type: text/plain; charset=iso-8859-15\nContent-Disposition: inline\nContent-Transfer-Encoding: 8bit\n\n')
+case("071-iso-8859-15-8bit-euro", h.encode("ascii") + body.encode("iso-8859-15"), {
+    "why": "mutt, 8bit ISO-8859-15 body: the euro sign is byte 0xA4 (not the Latin-1 currency sign); "
+           "'valor: 9.500 €' sets 9500 EUR",
+    "explain": rep_apply_explain("ana@example.com", 1, "tag", [cmd("value", "9.500 \u20ac")]),
+    "export": {"deals_by_id": {"1": {"value": 9500, "currency": "EUR"}}, "outbox": confirmed("ana@example.com")}})
+
+# --- 072 Outlook with inline signature logo: mixed > related > alternative
+png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+bm = "_006_SA1PR12MB6703072SA1PR12MB6703namp_"
+br = "_005_SA1PR12MB6703072SA1PR12MB6703namp_"
+ba = "_000_SA1PR12MB6703072SA1PR12MB6703namp_"
+text = ("etapa: negociación\nvalor: 14.500\n\nSaludos,\n\nAna López\nEjecutiva de ventas | Example\n[cid:image001.png@01DB3D9A.5C2F1E20]\n\n"
+        "De: Asistente de ventas <ventas@example.com>\nEnviado el: lunes, 23 de noviembre de 2026 08:02\n"
+        "Para: Ana López <ana@example.com>\nAsunto: [deal #1] ACME renewal\n\nEtapa: Demo\n")
+html = word_html(["etapa: negociación", "valor: 14.500", "", "Saludos,", "", "Ana López", "Ejecutiva de ventas | Example"],
+                 [("De:", "Asistente de ventas <ventas@example.com>"), ("Enviado el:", "lunes, 23 de noviembre de 2026 08:02"),
+                  ("Para:", "Ana López <ana@example.com>"), ("Asunto:", "[deal #1] ACME renewal")], ["Etapa: Demo"])
+html = html.replace("Ejecutiva de ventas | Example<o:p></o:p></span></p>",
+                    'Ejecutiva de ventas | Example<o:p></o:p></span></p>\n<p class="MsoNormal"><img width="120" height="40" '
+                    'style="width:1.25in;height:.4166in" id="Imagen_x0020_1" src="cid:image001.png@01DB3D9A.5C2F1E20"></p>')
+h = ("Return-Path: <ana@example.com>\nDelivered-To: ventas@example.com\n" + received_outlook("ana@example.com", "072") +
+     auth_results() + dkim("example.com", "selector1", "072") +
+     "From: %s\nTo: Asistente de ventas <ventas@example.com>\nSubject: RE: [deal #1] ACME renewal\n"
+     "Thread-Topic: [deal #1] ACME renewal\nThread-Index: AQHbPZx%s\nDate: Mon, 23 Nov 2026 14:36:12 +0000\n"
+     "Message-ID: <SA1PR12MB6703072LOGO@SA1PR12MB6703.namprd12.prod.outlook.com>\n"
+     "References: <dealmail.0072@example.com>\nIn-Reply-To: <dealmail.0072@example.com>\n"
+     "Accept-Language: es-MX, en-US\nContent-Language: es-MX\nX-MS-Has-Attach: yes\n"
+     "Content-Type: multipart/related;\n\tboundary=\"%s\";\n\ttype=\"multipart/alternative\"\nMIME-Version: 1.0\n\n"
+     % (name_addr("Ana López", "ana@example.com"), noise("072", 20), br))
+body = ("--%s\nContent-Type: multipart/alternative;\n\tboundary=\"%s\"\n\n--%s\n%s\n--%s\n%s\n--%s--\n\n"
+        "--%s\nContent-Type: image/png; name=\"image001.png\"\nContent-Description: image001.png\n"
+        "Content-Disposition: inline; filename=\"image001.png\"; size=%d;\n\tcreation-date=\"Mon, 23 Nov 2026 14:36:11 GMT\";\n"
+        "\tmodification-date=\"Mon, 23 Nov 2026 14:36:11 GMT\"\nContent-ID: <image001.png@01DB3D9A.5C2F1E20>\n"
+        "Content-Transfer-Encoding: base64\n\n%s\n--%s--\n"
+        % (br, ba, ba, part("text/plain", text, "qp", charset="utf-8"), ba, part("text/html", html, "qp", charset="utf-8"),
+           ba, br, len(png), b64(png), br))
+case("072-outlook-related-inline-logo", h + body, {
+    "why": "Outlook reply with a signature logo: multipart/related around multipart/alternative plus an inline PNG; "
+           "'valor: 14.500' (es thousands separator) and the stage apply",
+    "explain": rep_apply_explain("ana@example.com", 1, "tag", [cmd("stage", "negociación"), cmd("value", "14.500")],
+                                 None, ["Enviado el:", "iVBOR"]),
+    "export": {"deals_by_id": {"1": {"stage": "negotiation", "value": 14500}}, "outbox": confirmed("ana@example.com")}},
+    crlf=True)
+
+# --- 073 a tagged line for a deal the sender may not change refuses the whole message
+eml, mid = gmail_rep("073", "Ana López", "ana@example.com", "Re: [deal #1] ACME renewal",
+                     "etapa: propuesta\n#3 etapa: ganado", ATTR_ES, CONF_ES)
+case("073-refuse-tagged-line-foreign-deal", eml, {
+    "why": "All-or-nothing across deals: '#3 etapa: ganado' targets Bob's deal, so Ana's whole message is refused "
+           "(deal 1 not moved either)",
+    "explain": {"class": "rep", "deal": 1, "outcome": "refuse",
+                "commands": [cmd("stage", "propuesta", ok=True), {"keyword": "stage", "ok": False}]},
+    "export": {"deals_by_id": unchanged("1", "3"), "events": nothing_from(mid), "outbox": refused("ana@example.com")}})
+
+# --- 074/075 require_auth: dkim=pass aligned is enough; unaligned passes are not
+eml, mid = gmail_rep("074", "Ana López", "ana@example.com", "Re: [deal #1] ACME renewal", "etapa: propuesta",
+                     ATTR_ES, CONF_ES, auth=False,
+                     extra_headers="Authentication-Results: mx.example.com;\n\tdkim=pass (2048-bit key) header.d=example.com header.i=@example.com header.b=Xk3vN2qP;\n"
+                                   "\tspf=none smtp.mailfrom=ana@example.com;\n\tdmarc=none header.from=example.com\n")
+case("074-auth-dkim-pass-aligned", eml, {
+    "why": "require_auth = yes: no DMARC result, but dkim=pass with header.d = the From domain is aligned → authenticated",
+    "config": "auth.conf",
+    "explain": {"class": "rep", "authenticated": True, "deal": 1, "outcome": "apply"},
+    "export": {"deals_by_id": {"1": {"stage": "proposal"}}, "outbox": confirmed("ana@example.com")}})
+
+eml, mid = gmail_rep("075", "Ana López", "ana@example.com", "Re: [deal #1] ACME renewal", "etapa: ganado",
+                     ATTR_ES, CONF_ES, auth=False, envelope="bounces+1234@em.sendgrid.example.net",
+                     extra_headers="Authentication-Results: mx.example.com;\n\tdkim=pass (2048-bit key) header.d=sendgrid.example.net header.i=@sendgrid.example.net header.b=Qa1bC2dE;\n"
+                                   "\tspf=pass (mx.example.com: domain of bounces+1234@em.sendgrid.example.net designates 167.89.0.1 as permitted sender) smtp.mailfrom=bounces+1234@em.sendgrid.example.net;\n"
+                                   "\tdmarc=fail (p=none dis=none) header.from=example.com\n")
+case("075-auth-unaligned-passes", eml, {
+    "why": "require_auth = yes: dkim and spf pass only for a third-party domain (not aligned with example.com) and "
+           "dmarc=fail → not authenticated, nothing runs",
+    "config": "auth.conf",
+    "explain": {"class": "unknown", "authenticated": False, "outcome": "ignore"},
+    "export": {"deals": {"len": 3}, "deals_by_id": unchanged("1"), "events": nothing_from(mid)}})
+
+# --- 076 deal: #2 picks the deal
+eml, mid = gmail_rep("076", "Luís Souza", "luis@example.com", "Globex - atualização",
+                     "oportunidade: #2\nestágio: demo", None, "", irt="<none-0076@example.com>")
+eml = eml.replace("References: <none-0076@example.com>\nIn-Reply-To: <none-0076@example.com>\n", "")
+eml = eml.replace("Subject: Globex - atualização", "Subject: " + qword("Globex - atualização"))
+case("076-deal-line-picks-existing", eml, {
+    "why": "A fresh (untagged) mail with 'oportunidade: #2' picks deal 2 (route deal-line)",
+    "explain": {"class": "rep", "deal": 2, "route": "deal-line", "outcome": "apply"},
+    "export": {"deals": {"len": 3}, "deals_by_id": {"2": {"stage": "demo"}},
+               "events": {"contains": [stage_ev(2, "qualify", "demo", "luis@example.com", mid)]},
+               "outbox": confirmed("luis@example.com")}})
+
+# --- 077 folded subject splitting the tag
+text = "stage: negotiation\n\nBob\n\nFrom: Asistente de ventas <ventas@example.com>\nSent: Monday, November 23, 2026 8:02 AM\nTo: Bob Smith <bob@example.com>\nSubject: [deal #3] Initech pilot\n\nDeal #3 is in stage Demo.\n"
+html = "<html><body><div>stage: negotiation</div><div>&nbsp;</div><div>Bob</div></body></html>\n"
+eml, mid = outlook_desktop("077", "Bob Smith", "bob@example.com",
+                           "RE: Initech pilot - security questionnaire and revised SOW for the Denver office [deal\n #3]",
+                           text, html, charset="us-ascii", lang="en-US", thread_topic="Initech pilot")
+case("077-folded-subject-tag", eml, {
+    "why": "A long Outlook subject folded inside the tag ('[deal' CRLF SP '#3]'): unfolded it is '[deal #3]'",
+    "explain": rep_apply_explain("bob@example.com", 3, "tag", [cmd("stage", "negotiation")]),
+    "export": {"deals_by_id": {"3": {"stage": "negotiation"}}, "outbox": confirmed("bob@example.com")}}, crlf=True)
+
+# --- 078 Outlook mobile HTML-only with &nbsp; after the colon
+html = ('<html><head>\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body>\n'
+        '<div dir="auto">Etapa:&nbsp;propuesta</div>\n<div dir="auto"><br></div>\n'
+        '<div dir="auto">Obtener <a href="https://aka.ms/AAb9ysg">Outlook para Android</a></div>\n'
+        '<hr style="display:inline-block;width:98%" tabindex="-1">\n<div id="divRplyFwdMsg" dir="ltr">'
+        '<font face="Calibri, sans-serif" style="font-size:11pt" color="#000000"><b>De:</b> Asistente de ventas '
+        '&lt;ventas@example.com&gt;<br><b>Enviado:</b> Monday, November 23, 2026 8:02:11 AM<br><b>Para:</b> '
+        'Ana L&oacute;pez &lt;ana@example.com&gt;<br><b>Asunto:</b> [deal #1] ACME renewal</font>\n<div>&nbsp;</div></div>\n'
+        '<div>etapa: perdido</div>\n</body></html>\n')
+h = ("Return-Path: <ana@example.com>\nDelivered-To: ventas@example.com\n" + received_outlook("ana@example.com", "078") +
+     auth_results() +
+     "From: %s\nTo: Asistente de ventas <ventas@example.com>\nSubject: Re: [deal #1] ACME renewal\n"
+     "Thread-Topic: [deal #1] ACME renewal\nDate: Mon, 23 Nov 2026 14:47:55 +0000\n"
+     "Message-ID: <SA1PR12MB6703078ANDROID@SA1PR12MB6703.namprd12.prod.outlook.com>\n"
+     "In-Reply-To: <dealmail.0078@example.com>\nContent-Language: es-MX\n"
+     'Content-Type: text/html; charset="utf-8"\nContent-Transfer-Encoding: base64\nMIME-Version: 1.0\n\n'
+     % name_addr("Ana López", "ana@example.com"))
+case("078-outlook-android-html-nbsp", h + b64(html), {
+    "why": "Outlook for Android, HTML-only and base64: 'Etapa:&nbsp;propuesta' (no-break space after the colon) "
+           "still parses; 'Obtener Outlook para Android' and the quoted header block are not commands",
+    "explain": {"class": "rep", "deal": 1, "outcome": "apply", "commands": [{"keyword": "stage", "ok": True}]},
+    "export": {"deals_by_id": {"1": {"stage": "proposal"}}, "outbox": confirmed("ana@example.com")}})
+
+# --- 079 Apple Mail (macOS) alternative with blockquote type=cite
+bnd = "Apple-Mail=_5C1E2F3A-0079-4B6C-8D9E-0F1A2B3C4D5E"
+text = ("cierre: 2026-12-18\nprobabilidad: 80%\n\nAna\n\n> El 23 nov 2026, a las 8:02, Asistente de ventas <ventas@example.com> escribió:\n"
+        "> \n> Hola Ana,\n> \n> probabilidad: 10%\n> \n\n")
+html = ('<html aria-label="cuerpo del mensaje"><head><meta http-equiv="content-type" content="text/html; charset=utf-8"></head>'
+        '<body style="overflow-wrap: break-word; -webkit-nbsp-mode: space; line-break: after-white-space;">cierre: 2026-12-18'
+        '<div>probabilidad: 80%</div><div><br></div><div>Ana<br id="lineBreakAtBeginningOfMessage"><div><br><blockquote type="cite">'
+        '<div>El 23 nov 2026, a las 8:02, Asistente de ventas &lt;ventas@example.com&gt; escribió:</div><br class="Apple-interchange-newline">'
+        '<div><div>Hola Ana,<br><br>probabilidad: 10%<br></div></div></blockquote></div><br></div></body></html>')
+h = ("Return-Path: <ana@example.com>\nDelivered-To: ventas@example.com\n" + received_gmail("ana@example.com", "079") +
+     auth_results() + dkim("example.com", "google", "079") +
+     "From: %s\nContent-Type: multipart/alternative;\n\tboundary=\"%s\"\nMime-Version: 1.0 (Mac OS X Mail 16.0 \\(3826.200.121\\))\n"
+     "Subject: Re: [deal #1] ACME renewal\nDate: Mon, 23 Nov 2026 08:33:10 -0600\nIn-Reply-To: <dealmail.0079@example.com>\n"
+     "To: Asistente de ventas <ventas@example.com>\nReferences: <dealmail.0079@example.com>\n"
+     "Message-Id: <A1B2C3D4-0079-4E5F-A6B7-C8D9E0F1A2B3@example.com>\nX-Mailer: Apple Mail (2.3826.200.121)\n\n"
+     % (name_addr("Ana López", "ana@example.com"), bnd))
+body = "\n--%s\nContent-Transfer-Encoding: quoted-printable\n%s\n--%s\nContent-Transfer-Encoding: quoted-printable\n%s\n--%s--\n" % (
+    bnd, part("text/plain", text, "qp", charset="utf-8").replace("Content-Transfer-Encoding: quoted-printable\n", "", 1),
+    bnd, part("text/html", html, "qp", charset="utf-8").replace("Content-Transfer-Encoding: quoted-printable\n", "", 1), bnd)
+case("079-apple-mail-macos-alternative", h + body, {
+    "why": "Apple Mail on macOS (text + html with blockquote type=cite): close date and probability apply, the "
+           "quoted 'probabilidad: 10%' does not",
+    "explain": rep_apply_explain("ana@example.com", 1, "tag", [cmd("close", "2026-12-18"), cmd("probability", "80%")],
+                                 None, ["10%", "escribió"]),
+    "export": {"deals_by_id": {"1": {"close_date": "2026-12-18", "probability": 80}}, "outbox": confirmed("ana@example.com")}})
+
+
+# --- 080 a refused message delivered twice: one error reply only
+eml, mid = gmail_rep("080", "Ana López", "ana@example.com", "Re: [deal #1] ACME renewal", "etapa: propusta",
+                     ATTR_ES, CONF_ES)
+case("080-duplicate-refused-one-error", eml, {
+    "why": "A refused message delivered twice: exit 0 both times and one error reply, not two",
+    "ingest_times": 2, "exit": [0, 0],
+    "export": {"deals_by_id": unchanged("1"), "outbox": refused("ana@example.com")}})
+
+# --- 081 a new lead delivered twice: one deal
+case("081-duplicate-new-lead", lead, {
+    "why": "The unknown sender's first mail delivered twice creates one contact and one deal, not two",
+    "ingest_times": 2, "exit": [0, 0],
+    "export": {"deals": {"len": 4}, "contacts": {"len": 4}}})
+
+# --- 082 a contact reply delivered twice: score +2 once
+msg = simple("082", "Cliente ACME <cliente@acme.mx>", "cliente@acme.mx", "Re: [deal #1] ACME renewal",
+             "Perfecto, nos vemos el jueves.\n\nRoberto\n", "<0082.reply@acme.mx>")
+case("082-duplicate-contact-reply", msg, {
+    "why": "A contact's reply delivered twice scores +2 once, logs one email event and one notification",
+    "ingest_times": 2,
+    "export": {"deals_by_id": {"1": {"score": 2}},
+               "events": {"count": [[{"type": "email", "message_id": "<0082.reply@acme.mx>"}, 1]]},
+               "outbox": {"count": [[{"kind": "notification", "to": "ana@example.com"}, 1]]}}})
+
+# --- 083 rep address in upper case
+eml, mid = gmail_rep("083", "ANA LOPEZ", "ANA@EXAMPLE.COM", "Re: [deal #1] ACME renewal", "etapa: propuesta",
+                     ATTR_ES, CONF_ES)
+case("083-rep-address-upper-case", eml, {
+    "why": "Addresses compare without regard to case: ANA@EXAMPLE.COM is Ana",
+    "explain": {"class": "rep", "deal": 1, "outcome": "apply"},
+    "export": {"deals_by_id": {"1": {"stage": "proposal"}}}})
+
+# --- 084 round-robin over three leads
+l1 = simple("084a", "Compras Hooli <compras@hooli.example.mx>", "compras@hooli.example.mx", "Cotización",
+            "Buen día, ¿nos envían precios?\n", "<0084a@hooli.example.mx>")
+l2 = simple("084b", "Vendas Pied Piper <vendas@piedpiper.example.com.br>", "vendas@piedpiper.example.com.br",
+            "Orçamento", "Bom dia, gostaríamos de um orçamento.\n", "<0084b@piedpiper.example.com.br>")
+l3 = simple("084", "Dana Scully <dana@xfiles.example.com>", "dana@xfiles.example.com", "Pricing question",
+            "Hi, could someone send me your pricing for 25 seats?\n", "<0084c@xfiles.example.com>")
+CASES.append(("084a-lead-hooli", l1.encode(), None))
+CASES.append(("084b-lead-piedpiper", l2.encode(), None))
+case("084-round-robin-three-leads", l3, {
+    "why": "Three unknown senders in a row: round-robin in team norte gives one lead each to ana, luis and bob, "
+           "none to the manager",
+    "setup": [],
+    "before": ["084a-lead-hooli.eml", "084b-lead-piedpiper.eml"],
+    "explain": {"class": "unknown", "route": "new-lead", "outcome": "lead"},
+    "export": {"deals": {"len": 3, "contains": [{"owner": "ana@example.com", "stage": "new"},
+                                                {"owner": "luis@example.com", "stage": "new"},
+                                                {"owner": "bob@example.com", "stage": "new"}],
+                         "not_contains": [{"owner": "maria@example.com"}]}}})
+
+# --- 085 Portuguese stage display name
+eml, mid = gmail_rep("085", "Luís Souza", "luis@example.com", "Re: [deal #2] Globex rollout",
+                     "estágio: Proposta pendente", ATTR_PT, "A oportunidade #2 está em Qualificar.")
+case("085-stage-by-portuguese-name", eml, {
+    "why": "A stage may be named by its Portuguese display name ('Proposta pendente')",
+    "explain": rep_apply_explain("luis@example.com", 2, "tag", [cmd("stage", "Proposta pendente")]),
+    "export": {"deals_by_id": {"2": {"stage": "proposal"}}, "outbox": confirmed("luis@example.com")}})
+
+# --- 086 Outlook for Mac es header block with "Fecha:" (also the close keyword)
+text = ("puntos: +3\n\nAna\n\nDe: Asistente de ventas <ventas@example.com>\nFecha: lunes, 23 de noviembre de 2026, 8:02\n"
+        "Para: Ana López <ana@example.com>\nAsunto: [deal #1] ACME renewal\n\nHola Ana,\n\nEtapa: Demo\n")
+html = ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8"></head><body>'
+        '<div class="WordSection1"><p class="MsoNormal">puntos: +3</p><p class="MsoNormal">&nbsp;</p><p class="MsoNormal">Ana</p>'
+        '<div id="mail-editor-reference-message-container"><div class="ms-outlook-mobile-reference-message">'
+        '<div style="border:none;border-top:solid #B5C4DF 1.0pt;padding:3.0pt 0cm 0cm 0cm"><p class="MsoNormal">'
+        '<b>De: </b>Asistente de ventas &lt;ventas@example.com&gt;<br><b>Fecha: </b>lunes, 23 de noviembre de 2026, 8:02<br>'
+        '<b>Para: </b>Ana López &lt;ana@example.com&gt;<br><b>Asunto: </b>[deal #1] ACME renewal</p></div>'
+        '<p class="MsoNormal">Hola Ana,</p><p class="MsoNormal">Etapa: Demo</p></div></div></div></body></html>\n')
+eml, mid = outlook_desktop("086", "Ana López", "ana@example.com", "Re: [deal #1] ACME renewal", text, html)
+eml = eml.replace("Thread-Index:", "User-Agent: Microsoft-MacOutlook/16.91.24111020\nThread-Index:")
+case("086-outlook-mac-fecha-header-block", eml, {
+    "why": "Outlook for Mac in Spanish quotes with 'De: / Fecha: / Para: / Asunto:'; 'Fecha:' is also the close "
+           "keyword, so a cutter that misses this block would refuse the message over an unreadable date",
+    "explain": rep_apply_explain("ana@example.com", 1, "tag", [cmd("score", "+3")], None, ["Fecha:", "Asunto:"]),
+    "export": {"deals_by_id": {"1": {"score": 3, "close_date": None}}, "outbox": confirmed("ana@example.com")}})
+
+# --- 087 Gmail forward localised in Portuguese
+fwd = ("estágio: negociação\n\n---------- Mensagem encaminhada ---------\n"
+       "De: Fernanda Costa <compras@globex.com.br>\nDate: seg., 23 de nov. de 2026 às 09:10\n"
+       "Subject: Contraproposta Globex\nTo: Luís Souza <luis@example.com>\n\n\n"
+       "Luís, segue nossa contraproposta com 12% de desconto.\n\nFernanda")
+eml, mid = gmail_rep("087", "Luís Souza", "luis@example.com", "Fwd: Contraproposta Globex", fwd, None, "",
+                     irt="<none-0087@example.com>")
+eml = eml.replace("References: <none-0087@example.com>\nIn-Reply-To: <none-0087@example.com>\n", "")
+case("087-gmail-pt-forward-contact", eml, {
+    "why": "Gmail forward localised in Portuguese ('Mensagem encaminhada', 'De:'): the client in the forwarded "
+           "block picks her open deal 2 (route contact)",
+    "explain": {"class": "rep", "deal": 2, "route": "contact", "outcome": "apply",
+                "commands": [cmd("stage", "negociação")]},
+    "export": {"deals": {"len": 3}, "deals_by_id": {"2": {"stage": "negotiation"}}, "outbox": confirmed("luis@example.com")}})
+
+# --- 088 iPhone forward in Spanish ("Inicio del mensaje reenviado:")
+body = ("etapa: negociación\n\nEnviado desde mi iPhone\n\nInicio del mensaje reenviado:\n\n"
+        "> De: Roberto Díaz <cliente@acme.mx>\n> Fecha: 23 de noviembre de 2026, 7:45:00 a.m. CST\n"
+        "> Para: Ana López <ana@example.com>\n> Asunto: Contrapropuesta ACME\n>\n"
+        "> \ufeffAna, les mandamos la contrapropuesta firmada.\n")
+case("088-iphone-forward-es-contact", iphone("088", "Ana López", "ana@example.com", "Fwd: Contrapropuesta ACME", body,
+                                             "Mon, 23 Nov 2026 08:20:00 -0600",
+                                             "<9F8E7D6C-0088-4B5A-9C8D-7E6F5A4B3C2D@example.com>",
+                                             "<0088.orig@acme.mx>").replace("References: <0088.orig@acme.mx>\nIn-Reply-To: <0088.orig@acme.mx>\n", ""), {
+    "why": "An iPhone forward ('Inicio del mensaje reenviado:' with a '>'-quoted De:/Fecha: block): the client "
+           "cliente@acme.mx picks deal 1 (route contact) and 'etapa: negociación' applies",
+    "explain": {"class": "rep", "deal": 1, "route": "contact", "outcome": "apply",
+                "commands": [cmd("stage", "negociación")]},
+    "export": {"deals": {"len": 3}, "deals_by_id": {"1": {"stage": "negotiation"}}, "outbox": confirmed("ana@example.com")}})
 
 
 # ---------------------------------------------------------------- write
