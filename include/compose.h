@@ -35,6 +35,8 @@ struct buf;
 void compose_header(struct buf *b, const char *name, const char *value);
 /* Append a mailbox "name <addr>" header (name encoded/quoted as needed). */
 void compose_addr_header(struct buf *b, const char *name, const char *display, const char *addr);
+/* The subject without leading Re:/Fwd:/RES:/RV:/ENC: prefixes (malloc'd). */
+char *compose_strip_prefixes(const char *subject);
 /* "Re: subject" unless it already starts with Re:/RE:/Res:/Fwd:-style prefix. */
 char *compose_reply_subject(const char *subject);
 

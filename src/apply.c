@@ -3,6 +3,7 @@
  * activities, leads, bounces, undo, and the answers to the sender (outbox
  * rows: confirmation, error, reply, notification).  Localised wording of
  * changes and errors lives here (es, pt, en). */
+#include "compose.h"
 #include "process.h"
 #include "template.h"
 #include "text.h"
@@ -305,7 +306,9 @@ static void reply_base(struct app *app, const struct message *msg, const struct 
 	*refs_r = buf_detach(&refs);
 	tvars_set(v, "rep.name", a->rep ? a->rep->name : a->sender);
 	tvars_set(v, "rep.email", a->sender);
-	tvars_set(v, "message.subject", msg->subject && *msg->subject ? msg->subject : "dealmail");
+	char *subj = compose_strip_prefixes(msg->subject);
+	tvars_set(v, "message.subject", *subj ? subj : "dealmail");
+	free(subj);
 	tvars_set(v, "assistant.address", app->cfg->address);
 	tvars_set(v, "assistant.name", app->cfg->name);
 	tvars_setf(v, "undo.minutes", "%d", app->cfg->undo_minutes);
@@ -639,7 +642,9 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 			enum lang l = r ? r->lang : cfg->language;
 			deal_vars(app, id, v, l);
 			tvars_set(v, "rep.name", r ? r->name : o);
-			tvars_set(v, "message.subject", msg->subject);
+			char *subj = compose_strip_prefixes(msg->subject);
+			tvars_set(v, "message.subject", subj);
+			free(subj);
 			tvars_set(v, "message.excerpt", a->visible);
 			struct outbox_item it = {.kind = "notification", .deal_id = id, .to_addr = o,
 						 .to_name = r ? r->name : NULL, .tmpl = "notify-lead",
@@ -686,7 +691,9 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		deal_vars(app, a->deal, v, l);
 		tvars_set(v, "rep.name", r ? r->name : o);
 		tvars_set(v, "contact.email", a->sender);
-		tvars_set(v, "message.subject", msg->subject);
+		char *subj = compose_strip_prefixes(msg->subject);
+		tvars_set(v, "message.subject", subj);
+		free(subj);
 		tvars_set(v, "message.excerpt", a->visible);
 		struct outbox_item it = {.kind = "notification", .deal_id = a->deal, .to_addr = o,
 					 .to_name = r ? r->name : NULL, .tmpl = "notify-reply",

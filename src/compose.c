@@ -211,6 +211,28 @@ char *compose_message_id(const char *domain)
 	return id;
 }
 
+char *compose_strip_prefixes(const char *subject)
+{
+	static const char *const pre[] = {"re:", "res:", "rv:", "fw:", "fwd:", "enc:", "tr:", "aw:", "wg:", NULL};
+	const char *s = subject ? subject : "";
+	for (bool again = true; again;) {
+		again = false;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		for (const char *const *p = pre; *p; p++)
+			if (!strncasecmp(s, *p, strlen(*p))) {
+				s += strlen(*p);
+				again = true;
+				break;
+			}
+	}
+	char *r = xstrdup(s);
+	size_t n = strlen(r);
+	while (n && (r[n - 1] == ' ' || r[n - 1] == '\t'))
+		r[--n] = '\0';
+	return r;
+}
+
 char *compose_reply_subject(const char *subject)
 {
 	const char *s = subject ? subject : "";

@@ -8,6 +8,7 @@
  * checkpoint, and commits; only then may the source acknowledge the
  * message.  explain_message() runs the same analyze() without writing. */
 #include "process.h"
+#include "compose.h"
 #include "reply.h"
 #include "template.h"
 #include "text.h"
@@ -563,21 +564,9 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 
 static void strip_subject(const char *s, struct buf *b)
 {
-	static const char *const pre[] = {"re:", "res:", "rv:", "fw:", "fwd:", "enc:", "tr:", "aw:", "wg:", NULL};
-	bool again = true;
-	while (s && again) {
-		again = false;
-		while (*s == ' ')
-			s++;
-		for (const char *const *p = pre; *p; p++)
-			if (!strncasecmp(s, *p, strlen(*p))) {
-				s += strlen(*p);
-				again = true;
-				break;
-			}
-	}
-	buf_adds(b, s ? s : "");
-	buf_trim(b);
+	char *t = compose_strip_prefixes(s);
+	buf_adds(b, t);
+	free(t);
 }
 
 /* A client address this message is about: forwarded From, then To/Cc. */
@@ -647,6 +636,10 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 	if (cfg->require_auth)
 		a->auth = check_auth(cfg, msg);
 
+	for (size_t i = 0; i < msg->to.n + msg->cc.n && !a->addressed; i++) {
+		const char *e = i < msg->to.n ? msg->to.v[i].email : msg->cc.v[i - msg->to.n].email;
+		a->addressed = is_our_address(cfg, e, NULL);
+	}
 	struct addrlist rcpt = {0};
 	recipients(msg, &rcpt);
 	int64_t token_deal = 0;
@@ -654,11 +647,8 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		char *suffix = NULL;
 		if (!is_our_address(cfg, rcpt.v[i].email, &suffix))
 			continue;
-		if (!suffix) {
-			a->addressed = true;
+		if (!suffix)
 			continue;
-		}
-		a->addressed = true;
 		if (!strncasecmp(suffix, "b.", 2)) {
 			int64_t ob = token_verify(app->secret, app->secret_len, 'b', suffix + 2);
 			if (ob > 0)
@@ -1064,8 +1054,9 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 			p += n + (p[n] == '\n');
 		}
 		for (size_t i = 0; i < a.cmds.n; i++)
-			buf_addf(out, "command:   %s  -> %s%s%s\n", a.cmds.v[i].line, a.res[i].err ? "ERROR: " : "ok",
-				 a.res[i].error ? a.res[i].error : "", a.res[i].suggest ? " (did you mean?)" : "");
+			buf_addf(out, "command:   %s  -> %s%s%s%s%s\n", a.cmds.v[i].line, a.res[i].err ? "ERROR: " : "ok",
+				 a.res[i].error ? a.res[i].error : "", a.res[i].suggest ? " (did you mean \"" : "",
+				 a.res[i].suggest ? a.res[i].suggest : "", a.res[i].suggest ? "\"?)" : "");
 		buf_addf(out, "outcome:   %s%s%s\n", outcome_name(a.outcome), a.note ? " — " : "", a.note ? a.note : "");
 	}
 	analysis_free(&a);

@@ -37,7 +37,7 @@ dm export --json | /usr/bin/env python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 for o in d["outbox"]:
-    print(f"  #{o[\"id\"]:<3} {o[\"kind\"]:<13} to {o[\"to\"]:<24} {o[\"subject\"]}")
+    print("  #%-3d %-13s to %-24s %s" % (o["id"], o["kind"], o["to"], o["subject"]))
 '
 if dm send >/dev/null 2>&1; then
 	echo
