@@ -143,8 +143,10 @@ static char *locate(const char *override_dir, const char *lang, const char *name
 		    char **path_r)
 {
 	const char *dirs[2] = {override_dir, template_shipped_dir()};
+	if (!lang || !*lang || strchr(lang, '/') || strstr(lang, ".."))
+		lang = "en";
 	const char *langs[2] = {lang, "en"};
-	if (strchr(name, '/') || strstr(name, ".."))
+	if (!name || !*name || strchr(name, '/') || strstr(name, ".."))
 		return NULL;
 	for (int l = 0; l < 2; l++)
 		for (int d = 0; d < 2; d++) {
@@ -304,7 +306,7 @@ static bool truthy(const struct tentry *e)
 /* Render src[p..] until the closing tag of `section` (NULL = end).  Returns
  * the position after the closing tag, or NULL on error/end. */
 static const char *render(struct ctx *c, const char *src, const char *p, const char *section,
-			  int in_section, struct buf *out)
+			  const char *open_at, int in_section, struct buf *out)
 {
 	struct tag t;
 	while (!c->err) {
@@ -312,7 +314,7 @@ static const char *render(struct ctx *c, const char *src, const char *p, const c
 			if (c->err)
 				return NULL;
 			if (section) {
-				error_at(c, src, p, "section \"%s\" is not closed", section);
+				error_at(c, src, open_at ? open_at : p, "section \"%s\" is not closed", section);
 				return NULL;
 			}
 			if (out)
@@ -345,17 +347,25 @@ static const char *render(struct ctx *c, const char *src, const char *p, const c
 			char name[128];
 			snprintf(name, sizeof name, "%s", t.name);
 			if (c->check || !out) {
-				end = render(c, src, after, name, in_section + 1, NULL);
+				end = render(c, src, after, name, t.start, in_section + 1, NULL);
 			} else if (t.kind == '#' && e && !e->value && e->nitems && c->depth < 31) {
 				for (size_t i = 0; i < e->nitems && !c->err; i++) {
 					c->scope[c->depth++] = e->items[i];
-					end = render(c, src, after, name, in_section + 1, out);
+					end = render(c, src, after, name, t.start, in_section + 1, out);
 					c->depth--;
 				}
+			} else if (t.kind == '#' && truthy(e) && e->value && c->depth < 31) {
+				/* a value section: `{{.}}` inside is the value */
+				struct tvars *self = tvars_new();
+				tvars_set(self, ".", e->value);
+				c->scope[c->depth++] = self;
+				end = render(c, src, after, name, t.start, in_section + 1, out);
+				c->depth--;
+				tvars_free(self);
 			} else if ((t.kind == '#') == truthy(e)) {
-				end = render(c, src, after, name, in_section + 1, out);
+				end = render(c, src, after, name, t.start, in_section + 1, out);
 			} else {
-				end = render(c, src, after, name, in_section + 1, NULL);
+				end = render(c, src, after, name, t.start, in_section + 1, NULL);
 			}
 			if (!end)
 				return NULL;
@@ -370,8 +380,10 @@ static const char *render(struct ctx *c, const char *src, const char *p, const c
 			if (out && !c->check) {
 				const struct tentry *e = lookup(c, t.name);
 				if (!strcmp(t.name, ".") && c->depth > 1) {
-					const struct tentry *self = find(c->scope[c->depth - 1], "text");
-					e = self;
+					/* the element itself: its "." (a string element or the value
+					 * of a `{{#x}}` section), else its "text" */
+					const struct tentry *self = find(c->scope[c->depth - 1], ".");
+					e = self ? self : find(c->scope[c->depth - 1], "text");
 				}
 				if (e && e->value)
 					emit(out, e->value, c->html && t.kind != '{');
@@ -392,7 +404,7 @@ static int render_string(const char *path, const char *src, bool html, const str
 	buf_init(&out);
 	if (v)
 		c.scope[c.depth++] = v;
-	render(&c, src, src, NULL, 0, check ? NULL : &out);
+	render(&c, src, src, NULL, NULL, 0, check ? NULL : &out);
 	if (c.err) {
 		buf_release(&out);
 		*err_r = c.err;
@@ -434,6 +446,53 @@ static const char *split_header(const char *s, const char **subject, size_t *sub
 	return *p == '\n' ? p + 1 : p;
 }
 
+/* One line, and one reply prefix: "Re: Re: RES: x" -> "Re: x" (templates
+ * write "Re: {{message.subject}}" and the rep's subject often has one). */
+static void subject_tidy(char *s)
+{
+	for (char *p = s; *p; p++)
+		if (*p == '\r' || *p == '\n' || *p == '\t')
+			*p = ' ';
+	char *p = s;
+	int prefixes = 0;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		size_t k = !strncasecmp(p, "re:", 3) || !strncasecmp(p, "rv:", 3) ? 3
+			   : !strncasecmp(p, "res:", 4)                            ? 4
+			   : !strncasecmp(p, "aw:", 3)                             ? 3
+										   : 0;
+		if (!k)
+			break;
+		p += k;
+		prefixes++;
+	}
+	size_t n = strlen(p);
+	while (n && p[n - 1] == ' ')
+		p[--n] = '\0';
+	if (prefixes)
+		memmove(s + 4, p, n + 1), memcpy(s, "Re: ", 4);
+	else if (p != s)
+		memmove(s, p, n + 1);
+	/* a deal tag that the subject already had: "Re: [deal #3] x [deal #3]" */
+	for (char *t = strstr(s, "[deal #"); t; t = strstr(t + 1, "[deal #")) {
+		char *e = strchr(t, ']');
+		if (!e)
+			break;
+		size_t tl = (size_t)(e + 1 - t);
+		char *dup;
+		while ((dup = memmem(e + 1, strlen(e + 1), t, tl)) != NULL) {
+			char *from = dup;
+			while (from > e + 1 && from[-1] == ' ')
+				from--;
+			memmove(from, dup + tl, strlen(dup + tl) + 1);
+		}
+	}
+	n = strlen(s);
+	while (n && s[n - 1] == ' ')
+		s[--n] = '\0';
+}
+
 static int render_file(const char *path, const char *src, bool html, const struct tvars *v, bool check,
 		       char **subject_r, char **body_r, char **err_r)
 {
@@ -447,6 +506,8 @@ static int render_file(const char *path, const char *src, bool html, const struc
 		free(s);
 		if (rc < 0)
 			return -1;
+		if (*subject_r)
+			subject_tidy(*subject_r);
 	}
 	/* keep line numbers right: render the body with the header lines blanked */
 	struct buf b;
@@ -481,24 +542,36 @@ int template_render(const char *override_dir, const char *lang, const char *name
 	*err_r = NULL;
 	char *src = locate(override_dir, lang, name, "txt", &path);
 	if (!src) {
-		*err_r = xasprintf("template %s/%s.txt not found", lang, name);
+		*err_r = xasprintf("template %s/%s.txt not found", lang ? lang : "en", name ? name : "");
 		return -1;
 	}
 	int rc = render_file(path, src, false, v, false, &out->subject, &out->text, err_r);
 	free(src);
-	free(path);
-	if (rc < 0)
+	if (rc < 0) {
+		free(path);
 		return -1;
-	char *hsrc = locate(override_dir, lang, name, "html", &hpath);
+	}
+	/* NAME.html only from the folder NAME.txt came from: an override of the
+	 * text alone must not be paired with the shipped HTML */
+	char *hsrc = NULL;
+	size_t dl = strlen(path) - strlen(name) - 4; /* ".txt" */
+	hpath = xasprintf("%.*s%s.html", (int)dl, path, name);
+	hsrc = slurp(hpath);
+	if (!hsrc) {
+		free(hpath);
+		hpath = NULL;
+	}
 	if (hsrc) {
 		rc = render_file(hpath, hsrc, true, v, false, NULL, &out->html, err_r);
 		free(hsrc);
 		free(hpath);
 		if (rc < 0) {
 			rendered_free(out);
+			free(path);
 			return -1;
 		}
 	}
+	free(path);
 	return 0;
 }
 
@@ -517,20 +590,23 @@ int template_check(const char *override_dir, const char *lang, const char *name,
 	*err_r = NULL;
 	char *src = locate(override_dir, lang, name, "txt", &path);
 	if (!src) {
-		*err_r = xasprintf("template %s/%s.txt not found", lang, name);
+		*err_r = xasprintf("template %s/%s.txt not found", lang ? lang : "en", name ? name : "");
 		return -1;
 	}
 	int rc = render_file(path, src, false, NULL, true, &subject, NULL, err_r);
 	free(subject);
 	free(src);
-	free(path);
-	if (rc < 0)
-		return -1;
-	src = locate(override_dir, lang, name, "html", &path);
-	if (src) {
-		rc = render_file(path, src, true, NULL, true, NULL, NULL, err_r);
-		free(src);
+	if (rc < 0) {
 		free(path);
+		return -1;
 	}
+	char *hpath = xasprintf("%.*s%s.html", (int)(strlen(path) - strlen(name) - 4), path, name);
+	free(path);
+	src = slurp(hpath);
+	if (src) {
+		rc = render_file(hpath, src, true, NULL, true, NULL, NULL, err_r);
+		free(src);
+	}
+	free(hpath);
 	return rc;
 }
