@@ -18,7 +18,9 @@ struct app {
 	struct db *db;
 	unsigned char secret[64];
 	size_t secret_len;
-	bool batch;             /* batch source: commits are NORMAL, synced per batch */
+	bool batch;             /* a batch source is running (Maildir, mbox, IMAP) */
+	bool in_batch_tx;       /* an outer transaction is open: each message is a
+	                           savepoint inside it (see batch_begin) */
 };
 
 /* sysexits */
@@ -43,6 +45,14 @@ struct source_ack {                 /* where the message came from */
  * 0 (applied, refused-and-answered, duplicate, ignored), 65 (quarantined),
  * 75 (temporary: nothing applied), 74 (database error). */
 int process_message(struct app *app, const char *raw, size_t len, const struct source_ack *src);
+
+/* Batches: one transaction around many messages, each message a savepoint
+ * (still all-or-nothing on its own).  batch_commit() is durable (FULL sync)
+ * and only after it may the batch's messages be acknowledged.  Both return
+ * 0 or an exit code (75 temporary, 74). */
+int batch_begin(struct app *app);
+int batch_commit(struct app *app);
+void batch_abort(struct app *app);
 
 /* explain: the same analysis without writing; JSON or text into out.
  * Returns 0, or 65 when the message would be quarantined. */

@@ -779,6 +779,9 @@ int config_stage_find(const struct config *cfg, const char *name)
 {
 	if (!cfg || !name)
 		return -1;
+	for (size_t i = 0; i < cfg->nstages; i++)   /* the common case: a key as stored */
+		if (!strcmp(cfg->stages[i].key, name))
+			return (int)i;
 	char *f = text_fold(name);
 	int found = -1;
 	if (*f) {

@@ -58,6 +58,16 @@ static int load_config(struct config **cfg_r)
 	}
 	diag_free(&d);
 	if (g.db) {
+		/* the default secret lives beside the database: follow --db */
+		const char *slash = strrchr(cfg->database, '/');
+		char *dflt = slash ? xasprintf("%.*s/secret", (int)(slash - cfg->database), cfg->database)
+				   : xstrdup("secret");
+		if (cfg->secret_file && !strcmp(cfg->secret_file, dflt)) {
+			const char *ns = strrchr(g.db, '/');
+			free(cfg->secret_file);
+			cfg->secret_file = ns ? xasprintf("%.*s/secret", (int)(ns - g.db), g.db) : xstrdup("secret");
+		}
+		free(dflt);
 		free(cfg->database);
 		cfg->database = xstrdup(g.db);
 	}

@@ -864,8 +864,24 @@ static int tx_code(struct app *app)
 	return EXIT_IOERR;
 }
 
+/* Start one message's unit of work: a transaction, or a savepoint inside the
+ * batch's transaction. */
+static int unit_begin(struct app *app)
+{
+	return app->in_batch_tx ? db_savepoint(app->db) : db_begin(app->db);
+}
+
 static int finish(struct app *app)
 {
+	if (app->in_batch_tx) {
+		if (db_error(app->db) || db_release(app->db) < 0) {
+			int code = tx_code(app);
+			db_clear_error(app->db);
+			db_rollback_to(app->db);
+			return code;
+		}
+		return EXIT_OK;
+	}
 	if (db_error(app->db) || db_commit(app->db) < 0) {
 		int code = tx_code(app);
 		db_rollback(app->db);
@@ -873,6 +889,36 @@ static int finish(struct app *app)
 		return code;
 	}
 	return EXIT_OK;
+}
+
+int batch_begin(struct app *app)
+{
+	if (db_begin(app->db) < 0) {
+		int code = tx_code(app);
+		db_clear_error(app->db);
+		return code;
+	}
+	app->in_batch_tx = true;
+	return 0;
+}
+
+int batch_commit(struct app *app)
+{
+	app->in_batch_tx = false;
+	if (db_commit(app->db) < 0) {
+		int code = tx_code(app);
+		db_rollback(app->db);
+		db_clear_error(app->db);
+		return code;
+	}
+	return 0;
+}
+
+void batch_abort(struct app *app)
+{
+	app->in_batch_tx = false;
+	db_rollback(app->db);
+	db_clear_error(app->db);
 }
 
 static int save_checkpoint(struct app *app, const struct source_ack *src)
@@ -892,8 +938,11 @@ static int quarantine(struct app *app, const char *raw, size_t len, const char *
 	char key[80], now[21];
 	message_key(NULL, raw, len, key);
 	app_now_iso(now);
-	if (db_begin(app->db) < 0)
-		return tx_code(app);
+	if (unit_begin(app) < 0) {
+		int code = tx_code(app);
+		db_clear_error(app->db);
+		return code;
+	}
 	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", key) == 0) {
 		db_exec(app->db, "INSERT INTO quarantine(reason, raw, bytes, sha256, source, at) VALUES(?, ?, ?, ?, ?, ?)",
 			"tbitt" "t", why, raw, len, (int64_t)len, key, src && src->mailbox ? src->mailbox : NULL, now);
@@ -938,7 +987,7 @@ int process_message(struct app *app, const char *raw, size_t len, const struct s
 	if (!msg)
 		return quarantine(app, raw, len, why, src);
 	message_key(msg, raw, len, a.key);
-	if (db_begin(app->db) < 0) {
+	if (unit_begin(app) < 0) {
 		message_free(msg);
 		int code = tx_code(app);
 		db_clear_error(app->db);

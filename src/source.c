@@ -1,11 +1,11 @@
 /* source.c — see source.h.
  *
  * Durability: the pipe path commits each message with synchronous=FULL before
- * exiting 0.  Batch sources (Maildir, mbox) commit each message in its own
- * transaction with synchronous=NORMAL and make the batch durable with a WAL
- * checkpoint every BATCH messages and at the end; only then are the batch's
+ * exiting 0.  Batch sources (Maildir, mbox) open one transaction per BATCH
+ * messages and give each message a savepoint of its own (so each is still
+ * all-or-nothing); the batch's commit is synced (FULL) and only then are its
  * Maildir files marked (new/ -> cur/ with the S flag).  A crash loses at most
- * the unacknowledged tail, which the next run re-reads and de-duplicates. */
+ * the uncommitted batch, which the next run re-reads and de-duplicates. */
 #include "source.h"
 #include "util.h"
 #include <dirent.h>
@@ -202,40 +202,52 @@ int source_maildir(struct app *app, const char *root)
 	}
 	qsort(v, n, sizeof *v, cmp_entry);
 	app->batch = true;
-	db_set_sync(app->db, false);
-	size_t acked = 0;
+	size_t acked = 0, in_batch = 0;
 	for (size_t i = 0; i < n; i++) {
+		if (!app->in_batch_tx) {
+			int b = batch_begin(app);
+			if (b) {
+				code = worst(code, b);
+				break;
+			}
+		}
 		char *path = xasprintf("%s/%s/%s", root, v[i].dir, v[i].name);
 		size_t len;
 		char *raw = read_file(path, &len);
 		int c;
 		if (!raw) {
-			if (errno == ENOENT) {  /* moved by a mail client meanwhile */
-				free(path);
-				continue;
-			}
-			log_error("%s: %s", path, strerror(errno));
-			c = EXIT_NOINPUT;
+			c = errno == ENOENT ? 0 : EXIT_NOINPUT;   /* ENOENT: moved by a mail client */
+			if (c)
+				log_error("%s: %s", path, strerror(errno));
 		} else
 			c = process_message(app, raw, len, NULL);
 		free(raw);
 		free(path);
+		in_batch++;
 		if (c == EXIT_DATAERR)
 			c = 0;  /* kept in the quarantine: the batch goes on */
 		code = worst(code, c);
-		if (c == EXIT_TEMPFAIL || c == EXIT_IOERR)
-			break;
+		bool stop = c == EXIT_TEMPFAIL || c == EXIT_IOERR;
 		progress(i + 1, n);
-		if ((i + 1) % BATCH == 0 || i + 1 == n) {
-			if (db_checkpoint(app->db) < 0) {
-				code = worst(code, EXIT_TEMPFAIL);
+		if (stop || in_batch == BATCH || i + 1 == n) {
+			/* a failed message was rolled back to its savepoint: what came
+			 * before it in the batch is still good and is committed */
+			int b = batch_commit(app);
+			if (b) {
+				code = worst(code, b);
 				break;
 			}
-			for (; acked <= i; acked++)
+			size_t upto = stop ? i : i + 1;
+			for (; acked < upto; acked++)
 				ack_maildir(root, &v[acked]);
+			acked = i + 1;
+			in_batch = 0;
 		}
+		if (stop)
+			break;
 	}
-	db_set_sync(app->db, true);
+	if (app->in_batch_tx)
+		batch_abort(app);
 	for (size_t i = 0; i < n; i++)
 		free(v[i].name);
 	free(v);
@@ -252,7 +264,6 @@ int source_mbox(struct app *app, const char *path)
 		return EXIT_NOINPUT;
 	}
 	app->batch = true;
-	db_set_sync(app->db, false);
 	size_t start = 0, count = 0;
 	struct buf m;
 	buf_init(&m);
@@ -287,23 +298,27 @@ int source_mbox(struct app *app, const char *path)
 			buf_add(&m, all + p, e - p);
 			p = e;
 		}
-		if (m.len) {
-			int c = process_message(app, m.s, m.len, NULL);
-			if (c == EXIT_DATAERR)
-				c = 0;
-			code = worst(code, c);
-			if (c == EXIT_TEMPFAIL || c == EXIT_IOERR)
-				break;
-			if (++count % BATCH == 0 && db_checkpoint(app->db) < 0) {
-				code = worst(code, EXIT_TEMPFAIL);
-				break;
-			}
-		}
 		start = end;
+		if (!m.len)
+			continue;
+		if (!app->in_batch_tx && (code = worst(code, batch_begin(app))) == EXIT_TEMPFAIL)
+			break;
+		int c = process_message(app, m.s, m.len, NULL);
+		if (c == EXIT_DATAERR)
+			c = 0;
+		code = worst(code, c);
+		bool stop = c == EXIT_TEMPFAIL || c == EXIT_IOERR;
+		if (stop || ++count % BATCH == 0) {
+			int b = batch_commit(app);
+			code = worst(code, b);
+			if (b)
+				break;
+		}
+		if (stop)
+			break;
 	}
-	if (db_checkpoint(app->db) < 0)
-		code = worst(code, EXIT_TEMPFAIL);
-	db_set_sync(app->db, true);
+	if (app->in_batch_tx)
+		code = worst(code, batch_commit(app));
 	buf_release(&m);
 	free(all);
 	return code;
