@@ -13,7 +13,7 @@
  * checkpoint (from UID 1 when UIDVALIDITY changed: Message-ID dedupe makes
  * the rescan a no-op for what was already applied) in batches bounded in
  * count and bytes, processes them in UID order, makes the batch durable
- * (db_checkpoint) and only then marks it on the server (`processed = flag`:
+ * (one synced commit per batch) and only then marks it on the server (`processed = flag`:
  * \Seen and $Dealmail; `move:FOLDER`: UID MOVE, or UID COPY + \Deleted +
  * UID EXPUNGE).  Marks lost to a dropped connection are caught up at the
  * next pass.  Between passes the connection waits in IDLE (re-issued every

@@ -12,12 +12,14 @@
  *   4. per chunk, RFC822.SIZE so that a batch stays bounded in bytes, then
  *      UID FETCH (UID BODY.PEEK[]) of the batch — PEEK: reading a message
  *      never sets \Seen by itself;
- *   5. process_message() on each in UID order; it writes the checkpoint in
- *      the message's own transaction.  A temporary failure stops the pass
- *      before the failing message: it and those after it stay unmarked and
- *      are fetched again next time;
- *   6. db_checkpoint(): the batch's commits are on disk;
- *   7. only now mark the batch on the server. */
+ *   5. one transaction per batch (batch_begin), process_message() on each
+ *      in UID order inside a savepoint of its own; it writes the checkpoint
+ *      with the message's effects.  A temporary failure stops the pass at the
+ *      failing message: it and those after it stay unmarked and are fetched
+ *      again next time;
+ *   6. batch_commit(), synced: the batch is on disk;
+ *   7. only now mark the batch on the server.  A crash before 6 loses the
+ *      batch's work, never a message: nothing of it was marked. */
 #include "imap.h"
 #include "buf.h"
 #include "util.h"
@@ -747,12 +749,10 @@ static int mark(struct imap *m, const uint32_t *uids, size_t n, struct imap_stat
 
 /* Marks lost earlier: every message at or below the checkpoint that is still
  * here unmarked (flag: without $Dealmail; move: not \Deleted). */
-static int catch_up(struct imap *m, struct app *app, uint32_t last, struct imap_stats *st)
+static int catch_up(struct imap *m, uint32_t last, struct imap_stats *st)
 {
 	uint32_t *uids;
 	size_t n;
-	if (db_checkpoint(app->db) < 0)
-		return -1;  /* not durable yet: try next pass */
 	struct mailimap_search_key *k = mailimap_search_key_new_multiple_empty();
 	mailimap_search_key_multiple_add(k, key_uids(1, last));
 	if (m->mark == MARK_FLAG)
@@ -889,8 +889,8 @@ static int run_batch(struct imap *m, struct app *app, const uint32_t *uids, size
 
 	uint32_t *acked = xmalloc((nv + 1) * sizeof *acked);
 	size_t nacked = 0;
-	int code = 0;
-	for (size_t i = 0; i < nv; i++) {
+	int code = batch_begin(app);
+	for (size_t i = 0; i < nv && !code; i++) {
 		if (i && v[i].uid == v[i - 1].uid)
 			continue;
 		struct source_ack src = {m->key, m->uidvalidity, v[i].uid};
@@ -916,17 +916,19 @@ static int run_batch(struct imap *m, struct app *app, const uint32_t *uids, size
 	}
 	mailimap_fetch_list_free(res);
 	free(v);
-	if (nacked) {
-		if (db_checkpoint(app->db) < 0) {
-			log_error("%s: cannot make the batch durable: %s", m->key,
-				  db_error(app->db) ? db_error(app->db) : "checkpoint failed");
-			db_clear_error(app->db);
-			m->need_catchup = true;  /* marked at a later pass, once durable */
+	if (app->in_batch_tx) {
+		/* a failed message was rolled back to its savepoint: those before it
+		 * are good.  The commit is synced: only after it may they be marked. */
+		int b = batch_commit(app);
+		if (b) {
+			log_error("%s: cannot commit the batch (exit %d); it is fetched again later", m->key, b);
+			nacked = 0;
 			if (!code)
-				code = EXIT_TEMPFAIL;
-		} else if (mark(m, acked, nacked, st) < 0 && m->broken && !code)
-			code = EXIT_TEMPFAIL;
+				code = b;
+		}
 	}
+	if (nacked && mark(m, acked, nacked, st) < 0 && m->broken && !code)
+		code = EXIT_TEMPFAIL;
 	free(acked);
 	return code;
 }
@@ -969,7 +971,7 @@ int imap_pass(struct imap *m, struct app *app, bool (*stop)(void *), void *ctx, 
 		db_clear_error(app->db);
 		return temp ? EXIT_TEMPFAIL : EXIT_IOERR;
 	}
-	if (start > 1 && m->need_catchup && catch_up(m, app, start - 1, st) < 0 && m->broken)
+	if (start > 1 && m->need_catchup && catch_up(m, start - 1, st) < 0 && m->broken)
 		return EXIT_TEMPFAIL;
 	if (start == 0)  /* last_uid was 2^32-1 */
 		return 0;
@@ -986,7 +988,6 @@ int imap_pass(struct imap *m, struct app *app, bool (*stop)(void *), void *ctx, 
 
 	bool was_batch = app->batch, stopped = false;
 	app->batch = true;
-	db_set_sync(app->db, false);
 	uint32_t *sizes = xmalloc(SIZE_CHUNK * sizeof *sizes);
 	uint32_t *batch = xmalloc(BATCH_COUNT * sizeof *batch);
 	size_t pdone = 0;
@@ -1014,7 +1015,6 @@ int imap_pass(struct imap *m, struct app *app, bool (*stop)(void *), void *ctx, 
 		}
 	}
 	progress(pdone, n, true);
-	db_set_sync(app->db, true);
 	app->batch = was_batch;
 	free(batch);
 	free(sizes);
@@ -1068,6 +1068,7 @@ enum imap_wait imap_wait(struct imap *m, int timeout_ms, const sigset_t *waitmas
 			}
 			m->idling = true;
 			m->idle_since = now;
+			log_verbose("%s: IDLE, waiting for new mail", m->key);
 		}
 		/* a response already read into libetpan's buffer is invisible to poll */
 		if (m->s->imap_stream && m->s->imap_stream->read_buffer_len > 0)

@@ -12,11 +12,13 @@
  *     one kept) and reconnects;
  *   - reconnects after a failure with growing delays (1 s doubling to 5 min,
  *     with jitter), catching up on all that arrived meanwhile;
- *   - `run` also calls tick_once() (drips, digests, outbox) at start and every
- *     TICK_PERIOD seconds, while the IMAP connection idles.
+ *   - `run` also calls tick_run() (stale deals, drips, outbox delivery) at
+ *     start and every TICK_PERIOD seconds, while the IMAP connection idles;
+ *     without an [imap] url it only ticks.
  * Logging goes to stderr (journald under systemd); -v and -q set the level. */
 #include "app.h"
 #include "cli.h"
+#include "deliver.h"
 #include "imap.h"
 #include "util.h"
 #include <errno.h>
@@ -33,10 +35,6 @@
 #define TICK_PERIOD   60          /* seconds between ticks in `run` */
 #define BACKOFF_MAX   300         /* seconds */
 #define EXIT_NOPERM   77          /* certificate or credentials refused (--once) */
-
-/* tick.c/deliver.c: what is due now (drips, digests, outbox delivery).  Weak,
- * so that `run` still links where that module is absent; it then says so. */
-int tick_once(struct app *app) __attribute__((weak));
 
 static volatile sig_atomic_t got_stop, got_hup;
 
@@ -181,14 +179,7 @@ static void do_tick(struct daemon *d)
 	if (now < d->next_tick)
 		return;
 	d->next_tick = now + TICK_PERIOD;
-	if (!tick_once) {
-		static bool said;
-		if (!said)
-			log_error("run: tick is not built into this version; only the IMAP watch runs");
-		said = true;
-		return;
-	}
-	int rc = tick_once(&d->app);
+	int rc = tick_run(&d->app);
 	if (rc)
 		log_error("tick failed (exit %d); trying again in %d s", rc, TICK_PERIOD);
 }
@@ -196,7 +187,7 @@ static void do_tick(struct daemon *d)
 /* ms until the next tick, or -1 when none. */
 static long tick_wait_ms(const struct daemon *d)
 {
-	if (!d->with_tick || !tick_once)
+	if (!d->with_tick)
 		return -1;
 	long s = (long)(d->next_tick - mono());
 	return s > 0 ? s * 1000 : 0;
@@ -345,8 +336,6 @@ static int start(bool once, bool with_tick)
 		app_close(&d.app);
 		return rc;
 	}
-	if (with_tick && !tick_once)
-		log_error("run: tick is not built into this version; only the IMAP watch runs");
 	rc = loop(&d);
 	imap_close(&d.imap);
 	app_close(&d.app);

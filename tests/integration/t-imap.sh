@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# t-imap.sh — `watch` and `run` against a real Dovecot on 127.0.0.1 (its own
+# config, passwd-file user, self-signed certificate; see imap/lib.sh).
+#
+# Each message comes from a distinct new sender, so each processed message
+# creates exactly one deal: "N messages -> N deals, each contact once" is the
+# exactly-once check.  The server side is checked with doveadm search.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/imap/lib.sh"
+: "${DEALMAIL_BIN:?DEALMAIL_BIN must name the binary under test}"
+W=${WRAP:-}
+N_FIRST=${N_FIRST:-500}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIP: t-imap.sh needs root to run Dovecot"
+	exit 0
+fi
+if [ ! -x "$DOVECOT_BIN" ]; then
+	echo "SKIP: dovecot-imapd is not installed (make deps)"
+	exit 0
+fi
+
+fails=0
+ok() { echo "ok   - $*"; }
+bad() { echo "FAIL - $*"; fails=$((fails + 1)); }
+check() {  # check DESCRIPTION ACTUAL EXPECTED
+	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1: got '$2', expected '$3'"; fi
+}
+now_ms() { date +%s%3N; }
+# wait_deals N SECONDS: poll until N deals exist; prints the elapsed ms
+wait_deals() {
+	local want=$1 limit=$(($2 * 1000)) t0 n
+	t0=$(now_ms)
+	while :; do
+		n=$(ndeals)
+		[ "$n" = "$want" ] && { echo $(($(now_ms) - t0)); return 0; }
+		[ $(($(now_ms) - t0)) -gt "$limit" ] && { echo "timeout($n)"; return 1; }
+		sleep 0.05
+	done
+}
+# wait_log PATTERN FILE SECONDS
+wait_log() {
+	local i
+	for i in $(seq 1 $(($3 * 20))); do
+		grep -q "$1" "$2" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+dm() { $W "$DEALMAIL_BIN" -c "$CONF" "$@"; }   # foreground only: in the background $! would be the subshell
+BG_PIDS=
+
+dovecot_init
+dovecot_start || exit 1
+CONF=$D/dealmail.conf
+IMAPS=imaps://127.0.0.1:$IMAPS_PORT/INBOX
+
+# ---- TLS: refused without the CA, accepted with it --------------------
+dealmail_config "$CONF" "$IMAPS"
+dm init >/dev/null || { bad "init"; exit 1; }
+deliver_range 1 3 tls
+dm watch --once 2>"$D/err"
+rc=$?
+check "untrusted certificate: watch --once exits 77" "$rc" 77
+grep -q "certificate refused" "$D/err" && ok "untrusted certificate: says why" ||
+	bad "untrusted certificate: message: $(cat "$D/err")"
+check "untrusted certificate: nothing processed, nothing marked" "$(ndeals) $(count_search mailbox INBOX keyword '$Dealmail')" "0 0"
+grep -q "Login: user=<test>" "$D/dovecot.log" &&
+	bad "untrusted certificate: credentials were sent" || ok "untrusted certificate: no credentials sent"
+
+dealmail_config "$CONF" "imaps://localhost:$IMAPS_PORT/INBOX" "ca_file = $D/cert.pem"
+dm watch --once 2>"$D/err"
+check "trusted CA, host name: watch --once exits 0" "$?" 0
+check "trusted CA: 3 messages, 3 deals" "$(ndeals)" 3
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -keyout "$D/other.key" -out "$D/other.pem" \
+	-subj /CN=other.example -addext "subjectAltName=DNS:other.example" 2>/dev/null
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/other.pem"
+dm watch --once 2>"$D/err"
+check "certificate of another CA: refused (77)" "$?" 77
+
+dealmail_config "$CONF" "imap://127.0.0.1:$IMAP_PORT/INBOX" "ca_file = $D/cert.pem"
+deliver_range 4 5 tls
+dm watch --once 2>"$D/err"
+check "STARTTLS with the CA: exits 0" "$?" 0
+check "STARTTLS: 5 deals" "$(ndeals)" 5
+
+DEALMAIL_IMAP_PASSWORD=wrong dm watch --once 2>"$D/err"
+check "wrong password (from the environment): exits 77" "$?" 77
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem" "auth = plain"
+deliver_range 6 6 tls
+dm watch --once 2>"$D/err"
+check "AUTHENTICATE PLAIN: exits 0" "$?" 0
+check "AUTHENTICATE PLAIN: 6 deals" "$(ndeals)" 6
+
+# ---- first pass over N_FIRST messages ------------------------------------
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem"
+deliver_range 1001 $((1000 + N_FIRST)) first
+t0=$(now_ms)
+dm watch --once 2>"$D/err"
+rc=$?
+t1=$(now_ms)
+check "first pass over $N_FIRST messages: exits 0" "$rc" 0
+check "first pass: one deal per message" "$(ndeals)" $((6 + N_FIRST))
+check_unique && ok "first pass: no contact has two deals" || bad "first pass: duplicates"
+check "first pass: all marked \\Seen \$Dealmail on the server" \
+	"$(count_search mailbox INBOX keyword '$Dealmail' seen)" $((6 + N_FIRST))
+echo "     measured: $N_FIRST messages in $((t1 - t0)) ms ($((N_FIRST * 1000 / (t1 - t0 + 1))) msg/s, TLS included)"
+dm watch --once 2>"$D/err"
+check "second pass: nothing new, nothing applied twice" "$? $(ndeals)" "0 $((6 + N_FIRST))"
+base=$((6 + N_FIRST))
+
+# ---- IDLE: an appended message is processed quickly ----------------------
+$W "$DEALMAIL_BIN" -c "$CONF" -v watch 2>"$D/watch.log" &
+wpid=$!
+BG_PIDS="$wpid"
+wait_log "waiting for new mail" "$D/watch.log" 10 || bad "watch did not reach IDLE: $(tail -3 "$D/watch.log")"
+lat=""
+for i in 1 2 3 4 5; do
+	append_msg $((2000 + i)) idle
+	ms=$(wait_deals $((base + i)) 5)
+	lat="$lat $ms"
+done
+base=$((base + 5))
+worst=$(echo $lat | tr ' ' '\n' | sort -n | tail -1)
+echo "     measured: arrival-to-commit under IDLE (ms):$lat"
+case $worst in
+timeout*) bad "IDLE: a message was not picked up within 5 s" ;;
+*) [ "$worst" -le 2000 ] && ok "IDLE: each appended message processed within 2 s (worst ${worst} ms)" ||
+	bad "IDLE: slow pickup (worst ${worst} ms)" ;;
+esac
+
+# ---- lock: a second watcher is refused ----------------------------------
+dm watch --once 2>"$D/err"
+rc=$?
+check "second watcher on the same database: exits 75" "$rc" 75
+grep -q "another dealmail" "$D/err" && ok "second watcher: says who holds the lock" || bad "lock message: $(cat "$D/err")"
+
+# ---- Dovecot killed mid-IDLE, messages delivered while it is down ---------
+dovecot_kill
+deliver_range 3001 3020 down
+sleep 1
+dovecot_start || bad "dovecot restart"
+ms=$(wait_deals $((base + 20)) 30) && ok "server killed and restarted: the 20 messages delivered meanwhile processed (${ms} ms after restart)" ||
+	bad "after the server restart: $ms deals"
+base=$((base + 20))
+append_msg 3100 after
+ms=$(wait_deals $((base + 1)) 5) && ok "after reconnecting, IDLE works again (${ms} ms)" || bad "no IDLE after reconnect: $ms"
+base=$((base + 1))
+check_unique && ok "restart: nothing applied twice" || bad "restart: duplicates"
+check "restart: everything marked on the server" "$(count_search mailbox INBOX keyword '$Dealmail')" "$base"
+
+# ---- SIGTERM: clean exit --------------------------------------------------
+kill -TERM "$wpid"
+wait "$wpid"
+check "watch: SIGTERM while idling exits 0" "$?" 0
+BG_PIDS=
+
+# ---- UIDVALIDITY change ------------------------------------------------
+# Stop the server, drop its UID list and indexes, remove most messages: the
+# survivors get UIDs 1.. under a new UIDVALIDITY, below our checkpoint, and
+# new mail gets UIDs the old checkpoint would skip.
+dovecot_stop
+sleep 1.1   # Dovecot derives UIDVALIDITY from the clock
+find "$MAILDIR/cur" "$MAILDIR/new" -type f | sort | tail -n +11 | xargs rm -f
+rm -f "$MAILDIR"/dovecot-uidlist "$MAILDIR"/dovecot.index* "$MAILDIR"/dovecot-keywords
+dovecot_start || bad "dovecot restart"
+append_msg 4001 uv
+append_msg 4002 uv
+dm watch --once 2>"$D/err"
+rc=$?
+check "UIDVALIDITY change: exits 0" "$rc" 0
+grep -q "UIDVALIDITY changed" "$D/err" && ok "UIDVALIDITY change: noticed" || bad "UIDVALIDITY change not logged"
+check "UIDVALIDITY change: the 2 new messages applied, the 10 old ones not again" "$(ndeals)" $((base + 2))
+base=$((base + 2))
+check_unique && ok "UIDVALIDITY change: no duplicates" || bad "UIDVALIDITY: duplicates"
+check "UIDVALIDITY change: all 12 marked" "$(count_search mailbox INBOX keyword '$Dealmail')" 12
+
+# ---- run: SIGTERM mid-batch, and a crash (SIGKILL) mid-batch --------------
+# Each round lets `run` commit some 80 more messages, then stops it: TERM
+# (finish the message in hand, make the batch durable, mark it, exit 0) or
+# KILL (a crash: committed but unmarked messages are marked at the next start).
+deliver_range 5001 5600 run
+rounds=0 killed_mid=0
+while [ "$rounds" -lt 12 ]; do
+	rounds=$((rounds + 1))
+	before=$(ndeals)
+	$W "$DEALMAIL_BIN" -c "$CONF" run 2>>"$D/run.log" &
+	rpid=$!
+	BG_PIDS=$rpid
+	for i in $(seq 1 200); do
+		[ "$(ndeals)" -ge $((before + 80)) ] && break
+		sleep 0.02
+	done
+	if [ $((rounds % 2)) = 0 ]; then
+		kill -KILL "$rpid"; wait "$rpid" 2>/dev/null
+		[ "$(ndeals)" -lt $((base + 600)) ] && killed_mid=$((killed_mid + 1))
+	else
+		kill -TERM "$rpid"; wait "$rpid"
+		rc=$?
+		[ "$rc" = 0 ] || bad "run: SIGTERM exit code $rc (round $rounds)"
+	fi
+	BG_PIDS=
+	n=$(ndeals)
+	marked=$(count_search mailbox INBOX keyword '$Dealmail')
+	[ "$marked" -le "$n" ] || bad "run round $rounds: $marked marked but only $n committed"
+	[ "$n" -ge $((base + 600)) ] && break
+done
+dm watch --once 2>>"$D/run.log"
+check "run stopped $rounds times ($killed_mid by SIGKILL mid-pass): all 600 applied once" "$(ndeals)" $((base + 600))
+base=$((base + 600))
+check_unique && ok "run interrupted: no duplicates" || bad "run interrupted: duplicates"
+check "run interrupted: all marked on the server" "$(count_search mailbox INBOX keyword '$Dealmail')" $((12 + 600))
+grep -q "quarantined (stopping)" "$D/run.log" && ok "run: SIGTERM stopped a pass in the middle and exited 0" ||
+	bad "run: no pass was stopped mid-way"
+grep -q "stopping: signal received" "$D/run.log" && ok "run: logs its clean stop" || bad "run: no stop message"
+
+# ---- processed = move:FOLDER, and the no-MOVE fallback -------------------
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem" "processed = move:Done"
+deliver_range 6001 6010 mv
+dm watch --once 2>"$D/err"
+check "move: exits 0" "$?" 0
+check "move: 10 deals more" "$(ndeals)" $((base + 10))
+base=$((base + 10))
+# switching from flag to move also moves what was processed (and flagged)
+# before: every UID at or below the checkpoint still in INBOX is processed
+check "move: the 10 new and the 612 processed earlier are in Done" "$(count_search mailbox Done all)" 622
+check "move: INBOX is empty" "$(count_search mailbox INBOX all)" 0
+
+dovecot_stop
+dovecot_config "imap_capability = IMAP4rev1 SASL-IR LITERAL+ UIDPLUS"   # no IDLE, no MOVE
+dovecot_start || bad "dovecot restart"
+deliver_range 6101 6105 cp
+dm watch --once 2>"$D/err"
+check "no MOVE: COPY + \\Deleted + UID EXPUNGE: exits 0" "$?" 0
+check "no MOVE: 5 deals more" "$(ndeals)" $((base + 5))
+base=$((base + 5))
+check "no MOVE: the 5 are in Done" "$(count_search mailbox Done header Message-ID cp)" 5
+check "no MOVE: none left in INBOX" "$(count_search mailbox INBOX header Message-ID cp)" 0
+
+$W "$DEALMAIL_BIN" -c "$CONF" -v watch 2>"$D/noop.log" &
+wpid=$!
+BG_PIDS=$wpid
+wait_log "selected" "$D/noop.log" 10
+sleep 0.5
+append_msg 6201 noop
+ms=$(wait_deals $((base + 1)) 25) && ok "no IDLE: NOOP polling picks the message up (${ms} ms)" || bad "no IDLE: $ms"
+base=$((base + 1))
+kill -TERM "$wpid"; wait "$wpid"
+BG_PIDS=
+
+echo "t-imap: $fails failure(s)"
+[ "$fails" -eq 0 ]
