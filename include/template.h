@@ -36,6 +36,8 @@ int template_render(const char *override_dir, const char *lang, const char *name
 void rendered_free(struct rendered *r);
 /* Check a template's syntax without values (for `config check`); 0 or -1. */
 int template_check(const char *override_dir, const char *lang, const char *name, char **err_r);
+/* Forget the template files read so far (they are cached per process). */
+void template_cache_clear(void);
 /* The shipped template directory in use (installed or source tree). */
 const char *template_shipped_dir(void);
 

@@ -1851,6 +1851,24 @@ static char *pick_text(struct walk *w, const struct mailmime *m, bool *html, int
 	clist *l = m->mm_data.mm_multipart.mm_mp_list;
 	if (!strcmp(type, "multipart/alternative")) {
 		char *plain = NULL, *htm = NULL;
+		/* a non-blank text/plain alternative wins: find it before paying
+		 * for any HTML conversion */
+		for (clistiter *it = clist_begin(l); it; it = clist_next(it)) {
+			const struct mailmime *c = clist_content(it);
+			char ct[128];
+			if (!c || c->mm_type != MAILMIME_SINGLE)
+				continue;
+			mime_type(c, ct, sizeof ct);
+			if (strcmp(ct, "text/plain"))
+				continue;
+			bool h = false;
+			char *t = leaf_text(w, c, &h);
+			if (t && !h && !is_blank(t)) {
+				*html = false;
+				return t;
+			}
+			free(t);
+		}
 		for (clistiter *it = clist_begin(l); it; it = clist_next(it)) {
 			bool h = false;
 			char *t = pick_text(w, clist_content(it), &h, depth + 1);

@@ -496,7 +496,15 @@ bool reply_forwarded(const char *text, struct fwd_block *out)
 		struct line l = unquote(&L.v[i]);
 		if (is_blank(&l) || l.n > 400)
 			continue;
-		char *f = fold_line(&l);
+		/* folding is costly and this scans whole histories: only a line
+		 * that starts with - = _ or ends with ':' can be a marker */
+		size_t a = 0, z = l.n;
+		while (a < l.n && hspace(l.s[a]))
+			a++;
+		while (z > a && (hspace(l.s[z - 1]) || l.s[z - 1] == '\r'))
+			z--;
+		bool maybe = a < z && (l.s[a] == '-' || l.s[a] == '=' || l.s[a] == '_' || l.s[z - 1] == ':');
+		char *f = maybe ? fold_line(&l) : xstrdup("");
 		if (is_marker(f) || is_underscores(f))
 			found = parse_fwd_headers(&L, i + 1, out);
 		else {

@@ -123,7 +123,7 @@ const char *template_shipped_dir(void)
 	return path;
 }
 
-static char *slurp(const char *path)
+static char *read_all(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	struct buf b;
@@ -136,6 +136,38 @@ static char *slurp(const char *path)
 		buf_add(&b, chunk, n);
 	fclose(f);
 	return buf_detach(&b);
+}
+
+/* Template files are read once per process (a batch renders thousands of
+ * confirmations); absent files are remembered too.  template_cache_clear()
+ * forgets everything (the daemon calls it when it reloads its config). */
+#define TCACHE 128
+static struct {
+	char *path, *text;   /* text NULL: the file does not exist */
+} tcache[TCACHE];
+static size_t tcache_n;
+
+void template_cache_clear(void)
+{
+	for (size_t i = 0; i < tcache_n; i++) {
+		free(tcache[i].path);
+		free(tcache[i].text);
+	}
+	tcache_n = 0;
+}
+
+static char *slurp(const char *path)
+{
+	for (size_t i = 0; i < tcache_n; i++)
+		if (!strcmp(tcache[i].path, path))
+			return xstrdup(tcache[i].text);
+	char *t = read_all(path);
+	if (tcache_n < TCACHE) {
+		tcache[tcache_n].path = xstrdup(path);
+		tcache[tcache_n].text = xstrdup(t);
+		tcache_n++;
+	}
+	return t;
 }
 
 /* Find NAME.ext: override/lang, shipped/lang, override/en, shipped/en. */

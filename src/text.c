@@ -47,6 +47,72 @@ static char *fold_ascii(const char *s, size_t n)
 	return out;
 }
 
+static char *fold_unicode(const char *s, size_t n);
+
+/* U+00C0..U+00FF: the ASCII letter an accented Latin-1 letter folds to, or 0
+ * where folding is not a single ASCII letter (Æ, Ð, ×, Ø, Þ, ß, …). */
+static const char latin1_fold[64] = {
+	'a', 'a', 'a', 'a', 'a', 'a', 0, 'c', 'e', 'e', 'e', 'e', 'i', 'i', 'i', 'i',
+	0, 'n', 'o', 'o', 'o', 'o', 'o', 0, 0, 'u', 'u', 'u', 'u', 'y', 0, 0,
+	'a', 'a', 'a', 'a', 'a', 'a', 0, 'c', 'e', 'e', 'e', 'e', 'i', 'i', 'i', 'i',
+	0, 'n', 'o', 'o', 'o', 'o', 'o', 0, 0, 'u', 'u', 'u', 'u', 'y', 0, 'y',
+};
+
+/* Fast path for the text our users write (Spanish, Portuguese, English):
+ * ASCII plus accented Latin-1 letters, NBSP, ¡ ¿ « ».  Gives exactly what the
+ * libunistring path gives for such text; NULL for anything else. */
+static char *fold_latin(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1), *o = out;
+	bool pending = false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char put[2];
+		size_t np = 1;
+		if (c < 0x80) {
+			if (ascii_space(c)) {
+				pending = o != out;
+				continue;
+			}
+			put[0] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+		} else if (c == 0xC3 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+			   (unsigned char)s[i + 1] <= 0xBF && latin1_fold[(unsigned char)s[i + 1] - 0x80]) {
+			put[0] = latin1_fold[(unsigned char)s[i + 1] - 0x80];
+			i++;
+		} else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
+			i++;               /* NBSP is a space */
+			pending = o != out;
+			continue;
+		} else if (c == 0xC2 && i + 1 < n && ((unsigned char)s[i + 1] == 0xA1 || (unsigned char)s[i + 1] == 0xBF ||
+						      (unsigned char)s[i + 1] == 0xAB || (unsigned char)s[i + 1] == 0xBB)) {
+			put[0] = (char)c;  /* ¡ ¿ « » fold to themselves */
+			put[1] = s[++i];
+			np = 2;
+		} else {
+			free(out);
+			return NULL;
+		}
+		if (pending) {
+			*o++ = ' ';
+			pending = false;
+		}
+		memcpy(o, put, np);
+		o += np;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Folding non-ASCII text through libunistring costs microseconds; the same
+ * short strings (stage names, aliases, reasons, keywords) are folded again
+ * and again, so short inputs are remembered in a small direct-mapped cache. */
+#define FOLD_CACHE 512
+#define FOLD_CACHE_MAXLEN 64
+static struct {
+	char in[FOLD_CACHE_MAXLEN + 1];
+	char *out;
+} fold_cache[FOLD_CACHE];
+
 char *text_fold(const char *s)
 {
 	if (!s)
@@ -57,6 +123,26 @@ char *text_fold(const char *s)
 			break;
 	if (i == n)
 		return fold_ascii(s, n);
+	char *fast = fold_latin(s, n);
+	if (fast)
+		return fast;
+	if (n > FOLD_CACHE_MAXLEN)
+		return fold_unicode(s, n);
+	uint32_t h = 2166136261u;
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	size_t slot = h % FOLD_CACHE;
+	if (fold_cache[slot].out && !strcmp(fold_cache[slot].in, s))
+		return xstrdup(fold_cache[slot].out);
+	char *f = fold_unicode(s, n);
+	free(fold_cache[slot].out);
+	memcpy(fold_cache[slot].in, s, n + 1);
+	fold_cache[slot].out = xstrdup(f);
+	return f;
+}
+
+static char *fold_unicode(const char *s, size_t n)
+{
 
 	char *clean = NULL;
 	const uint8_t *in = (const uint8_t *)s;
