@@ -137,7 +137,7 @@ static const char *const migrations[] = {
 	"  enrollment_id INTEGER,"
 	"  step INTEGER);"
 	"CREATE INDEX outbox_due ON outbox(status, next_attempt);"
-	"CREATE INDEX outbox_rcpt ON outbox(rcpt, created_at);"
+	"CREATE INDEX outbox_rcpt ON outbox(rcpt, created_at, kind);"
 	"CREATE INDEX outbox_cause ON outbox(cause_message_id);"
 	"CREATE UNIQUE INDEX outbox_step ON outbox(enrollment_id, step) WHERE enrollment_id IS NOT NULL;"
 	"CREATE TABLE quarantine("
