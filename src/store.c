@@ -4,6 +4,7 @@
  * rows (outgoing mail becomes outbox rows through outbox_queue()).  SQL text
  * is always a literal with bound parameters. */
 #include "app.h"
+#include "drip.h"
 #include "template.h"
 #include "util.h"
 #include <fcntl.h>
@@ -110,26 +111,6 @@ const char *distribution_pick(struct app *app)
 	db_exec(app->db, "INSERT INTO state(key, value) VALUES('rr', ?) "
 		"ON CONFLICT(key) DO UPDATE SET value = excluded.value", "i", (int64_t)((k + 1) % (int64_t)n));
 	return cand[k % (int64_t)n];
-}
-
-/* Earliest time >= t inside the sequence's window and days. */
-static time_t window_adjust(const struct sequence *seq, time_t t)
-{
-	for (int i = 0; i < 8 * 24 * 60 / 15; i++) {
-		struct tm tm;
-		local_tm(t, &tm);
-		int min = tm.tm_hour * 60 + tm.tm_min;
-		bool day_ok = seq->days_mask == 0 || (seq->days_mask & (1u << tm.tm_wday));
-		if (day_ok && min >= seq->window_start && min < seq->window_end)
-			return t;
-		if (day_ok && min < seq->window_start) {
-			t += (time_t)(seq->window_start - min) * 60 - tm.tm_sec;
-			continue;
-		}
-		/* to the next midnight, then to the window start */
-		t += (time_t)(24 * 60 - min) * 60 - tm.tm_sec;
-	}
-	return t;
 }
 
 int enroll(struct app *app, int64_t deal, const struct sequence *seq, const char *message_id)
