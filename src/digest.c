@@ -243,8 +243,8 @@ static int64_t digest_lists(struct app *app, struct tvars *v, const char *oj, co
 
 	/* tasks due today or overdue */
 	q = db_query(app->db, oj ?
-		"SELECT t.deal_id, d.title, t.text, t.due FROM deals d JOIN tasks t ON t.deal_id = d.id "
-		"WHERE d.owner IN (SELECT value FROM json_each(?1)) AND t.done = 0 AND t.due <= ?2 "
+		"SELECT t.deal_id, d.title, t.text, t.due FROM deals d CROSS JOIN tasks t ON t.deal_id = d.id "
+		"WHERE d.owner IN (SELECT value FROM json_each(?1)) AND +t.done = 0 AND +t.due <= ?2 "
 		"ORDER BY t.due, t.id LIMIT 26" :
 		"SELECT t.deal_id, d.title, t.text, t.due FROM tasks t JOIN deals d ON d.id = t.deal_id "
 		"WHERE ?1 IS NULL AND t.done = 0 AND t.due <= ?2 ORDER BY t.due, t.id LIMIT 26",
@@ -270,11 +270,11 @@ static int64_t digest_lists(struct app *app, struct tvars *v, const char *oj, co
 	/* stage movements since the previous digest */
 	q = db_query(app->db, oj ?
 		"SELECT e.deal_id, d.title, e.from_val, e.to_val, e.reason, e.by, e.at FROM events e "
-		"JOIN deals d ON d.id = e.deal_id WHERE e.at > ?2 AND e.type = 'stage' AND e.undone = 0 "
-		"AND d.owner IN (SELECT value FROM json_each(?1)) ORDER BY e.id LIMIT 26" :
+		"CROSS JOIN deals d ON d.id = e.deal_id WHERE e.at > ?2 AND e.type = 'stage' AND e.undone = 0 "
+		"AND d.owner IN (SELECT value FROM json_each(?1)) ORDER BY e.at, e.id LIMIT 26" :
 		"SELECT e.deal_id, d.title, e.from_val, e.to_val, e.reason, e.by, e.at FROM events e "
 		"JOIN deals d ON d.id = e.deal_id WHERE e.at > ?2 AND e.type = 'stage' AND e.undone = 0 "
-		"AND ?1 IS NULL ORDER BY e.id LIMIT 26",
+		"AND ?1 IS NULL ORDER BY e.at, e.id LIMIT 26",
 		"tt", oj, prev);
 	int nwon = 0, nlost = 0;
 	for (n = 0; db_next(q); n++) {
@@ -676,6 +676,7 @@ int cmd_digest(int argc, char **argv)
 			ts[nt++] = target_of(&cfg->reps[i]);
 
 	time_t now = clock_now();
+	db_exec(app.db, "PRAGMA cache_size = -32768", "");   /* 32 MiB: the lists re-read the same pages */
 	struct report_base *base = report_base_load(&app, 0, now);
 	if (!base) {
 		rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;

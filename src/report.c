@@ -73,6 +73,8 @@ struct tally {
 	int64_t *st_count;              /* per stage */
 	double *st_value, *st_weighted;
 	int64_t *conv_den, *conv_num;   /* per funnel rank */
+	size_t *rrows, nrrows;          /* this owner's rows in base->reasons */
+	size_t *srows, nsrows;          /* … and in base->sources */
 };
 
 struct reason_row {
@@ -191,71 +193,20 @@ static int funnel_rank(const struct report_base *b, const int *rank_of_stage, co
 	return s < 0 ? -1 : rank_of_stage[s];
 }
 
-static double julian(time_t t)
-{
-	return (double)t / 86400.0 + 2440587.5;
-}
-
-/* Conversion: one pass over the deals (initial stage), one over the stage
- * events in id (= time) order, a byte per deal and funnel stage holding the
- * highest funnel rank seen since the deal was first in that stage. */
-static int load_conversion(struct app *app, struct report_base *b)
+/* Conversion: the stage events in id (= time) order over a byte per deal
+ * and funnel stage holding the highest funnel rank seen since the deal was
+ * first in that stage (initial stages set by load_deals). */
+static void load_conversion(struct app *app, struct report_base *b, const int *rank_of_stage,
+			    const int32_t *owner_of, signed char *after, size_t nd)
 {
 	int nf = (int)b->nfunnel;
-	if (nf < 2)
-		return 0;
-	int *rank_of_stage = xcalloc(b->cfg->nstages, sizeof *rank_of_stage);
-	for (size_t s = 0; s < b->cfg->nstages; s++)
-		rank_of_stage[s] = -1;
-	for (int r = 0; r < nf; r++)
-		rank_of_stage[b->funnel[r]] = r;
-	int64_t maxid = db_int(app->db, 0, "SELECT MAX(id) FROM deals", "");
-	if (maxid <= 0) {
-		free(rank_of_stage);
-		return db_error(app->db) ? -1 : 0;
-	}
-	size_t nd = (size_t)maxid + 1;
-	int32_t *owner_of = xmalloc(nd * sizeof *owner_of);
-	signed char *after = xmalloc(nd * (size_t)nf);
-	memset(after, -1, nd * (size_t)nf);
-	for (size_t i = 0; i < nd; i++)
-		owner_of[i] = -1;
-
-	/* deals of the cohort (created in the range) and their first stage */
-	struct dbq *q = db_query(app->db, "SELECT id, owner, initial_stage FROM deals WHERE created_at >= ?",
-				 "t", b->since);
-	const char *last_owner = NULL;
-	size_t last_idx = 0;
-	bool have_last = false;
-	while (db_next(q)) {
-		int64_t id = db_col_int(q, 0);
-		if (id <= 0 || id > maxid)
-			continue;
-		const char *ow = db_col_text(q, 1);
-		size_t oi;
-		if (have_last && owner_eq(last_owner, ow))
-			oi = last_idx;
-		else {
-			oi = owner_idx(b, ow);
-			last_idx = oi;
-			last_owner = b->o[oi].owner;
-			have_last = true;
-		}
-		owner_of[id] = (int32_t)oi;
-		int r = funnel_rank(b, rank_of_stage, db_col_text(q, 2));
-		if (r >= 0)
-			after[(size_t)id * (size_t)nf + (size_t)r] = (signed char)r;
-	}
-	db_done(q);
-
-	/* stage moves in time order */
-	q = db_query(app->db, "SELECT deal_id, to_val FROM events WHERE type = 'stage' AND undone = 0 ORDER BY id", "");
+	struct dbq *q = db_query(app->db, "SELECT deal_id, to_val FROM events WHERE type = 'stage' AND undone = 0 ORDER BY id", "");
 	const char *last_key = NULL;
 	int last_rank = -1;
 	char keybuf[64];
 	while (db_next(q)) {
 		int64_t id = db_col_int(q, 0);
-		if (id <= 0 || id > maxid || owner_of[id] < 0)
+		if (id <= 0 || (size_t)id >= nd || owner_of[id] < 0)
 			continue;
 		const char *key = db_col_text(q, 1);
 		int r;
@@ -279,7 +230,6 @@ static int load_conversion(struct app *app, struct report_base *b)
 				a[k] = (signed char)r;
 	}
 	db_done(q);
-
 	for (size_t id = 1; id < nd; id++) {
 		if (owner_of[id] < 0)
 			continue;
@@ -292,9 +242,173 @@ static int load_conversion(struct app *app, struct report_base *b)
 					t->conv_num[k]++;
 			}
 	}
+}
+
+/* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SSZ" without libc (called
+ * twice per deal); -1 when the text has another shape. */
+static int64_t iso_secs(const char *s)
+{
+	if (!s || strlen(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T')
+		return -1;
+	int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+	int hh = atoi(s + 11), mm = atoi(s + 14), ss = atoi(s + 17);
+	/* days from civil (H. Hinnant) */
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t days = era * 146097 + doe - 719468;
+	return days * 86400 + hh * 3600 + mm * 60 + ss;
+}
+
+static void add_reason_row(struct report_base *b, size_t oi, bool won, const char *reason, double value, bool valued)
+{
+	struct tally *t = &b->o[oi];
+	for (size_t k = 0; k < t->nrrows; k++) {
+		struct reason_row *rr = &b->reasons[t->rrows[k]];
+		if (rr->won == won && owner_eq(rr->reason, reason)) {
+			rr->count++;
+			rr->value += valued ? value : 0;
+			return;
+		}
+	}
+	b->reasons = xrealloc(b->reasons, (b->nreasons + 1) * sizeof *b->reasons);
+	b->reasons[b->nreasons] = (struct reason_row){oi, won, xstrdup(reason), 1, valued ? value : 0};
+	t->rrows = xrealloc(t->rrows, (t->nrrows + 1) * sizeof *t->rrows);
+	t->rrows[t->nrrows++] = b->nreasons++;
+}
+
+static void add_source_row(struct report_base *b, size_t oi, const char *source)
+{
+	struct tally *t = &b->o[oi];
+	for (size_t k = 0; k < t->nsrows; k++)
+		if (owner_eq(b->sources[t->srows[k]].source, source)) {
+			b->sources[t->srows[k]].count++;
+			return;
+		}
+	b->sources = xrealloc(b->sources, (b->nsources + 1) * sizeof *b->sources);
+	b->sources[b->nsources] = (struct source_row){oi, xstrdup(source), 1};
+	t->srows = xrealloc(t->srows, (t->nsrows + 1) * sizeof *t->srows);
+	t->srows[t->nsrows++] = b->nsources++;
+}
+
+/* The deals: one table scan aggregated here per owner (every figure of a
+ * deal needs the same row, and one sequential scan beats one indexed GROUP
+ * BY per figure), then the stage events for the conversion. */
+static int load_deals(struct app *app, struct report_base *b)
+{
+	const struct config *cfg = b->cfg;
+	int nf = (int)b->nfunnel;
+	size_t ns = cfg->nstages;
+	int *rank_of_stage = xcalloc(ns + 1, sizeof *rank_of_stage);
+	char (*stale_cut)[21] = xcalloc(ns + 1, sizeof *stale_cut);
+	for (size_t s = 0; s < ns; s++) {
+		rank_of_stage[s] = -1;
+		if (cfg->stages[s].stale_days > 0)
+			iso_format(b->t_now - (time_t)cfg->stages[s].stale_days * 86400, stale_cut[s]);
+	}
+	for (int r = 0; r < nf; r++)
+		rank_of_stage[b->funnel[r]] = r;
+	char silent_cut[21] = "";
+	if (cfg->silent_days > 0)
+		iso_format(b->t_now - (time_t)cfg->silent_days * 86400, silent_cut);
+
+	int64_t maxid = db_int(app->db, 0, "SELECT MAX(id) FROM deals", "");
+	size_t nd = maxid > 0 ? (size_t)maxid + 1 : 1;
+	int32_t *owner_of = xmalloc(nd * sizeof *owner_of);
+	signed char *after = nf >= 2 ? xmalloc(nd * (size_t)nf) : NULL;
+	if (after)
+		memset(after, -1, nd * (size_t)nf);
+	for (size_t i = 0; i < nd; i++)
+		owner_of[i] = -1;
+
+	struct dbq *q = db_query(app->db,
+				 "SELECT id, owner, stage, status, source, reason, value, probability, created_at, "
+				 "closed_at, stage_since, last_activity, initial_stage FROM deals", "");
+	const char *last_owner = NULL, *last_stage = NULL;
+	size_t last_idx = 0;
+	int last_s = -1;
+	bool have_last = false;
+	char stage_buf[64];
+	while (db_next(q)) {
+		int64_t id = db_col_int(q, 0);
+		const char *ow = db_col_text(q, 1);
+		size_t oi;
+		if (have_last && owner_eq(last_owner, ow))
+			oi = last_idx;
+		else {
+			oi = owner_idx(b, ow);
+			last_idx = oi;
+			last_owner = b->o[oi].owner;
+			have_last = true;
+		}
+		struct tally *t = &b->o[oi];
+		const char *stage = db_col_text(q, 2), *status = db_col_text(q, 3);
+		int s;
+		if (last_stage && stage && !strcmp(stage, last_stage))
+			s = last_s;
+		else {
+			s = stage_index(cfg, stage);
+			if (stage && strlen(stage) < sizeof stage_buf) {
+				strcpy(stage_buf, stage);
+				last_stage = stage_buf;
+				last_s = s;
+			}
+		}
+		bool valued = !db_col_null(q, 6);
+		double value = valued ? db_col_double(q, 6) : 0;
+		const char *created = db_col_text(q, 8), *closed = db_col_text(q, 9);
+		if (status && !strcmp(status, "open")) {
+			int p = db_col_null(q, 7) ? (s >= 0 && cfg->stages[s].probability > 0 ? cfg->stages[s].probability : 0)
+						 : (int)db_col_int(q, 7);
+			t->open++;
+			t->open_value += value;
+			t->open_valued += valued;
+			int64_t c = iso_secs(created);
+			if (c >= 0)
+				t->age_sum += (double)(b->t_now - c) / 86400.0;
+			const char *act = db_col_text(q, 11), *since = db_col_text(q, 10);
+			if (silent_cut[0] && act && strcmp(act, silent_cut) < 0)
+				t->silent++;
+			if (s >= 0) {
+				t->st_count[s]++;
+				t->st_value[s] += value;
+				t->st_weighted[s] += value * p / 100.0;
+				if (stale_cut[s][0] && since && strcmp(since, stale_cut[s]) < 0)
+					t->stalled++;
+			}
+		} else if (status && closed && strcmp(closed, b->since) >= 0) {
+			bool won = !strcmp(status, "won");
+			if (won) {
+				t->won++;
+				t->won_value += value;
+				t->won_valued += valued;
+				int64_t c0 = iso_secs(created), c1 = iso_secs(closed);
+				if (c0 >= 0 && c1 >= 0)
+					t->cycle_sum += (double)(c1 - c0) / 86400.0;
+			} else
+				t->lost++;
+			add_reason_row(b, oi, won, db_col_text(q, 5), value, valued);
+		}
+		if (created && strcmp(created, b->since) >= 0) {
+			t->new_deals++;
+			add_source_row(b, oi, db_col_text(q, 4));
+			if (after && id > 0 && id <= maxid) {
+				owner_of[id] = (int32_t)oi;
+				int r = funnel_rank(b, rank_of_stage, db_col_text(q, 12));
+				if (r >= 0)
+					after[(size_t)id * (size_t)nf + (size_t)r] = (signed char)r;
+			}
+		}
+	}
+	db_done(q);
+	if (after)
+		load_conversion(app, b, rank_of_stage, owner_of, after, nd);
 	free(owner_of);
 	free(after);
 	free(rank_of_stage);
+	free(stale_cut);
 	return db_error(app->db) ? -1 : 0;
 }
 
@@ -317,90 +431,8 @@ struct report_base *report_base_load(struct app *app, time_t since, time_t now)
 	for (size_t i = 0; i < cfg->nreps; i++)
 		owner_idx(b, cfg->reps[i].email);
 
-	/* open deals by owner and stage */
-	char silent_cut[21];
-	iso_format(now - (time_t)cfg->silent_days * 86400, silent_cut);
-	q = db_query(app->db,
-		     "SELECT owner, stage, COUNT(*), TOTAL(value), COUNT(value), "
-		     "TOTAL(CASE WHEN probability IS NOT NULL THEN value * probability END), "
-		     "TOTAL(CASE WHEN probability IS NULL THEN value END), "
-		     "TOTAL(?1 - julianday(created_at)), SUM(?2 AND last_activity < ?3) "
-		     "FROM deals WHERE status = 'open' GROUP BY owner, stage",
-		     "dIt", julian(now), (int)(cfg->silent_days > 0), silent_cut);
-	while (db_next(q)) {
-		struct tally *t = &b->o[owner_idx(b, db_col_text(q, 0))];
-		int s = stage_index(cfg, db_col_text(q, 1));
-		int64_t n = db_col_int(q, 2);
-		double v = db_col_double(q, 3);
-		int p = s >= 0 && cfg->stages[s].probability > 0 ? cfg->stages[s].probability : 0;
-		double w = (db_col_double(q, 5) + db_col_double(q, 6) * p) / 100.0;
-		t->open += n;
-		t->open_value += v;
-		t->open_valued += db_col_int(q, 4);
-		t->age_sum += db_col_double(q, 7);
-		t->silent += db_col_int(q, 8);
-		if (s >= 0) {
-			t->st_count[s] += n;
-			t->st_value[s] += v;
-			t->st_weighted[s] += w;
-		}
-	}
-	db_done(q);
-
-	/* stalled: one indexed range per stage that can go stale */
-	for (size_t s = 0; s < cfg->nstages; s++) {
-		if (cfg->stages[s].stale_days <= 0)
-			continue;
-		char cut[21];
-		iso_format(now - (time_t)cfg->stages[s].stale_days * 86400, cut);
-		q = db_query(app->db, "SELECT owner, COUNT(*) FROM deals WHERE stage = ? AND stage_since < ? "
-			     "AND status = 'open' GROUP BY owner", "tt", cfg->stages[s].key, cut);
-		while (db_next(q))
-			b->o[owner_idx(b, db_col_text(q, 0))].stalled += db_col_int(q, 1);
-		db_done(q);
-	}
-
-	/* closed in the range */
-	q = db_query(app->db,
-		     "SELECT owner, status = 'won', COUNT(*), TOTAL(value), COUNT(value), "
-		     "TOTAL(julianday(closed_at) - julianday(created_at)) "
-		     "FROM deals WHERE status IN ('won', 'lost') AND closed_at >= ? GROUP BY owner, status",
-		     "t", b->since);
-	while (db_next(q)) {
-		struct tally *t = &b->o[owner_idx(b, db_col_text(q, 0))];
-		if (db_col_int(q, 1)) {
-			t->won += db_col_int(q, 2);
-			t->won_value += db_col_double(q, 3);
-			t->won_valued += db_col_int(q, 4);
-			t->cycle_sum += db_col_double(q, 5);
-		} else
-			t->lost += db_col_int(q, 2);
-	}
-	db_done(q);
-
-	q = db_query(app->db,
-		     "SELECT owner, status = 'won', reason, COUNT(*), TOTAL(value) FROM deals "
-		     "WHERE status IN ('won', 'lost') AND closed_at >= ? GROUP BY owner, status, reason",
-		     "t", b->since);
-	while (db_next(q)) {
-		size_t oi = owner_idx(b, db_col_text(q, 0));
-		b->reasons = xrealloc(b->reasons, (b->nreasons + 1) * sizeof *b->reasons);
-		b->reasons[b->nreasons++] = (struct reason_row){
-			.owner = oi, .won = db_col_int(q, 1) != 0, .reason = xstrdup(db_col_text(q, 2)),
-			.count = db_col_int(q, 3), .value = db_col_double(q, 4)};
-	}
-	db_done(q);
-
-	q = db_query(app->db, "SELECT owner, source, COUNT(*) FROM deals WHERE created_at >= ? GROUP BY owner, source",
-		     "t", b->since);
-	while (db_next(q)) {
-		size_t oi = owner_idx(b, db_col_text(q, 0));
-		b->o[oi].new_deals += db_col_int(q, 2);
-		b->sources = xrealloc(b->sources, (b->nsources + 1) * sizeof *b->sources);
-		b->sources[b->nsources++] = (struct source_row){
-			.owner = oi, .source = xstrdup(db_col_text(q, 1)), .count = db_col_int(q, 2)};
-	}
-	db_done(q);
+	if (load_deals(app, b) < 0)
+		goto fail;
 
 	/* open tasks due today or before, by the deal's (current) owner */
 	q = db_query(app->db,
@@ -420,7 +452,8 @@ struct report_base *report_base_load(struct app *app, time_t since, time_t now)
 		b->o[owner_idx(b, db_col_text(q, 0))].failed += db_col_int(q, 1);
 	db_done(q);
 
-	if (db_error(app->db) || load_conversion(app, b) < 0) {
+	if (db_error(app->db)) {
+	fail:
 		log_error("report: %s", db_error(app->db) ? db_error(app->db) : "database error");
 		report_base_free(b);
 		return NULL;
@@ -440,6 +473,8 @@ void report_base_free(struct report_base *b)
 		free(t->st_weighted);
 		free(t->conv_den);
 		free(t->conv_num);
+		free(t->rrows);
+		free(t->srows);
 	}
 	for (size_t i = 0; i < b->nreasons; i++)
 		free(b->reasons[i].reason);
