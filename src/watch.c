@@ -293,6 +293,12 @@ static int loop(struct daemon *d)
 		d->failures = 0;
 		if (d->once || got_stop)
 			break;
+		/* Mail that arrived during the pass may have been announced in the
+		 * answer to our FETCH/STORE/MOVE, and IDLE would not announce it
+		 * again: pass until a pass finds nothing (its SEARCH is then
+		 * current, and IDLE reports what comes after it). */
+		if (st.fetched || st.marked)
+			continue;
 		/* wait for news, ticking meanwhile */
 		for (;;) {
 			signals_poll();

@@ -111,6 +111,16 @@ dm watch --once 2>"$D/err"
 check "second pass: nothing new, nothing applied twice" "$? $(ndeals)" "0 $((6 + N_FIRST))"
 base=$((6 + N_FIRST))
 
+# ---- an unparseable message: quarantined, marked, the pass goes on ----------
+printf 'this is not a mail\001\002 at all\r\n' > "$D/junk.eml"
+curl -s -T "$D/junk.eml" "imap://127.0.0.1:$IMAP_PORT/INBOX" -u test:secret
+append_msg 1999 afterjunk
+dm watch --once 2>"$D/err"
+check "junk message: watch --once exits 0 (kept in the quarantine)" "$?" 0
+check "junk message: 1 quarantined, the next message applied" "$(counts | cut -d' ' -f1,3)" "$((base + 1)) 1"
+check "junk message: marked too" "$(count_search mailbox INBOX keyword '$Dealmail')" $((base + 2))
+base=$((base + 1))
+
 # ---- IDLE: an appended message is processed quickly ----------------------
 $W "$DEALMAIL_BIN" -c "$CONF" -v watch 2>"$D/watch.log" &
 wpid=$!
@@ -131,6 +141,20 @@ timeout*) bad "IDLE: a message was not picked up within 5 s" ;;
 	bad "IDLE: slow pickup (worst ${worst} ms)" ;;
 esac
 
+# ---- SIGHUP: a bad configuration is refused, a good one reloaded -----------
+cp "$CONF" "$D/good.conf"
+echo "[pipeline]" >> "$CONF"
+echo "default = nosuchstage" >> "$CONF"
+kill -HUP "$wpid"
+wait_log "keeping the running one" "$D/watch.log" 5 && ok "SIGHUP with a bad config: refused, the running one kept" ||
+	bad "SIGHUP bad config: $(tail -2 "$D/watch.log")"
+cp "$D/good.conf" "$CONF"
+kill -HUP "$wpid"
+wait_log "configuration reloaded" "$D/watch.log" 5 && ok "SIGHUP: configuration reloaded" || bad "SIGHUP: no reload"
+append_msg 2100 hup
+ms=$(wait_deals $((base + 1)) 5) && ok "after SIGHUP: still watching (${ms} ms)" || bad "after SIGHUP: $ms"
+base=$((base + 1))
+
 # ---- lock: a second watcher is refused ----------------------------------
 dm watch --once 2>"$D/err"
 rc=$?
@@ -149,7 +173,7 @@ append_msg 3100 after
 ms=$(wait_deals $((base + 1)) 5) && ok "after reconnecting, IDLE works again (${ms} ms)" || bad "no IDLE after reconnect: $ms"
 base=$((base + 1))
 check_unique && ok "restart: nothing applied twice" || bad "restart: duplicates"
-check "restart: everything marked on the server" "$(count_search mailbox INBOX keyword '$Dealmail')" "$base"
+check "restart: everything marked on the server (the junk one too)" "$(count_search mailbox INBOX keyword '$Dealmail')" "$((base + 1))"
 
 # ---- SIGTERM: clean exit --------------------------------------------------
 kill -TERM "$wpid"

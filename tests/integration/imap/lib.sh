@@ -181,7 +181,13 @@ EOC
 
 # "deals events quarantine" counts from export --json
 counts() {
-	"$DEALMAIL_BIN" -c "$CONF" export --json 2>/dev/null | $PY -c '
+	local out i
+	for i in 1 2 3; do
+		out=$("$DEALMAIL_BIN" -c "$CONF" export --json 2>>"$D/export.err") && break
+		echo "export failed (exit $?), retrying" >>"$D/export.err"
+		sleep 0.2
+	done
+	printf '%s' "$out" | $PY -c '
 import json, sys
 d = json.load(sys.stdin)
 print(len(d.get("deals", [])), len(d.get("events", [])), len(d.get("quarantine", [])))'
