@@ -19,6 +19,7 @@ TLS and AUTH:
                     from the first byte instead, like smtps://)
   --require-tls     refuse MAIL before STARTTLS
   --auth USER:PASS  offer AUTH PLAIN and LOGIN, require it for MAIL
+  --no-fsync        for benchmarks: do not fsync each received message
 Writes PIDFILE (--pidfile) once it accepts connections.
 """
 import argparse
@@ -61,8 +62,9 @@ class Handler:
         tmp = os.path.join(self.args.maildir, "tmp", name)
         with open(tmp, "wb") as f:
             f.write(envelope.original_content)
-            f.flush()
-            os.fsync(f.fileno())
+            if not self.args.no_fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.rename(tmp, os.path.join(self.args.maildir, "new", name))
         auth = session.auth_data
         if isinstance(auth, LoginPassword):
@@ -94,6 +96,7 @@ def main():
     p.add_argument("--implicit", action="store_true")
     p.add_argument("--require-tls", action="store_true")
     p.add_argument("--auth")
+    p.add_argument("--no-fsync", action="store_true", help="benchmarks: do not fsync each message")
     args = p.parse_args()
 
     handler = Handler(args)
