@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# t-mta.sh — the exit codes the MTA recipes of contrib/mta rely on, through
+# the same command they run (contrib/mta/dealmail-ingest): 0 processed, 0 for a
+# duplicate, 0 for an unparseable message (kept in the quarantine), and 75
+# with a "4.3.0" line when the database is locked (the MTA keeps the message
+# and retries), after which the retry applies it exactly once.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+: "${DEALMAIL_BIN:?DEALMAIL_BIN must name the binary under test}"
+PY=/usr/bin/python3
+T=$(mktemp -d /tmp/dmmta.XXXXXX)
+trap 'kill -KILL ${LOCKER:-} 2>/dev/null; rm -rf "$T"' EXIT
+fails=0
+check() { if [ "$2" = "$3" ]; then echo "ok   - $1"; else echo "FAIL - $1: got '$2', expected '$3'"; fails=$((fails + 1)); fi; }
+cat > "$T/dealmail.conf" <<EOC
+[dealmail]
+database = $T/dealmail.db
+address = ventas@example.com
+busy_timeout_ms = 200
+
+[smtp]
+url = maildir:$T/outbox
+
+[rep "ana@example.com"]
+name = Ana
+EOC
+export DEALMAIL=$DEALMAIL_BIN DEALMAIL_CONFIG=$T/dealmail.conf
+ING=$here/../../contrib/mta/dealmail-ingest
+"$DEALMAIL_BIN" init >/dev/null || exit 1
+msg() {
+	printf 'From: Lead %s <lead%s@customer.example>\r\nTo: ventas@example.com\r\nSubject: Quote %s\r\n' "$1" "$1" "$1"
+	printf 'Message-ID: <mta-%s@customer.example>\r\nDate: Mon, 23 Nov 2026 09:00:00 +0000\r\n\r\nHello\r\n' "$1"
+}
+deals() { "$DEALMAIL_BIN" export --json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["deals"]))'; }
+
+msg 1 | "$ING"; check "a message: exit 0" "$?" 0
+msg 1 | "$ING"; check "the same message again: exit 0" "$?" 0
+check "applied once" "$(deals)" 1
+printf 'not a mail\001\n' | "$DEALMAIL_BIN" -q ingest; check "junk, dealmail itself: 65" "$?" 65
+printf 'not a mail\002\n' | "$ING"; check "junk through the recipe's wrapper: 0 (kept in the quarantine)" "$?" 0
+
+$PY -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE"); print("locked", flush=True); time.sleep(4)' "$T/dealmail.db" > "$T/locker" &
+LOCKER=$!
+for i in $(seq 1 50); do grep -q locked "$T/locker" 2>/dev/null && break; sleep 0.1; done
+out=$(msg 2 | "$ING"); rc=$?
+check "database locked: exit 75 (the MTA defers)" "$rc" 75
+case $out in 4.3.0*) echo "ok   - database locked: prints an RFC 3463 4.3.0 line";;
+*) echo "FAIL - database locked: stdout '$out'"; fails=$((fails + 1));; esac
+wait "$LOCKER"; LOCKER=
+msg 2 | "$ING"; check "the MTA's retry: exit 0" "$?" 0
+check "retried message applied once" "$(deals)" 2
+echo "t-mta: $fails failure(s)"
+[ "$fails" -eq 0 ]
