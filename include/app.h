@@ -46,6 +46,11 @@ struct source_ack {                 /* where the message came from */
  * 75 (temporary: nothing applied), 74 (database error). */
 int process_message(struct app *app, const char *raw, size_t len, const struct source_ack *src);
 
+/* Keep raw bytes in the quarantine (deduplicated by SHA-256); returns 65, or
+ * 75/74 when the database cannot take them. */
+int quarantine_message(struct app *app, const char *raw, size_t len, const char *why,
+		       const struct source_ack *src);
+
 /* Batches: one transaction around many messages, each message a savepoint
  * (still all-or-nothing on its own).  batch_commit() is durable (FULL sync)
  * and only after it may the batch's messages be acknowledged.  Both return

@@ -22,10 +22,16 @@ struct dbq;   /* an executing query */
 
 #define DB_SCHEMA_VERSION 1
 
-/* Open (creating) the database; `create` = run migrations (init).  Without
- * `create` a database at an older version is an error ("run dealmail init").
- * Returns NULL with *err_r (malloc'd) and *tempfail_r set. */
-struct db *db_open(const char *path, int busy_ms, bool create, char **err_r, bool *tempfail_r);
+enum db_mode {
+	DB_READWRITE,   /* the normal case */
+	DB_CREATE,      /* init: create the file and run migrations */
+	DB_READONLY,    /* commands that only read (works on a read-only file) */
+};
+
+/* Open the database.  Only DB_CREATE migrates; otherwise a database at an
+ * older version is an error ("run dealmail init").  Returns NULL with
+ * *err_r (malloc'd) and *tempfail_r set. */
+struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_r, bool *tempfail_r);
 void db_close(struct db *db);
 
 int db_begin(struct db *db);          /* BEGIN IMMEDIATE */

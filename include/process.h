@@ -44,9 +44,11 @@ struct analysis {
 	enum outcome outcome;
 	bool addressed;             /* our address is in To/Cc */
 	bool forwarded;
+	bool external;              /* a client (not us, not a rep) is in To/Cc */
 	bool create_deal;           /* a deal is created (deal: line, lead, forwarded contact) */
 	char *new_title;
 	bool unsubscribe;
+	int64_t unsubscribe_contact;  /* contact named by a valid u. token, or 0 */
 	char *undo_of;              /* message-id whose changes `undo` reverts */
 	int64_t bounce_outbox;
 	char *bounce_addr;

@@ -8,9 +8,14 @@
 
 /* Read a whole file ("-" = stdin) into memory; NULL on error (errno set). */
 char *read_file(const char *path, size_t *len_r);
-/* The MTA pipe: stdin, processed in a child with `timeout` seconds; any crash
- * or overrun becomes 75.  `open_app` opens config+db inside the child. */
-int source_pipe(int (*work)(void *ctx, const char *raw, size_t len), void *ctx, int timeout);
+/* The same, keeping at most `max` bytes (the rest is read and dropped);
+ * *total_r is the full size. */
+char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r);
+/* The MTA pipe: stdin (at most `max` bytes kept), processed in a child with
+ * `timeout` seconds; any crash or overrun becomes 75.  `work` gets the total
+ * size too, to tell a cut message from a whole one. */
+int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total), void *ctx,
+		int timeout, size_t max);
 int source_files(struct app *app, char **files, int n);
 int source_maildir(struct app *app, const char *dir);
 int source_mbox(struct app *app, const char *path);

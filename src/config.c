@@ -1036,6 +1036,10 @@ const struct rep *config_rep_find(const struct config *cfg, const char *who)
 	for (size_t i = 0; i < cfg->nreps && !r; i++)
 		if (!strcasecmp(cfg->reps[i].email, w))
 			r = &cfg->reps[i];
+	if (r || strchr(w, '@')) {   /* an address matches exactly or not at all */
+		free(w);
+		return r;
+	}
 	char *f = text_fold(w);
 	for (size_t i = 0; i < cfg->nreps && !r && *f; i++)
 		if (text_fold_eq(cfg->reps[i].name, f))

@@ -4,6 +4,7 @@
  * inside one transaction, so an interrupted `init` leaves the old version. */
 #include "db.h"
 #include "buf.h"
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -59,6 +60,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX deals_contact ON deals(contact_id, status, last_activity);"
 	"CREATE INDEX deals_owner ON deals(owner, status);"
 	"CREATE INDEX deals_stage ON deals(stage, stage_since);"
+	"CREATE INDEX deals_created ON deals(created_at);"
 	"CREATE TABLE deal_shares("
 	"  deal_id INTEGER NOT NULL REFERENCES deals(id),"
 	"  rep TEXT NOT NULL,"
@@ -77,6 +79,7 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_deal ON events(deal_id, id);"
 	"CREATE INDEX events_message ON events(message_id);"
 	"CREATE INDEX events_at ON events(at);"
+	"CREATE INDEX events_stage_at ON events(at) WHERE type = 'stage' AND undone = 0;"
 	"CREATE TABLE activities("
 	"  id INTEGER PRIMARY KEY,"
 	"  deal_id INTEGER REFERENCES deals(id),"
@@ -166,8 +169,12 @@ static void set_err(struct db *db, int rc, const char *what)
 		return;
 	int ext = db->h ? sqlite3_extended_errcode(db->h) : rc;
 	int prim = ext & 0xff;
+	int sys = db->h ? sqlite3_system_errno(db->h) : 0;
+	/* temporary: locked past the timeout, out of memory, or out of disk
+	 * (which SQLite may report as an I/O error with ENOSPC underneath) */
 	db->tempfail = prim == SQLITE_BUSY || prim == SQLITE_LOCKED || prim == SQLITE_FULL ||
-		       ext == SQLITE_IOERR_NOMEM || prim == SQLITE_NOMEM;
+		       ext == SQLITE_IOERR_NOMEM || prim == SQLITE_NOMEM ||
+		       ((prim == SQLITE_IOERR || prim == SQLITE_CANTOPEN) && (sys == ENOSPC || sys == EDQUOT));
 	db->err = xasprintf("%s: %s", what, db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
 }
 
@@ -230,10 +237,12 @@ fail:
 	return -1;
 }
 
-struct db *db_open(const char *path, int busy_ms, bool create, char **err_r, bool *tempfail_r)
+struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_r, bool *tempfail_r)
 {
 	struct db *db = xcalloc(1, sizeof *db);
-	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+	bool create = mode == DB_CREATE;
+	int flags = (mode == DB_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+		    (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
 	int rc = sqlite3_open_v2(path, &db->h, flags, NULL);
 	*tempfail_r = false;
 	if (rc != SQLITE_OK) {
@@ -243,7 +252,10 @@ struct db *db_open(const char *path, int busy_ms, bool create, char **err_r, boo
 	}
 	sqlite3_extended_result_codes(db->h, 1);
 	sqlite3_busy_timeout(db->h, busy_ms > 0 ? busy_ms : 5000);
-	if (exec_plain(db, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;") < 0) {
+	/* a read-only open (export, explain, deal list/show) writes nothing: the
+	 * database is already in WAL mode from its init */
+	if (exec_plain(db, mode == DB_READONLY ? "PRAGMA foreign_keys=ON;"
+					       : "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;") < 0) {
 		*err_r = xasprintf("cannot open database %s: %s", path, db->err);
 		*tempfail_r = db->tempfail;
 		goto fail;
@@ -343,7 +355,9 @@ static int bind(struct db *db, sqlite3_stmt *st, const char *types, va_list ap)
 		case 'b': {
 			const void *p = va_arg(ap, const void *);
 			size_t n = va_arg(ap, size_t);
-			rc = sqlite3_bind_blob64(st, i, p, n, SQLITE_TRANSIENT);
+			/* not copied: the caller's bytes outlive the statement's step
+			 * (a quarantined message can be tens of megabytes) */
+			rc = sqlite3_bind_blob64(st, i, p, n, SQLITE_STATIC);
 			break;
 		}
 		case 'n': rc = sqlite3_bind_null(st, i); break;

@@ -7,6 +7,7 @@
  * pick the same row; ingest only inserts rows and is never blocked by it.
  * Every row update is its own short transaction, taken after the answer. */
 #include "deliver.h"
+#include "digest.h"
 #include "cli.h"
 #include "drip.h"
 #include "process.h"
@@ -340,6 +341,14 @@ int tick_run(struct app *app)
 		log_info("tick: %d sequence steps queued, %d sequences finished, %d stopped, %d stale deals%s",
 			 ts.steps_queued, ts.enrollments_done, ts.enrollments_stopped, ts.stale_fired,
 			 ts.errors ? " (some work failed and is left for the next tick)" : "");
+	/* the morning digests that are due (once per recipient per day) */
+	if (rc != EXIT_TEMPFAIL) {
+		int n = digest_due(app);
+		if (n < 0)
+			rc = worse(rc, EXIT_TEMPFAIL);
+		else if (n > 0)
+			log_info("tick: %d digest%s queued", n, n == 1 ? "" : "s");
+	}
 	retry_policy_default(&rp);
 	rc = worse(rc, outbox_deliver(app, &rp, &ds));
 	report_send(&ds);

@@ -6,6 +6,7 @@
 #include "app.h"
 #include "cli.h"
 #include "command.h"
+#include "message.h"
 #include "source.h"
 #include "template.h"
 #include "text.h"
@@ -79,13 +80,19 @@ static int load_config(struct config **cfg_r)
 /* Open config, database and secret.  `create`: init semantics. */
 int app_open(struct app *app, bool create)
 {
+	return app_open_mode(app, create ? DB_CREATE : DB_READWRITE);
+}
+
+int app_open_mode(struct app *app, enum db_mode mode)
+{
+	bool create = mode == DB_CREATE;
 	char *err = NULL;
 	bool temp = false;
 	memset(app, 0, sizeof *app);
 	int rc = load_config(&app->cfg);
 	if (rc)
 		return rc;
-	app->db = db_open(app->cfg->database, app->cfg->busy_timeout_ms, create, &err, &temp);
+	app->db = db_open(app->cfg->database, app->cfg->busy_timeout_ms, mode, &err, &temp);
 	if (!app->db) {
 		if (temp)
 			printf("4.3.0 dealmail: %s\n", err);
@@ -135,15 +142,30 @@ static int cmd_init(int argc, char **argv)
 
 /* ---- ingest ------------------------------------------------------------ */
 
-static int pipe_work(void *ctx, const char *raw, size_t len)
+static int pipe_work(void *ctx, const char *raw, size_t len, size_t total)
 {
 	struct app app;
 	(void)ctx;
+	/* As an MTA pipe nothing of ours may bounce the mail: a broken config,
+	 * an unwritable or missing database become 75 (the MTA keeps the
+	 * message and retries); only 0 and 65 (kept in quarantine) remain. */
 	int rc = app_open(&app, false);
-	if (rc)
-		return rc == EXIT_CONFIG ? EXIT_TEMPFAIL : rc;  /* a broken config must not bounce mail */
-	rc = process_message(&app, raw, len, NULL);
-	app_close(&app);
+	if (rc == 0) {
+		if (total > app.cfg->max_message_bytes) {
+			/* over the size limit: only the head was kept in memory; it goes
+			 * to the quarantine with the real size in the reason */
+			char why[160];
+			snprintf(why, sizeof why, "message of %zu bytes is over the %zu-byte limit; its first %zu bytes are kept",
+				 total, app.cfg->max_message_bytes, len / 2);
+			rc = quarantine_message(&app, raw, len / 2, why, NULL);
+		} else
+			rc = process_message(&app, raw, len, NULL);
+		app_close(&app);
+	}
+	if (rc != EXIT_OK && rc != EXIT_DATAERR && rc != EXIT_TEMPFAIL) {
+		printf("4.3.0 dealmail: cannot process the message now (exit %d); it will be retried\n", rc);
+		rc = EXIT_TEMPFAIL;
+	}
 	return rc;
 }
 
@@ -168,14 +190,19 @@ static int cmd_ingest(int argc, char **argv)
 		/* the MTA pipe: a deadline, and never a crash the MTA would bounce */
 		struct config *cfg;
 		int timeout = 8;
+		size_t max = 0;
 		if (load_config(&cfg) == 0) {
 			timeout = cfg->pipe_timeout;
+			/* an oversized message is quarantined, not processed: keeping
+			 * its first half-limit bounds the pipe's memory (the copy
+			 * SQLite makes of the blob included) under 64 MiB */
+			max = cfg->max_message_bytes + 1;
 			config_free(cfg);
 		} else {
 			printf("4.3.0 dealmail: configuration error; the message will be retried\n");
 			return EXIT_TEMPFAIL;
 		}
-		return source_pipe(pipe_work, NULL, timeout);
+		return source_pipe(pipe_work, NULL, timeout, max);
 	}
 	struct app app;
 	int rc = app_open(&app, false);
@@ -213,17 +240,17 @@ static int cmd_explain(int argc, char **argv)
 		else
 			file = argv[i];
 	}
-	size_t len;
-	char *raw = read_file(file, &len);
+	struct app app;
+	int rc = app_open_mode(&app, DB_READONLY);
+	if (rc)
+		return rc;
+	size_t len, total;
+	/* one byte over the limit is enough to see the message is too big */
+	char *raw = read_file_max(file, app.cfg->max_message_bytes + 1, &len, &total);
 	if (!raw) {
 		log_error("%s: %s", file, strerror(errno));
+		app_close(&app);
 		return EXIT_NOINPUT;
-	}
-	struct app app;
-	int rc = app_open(&app, false);
-	if (rc) {
-		free(raw);
-		return rc;
 	}
 	struct buf out;
 	buf_init(&out);
@@ -242,7 +269,7 @@ static int cmd_export(int argc, char **argv)
 	if (argc != 2 || strcmp(argv[1], "--json"))
 		return usage("export --json");
 	struct app app;
-	int rc = app_open(&app, false);
+	int rc = app_open_mode(&app, DB_READONLY);
 	if (rc)
 		return rc;
 	rc = export_json(&app, stdout);
@@ -294,21 +321,26 @@ static int deal_add(int argc, char **argv)
 		return usage("deal add: unexpected argument");
 	if (cur[0] && !d.currency)
 		d.currency = cur;
-	char *contact = NULL;
+	char *contact = NULL, *cname = NULL;
 	if (d.contact) {
-		contact = xstrdup(d.contact);
-		for (char *p = contact; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		if (!strchr(contact, '@')) {
-			free(contact);
-			return usage("deal add: --contact must be an email address");
+		/* "Name <addr>" or a bare address */
+		struct addrlist al = {0};
+		addrlist_parse(d.contact, &al);
+		if (al.n != 1 || !strchr(al.v[0].email, '@')) {
+			addrlist_free(&al);
+			return usage("deal add: --contact must be one email address");
 		}
+		contact = xstrdup(al.v[0].email);
+		if (al.v[0].name && *al.v[0].name && !d.contact_name)
+			d.contact_name = cname = xstrdup(al.v[0].name);
+		addrlist_free(&al);
 		d.contact = contact;
 	}
 	struct app app;
 	int rc = app_open(&app, false);
 	if (rc) {
 		free(contact);
+		free(cname);
 		return rc;
 	}
 	const char *err = NULL;
@@ -333,6 +365,7 @@ static int deal_add(int argc, char **argv)
 out:
 	app_close(&app);
 	free(contact);
+	free(cname);
 	return rc;
 }
 
@@ -352,7 +385,7 @@ static int deal_list(int argc, char **argv)
 			return usage("deal list [--stage KEY] [--owner EMAIL]");
 	}
 	struct app app;
-	int rc = app_open(&app, false);
+	int rc = app_open_mode(&app, DB_READONLY);
 	if (rc)
 		return rc;
 	const char *key = NULL;
@@ -389,7 +422,7 @@ static int deal_show(int argc, char **argv)
 		return usage("deal show N");
 	long long id = atoll(argv[1][0] == '#' ? argv[1] + 1 : argv[1]);
 	struct app app;
-	int rc = app_open(&app, false);
+	int rc = app_open_mode(&app, DB_READONLY);
 	if (rc)
 		return rc;
 	struct dbq *q = db_query(app.db, "SELECT d.id, d.title, d.stage, d.status, d.reason, d.value, d.currency, d.owner, "

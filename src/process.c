@@ -592,10 +592,12 @@ static void rep_context_contact(struct app *app, const struct message *msg, stru
 		a->forwarded = true;
 	}
 	fwd_block_free(&fb);
-	for (size_t i = 0; i < msg->to.n; i++)
-		addrlist_parse(msg->to.v[i].email, &cand);
-	for (size_t i = 0; i < msg->cc.n; i++)
-		addrlist_parse(msg->cc.v[i].email, &cand);
+	for (size_t i = 0; i < msg->to.n + msg->cc.n; i++) {
+		const struct addr *r = i < msg->to.n ? &msg->to.v[i] : &msg->cc.v[i - msg->to.n];
+		addrlist_parse(r->email, &cand);
+		if (*r->email && !is_our_address(app->cfg, r->email, NULL) && !config_rep_find(app->cfg, r->email))
+			a->external = true;
+	}
 	const char *first = NULL, *first_name = NULL;
 	for (size_t i = 0; i < cand.n; i++) {
 		const char *e = cand.v[i].email;
@@ -653,6 +655,11 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			int64_t ob = token_verify(app->secret, app->secret_len, 'b', suffix + 2);
 			if (ob > 0)
 				a->bounce_outbox = ob;
+		} else if (!strncasecmp(suffix, "u.", 2)) {
+			/* the List-Unsubscribe mailto of a drip: signed contact id */
+			int64_t cid = token_verify(app->secret, app->secret_len, 'u', suffix + 2);
+			if (cid > 0)
+				a->unsubscribe_contact = cid;
 		} else if (!token_deal) {
 			token_deal = token_verify(app->secret, app->secret_len, 'd', suffix);
 		}
@@ -761,7 +768,9 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 				needs_deal = true;
 		}
 		/* a forwarded or Bcc'd conversation with a client who has no open deal */
-		if (!a->deal && !a->create_deal && a->contact && (needs_deal || !a->addressed || a->forwarded) &&
+		/* a conversation with a client: Bcc'd, Cc'd, or forwarded to us */
+		bool conversation = !a->addressed || a->forwarded || a->external;
+		if (!a->deal && !a->create_deal && a->contact && (needs_deal || conversation) &&
 		    (needs_deal || !any_cmd)) {
 			struct buf t;
 			buf_init(&t);
@@ -780,7 +789,7 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->outcome = O_REFUSE;
 		else if (any_cmd)
 			a->outcome = O_APPLY;
-		else if (a->deal && (!a->addressed || a->forwarded))
+		else if (a->deal && conversation)
 			a->outcome = O_LOG;
 		else if (a->create_deal)
 			a->outcome = O_LEAD;
@@ -819,7 +828,9 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->picked = count > 1;
 		}
 	}
-	a->unsubscribe = wants_unsubscribe(msg->subject, a->visible);
+	a->unsubscribe = wants_unsubscribe(msg->subject, a->visible) ||
+			 (a->unsubscribe_contact > 0 &&
+			  db_int(app->db, 0, "SELECT id FROM contacts WHERE email = ?", "t", a->sender) == a->unsubscribe_contact);
 	if (a->deal > 0) {
 		a->outcome = O_LOG;
 	} else if (a->unsubscribe && known) {
@@ -932,8 +943,8 @@ static int save_checkpoint(struct app *app, const struct source_ack *src)
 		       "tii", src->mailbox, (int64_t)src->uidvalidity, (int64_t)src->uid);
 }
 
-static int quarantine(struct app *app, const char *raw, size_t len, const char *why,
-		      const struct source_ack *src)
+int quarantine_message(struct app *app, const char *raw, size_t len, const char *why,
+		       const struct source_ack *src)
 {
 	char key[80], now[21];
 	message_key(NULL, raw, len, key);
@@ -985,7 +996,7 @@ int process_message(struct app *app, const char *raw, size_t len, const struct s
 	char now[21];
 	struct message *msg = parse_or_why(app, raw, len, &why);
 	if (!msg)
-		return quarantine(app, raw, len, why, src);
+		return quarantine_message(app, raw, len, why, src);
 	message_key(msg, raw, len, a.key);
 	if (unit_begin(app) < 0) {
 		message_free(msg);

@@ -24,13 +24,31 @@
 
 char *read_file(const char *path, size_t *len_r)
 {
+	size_t total;
+	return read_file_max(path, 0, len_r, &total);
+}
+
+char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r)
+{
 	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
 	struct buf b;
 	char chunk[65536];
 	ssize_t n;
+	struct stat st;
 	if (fd < 0)
 		return NULL;
 	buf_init(&b);
+	b.max = max;
+	*total_r = 0;
+	/* a regular file: one allocation of the right size */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+		size_t want = (size_t)st.st_size;
+		if (max && want > max)
+			want = max;
+		b.s = xmalloc(want + 1);
+		b.s[0] = '\0';
+		b.cap = want + 1;
+	}
 	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
@@ -42,7 +60,11 @@ char *read_file(const char *path, size_t *len_r)
 			errno = e;
 			return NULL;
 		}
-		buf_add(&b, chunk, (size_t)n);
+		*total_r += (size_t)n;
+		if (max && b.len + (size_t)n > max)
+			buf_add(&b, chunk, max - b.len);  /* keep the head, drop the rest */
+		else
+			buf_add(&b, chunk, (size_t)n);
 	}
 	if (fd)
 		close(fd);
@@ -50,10 +72,11 @@ char *read_file(const char *path, size_t *len_r)
 	return buf_detach(&b);
 }
 
-int source_pipe(int (*work)(void *ctx, const char *raw, size_t len), void *ctx, int timeout)
+int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total), void *ctx,
+		int timeout, size_t max)
 {
-	size_t len;
-	char *raw = read_file("-", &len);
+	size_t len, total;
+	char *raw = read_file_max("-", max, &len, &total);
 	if (!raw) {
 		printf("4.3.0 dealmail: cannot read the message: %s\n", strerror(errno));
 		return EXIT_TEMPFAIL;
@@ -66,7 +89,7 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len), void *ctx, 
 		return EXIT_TEMPFAIL;
 	}
 	if (pid == 0) {
-		int code = work(ctx, raw, len);
+		int code = work(ctx, raw, len, total);
 		fflush(NULL);
 		free(raw);
 		_exit(code);

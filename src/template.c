@@ -480,7 +480,8 @@ static const char *split_header(const char *s, const char **subject, size_t *sub
 
 /* One line, and one reply prefix: "Re: Re: RES: x" -> "Re: x" (templates
  * write "Re: {{message.subject}}" and the rep's subject often has one). */
-static void subject_tidy(char *s)
+/* Returns s, reallocated: "re:x" becomes "Re: x", one byte longer. */
+static char *subject_tidy(char *s)
 {
 	for (char *p = s; *p; p++)
 		if (*p == '\r' || *p == '\n' || *p == '\t')
@@ -502,8 +503,13 @@ static void subject_tidy(char *s)
 	size_t n = strlen(p);
 	while (n && p[n - 1] == ' ')
 		p[--n] = '\0';
-	if (prefixes)
-		memmove(s + 4, p, n + 1), memcpy(s, "Re: ", 4);
+	if (prefixes) {
+		size_t off = (size_t)(p - s);
+		s = xrealloc(s, off + n + 5);
+		p = s + off;
+		memmove(s + 4, p, n + 1);
+		memcpy(s, "Re: ", 4);
+	}
 	else if (p != s)
 		memmove(s, p, n + 1);
 	/* a deal tag that the subject already had: "Re: [deal #3] x [deal #3]" */
@@ -523,6 +529,7 @@ static void subject_tidy(char *s)
 	n = strlen(s);
 	while (n && s[n - 1] == ' ')
 		s[--n] = '\0';
+	return s;
 }
 
 static int render_file(const char *path, const char *src, bool html, const struct tvars *v, bool check,
@@ -539,7 +546,7 @@ static int render_file(const char *path, const char *src, bool html, const struc
 		if (rc < 0)
 			return -1;
 		if (*subject_r)
-			subject_tidy(*subject_r);
+			*subject_r = subject_tidy(*subject_r);
 	}
 	/* keep line numbers right: render the body with the header lines blanked */
 	struct buf b;

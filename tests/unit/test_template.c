@@ -460,6 +460,22 @@ static void test_shipped_templates(void **state)
 	}
 }
 
+/* fuzz find: "aw:x…" becomes "Re: x…", one byte longer than its buffer
+ * (tests/fuzz/crashes/template_render-subject_tidy-overflow-min) */
+static void test_subject_prefix_grows(void **state)
+{
+	(void)state;
+	char text[128];
+	snprintf(text, sizeof text, "Subject: aw:%s\n\nbody\n",
+		 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	put("t", "en", "grow.txt", text);
+	struct tvars *v = tvars_new();
+	struct rendered r = render_ok("grow", v);
+	assert_string_equal(r.subject, "Re: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+	rendered_free(&r);
+	tvars_free(v);
+}
+
 static void test_drip_without_first_name(void **state)
 {
 	(void)state;
@@ -490,6 +506,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_order),
 		cmocka_unit_test(test_shipped_templates),
 		cmocka_unit_test(test_drip_without_first_name),
+		cmocka_unit_test(test_subject_prefix_grows),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
