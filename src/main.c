@@ -83,15 +83,27 @@ int app_open(struct app *app, bool create)
 	return app_open_mode(app, create ? DB_CREATE : DB_READWRITE);
 }
 
+static int app_open_cfg(struct app *app, struct config *cfg, enum db_mode mode);
+
 int app_open_mode(struct app *app, enum db_mode mode)
+{
+	struct config *cfg;
+	int rc = load_config(&cfg);
+	if (rc) {
+		memset(app, 0, sizeof *app);
+		return rc;
+	}
+	return app_open_cfg(app, cfg, mode);
+}
+
+/* Open with a config already loaded (ownership passes to app). */
+static int app_open_cfg(struct app *app, struct config *cfg, enum db_mode mode)
 {
 	bool create = mode == DB_CREATE;
 	char *err = NULL;
 	bool temp = false;
 	memset(app, 0, sizeof *app);
-	int rc = load_config(&app->cfg);
-	if (rc)
-		return rc;
+	app->cfg = cfg;
 	app->db = db_open(app->cfg->database, app->cfg->busy_timeout_ms, mode, &err, &temp);
 	if (!app->db) {
 		if (temp)
@@ -145,11 +157,11 @@ static int cmd_init(int argc, char **argv)
 static int pipe_work(void *ctx, const char *raw, size_t len, size_t total)
 {
 	struct app app;
-	(void)ctx;
 	/* As an MTA pipe nothing of ours may bounce the mail: a broken config,
 	 * an unwritable or missing database become 75 (the MTA keeps the
-	 * message and retries); only 0 and 65 (kept in quarantine) remain. */
-	int rc = app_open(&app, false);
+	 * message and retries); only 0 and 65 (kept in quarantine) remain.
+	 * The config was loaded by the parent before the fork: reuse it. */
+	int rc = app_open_cfg(&app, (struct config *)ctx, DB_READWRITE);
 	if (rc == 0) {
 		if (total > app.cfg->max_message_bytes) {
 			/* over the size limit: only the head was kept in memory; it goes
@@ -197,12 +209,13 @@ static int cmd_ingest(int argc, char **argv)
 			 * its first half-limit bounds the pipe's memory (the copy
 			 * SQLite makes of the blob included) under 64 MiB */
 			max = cfg->max_message_bytes + 1;
-			config_free(cfg);
 		} else {
 			printf("4.3.0 dealmail: configuration error; the message will be retried\n");
 			return EXIT_TEMPFAIL;
 		}
-		return source_pipe(pipe_work, NULL, timeout, max);
+		int rc = source_pipe(pipe_work, cfg, timeout, max);
+		config_free(cfg);   /* the parent's copy; the child owned its own */
+		return rc;
 	}
 	struct app app;
 	int rc = app_open(&app, false);
