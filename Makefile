@@ -63,7 +63,8 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 	  build-essential pkg-config libetpan-dev libsqlite3-dev libpcre2-dev libssl-dev \
 	  libinih-dev libxml2-dev libunistring-dev libcmocka-dev sqlite3 \
-	  dovecot-imapd python3 python3-aiosmtpd openssl curl valgrind ca-certificates
+	  dovecot-imapd python3 python3-aiosmtpd openssl curl valgrind ca-certificates \
+	  clang time tzdata
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dealmail/templates
@@ -78,6 +79,10 @@ demo: all
 
 bench: all
 	bench/run.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan dealmail
