@@ -109,6 +109,7 @@ struct config {
 	char *dist_mode;            /* "round-robin" (default) or "owner:EMAIL" */
 	char *dist_team;            /* NULL = all reps */
 	/* [digest] */
+	bool digest_enabled;        /* a [digest] section exists: tick sends digests */
 	int digest_time;            /* minutes since midnight, default 7*60+30 */
 	int silent_days;            /* default 10 */
 	double monthly_target;      /* 0 = unset */

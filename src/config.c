@@ -1246,6 +1246,7 @@ static void do_scoring(struct loader *ld, const struct group *g)
 static void do_digest(struct loader *ld, const struct group *g)
 {
 	struct config *c = ld->cfg;
+	c->digest_enabled = g != NULL;  /* tick schedules digests only when asked to */
 	for (size_t i = 0; g && i < g->n; i++) {
 		const struct ent *e = &g->e[i];
 		if (!strcmp(e->key, "time")) {

@@ -342,7 +342,7 @@ int tick_run(struct app *app)
 			 ts.steps_queued, ts.enrollments_done, ts.enrollments_stopped, ts.stale_fired,
 			 ts.errors ? " (some work failed and is left for the next tick)" : "");
 	/* the morning digests that are due (once per recipient per day) */
-	if (rc != EXIT_TEMPFAIL) {
+	if (rc != EXIT_TEMPFAIL && app->cfg->digest_enabled) {
 		int n = digest_due(app);
 		if (n < 0)
 			rc = worse(rc, EXIT_TEMPFAIL);
