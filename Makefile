@@ -5,7 +5,8 @@ PKGS      = libetpan libcurl sqlite3 libpcre2-8 libcrypto inih libxml-2.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(filter-out -specs=%,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lunistring
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS) \
+# the project's own flags stay even when CFLAGS is given on the command line
+DM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS) \
             -DDEALMAIL_DATADIR='"$(PREFIX)/share/dealmail"' -DDEALMAIL_SRCDIR='"$(CURDIR)"'
 LDLIBS   += $(PKG_LIBS) -lm
 BUILD    ?= build
@@ -23,16 +24,16 @@ dealmail: $(BUILD)/dealmail
 	cp $< $@
 
 $(BUILD)/dealmail: $(BUILD)/main.o $(BUILD)/libdealmail.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(DM_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/libdealmail.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CFLAGS) $(DM_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libdealmail.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libdealmail.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(DM_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libdealmail.a $(LDLIBS) -lcmocka
 
 $(BUILD) $(BUILD)/tests:
 	mkdir -p $@
@@ -49,10 +50,14 @@ integration: $(BUILD)/dealmail
 check: all unit corpus integration
 	@echo "make check: all tests passed"
 
+# The whole suite under AddressSanitizer + UBSan (leaks included).  Tests that
+# measure time or memory relax those bounds under DEALMAIL_SANITIZED=1; their
+# correctness checks stay.
 asan:
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	DEALMAIL_SANITIZED=1 \
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  LDFLAGS="-fsanitize=address,undefined" \
-	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 unit corpus integration
+	  LDFLAGS="-fsanitize=address,undefined" unit corpus integration
 
 valgrind: all
 	$(MAKE) TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit corpus

@@ -111,6 +111,16 @@ int64_t contact_ensure(struct app *app, const char *email, const char *name, con
 const char *distribution_pick(struct app *app);   /* next rep email, or NULL */
 int enroll(struct app *app, int64_t deal, const struct sequence *seq, const char *message_id);
 void stop_enrollments(struct app *app, int64_t deal, const char *why);
+/* Stop the sequences of every deal of a contact; returns the contact's most
+ * recently active deal, or 0. */
+int64_t contact_stop_sequences(struct app *app, const char *email, const char *why);
+/* A contact's address bounced: mark it, stop its sequences, tell the owner of
+ * `deal` (or of the contact's most recent deal when 0).  0 or -1. */
+int contact_bounced(struct app *app, const char *email, int64_t deal, const char *message_id);
+/* Queue a notification (template `tmpl`) about a deal to its owner or to the
+ * managers of the owner's team.  0 or -1. */
+int deal_notify(struct app *app, int64_t deal, enum notify_target target, const char *tmpl,
+		const char *message_id, int days);
 
 void app_today(char out[11]);       /* today in the configured zone */
 void app_now_iso(char out[21]);

@@ -69,7 +69,6 @@ const char *outcome_name(enum outcome o);
 char *err_text(const struct cmdres *r, const struct command *c, enum lang l);
 void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang);
 int deal_add_score(struct app *app, int64_t deal, int delta, const char *by, const char *message_id);
-int deal_notify(struct app *app, int64_t deal, enum notify_target target, const char *tmpl,
-		const char *message_id, int days);
+
 
 #endif

@@ -657,15 +657,7 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 	}
 	if (a->unsubscribe) {
 		db_exec(app->db, "UPDATE contacts SET unsubscribed = 1 WHERE email = ?", "t", a->sender);
-		struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON c.id = d.contact_id "
-					 "WHERE c.email = ?", "t", a->sender);
-		int64_t ids[64];
-		size_t n = 0;
-		while (db_next(q) && n < 64)
-			ids[n++] = db_col_int(q, 0);
-		db_done(q);
-		for (size_t i = 0; i < n; i++)
-			stop_enrollments(app, ids[i], "unsubscribe");
+		contact_stop_sequences(app, a->sender, "unsubscribe");
 		if (a->deal > 0 && cfg->score_unsubscribe)
 			deal_add_score(app, a->deal, cfg->score_unsubscribe, a->sender, a->key);
 	}
@@ -709,23 +701,10 @@ static int apply_bounce(struct app *app, const struct message *msg, struct analy
 {
 	if (a->outcome != O_LOG || !a->bounce_addr)
 		return 0;
-	db_exec(app->db, "UPDATE contacts SET bouncing = 1 WHERE email = ?", "t", a->bounce_addr);
 	if (a->bounce_outbox > 0)
 		db_exec(app->db, "UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", "ti",
 			msg->dsn_status ? msg->dsn_status : "bounced", a->bounce_outbox);
-	struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON c.id = d.contact_id "
-				 "WHERE c.email = ?", "t", a->bounce_addr);
-	int64_t ids[64];
-	size_t n = 0;
-	while (db_next(q) && n < 64)
-		ids[n++] = db_col_int(q, 0);
-	db_done(q);
-	for (size_t i = 0; i < n; i++)
-		stop_enrollments(app, ids[i], "bounce");
-	int64_t deal = a->deal > 0 ? a->deal : n ? ids[0] : 0;
-	if (deal > 0 && deal_notify(app, deal, NOTIFY_OWNER, "notify-bounce", a->key, 0) < 0)
-		return -1;
-	return db_error(app->db) ? -1 : 0;
+	return contact_bounced(app, a->bounce_addr, a->deal, a->key);
 }
 
 int apply_analysis(struct app *app, const struct message *msg, struct analysis *a)

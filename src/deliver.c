@@ -144,20 +144,7 @@ static void rcpt_rejected(struct app *app, const struct row *r)
 	int64_t contact = db_int(app->db, 0, "SELECT id FROM contacts WHERE email = ?", "t", r->rcpt);
 	if (contact <= 0 || db_begin(app->db) < 0)
 		goto out;
-	db_exec(app->db, "UPDATE contacts SET bouncing = 1 WHERE id = ?", "i", contact);
-	int64_t ids[64];
-	size_t n = 0;
-	struct dbq *q = db_query(app->db, "SELECT id FROM deals WHERE contact_id = ? ORDER BY id", "i", contact);
-	while (db_next(q) && n < 64)
-		ids[n++] = db_col_int(q, 0);
-	db_done(q);
-	for (size_t i = 0; i < n; i++)
-		stop_enrollments(app, ids[i], "bounce");
-	int64_t deal = r->deal > 0 ? r->deal : n ? ids[0] : 0;
-	if (deal > 0 && deal_notify(app, deal, NOTIFY_OWNER, "notify-bounce", NULL, 0) < 0 && !db_error(app->db)) {
-		/* no template: the bounce still counts */
-		log_error("outbox %lld: could not notify the owner of deal %lld", (long long)r->id, (long long)deal);
-	}
+	contact_bounced(app, r->rcpt, r->deal, NULL);
 	if (db_error(app->db) || db_commit(app->db) < 0) {
 		log_error("outbox %lld: marking %s as bouncing failed: %s", (long long)r->id, r->rcpt,
 			  db_error(app->db) ? db_error(app->db) : "?");

@@ -14,6 +14,7 @@
 #include "text.h"
 #include "util.h"
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -375,22 +376,24 @@ static char *join_reasons(char **v, size_t n)
 	return buf_detach(&b);
 }
 
-static char *stage_choices(const struct config *cfg)
+/* "a, b, c" of one string field of each element of an array */
+static char *join_field(const void *base, size_t n, size_t size, size_t offset)
 {
 	struct buf b;
 	buf_init(&b);
-	for (size_t i = 0; i < cfg->nstages; i++)
-		buf_addf(&b, "%s%s", i ? ", " : "", cfg->stages[i].key);
+	for (size_t i = 0; i < n; i++)
+		buf_addf(&b, "%s%s", i ? ", " : "", *(char *const *)((const char *)base + i * size + offset));
 	return buf_detach(&b);
+}
+
+static char *stage_choices(const struct config *cfg)
+{
+	return join_field(cfg->stages, cfg->nstages, sizeof *cfg->stages, offsetof(struct stage, key));
 }
 
 static char *rep_choices(const struct config *cfg)
 {
-	struct buf b;
-	buf_init(&b);
-	for (size_t i = 0; i < cfg->nreps; i++)
-		buf_addf(&b, "%s%s", i ? ", " : "", cfg->reps[i].email);
-	return buf_detach(&b);
+	return join_field(cfg->reps, cfg->nreps, sizeof *cfg->reps, offsetof(struct rep, email));
 }
 
 static void fail(struct cmdres *r, enum err_code e, const char *fmt, ...)
@@ -542,11 +545,8 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 			if (!c->drip_stop) {
 				r->seq = config_sequence_find(cfg, c->text);
 				if (!r->seq) {
-					struct buf b;
-					buf_init(&b);
-					for (size_t k = 0; k < cfg->nsequences; k++)
-						buf_addf(&b, "%s%s", k ? ", " : "", cfg->sequences[k].name);
-					r->choices = buf_detach(&b);
+					r->choices = join_field(cfg->sequences, cfg->nsequences, sizeof *cfg->sequences,
+								offsetof(struct sequence, name));
 					fail(r, E_UNKNOWN_SEQUENCE, "unknown sequence \"%s\"", c->text);
 				}
 			}

@@ -130,6 +130,31 @@ int enroll(struct app *app, int64_t deal, const struct sequence *seq, const char
 		       deal, seq->name, now, next, message_id);
 }
 
+int64_t contact_stop_sequences(struct app *app, const char *email, const char *why)
+{
+	int64_t ids[64];
+	size_t n = 0;
+	struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON c.id = d.contact_id "
+				 "WHERE c.email = ? ORDER BY d.last_activity DESC, d.id DESC", "t", email);
+	while (db_next(q) && n < 64)
+		ids[n++] = db_col_int(q, 0);
+	db_done(q);
+	for (size_t i = 0; i < n; i++)
+		stop_enrollments(app, ids[i], why);
+	return n ? ids[0] : 0;
+}
+
+int contact_bounced(struct app *app, const char *email, int64_t deal, const char *message_id)
+{
+	db_exec(app->db, "UPDATE contacts SET bouncing = 1 WHERE email = ?", "t", email);
+	int64_t recent = contact_stop_sequences(app, email, "bounce");
+	if (deal <= 0)
+		deal = recent;
+	if (deal > 0 && deal_notify(app, deal, NOTIFY_OWNER, "notify-bounce", message_id, 0) < 0)
+		return -1;
+	return db_error(app->db) ? -1 : 0;
+}
+
 void stop_enrollments(struct app *app, int64_t deal, const char *why)
 {
 	db_exec(app->db, "UPDATE enrollments SET status = 'stopped', stopped_reason = ?, next_at = NULL "
