@@ -626,6 +626,34 @@ static void rep_context_contact(struct app *app, const struct message *msg, stru
 	addrlist_free(&cand);
 }
 
+/* The first three routes of SPEC §3.3, in order: a reply token, the thread
+ * (In-Reply-To/References naming a message we sent or processed), a subject
+ * tag.  From anyone but a rep (`tag_from_contact`), a tag is trusted only when
+ * the sender is that deal's own contact: a stranger cannot pick a deal by
+ * guessing its number. */
+static void route_by_headers(struct app *app, const struct message *msg, struct analysis *a,
+			     int64_t token_deal, bool tag_from_contact)
+{
+	if (token_deal > 0 && deal_exists(app, token_deal)) {
+		a->deal = token_deal;
+		a->route = R_TOKEN;
+		return;
+	}
+	if ((a->deal = thread_deal(app, msg)) > 0) {
+		a->route = R_THREAD;
+		return;
+	}
+	int64_t t = subject_tag(msg->subject);
+	if (t <= 0 || !deal_exists(app, t))
+		return;
+	if (tag_from_contact &&
+	    db_int(app->db, 0, "SELECT COUNT(*) FROM deals d JOIN contacts c ON c.id = d.contact_id "
+		   "WHERE d.id = ? AND c.email = ?", "it", t, a->sender) == 0)
+		return;
+	a->deal = t;
+	a->route = R_TAG;
+}
+
 int analyze(struct app *app, const struct message *msg, struct analysis *a)
 {
 	const struct config *cfg = app->cfg;
@@ -715,20 +743,7 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		}
 		a->cls = C_REP;
 		a->rep = rep;
-		/* which deal */
-		if (token_deal > 0 && deal_exists(app, token_deal)) {
-			a->deal = token_deal;
-			a->route = R_TOKEN;
-		}
-		if (!a->deal && (a->deal = thread_deal(app, msg)) > 0)
-			a->route = R_THREAD;
-		if (!a->deal) {
-			int64_t t = subject_tag(msg->subject);
-			if (t > 0 && deal_exists(app, t)) {
-				a->deal = t;
-				a->route = R_TAG;
-			}
-		}
+		route_by_headers(app, msg, a, token_deal, false);
 		rep_context_contact(app, msg, a);
 		commands_parse(a->visible, today, &a->cmds);
 		for (size_t i = 0; i < a->cmds.n; i++) {
@@ -805,21 +820,7 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 	a->cls = known ? C_CONTACT : C_UNKNOWN;
 	a->contact = xstrdup(a->sender);
 	a->contact_name = xstrdup(msg->from.name);
-	if (token_deal > 0 && deal_exists(app, token_deal)) {
-		a->deal = token_deal;
-		a->route = R_TOKEN;
-	}
-	if (!a->deal && (a->deal = thread_deal(app, msg)) > 0)
-		a->route = R_THREAD;
-	if (!a->deal) {
-		int64_t t = subject_tag(msg->subject);
-		/* a tag is only trusted from the deal's own contact */
-		if (t > 0 && db_int(app->db, 0, "SELECT COUNT(*) FROM deals d JOIN contacts c ON c.id = d.contact_id "
-				    "WHERE d.id = ? AND c.email = ?", "it", t, a->sender) > 0) {
-			a->deal = t;
-			a->route = R_TAG;
-		}
-	}
+	route_by_headers(app, msg, a, token_deal, true);
 	if (!a->deal) {
 		int count = 0;
 		a->deal = contact_open_deal(app, a->sender, &count);
