@@ -1223,6 +1223,19 @@ static const char *next_line(const char *s, size_t n, size_t *pos, size_t *len)
 
 /* Split the header block at the start of s into fields; returns the offset
  * of the body (after the empty line, or n). */
+/* Append one header field (name taken over) unless `max` fields are there. */
+static void add_field(struct rawfields *out, size_t max, char *name, const struct buf *value)
+{
+	if (out->n >= max) {
+		free(name);
+		return;
+	}
+	out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
+	out->v[out->n].name = name;
+	out->v[out->n].value = trim_dup(value->s, value->len);
+	out->n++;
+}
+
 static size_t split_headers(const char *s, size_t n, struct rawfields *out, size_t max)
 {
 	size_t pos = 0;
@@ -1244,30 +1257,14 @@ static size_t split_headers(const char *s, size_t n, struct rawfields *out, size
 			pos = save;
 			break;
 		}
-		if (curname) {
-			if (out->n < max) {
-				out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-				out->v[out->n].name = curname;
-				out->v[out->n].value = trim_dup(cur.s, cur.len);
-				out->n++;
-			} else {
-				free(curname);
-			}
-		}
+		if (curname)
+			add_field(out, max, curname, &cur);
 		curname = xstrndup(line, nl);
 		buf_reset(&cur);
 		buf_add(&cur, line + colon + 1, len - colon - 1);
 	}
-	if (curname) {
-		if (out->n < max) {
-			out->v = xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-			out->v[out->n].name = curname;
-			out->v[out->n].value = trim_dup(cur.s, cur.len);
-			out->n++;
-		} else {
-			free(curname);
-		}
-	}
+	if (curname)
+		add_field(out, max, curname, &cur);
 	buf_release(&cur);
 	return pos;
 }
