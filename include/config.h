@@ -89,6 +89,9 @@ struct config {
 	int confirm_per_hour;       /* cap of automatic replies per sender, default 30 */
 
 	struct endpoint imap, smtp;
+	/* [smtp] retry_base, retry_max, give_up_after: seconds, 0 = default
+	 * (5 minutes doubling to 1 hour, given up after 4 days) */
+	long smtp_retry_base, smtp_retry_max, smtp_give_up;
 
 	/* [pipeline] */
 	struct stage *stages;       /* in pipeline order */

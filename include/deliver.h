@@ -25,9 +25,9 @@ struct retry_policy {
 	long give_up;           /* a row older than this is failed at its next failure (default 4 days) */
 };
 
-/* The defaults above; DEALMAIL_RETRY="BASE,CAP,GIVE_UP" (seconds) overrides
- * them until [smtp] has keys for it. */
-void retry_policy_default(struct retry_policy *p);
+/* The policy of [smtp] retry_base, retry_max, give_up_after, or the defaults
+ * above for what is not set (cfg may be NULL). */
+void retry_policy_default(struct retry_policy *p, const struct config *cfg);
 
 struct deliver_stats {
 	int sent, deferred, failed;

@@ -353,7 +353,8 @@ static const struct {
 			 "busy_timeout_ms", "confirm_per_hour", NULL}},
 	[S_IMAP] = {"imap", false,
 		    {"url", "user", "password_file", "ca_file", "token_file", "auth", "processed", "tls", NULL}},
-	[S_SMTP] = {"smtp", false, {"url", "user", "password_file", "ca_file", "token_file", "auth", "tls", NULL}},
+	[S_SMTP] = {"smtp", false, {"url", "user", "password_file", "ca_file", "token_file", "auth", "tls",
+				    "retry_base", "retry_max", "give_up_after", NULL}},
 	[S_PIPELINE] = {"pipeline", false,
 			{"stages", "active", "default", "won", "lost", "require_won_reason", "require_lost_reason",
 			 "strict_reasons", "won_reasons", "lost_reasons", "sync_contact_owner", NULL}},
@@ -1213,6 +1214,17 @@ static void do_endpoint(struct loader *ld, const struct group *g, struct endpoin
 			} else {
 				err(ld, e->line, "processed: \"%s\" is not \"flag\" or \"move:FOLDER\"", v);
 			}
+		} else if (!imap && (!strcmp(k, "retry_base") || !strcmp(k, "retry_max") || !strcmp(k, "give_up_after"))) {
+			/* a duration: 300, 5m, 1h, 4d */
+			char *end = NULL;
+			long n = *v ? strtol(v, &end, 10) : -1;
+			long mul = !end || !*end ? 1 : (*end == 's' && !end[1]) ? 1 : (*end == 'm' && !end[1]) ? 60
+				   : (*end == 'h' && !end[1]) ? 3600 : (*end == 'd' && !end[1]) ? 86400 : 0;
+			if (n <= 0 || !mul || n > 365L * 86400 / mul)
+				err(ld, e->line, "%s: \"%s\" is not a duration (300, 5m, 1h, 4d)", k, v);
+			else
+				*(!strcmp(k, "retry_base") ? &ld->cfg->smtp_retry_base
+				  : !strcmp(k, "retry_max") ? &ld->cfg->smtp_retry_max : &ld->cfg->smtp_give_up) = n * mul;
 		} else if (!strcmp(k, "tls")) {
 			if (!strcasecmp(v, "implicit"))
 				ep->tls = TLS_IMPLICIT;

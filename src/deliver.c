@@ -23,18 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
-void retry_policy_default(struct retry_policy *p)
+void retry_policy_default(struct retry_policy *p, const struct config *cfg)
 {
-	p->base = 300;
-	p->cap = 3600;
-	p->give_up = 4 * 86400;
-	const char *e = getenv("DEALMAIL_RETRY");
-	long b, c, g;
-	if (e && sscanf(e, "%ld,%ld,%ld", &b, &c, &g) == 3 && b > 0 && c >= b && g >= 0) {
-		p->base = b;
-		p->cap = c;
-		p->give_up = g;
-	}
+	p->base = cfg && cfg->smtp_retry_base ? cfg->smtp_retry_base : 300;
+	p->cap = cfg && cfg->smtp_retry_max ? cfg->smtp_retry_max : 3600;
+	p->give_up = cfg && cfg->smtp_give_up ? cfg->smtp_give_up : 4 * 86400;
+	if (p->cap < p->base)
+		p->cap = p->base;
 }
 
 /* min(cap, base * 2^(attempts-1)), +-10% so that rows deferred together do
@@ -336,7 +331,7 @@ int tick_run(struct app *app)
 		else if (n > 0)
 			log_info("tick: %d digest%s queued", n, n == 1 ? "" : "s");
 	}
-	retry_policy_default(&rp);
+	retry_policy_default(&rp, app->cfg);
 	rc = worse(rc, outbox_deliver(app, &rp, &ds));
 	report_send(&ds);
 	return rc;
@@ -356,7 +351,7 @@ int cmd_send(int argc, char **argv)
 	int rc = app_open(&app, false);
 	if (rc)
 		return rc;
-	retry_policy_default(&rp);
+	retry_policy_default(&rp, app.cfg);
 	rc = outbox_deliver(&app, &rp, &ds);
 	report_send(&ds);
 	app_close(&app);

@@ -356,6 +356,22 @@ DEALMAIL_NOW=2026-11-27T15:00:01Z dm c8 send >/dev/null 2>&1
 check "8 given up after 4 days, with the reason" bash -c \
 	"sqlite3 $T/c8/dm.db \"SELECT status || '|' || last_error FROM outbox\" | grep -q '^failed|gave up after 3 attempts'"
 
+# the same with the policy from the config: [smtp] give_up_after = 1d
+mkcase c8b <<EOF || exit 1
+[smtp]
+url = smtp://127.0.0.1:$(free_port)
+tls = none
+retry_base = 10m
+give_up_after = 1d
+EOF
+deals c8b 1
+dm c8b send >/dev/null 2>&1
+delay=$(sql c8b "SELECT CAST(strftime('%s', next_attempt) AS INTEGER) - CAST(strftime('%s', created_at) AS INTEGER) FROM outbox")
+check "8 retry_base = 10m: the first retry 540..660 s later (got $delay)" [ "$delay" -ge 540 -a "$delay" -le 660 ]
+DEALMAIL_NOW=2026-11-25T15:00:01Z dm c8b send >/dev/null 2>&1
+check "8 give_up_after = 1d: given up after a day" bash -c \
+	"sqlite3 $T/c8b/dm.db \"SELECT status FROM outbox\" | grep -qx failed"
+
 # ---- 9 two sends at once --------------------------------------------------------
 start_server conc || exit 1
 mkcase c9 <<EOF || exit 1
