@@ -122,6 +122,10 @@ int contact_bounced(struct app *app, const char *email, int64_t deal, const char
 int deal_notify(struct app *app, int64_t deal, enum notify_target target, const char *tmpl,
 		const char *message_id, int days);
 
+/* tick: one reminder to the owner of each open task due today or earlier,
+ * once per task, in one transaction.  Returns how many, or -1. */
+int task_reminders(struct app *app);
+
 void app_today(char out[11]);       /* today in the configured zone */
 void app_now_iso(char out[21]);
 

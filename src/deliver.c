@@ -323,6 +323,13 @@ int tick_run(struct app *app)
 		log_info("tick: %d sequence steps queued, %d sequences finished, %d stopped, %d stale deals%s",
 			 ts.steps_queued, ts.enrollments_done, ts.enrollments_stopped, ts.stale_fired,
 			 ts.errors ? " (some work failed and is left for the next tick)" : "");
+	if (rc != EXIT_TEMPFAIL) {
+		int n = task_reminders(app);
+		if (n < 0)
+			rc = worse(rc, EXIT_TEMPFAIL);
+		else if (n > 0)
+			log_info("tick: %d task reminder%s queued", n, n == 1 ? "" : "s");
+	}
 	/* the morning digests that are due (once per recipient per day) */
 	if (rc != EXIT_TEMPFAIL && app->cfg->digest_enabled) {
 		int n = digest_due(app);

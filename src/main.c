@@ -517,7 +517,7 @@ static int cmd_config(int argc, char **argv)
 		/* every template the config can use, in every language it uses */
 		static const char *const fixed[] = {"confirmation", "error", "help", "list", "history", "undo",
 						    "notify-reply", "notify-lead", "notify-stale", "notify-score",
-						    "notify-bounce", "notify-stage", NULL};
+						    "notify-bounce", "notify-stage", "notify-task", NULL};
 		bool langs[NLANG] = {false};
 		langs[cfg->language] = true;
 		for (size_t i = 0; i < cfg->nreps; i++)

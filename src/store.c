@@ -415,3 +415,62 @@ void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang)
 	tvars_set(v, "assistant.name", app->cfg->name);
 	tvars_set(v, "lang", lang_code(lang));
 }
+
+int task_reminders(struct app *app)
+{
+	char today[11];
+	int n = 0;
+	app_today(today);
+	if (db_begin(app->db) < 0)
+		goto fail;
+	struct dbq *q = db_query(app->db, "SELECT t.id, t.deal_id, t.owner, t.text, t.due FROM tasks t WHERE t.done = 0 "
+				 "AND t.reminded = 0 AND t.due IS NOT NULL AND t.due <= ? ORDER BY t.id LIMIT 500",
+				 "t", today);
+	struct rem { int64_t id, deal; char *owner, *text, *due; } r[500];
+	size_t k = 0;
+	while (db_next(q) && k < 500) {
+		r[k].id = db_col_int(q, 0);
+		r[k].deal = db_col_int(q, 1);
+		r[k].owner = xstrdup(db_col_text(q, 2));
+		r[k].text = xstrdup(db_col_text(q, 3));
+		r[k].due = xstrdup(db_col_text(q, 4));
+		k++;
+	}
+	db_done(q);
+	for (size_t i = 0; i < k; i++) {
+		/* the task's owner, else the deal's */
+		char *to = r[i].owner ? xstrdup(r[i].owner)
+				      : db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", r[i].deal);
+		if (to) {
+			const struct rep *rep = config_rep_find(app->cfg, to);
+			enum lang lang = rep ? rep->lang : app->cfg->language;
+			struct tvars *v = tvars_new();
+			deal_vars(app, r[i].deal, v, lang);
+			tvars_set(v, "rep.name", rep ? rep->name : to);
+			tvars_set(v, "item.text", r[i].text);
+			tvars_set(v, "item.due", r[i].due);
+			struct outbox_item it = {
+				.kind = "notification", .deal_id = r[i].deal, .to_addr = to,
+				.to_name = rep ? rep->name : NULL, .tmpl = "notify-task", .lang = lang_code(lang), .vars = v,
+			};
+			if (outbox_queue(app, &it) >= 0)
+				n++;
+			tvars_free(v);
+			free(to);
+		}
+		db_exec(app->db, "UPDATE tasks SET reminded = 1 WHERE id = ?", "i", r[i].id);
+	}
+	for (size_t i = 0; i < k; i++) {
+		free(r[i].owner);
+		free(r[i].text);
+		free(r[i].due);
+	}
+	if (db_error(app->db) || db_commit(app->db) < 0)
+		goto fail;
+	return n;
+fail:
+	log_error("task reminders: %s", db_error(app->db) ? db_error(app->db) : "?");
+	db_rollback(app->db);
+	db_clear_error(app->db);
+	return -1;
+}

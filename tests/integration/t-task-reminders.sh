@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Task reminders through `tick`: none before the due day, one on it, never two.
+set -u
+D=${DEALMAIL_BIN:?}
+T=$(mktemp -d /tmp/dealmail-tasks.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail=0
+check() { local what=$1; shift; if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi; }
+cat > "$T/dealmail.conf" <<EOC
+[dealmail]
+address = ventas@example.com
+timezone = America/Mexico_City
+[rep "ana@example.com"]
+name = Ana
+language = es
+EOC
+dm() { DEALMAIL_SECRET=0123456789abcdef0123456789abcdef "$D" -q -c "$T/dealmail.conf" --db "$T/dm.db" "$@"; }
+reminders() {
+	dm export --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sum(1 for o in d["outbox"] if o["kind"] == "notification" and "Tarea" in o["subject"]))'
+}
+dm init >/dev/null
+export DEALMAIL_NOW=2026-11-23T15:00:00Z
+dm deal add --title ACME --contact c@acme.mx --owner ana@example.com --stage demo >/dev/null
+printf 'From: Ana <ana@example.com>\nTo: ventas@example.com\nSubject: Re: [deal #1] ACME\nMessage-ID: <t1@x>\n\ntarea: Llamar a Rodrigo @ 2026-11-25\n' | dm ingest
+check "the task exists" [ "$(dm export --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0]["due"])')" = 2026-11-25 ]
+DEALMAIL_NOW=2026-11-24T15:00:00Z dm tick
+check "the day before: no reminder" [ "$(reminders)" = 0 ]
+DEALMAIL_NOW=2026-11-25T14:00:00Z dm tick
+check "the due day: one reminder to the owner" [ "$(reminders)" = 1 ]
+DEALMAIL_NOW=2026-11-25T18:00:00Z dm tick
+DEALMAIL_NOW=2026-11-26T18:00:00Z dm tick
+check "later ticks: still one" [ "$(reminders)" = 1 ]
+[ "$fail" = 0 ] && echo "t-task-reminders: ok"
+exit $fail
