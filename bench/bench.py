@@ -4,7 +4,9 @@
 ingest: ../shared/bench/gen_corpus.py (10,000 messages, 1,000 deals) ingested by
 `dealmail ingest --maildir` and by the Python reference peer pyref.py on copies of
 the same corpus.  pipe: one `dealmail ingest` process per message (stdin, durable
-commit) vs one pyref process per message.  Prints one table.
+commit) vs one pyref process per message.  send: BENCH_SMTP queued messages
+delivered by `dealmail send` to a local aiosmtpd, vs Python's smtplib sending the
+same messages over one connection.  Prints one table.
 Env: BENCH_N (messages, default 10000), BENCH_DEALS (1000), BENCH_PIPE (200).
 """
 import os, shutil, statistics, subprocess, sys, tempfile, time
@@ -34,6 +36,70 @@ language = en
 
 def run(cmd, **kw):
     return subprocess.run(cmd, env=ENV, check=True, **kw)
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+def smtp_server(work, name):
+    """aiosmtpd (tests/integration/smtp/server.py) on loopback, no fsync."""
+    port = free_port()
+    md = os.path.join(work, "srv-" + name)
+    pidf = md + ".pid"
+    p = subprocess.Popen(["/usr/bin/python3", os.path.join(TOP, "tests", "integration", "smtp", "server.py"),
+                          "--port", str(port), "--maildir", md, "--pidfile", pidf, "--no-fsync"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if os.path.exists(pidf) and os.path.getsize(pidf):
+            return p, port, md
+        time.sleep(0.1)
+    p.kill()
+    raise SystemExit("smtp bench: the server did not start")
+
+def smtp_bench(work, conf):
+    """NSMTP queued messages delivered by `dealmail send` over one connection,
+    against Python's smtplib sending the same messages over one connection,
+    to the same local server, in the same run."""
+    import smtplib, sqlite3
+    n = int(os.environ.get("BENCH_SMTP", "5000"))
+    db = os.path.join(work, "smtp.db")
+    srv, port, md = smtp_server(work, "dm")
+    c2 = os.path.join(work, "smtp.conf")
+    open(c2, "w").write(CONF + "[smtp]\nurl = smtp://127.0.0.1:%d\ntls = none\n" % port)
+    dm = [BIN, "-q", "-c", c2, "--db", db]
+    run(dm + ["init"], stdout=subprocess.DEVNULL)
+    # n unknown senders: each becomes a lead and queues one notification
+    box = os.path.join(work, "leads")
+    for d in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(box, d))
+    for i in range(n):
+        open(os.path.join(box, "new", "%d.lead" % i), "w").write(
+            "From: Lead %d <lead%d@prospect.example>\nTo: ventas@example.com\nSubject: Precios %d\n"
+            "Message-ID: <lead-%d@prospect.example>\n\nHola, quiero una cotizacion.\n" % (i, i, i, i))
+    run(dm + ["ingest", "--maildir", box])
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(dm + ["send"], env=ENV)
+    _, status, ru = os.wait4(proc.pid, 0)
+    t_dm = time.perf_counter() - t0
+    got = len(os.listdir(os.path.join(md, "new")))
+    srv.terminate(); srv.wait()
+    if os.waitstatus_to_exitcode(status) != 0 or got != n:
+        raise SystemExit("smtp bench: send exited %d, %d of %d arrived" % (os.waitstatus_to_exitcode(status), got, n))
+    rows_db = sqlite3.connect(db).execute("SELECT envelope_from, rcpt, raw FROM outbox ORDER BY id").fetchall()
+    srv, port, md = smtp_server(work, "py")
+    t0 = time.perf_counter()
+    s = smtplib.SMTP("127.0.0.1", port)
+    for env_from, rcpt, raw in rows_db:
+        s.sendmail(env_from, [rcpt], raw)
+    s.quit()
+    t_py = time.perf_counter() - t0
+    srv.terminate(); srv.wait()
+    return [("send over SMTP msg/s (%d msgs, 1 conn)" % n, n / t_dm, "smtplib, 1 connection", n / t_py, t_py / t_dm),
+            ("send peak RSS MiB", ru.ru_maxrss / 1024.0, "", None, None)]
 
 def main():
     rows = []
@@ -96,6 +162,7 @@ def main():
         med, pmed = statistics.median(lat), statistics.median(platency)
         rows.append(("pipe ingest median ms (%d msgs)" % len(lat), med, "pyref.py per message", pmed, pmed / med))
         rows.append(("pipe ingest p99 ms", sorted(lat)[int(len(lat) * 0.99) - 1], "", None, None))
+        rows += smtp_bench(work, conf)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("%-38s %12s  %-22s %12s %8s" % ("figure", "value", "peer", "peer value", "ratio"))
