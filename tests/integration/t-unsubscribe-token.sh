@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A drip's List-Unsubscribe mailto (ventas+u.TOKEN@…) unsubscribes the contact
+# and stops the sequence, whatever the body says; a forged token does nothing.
+set -u
+D=${DEALMAIL_BIN:?}
+T=$(mktemp -d /tmp/dealmail-unsub.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail=0
+check() { local what=$1; shift; if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fail=1; fi; }
+cat > "$T/dealmail.conf" <<EOC
+[dealmail]
+address = ventas@example.com
+timezone = UTC
+confirm = never
+[rep "ana@example.com"]
+name = Ana
+[stage "proposal"]
+on_enter = sequence proposal-followup
+[sequence "proposal-followup"]
+steps = 1d proposal-1, 3d proposal-2
+EOC
+dm() { DEALMAIL_SECRET=0123456789abcdef0123456789abcdef "$D" -q -c "$T/dealmail.conf" --db "$T/dm.db" "$@"; }
+state() {
+	dm export --json | /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+c = [x for x in d["contacts"] if x["email"] == sys.argv[1]][0]
+e = [x for x in d["enrollments"] if x["deal"] == int(sys.argv[2])][0]
+print(c["unsubscribed"], e["status"])' "$1" "$2"
+}
+dm init >/dev/null
+export DEALMAIL_NOW=2026-11-23T10:00:00Z
+dm deal add --title A --contact uno@cliente.example --owner ana@example.com --stage proposal >/dev/null
+dm deal add --title B --contact dos@cliente.example --owner ana@example.com --stage proposal >/dev/null
+DEALMAIL_NOW=2026-11-24T10:30:00Z dm tick
+# the List-Unsubscribe address of deal 1's first step, as the contact's client sees it
+addr=$(sqlite3 "$T/dm.db" "SELECT raw FROM outbox WHERE kind = 'drip' AND rcpt = 'uno@cliente.example'" |
+	tr -d '\r' | sed -n 's/^List-Unsubscribe: <mailto:\([^?>]*\).*/\1/p' | head -n1)
+check "the drip carries a signed List-Unsubscribe address ($addr)" bash -c "echo '$addr' | grep -q '^ventas+u\.'"
+printf 'From: uno@cliente.example\nTo: %s\nSubject: hola\nMessage-ID: <u1@cliente.example>\n\n(sent by the mail client)\n' "$addr" |
+	DEALMAIL_NOW=2026-11-24T11:00:00Z dm ingest
+check "the token unsubscribed the contact and stopped its sequence" [ "$(state uno@cliente.example 1)" = "True stopped" ]
+# a forged token (another contact's id with a wrong MAC) changes nothing
+printf 'From: dos@cliente.example\nTo: ventas+u.2-0000000000@example.com\nSubject: hola\nMessage-ID: <u2@cliente.example>\n\nsigo interesado\n' |
+	DEALMAIL_NOW=2026-11-24T11:00:00Z dm ingest
+check "a forged token unsubscribes nobody" bash -c "[ \"\$(DEALMAIL_SECRET=0123456789abcdef0123456789abcdef '$D' -q -c '$T/dealmail.conf' --db '$T/dm.db' export --json | /usr/bin/python3 -c 'import json,sys; print([c for c in json.load(sys.stdin)[\"contacts\"] if c[\"email\"]==\"dos@cliente.example\"][0][\"unsubscribed\"])')\" = False ]"
+DEALMAIL_NOW=2026-11-27T10:30:00Z dm tick
+n=$(sqlite3 "$T/dm.db" "SELECT COUNT(*) FROM outbox WHERE kind = 'drip' AND rcpt = 'uno@cliente.example'")
+check "no further drip to the unsubscribed contact ($n in all)" [ "$n" = 1 ]
+[ "$fail" = 0 ] && echo "t-unsubscribe-token: ok"
+exit $fail
