@@ -69,7 +69,7 @@ deps:
 	  build-essential pkg-config libetpan-dev libsqlite3-dev libpcre2-dev libssl-dev \
 	  libinih-dev libxml2-dev libunistring-dev libcmocka-dev sqlite3 \
 	  dovecot-imapd python3 python3-aiosmtpd openssl curl valgrind ca-certificates \
-	  clang time tzdata
+	  clang time tzdata chromium
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dealmail/templates
