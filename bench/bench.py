@@ -6,7 +6,8 @@ ingest: ../shared/bench/gen_corpus.py (10,000 messages, 1,000 deals) ingested by
 the same corpus.  pipe: one `dealmail ingest` process per message (stdin, durable
 commit) vs one pyref process per message.  send: BENCH_SMTP queued messages
 delivered by `dealmail send` to a local aiosmtpd, vs Python's smtplib sending the
-same messages over one connection.  Prints one table.
+same messages over one connection.  report/digest: a database of 100,000
+deals, 1,000,000 events and 200 reps (gen_report_db.py).  Prints one table.
 Env: BENCH_N (messages, default 10000), BENCH_DEALS (1000), BENCH_PIPE (200).
 """
 import os, shutil, statistics, subprocess, sys, tempfile, time
@@ -101,6 +102,31 @@ def smtp_bench(work, conf):
     return [("send over SMTP msg/s (%d msgs, 1 conn)" % n, n / t_dm, "smtplib, 1 connection", n / t_py, t_py / t_dm),
             ("send peak RSS MiB", ru.ru_maxrss / 1024.0, "", None, None)]
 
+def timed(cmd, env):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("%s failed" % " ".join(cmd))
+    return time.perf_counter() - t0, ru.ru_maxrss / 1024.0
+
+def report_bench(work):
+    """100,000 deals, 1,000,000 events, 200 reps (bench/gen_report_db.py):
+    every digest of one morning, and `report`."""
+    out = os.path.join(work, "big")
+    subprocess.run([sys.executable, os.path.join(HERE, "gen_report_db.py"), BIN, out, "5"], check=True,
+                   env=ENV, stderr=subprocess.DEVNULL)
+    env = dict(ENV, DEALMAIL_NOW="2026-11-12T14:00:00Z")
+    dm = [BIN, "-q", "-c", os.path.join(out, "dealmail.conf"), "--db", os.path.join(out, "dm.db")]
+    t_print, m_print = timed(dm + ["digest", "--print"], env)
+    t_send, m_send = timed(dm + ["digest", "--send"], env)
+    t_rep, m_rep = timed(dm + ["report", "--format", "json"], env)
+    return [("200 digests composed (--print) s", t_print, "goal", 2.0, None),
+            ("200 digests queued (--send) s", t_send, "goal", 2.0, None),
+            ("digest peak RSS MiB", max(m_print, m_send), "", None, None),
+            ("report (100k deals, 1M events) s", t_rep, "goal", 1.0, None),
+            ("report peak RSS MiB", m_rep, "", None, None)]
+
 def main():
     rows = []
     work = tempfile.mkdtemp(prefix="dealmail-bench.")
@@ -163,6 +189,7 @@ def main():
         rows.append(("pipe ingest median ms (%d msgs)" % len(lat), med, "pyref.py per message", pmed, pmed / med))
         rows.append(("pipe ingest p99 ms", sorted(lat)[int(len(lat) * 0.99) - 1], "", None, None))
         rows += smtp_bench(work, conf)
+        rows += report_bench(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("%-38s %12s  %-22s %12s %8s" % ("figure", "value", "peer", "peer value", "ratio"))
