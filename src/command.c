@@ -8,6 +8,7 @@
 #include "command.h"
 #include "buf.h"
 #include "text.h"
+#include <ctype.h>
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -558,7 +559,43 @@ static bool read_number(const char *s, size_t n, double *v)
 	return true;
 }
 
+/* "12 000" / "12 000,50" (space, no-break space or narrow no-break space as
+ * the thousands separator, as written in pt/fr/es-ES): the digit groups joined.
+ * Returns a malloc'd copy, or NULL when there is no such separator. */
+static char *join_space_groups(const char *s)
+{
+	struct buf b;
+	bool changed = false;
+	buf_init(&b);
+	for (const char *p = s; *p;) {
+		size_t sep = (*p == ' ') ? 1 : (!strncmp(p, "\xc2\xa0", 2)) ? 2 : (!strncmp(p, "\xe2\x80\xaf", 3)) ? 3 : 0;
+		if (sep && p > s && isdigit((unsigned char)p[-1]) && isdigit((unsigned char)p[sep]) &&
+		    isdigit((unsigned char)p[sep + 1]) && isdigit((unsigned char)p[sep + 2]) &&
+		    !isdigit((unsigned char)p[sep + 3])) {
+			p += sep;
+			changed = true;
+			continue;
+		}
+		buf_addc(&b, *p++);
+	}
+	if (!changed) {
+		buf_release(&b);
+		return NULL;
+	}
+	return buf_detach(&b);
+}
+
+static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[4]);
+
 bool parse_amount(const char *s, double *amount_r, char currency_r[4])
+{
+	char *joined = s ? join_space_groups(s) : NULL;
+	bool ok = parse_amount_plain(joined ? joined : s, amount_r, currency_r);
+	free(joined);
+	return ok;
+}
+
+static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[4])
 {
 	char c1[4] = "", c2[4] = "";
 	bool bare1 = false, bare2 = false, has1, has2;

@@ -376,6 +376,27 @@ static char *join_reasons(char **v, size_t n)
 	return buf_detach(&b);
 }
 
+/* A value without what people add after it: trailing spaces, punctuation,
+ * symbols and emoji ("Propuesta 👍", "precio!!", "demo ✓").  malloc'd. */
+static char *trim_symbols(const char *s)
+{
+	size_t n = strlen(s);
+	for (;;) {
+		if (n && (isspace((unsigned char)s[n - 1]) || strchr("!.,;:?-*_~", s[n - 1])))
+			n--;
+		else if (n >= 4 && (unsigned char)s[n - 4] == 0xF0)                 /* emoji, U+10000.. */
+			n -= 4;
+		else if (n >= 3 && ((unsigned char)s[n - 3] == 0xE2 ||              /* U+2000..U+2FFF symbols */
+				    ((unsigned char)s[n - 3] == 0xEF && (unsigned char)s[n - 2] == 0xB8)))  /* U+FE0x selectors */
+			n -= 3;
+		else if (n >= 2 && (unsigned char)s[n - 2] == 0xC2 && (unsigned char)s[n - 1] == 0xA0)  /* NBSP */
+			n -= 2;
+		else
+			break;
+	}
+	return xstrndup(s, n);
+}
+
 /* "a, b, c" of one string field of each element of an array */
 static char *join_field(const void *base, size_t n, size_t size, size_t offset)
 {
@@ -474,6 +495,11 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 		case CMD_STAGE: {
 			int s = config_stage_find(cfg, c->text);
 			if (s < 0) {
+				char *t = trim_symbols(c->text);
+				s = config_stage_find(cfg, t);
+				free(t);
+			}
+			if (s < 0) {
 				r->choices = stage_choices(cfg);
 				r->suggest = config_suggest(cfg, 0, c->text);
 				fail(r, E_UNKNOWN_STAGE, "unknown stage \"%s\"", c->text);
@@ -515,6 +541,12 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 				r->reason = NULL;
 				break;
 			}
+			char *t = trim_symbols(c->text);
+			if (*t && strcmp(t, c->text)) {   /* keep what the rep meant, not the emoji */
+				free(c->text);
+				c->text = t;
+			} else
+				free(t);
 			const char *canon = config_reason_find(cfg, won, c->text);
 			if (!canon && cfg->strict_reasons) {
 				r->choices = join_reasons(won ? cfg->won_reasons : cfg->lost_reasons,

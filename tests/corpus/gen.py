@@ -1629,6 +1629,20 @@ case("088-iphone-forward-es-contact", iphone("088", "Ana López", "ana@example.c
     "export": {"deals": {"len": 3}, "deals_by_id": {"1": {"stage": "negotiation"}}, "outbox": confirmed("ana@example.com")}})
 
 
+# --- 089 the values people really type: an emoji after the stage, space-grouped thousands
+body = "Etapa: Propuesta 👍\nvalor: 12 500 €\n\nEnviado desde mi iPhone\n"
+case("089-iphone-emoji-stage-space-thousands", iphone("089", "Ana López", "ana@example.com", "Re: [deal #1] ACME renewal", body,
+                                                      "Mon, 23 Nov 2026 09:20:00 -0600",
+                                                      "<9F8E7D6C-0089-4B5A-9C8D-7E6F5A4B3C2D@example.com>",
+                                                      "<0089.orig@acme.mx>"), {
+    "why": "An emoji after the stage name and a space as the thousands separator (as typed on a phone in es/pt/fr): "
+           "the stage and the value are read, nothing is refused",
+    "explain": {"class": "rep", "deal": 1, "route": "tag", "outcome": "apply",
+                "commands": [cmd("stage", "Propuesta 👍"), cmd("value", "12 500 €")]},
+    "export": {"deals_by_id": {"1": {"stage": "proposal", "value": 12500, "currency": "EUR"}},
+               "outbox": confirmed("ana@example.com")}})
+
+
 # ---------------------------------------------------------------- write
 def main():
     os.makedirs(OUT, exist_ok=True)

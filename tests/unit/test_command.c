@@ -395,6 +395,11 @@ static void test_parse_amount(void **state)
 		{"12000EUR", 12000, "EUR"},
 		{"COP 15.000.000", 15000000, "COP"},
 		{"ARS 1.000,5", 1000.5, "ARS"},
+		{"12 000 \xE2\x82\xAC", 12000, "EUR"},              /* space-grouped thousands */
+		{"R$ 3 200,00", 3200, "BRL"},
+		{"1\xC2\xA0" "234\xC2\xA0" "567,89", 1234567.89, ""},        /* NBSP */
+		{"12\xE2\x80\xAF" "000 EUR", 12000, "EUR"},             /* narrow NBSP (fr) */
+		{"12 000 000", 12000000, ""},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
@@ -409,7 +414,7 @@ static void test_parse_amount(void **state)
 	static const char *const bad[] = {
 		"", "   ", "abc", "-500", "- 500", "12 mil", "12.000 dolares", "12,00,0",
 		"1.2.3,4,5", "12..000", ",5", "12.", "12,", "EUR", "$", "12 EUROS", "12 XYZ",
-		"€ 12 USD", "12k k", "1e5", "0x10", "12 000 000", "five", "12/12", "12%",
+		"€ 12 USD", "12k k", "1e5", "0x10", "1 2", "12 0000", "12 00", "five", "12/12", "12%",
 		"$-5", "USD USD 5", "12kg", "12 k", "1,2.3", "12.000,50,10",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
