@@ -42,6 +42,8 @@ void json_str(struct buf *b, const char *s);
 
 /* logging */
 extern int log_level;  /* 0 quiet, 1 normal, 2 verbose */
+/* Send log lines to syslog (facility mail) instead of stderr (`--syslog`). */
+void log_to_syslog(void);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -617,7 +617,7 @@ static int cmd_help(int argc, char **argv)
 			}
 		return usage("no such command");
 	}
-	printf("usage: dealmail [-c CONFIG] [--db PATH] [-v|-q] COMMAND [ARGS]\n\ncommands:\n");
+	printf("usage: dealmail [-c CONFIG] [--db PATH] [-v|-q] [--syslog] COMMAND [ARGS]\n\ncommands:\n");
 	for (size_t i = 0; i < n; i++)
 		printf("  %s\n", commands[i].synopsis);
 	printf("\nCONFIG defaults to $DEALMAIL_CONFIG, ./dealmail.conf, /etc/dealmail/dealmail.conf.\n");
@@ -642,6 +642,8 @@ int main(int argc, char **argv)
 			log_level = 2;
 		else if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
 			log_level = 0;
+		else if (!strcmp(argv[i], "--syslog"))
+			log_to_syslog();
 		else if (!strcmp(argv[i], "--version"))
 			return cmd_version(0, NULL);
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))

@@ -9,11 +9,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 int log_level = 1;
 
-static void vlog(const char *prefix, const char *fmt, va_list ap)
+static bool use_syslog;
+
+void log_to_syslog(void)
 {
+	openlog("dealmail", LOG_PID, LOG_MAIL);
+	use_syslog = true;
+}
+
+static void vlog(int priority, const char *prefix, const char *fmt, va_list ap)
+{
+	if (use_syslog) {
+		struct buf b;
+		buf_init(&b);
+		buf_adds(&b, prefix ? prefix : "");
+		buf_vaddf(&b, fmt, ap);
+		syslog(priority, "%s", b.s);
+		buf_release(&b);
+		return;
+	}
 	fputs("dealmail: ", stderr);
 	if (prefix)
 		fputs(prefix, stderr);
@@ -27,7 +45,7 @@ void log_info(const char *fmt, ...)
 	if (log_level < 1)
 		return;
 	va_start(ap, fmt);
-	vlog(NULL, fmt, ap);
+	vlog(LOG_INFO, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -37,7 +55,7 @@ void log_verbose(const char *fmt, ...)
 	if (log_level < 2)
 		return;
 	va_start(ap, fmt);
-	vlog(NULL, fmt, ap);
+	vlog(LOG_DEBUG, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -45,7 +63,7 @@ void log_error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlog("error: ", fmt, ap);
+	vlog(LOG_ERR, "error: ", fmt, ap);
 	va_end(ap);
 }
 
