@@ -62,6 +62,7 @@ enum tls_mode { TLS_DEFAULT, TLS_IMPLICIT, TLS_STARTTLS, TLS_NONE };
 
 struct endpoint {                   /* [imap] and [smtp] */
 	char *url, *user, *password_file, *ca_file, *token_file, *auth, *processed;
+	char *quarantine;           /* [imap] folder for messages that cannot be parsed, or NULL */
 	enum tls_mode tls;
 };
 

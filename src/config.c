@@ -352,7 +352,8 @@ static const struct {
 			 "require_auth", "authserv_id", "templates", "currency", "undo_minutes", "pipe_timeout",
 			 "busy_timeout_ms", "confirm_per_hour", NULL}},
 	[S_IMAP] = {"imap", false,
-		    {"url", "user", "password_file", "ca_file", "token_file", "auth", "processed", "tls", NULL}},
+		    {"url", "user", "password_file", "ca_file", "token_file", "auth", "processed", "tls",
+		     "quarantine", NULL}},
 	[S_SMTP] = {"smtp", false, {"url", "user", "password_file", "ca_file", "token_file", "auth", "tls",
 				    "retry_base", "retry_max", "give_up_after", NULL}},
 	[S_PIPELINE] = {"pipeline", false,
@@ -1202,6 +1203,11 @@ static void do_endpoint(struct loader *ld, const struct group *g, struct endpoin
 				free(ep->auth);
 				ep->auth = xstrdup(v);
 				auth_e = e;
+			}
+		} else if (imap && !strcmp(k, "quarantine")) {
+			if (*v) {
+				free(ep->quarantine);
+				ep->quarantine = xstrdup(v);
 			}
 		} else if (!strcmp(k, "processed")) {
 			if (!*v) {
@@ -2222,6 +2228,7 @@ static void endpoint_free(struct endpoint *e)
 	free(e->token_file);
 	free(e->auth);
 	free(e->processed);
+	free(e->quarantine);
 }
 
 void config_free(struct config *c)

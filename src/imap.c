@@ -58,6 +58,7 @@ enum mark_mode { MARK_FLAG, MARK_MOVE };
 struct imap {
 	mailimap *s;
 	char *host, *mailbox, *user, *key, *folder;
+	char *qfolder;          /* [imap] quarantine: where unparseable messages go, or NULL */
 	uint16_t port;
 	enum mark_mode mark;
 	bool has_move, has_uidplus, has_idle;
@@ -520,8 +521,11 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 	m->has_move = mailimap_has_extension(m->s, "MOVE");
 	m->has_uidplus = mailimap_has_extension(m->s, "UIDPLUS");
 
-	if (m->mark == MARK_MOVE) {
-		r = mailimap_create(m->s, m->folder);  /* NO [ALREADYEXISTS] is fine */
+	for (int k = 0; k < 2; k++) {
+		const char *f = k == 0 ? (m->mark == MARK_MOVE ? m->folder : NULL) : m->qfolder;
+		if (!f)
+			continue;
+		r = mailimap_create(m->s, f);  /* NO [ALREADYEXISTS] is fine */
 		if (r != MAILIMAP_NO_ERROR && conn_error(r)) {
 			failed(m, r, "CREATE");
 			goto out;
@@ -564,6 +568,7 @@ static void imap_free(struct imap *m)
 	free(m->user);
 	free(m->key);
 	free(m->folder);
+	free(m->qfolder);
 	free(m);
 }
 
@@ -592,6 +597,7 @@ enum imap_status imap_open(const struct config *cfg, struct imap **imap_r)
 		imap_free(m);
 		return IMAP_CONFIG;
 	}
+	m->qfolder = xstrdup(cfg->imap.quarantine);
 	m->key = xasprintf("%s@%s/%s", m->user, m->host, m->mailbox);
 	enum imap_status st = do_connect(m, cfg, &u);
 	if (st != IMAP_OK) {
@@ -709,20 +715,28 @@ static int store_flags(struct imap *m, struct mailimap_set *set, bool deleted)
 
 /* Mark processed messages on the server.  Called only after the commits of
  * these UIDs are durable.  A failure leaves need_catchup set. */
+static int mark_to(struct imap *m, const uint32_t *uids, size_t n, struct imap_stats *st, const char *folder);
+
 static int mark(struct imap *m, const uint32_t *uids, size_t n, struct imap_stats *st)
+{
+	return mark_to(m, uids, n, st, m->mark == MARK_MOVE ? m->folder : NULL);
+}
+
+/* Flag the UIDs (folder NULL) or move them to `folder`. */
+static int mark_to(struct imap *m, const uint32_t *uids, size_t n, struct imap_stats *st, const char *folder)
 {
 	size_t done = 0;
 	while (done < n) {
 		size_t used;
 		struct mailimap_set *set = make_set(uids + done, n - done, &used);
 		int r = 0;
-		if (m->mark == MARK_FLAG)
+		if (!folder)
 			r = store_flags(m, set, false);
 		else if (m->has_move) {
-			int e = mailimap_uid_move(m->s, set, m->folder);
+			int e = mailimap_uid_move(m->s, set, folder);
 			r = e == MAILIMAP_NO_ERROR ? 0 : failed(m, e, "UID MOVE");
 		} else {
-			int e = mailimap_uid_copy(m->s, set, m->folder);
+			int e = mailimap_uid_copy(m->s, set, folder);
 			r = e == MAILIMAP_NO_ERROR ? 0 : failed(m, e, "UID COPY");
 			if (r == 0)
 				r = store_flags(m, set, true);
@@ -888,7 +902,8 @@ static int run_batch(struct imap *m, struct app *app, const uint32_t *uids, size
 	qsort(v, nv, sizeof *v, cmp_fetched);
 
 	uint32_t *acked = xmalloc((nv + 1) * sizeof *acked);
-	size_t nacked = 0;
+	uint32_t *qacked = xmalloc((nv + 1) * sizeof *qacked);  /* quarantined, for [imap] quarantine */
+	size_t nacked = 0, nqacked = 0;
 	int code = batch_begin(app);
 	for (size_t i = 0; i < nv && !code; i++) {
 		if (i && v[i].uid == v[i - 1].uid)
@@ -897,7 +912,10 @@ static int run_batch(struct imap *m, struct app *app, const uint32_t *uids, size
 		int c = process_message(app, v[i].raw, v[i].len, &src);
 		st->fetched++;
 		if (c == EXIT_OK || c == EXIT_DATAERR) {
-			acked[nacked++] = v[i].uid;
+			if (c == EXIT_DATAERR && m->qfolder)
+				qacked[nqacked++] = v[i].uid;
+			else
+				acked[nacked++] = v[i].uid;
 			if (c == EXIT_OK)
 				st->done++;
 			else
@@ -922,14 +940,19 @@ static int run_batch(struct imap *m, struct app *app, const uint32_t *uids, size
 		int b = batch_commit(app);
 		if (b) {
 			log_error("%s: cannot commit the batch (exit %d); it is fetched again later", m->key, b);
-			nacked = 0;
+			nacked = nqacked = 0;
 			if (!code)
 				code = b;
 		}
 	}
 	if (nacked && mark(m, acked, nacked, st) < 0 && m->broken && !code)
 		code = EXIT_TEMPFAIL;
+	/* messages kept in the quarantine go to the quarantine folder, where a
+	 * person looks at them; the database keeps their bytes either way */
+	if (nqacked && !m->broken && mark_to(m, qacked, nqacked, st, m->qfolder) < 0 && m->broken && !code)
+		code = EXIT_TEMPFAIL;
 	free(acked);
+	free(qacked);
 	return code;
 }
 

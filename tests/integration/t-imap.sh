@@ -255,6 +255,22 @@ base=$((base + 10))
 check "move: the 10 new and the 612 processed earlier are in Done" "$(count_search mailbox Done all)" 622
 check "move: INBOX is empty" "$(count_search mailbox INBOX all)" 0
 
+# [imap] quarantine = FOLDER: an unparseable message is kept in the database
+# and moved to that folder instead of being marked like the others
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem" "processed = move:Done" "quarantine = Quarantine"
+q0=$(counts | cut -d' ' -f3)
+printf 'not a mail either\001\r\n' > "$D/junk2.eml"
+curl -s -T "$D/junk2.eml" "imap://127.0.0.1:$IMAP_PORT/INBOX" -u test:secret
+append_msg 6050 afterjunk2
+dm watch --once 2>"$D/err"
+check "quarantine folder: exits 0" "$?" 0
+check "quarantine folder: one more in the database's quarantine, the next message applied" \
+	"$(counts | cut -d' ' -f3) $(ndeals)" "$((q0 + 1)) $((base + 1))"
+base=$((base + 1))
+check "quarantine folder: the junk is in Quarantine" "$(count_search mailbox Quarantine all)" 1
+check "quarantine folder: the good one is in Done, INBOX is empty" \
+	"$(count_search mailbox Done all) $(count_search mailbox INBOX all)" "623 0"
+
 dovecot_stop
 dovecot_config "imap_capability = IMAP4rev1 SASL-IR LITERAL+ UIDPLUS"   # no IDLE, no MOVE
 dovecot_start || bad "dovecot restart"
