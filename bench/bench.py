@@ -6,7 +6,9 @@ ingest: ../shared/bench/gen_corpus.py (10,000 messages, 1,000 deals) ingested by
 the same corpus.  pipe: one `dealmail ingest` process per message (stdin, durable
 commit) vs one pyref process per message.  send: BENCH_SMTP queued messages
 delivered by `dealmail send` to a local aiosmtpd, vs Python's smtplib sending the
-same messages over one connection.  report/digest: a database of 100,000
+same messages over one connection.  imap: the corpus in a local Dovecot, `watch
+--once` vs curl + `ingest --maildir`, and IDLE latency (imap_bench.sh, root).
+report/digest: a database of 100,000
 deals, 1,000,000 events and 200 reps (gen_report_db.py).  Prints one table.
 Env: BENCH_N (messages, default 10000), BENCH_DEALS (1000), BENCH_PIPE (200).
 """
@@ -102,6 +104,22 @@ def smtp_bench(work, conf):
     return [("send over SMTP msg/s (%d msgs, 1 conn)" % n, n / t_dm, "smtplib, 1 connection", n / t_py, t_py / t_dm),
             ("send peak RSS MiB", ru.ru_maxrss / 1024.0, "", None, None)]
 
+def imap_bench(maildir, deals_csv):
+    """bench/imap_bench.sh: first pass over the corpus in a local Dovecot vs curl
+    + ingest --maildir; arrival-to-commit latency under IDLE."""
+    if os.geteuid() != 0:
+        return [("IMAP benchmarks: NOT RUN (need root for Dovecot)", 0, "", None, None)]
+    nidle = os.environ.get("BENCH_IDLE", "100")
+    out = subprocess.run(["bash", os.path.join(HERE, "imap_bench.sh"), BIN, maildir, deals_csv, nidle],
+                         env=ENV, capture_output=True, text=True, check=True).stdout.split("\n")
+    fp = [l.split() for l in out if l.startswith("first_pass")][0]
+    idle = [l.split() for l in out if l.startswith("idle")][0]
+    n, t, kb, tp = int(fp[1]), float(fp[2]), int(fp[3]), float(fp[4])
+    return [("watch --once first pass msg/s (%d msgs)" % n, n / t, "curl + ingest --maildir", n / tp, tp / t),
+            ("watch --once peak RSS MiB", kb / 1024.0, "", None, None),
+            ("IDLE arrival-to-commit median ms (%s msgs)" % nidle, float(idle[1]), "", None, None),
+            ("IDLE arrival-to-commit worst ms", float(idle[2]), "", None, None)]
+
 def timed(cmd, env):
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
@@ -188,6 +206,7 @@ def main():
         med, pmed = statistics.median(lat), statistics.median(platency)
         rows.append(("pipe ingest median ms (%d msgs)" % len(lat), med, "pyref.py per message", pmed, pmed / med))
         rows.append(("pipe ingest p99 ms", sorted(lat)[int(len(lat) * 0.99) - 1], "", None, None))
+        rows += imap_bench(os.path.join(corpus, "maildir"), os.path.join(corpus, "deals.csv"))
         rows += smtp_bench(work, conf)
         rows += report_bench(work)
     finally:
