@@ -464,7 +464,12 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 		switch (c->kind) {
 		case CMD_HELP:
 		case CMD_LIST:
+			continue;
 		case CMD_DEAL:
+			if (c->deal_ref > 0 && !deal_exists(app, c->deal_ref)) {
+				r->deal = c->deal_ref;
+				fail(r, E_UNKNOWN_DEAL, "deal #%lld does not exist", (long long)c->deal_ref);
+			}
 			continue;
 		case CMD_UNDO:
 			if (!a->undo_of)
@@ -814,8 +819,8 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			if (!a->cmds.v[i].deal_tag && k != CMD_HELP && k != CMD_LIST && k != CMD_UNDO && k != CMD_DEAL)
 				needs_deal = true;
 		}
-		/* a forwarded or Bcc'd conversation with a client who has no open deal */
-		/* a conversation with a client: Bcc'd, Cc'd, or forwarded to us */
+		/* a conversation with a client (Bcc'd, Cc'd or forwarded to us) who
+		 * has no open deal yet: the deal is created for the rep */
 		bool conversation = !a->addressed || a->forwarded || a->external;
 		if (!a->deal && !a->create_deal && a->contact && (needs_deal || conversation) &&
 		    (needs_deal || !any_cmd)) {
