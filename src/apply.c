@@ -79,16 +79,24 @@ char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
 	case E_REASON_REQUIRED:
 		arg = r->stage >= 0 ? c->keyword : "";
 		break;
-	case E_STAGE_NEEDS_REASON:
-		arg = r->choices && r->stage >= 0 ? (l == LANG_EN ? "lost" : l == LANG_ES ? "perdido" : "perdido") : "lost";
+	case E_STAGE_NEEDS_REASON: {
+		/* validate() names the keyword in r->error: `won: REASON` or `lost: REASON` */
+		bool won = r->error && strstr(r->error, "`won:");
+		arg = won ? (l == LANG_EN ? "won" : l == LANG_ES ? "ganado" : "ganho")
+			  : (l == LANG_EN ? "lost" : "perdido");
 		break;
+	}
 	case E_UNKNOWN_DEAL:
 		snprintf(num, sizeof num, "%lld", (long long)r->deal);
 		arg = num;
 		break;
-	case E_UNDO_EXPIRED:
-		arg = "60";
+	case E_UNDO_EXPIRED: {
+		/* the configured minutes, as validate() wrote them into r->error */
+		const char *d = r->error ? strpbrk(r->error, "0123456789") : NULL;
+		snprintf(num, sizeof num, "%d", d ? atoi(d) : 60);
+		arg = num;
 		break;
+	}
 	case E_NO_PERMISSION:
 		arg = r->error && strstr(r->error, "owner: ") ? strstr(r->error, "owner: ") + 7 : "";
 		break;
