@@ -126,6 +126,9 @@ int deal_notify(struct app *app, int64_t deal, enum notify_target target, const 
  * once per task, in one transaction.  Returns how many, or -1. */
 int task_reminders(struct app *app);
 
+/* "12000 EUR", "12000.50" (no currency when cur is NULL or ""); returns out. */
+const char *fmt_amount(double v, const char *cur, char *out, size_t n);
+
 void app_today(char out[11]);       /* today in the configured zone */
 void app_now_iso(char out[21]);
 

@@ -15,9 +15,16 @@
 #define L3(en, es, pt) { en, es, pt }
 struct l3 { const char *en, *es, *pt; };
 
+/* The text in language l, of three given inline (en, es, pt)... */
+static const char *L(enum lang l, const char *en, const char *es, const char *pt)
+{
+	return l == LANG_ES ? es : l == LANG_PT ? pt : en;
+}
+
+/* ... or of a table entry. */
 static const char *tr(const struct l3 *s, enum lang l)
 {
-	return l == LANG_ES ? s->es : l == LANG_PT ? s->pt : s->en;
+	return L(l, s->en, s->es, s->pt);
 }
 
 static const struct l3 err_msgs[] = {
@@ -130,19 +137,6 @@ static void change(struct changes *ch, const char *fmt, ...)
 	struct tvars *e = tvars_push(ch->v, "changes");
 	tvars_set(e, "text", b.s);
 	buf_release(&b);
-}
-
-static const char *L(enum lang l, const char *en, const char *es, const char *pt)
-{
-	return l == LANG_ES ? es : l == LANG_PT ? pt : en;
-}
-
-static void fmt_amount(double v, const char *cur, char *out, size_t n)
-{
-	if (v == (double)(long long)v)
-		snprintf(out, n, "%lld%s%s", (long long)v, cur && *cur ? " " : "", cur ? cur : "");
-	else
-		snprintf(out, n, "%.2f%s%s", v, cur && *cur ? " " : "", cur ? cur : "");
 }
 
 static int event(struct app *app, int64_t deal, const char *type, const char *from, const char *to,

@@ -362,12 +362,13 @@ int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 			 message_id, depth);
 }
 
-static const char *fmt_value(double v, char *out, size_t n)
+const char *fmt_amount(double v, const char *cur, char *out, size_t n)
 {
+	const char *sp = cur && *cur ? " " : "";
 	if (v == (double)(long long)v)
-		snprintf(out, n, "%lld", (long long)v);
+		snprintf(out, n, "%lld%s%s", (long long)v, sp, cur ? cur : "");
 	else
-		snprintf(out, n, "%.2f", v);
+		snprintf(out, n, "%.2f%s%s", v, sp, cur ? cur : "");
 	return out;
 }
 
@@ -386,7 +387,7 @@ void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang)
 		tvars_set(v, "deal.stage", s >= 0 ? stage_name(app->cfg, s, lang) : db_col_text(q, 2));
 		tvars_set(v, "deal.stage_key", db_col_text(q, 2));
 		if (!db_col_null(q, 3))
-			tvars_set(v, "deal.value", fmt_value(db_col_double(q, 3), num, sizeof num));
+			tvars_set(v, "deal.value", fmt_amount(db_col_double(q, 3), NULL, num, sizeof num));
 		tvars_set(v, "deal.currency", db_col_text(q, 4));
 		tvars_set(v, "deal.close_date", db_col_text(q, 5));
 		const char *owner = db_col_text(q, 6);
