@@ -28,8 +28,10 @@ enum db_mode {
 	DB_READONLY,    /* commands that only read (works on a read-only file) */
 };
 
-/* Open the database.  Only DB_CREATE migrates; otherwise a database at an
- * older version is an error ("run dealmail init").  Returns NULL with
+/* Open the database.  DB_CREATE and DB_READWRITE bring an existing database
+ * up to the current schema (migrations are additive and run under the write
+ * lock, so that an upgraded binary behind an MTA pipe keeps working); a
+ * read-only open of an older database is an error ("run dealmail init").  Returns NULL with
  * *err_r (malloc'd) and *tempfail_r set. */
 struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_r, bool *tempfail_r);
 void db_close(struct db *db);

@@ -161,6 +161,9 @@ static const char *const migrations[] = {
 	"  sent_at TEXT NOT NULL,"
 	"  PRIMARY KEY(recipient, day));"
 	"CREATE TABLE state(key TEXT PRIMARY KEY, value TEXT);",
+	/* version 2: the confirmation lists what a message's triggers scheduled */
+	"CREATE INDEX tasks_message ON tasks(message_id);"
+	"CREATE INDEX enrollments_message ON enrollments(message_id);",
 };
 
 static void set_err(struct db *db, int rc, const char *what)
@@ -201,7 +204,7 @@ static int exec_plain(struct db *db, const char *sql)
 	return 0;
 }
 
-static int migrate(struct db *db, bool create, char **err_r)
+static int migrate(struct db *db, bool create, bool readonly, char **err_r)
 {
 	int version = (int)db_int(db, 0, "PRAGMA user_version", "");
 	int target = (int)(sizeof migrations / sizeof migrations[0]);
@@ -211,7 +214,7 @@ static int migrate(struct db *db, bool create, char **err_r)
 	}
 	if (version == target)
 		return 0;
-	if (!create) {
+	if (!create && (version == 0 || readonly)) {
 		*err_r = xstrdup(version == 0 ? "database not initialised: run `dealmail init`"
 					      : "database schema is old: run `dealmail init` to upgrade");
 		return -1;
@@ -260,7 +263,7 @@ struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_
 		*tempfail_r = db->tempfail;
 		goto fail;
 	}
-	if (migrate(db, create, err_r) < 0) {
+	if (migrate(db, create, mode == DB_READONLY, err_r) < 0) {
 		*tempfail_r = db->tempfail;
 		goto fail;
 	}
@@ -305,8 +308,9 @@ void db_rollback(struct db *db)
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 }
-int db_savepoint(struct db *db) { return exec_plain(db, "SAVEPOINT m"); }
-int db_release(struct db *db) { return exec_plain(db, "RELEASE m"); }
+/* prepared once and cached like any statement: a batch takes one per message */
+int db_savepoint(struct db *db) { return db_exec(db, "SAVEPOINT m", ""); }
+int db_release(struct db *db) { return db_exec(db, "RELEASE m", ""); }
 void db_rollback_to(struct db *db)
 {
 	sqlite3_exec(db->h, "ROLLBACK TO m; RELEASE m", NULL, NULL, NULL);
