@@ -1,9 +1,15 @@
 # dealmail — build, test, install.  See README.md.
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS      = libetpan libcurl sqlite3 libpcre2-8 libcrypto inih libxml-2.0
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(filter-out -specs=%,$(shell pkg-config --libs $(PKGS) 2>/dev/null)) -lunistring
+PKGS      = libcurl sqlite3 libpcre2-8 libssl libcrypto inih libxml-2.0
+PKG_CFLAGS := $(shell pkg-config --cflags libetpan $(PKGS) 2>/dev/null)
+# libetpan is linked from its static archive: only its MIME and IMAP parts come
+# in (TLS is ours, with OpenSSL), so that the pipe does not load GnuTLS and
+# the libraries behind it; of libetpan's dependencies those parts need SASL
+# (mailimap_authenticate) and liblockfile.  Startup time is most of `ingest`
+# on the MTA pipe.
+ETPAN_LIBS := -Wl,-Bstatic -letpan -Wl,-Bdynamic -lsasl2 -llockfile
+PKG_LIBS   := $(ETPAN_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring
 CFLAGS   ?= -O2 -g
 # the project's own flags stay even when CFLAGS is given on the command line
 DM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS) \

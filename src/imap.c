@@ -25,12 +25,15 @@
 #include "util.h"
 #include <libetpan/libetpan.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -302,86 +305,212 @@ static bool is_ip(const char *h)
 	return inet_pton(AF_INET, h, b) == 1 || inet_pton(AF_INET6, h, b) == 1;
 }
 
-static void ssl_setup(struct mailstream_ssl_context *ctx, void *data)
+/* TLS is OpenSSL's, under libetpan's stream: a mailstream_low driver of our
+ * own.  The peer is verified during the handshake (chain against ca_file or
+ * the system store, purpose "TLS server", the URL's host name or address),
+ * so nothing is ever sent to an unverified server.  Debian's libetpan would
+ * do TLS with GnuTLS and verify nothing, and linking it would load GnuTLS
+ * and its nine libraries into every `dealmail ingest` on the MTA pipe. */
+struct tls {
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+};
+
+static ssize_t tls_read(mailstream_low *s, void *buf, size_t n)
 {
-	if (data)  /* SNI: host names only, never an address */
-		mailstream_ssl_set_server_name(ctx, data);
+	struct tls *t = s->data;
+	int r = SSL_read(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(t->ssl, r);
+	ERR_clear_error();
+	return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
 }
 
-/* Verify the peer chain against ca_file (only it) or the system store,
- * for the purpose "TLS server" and the URL's host name or address. */
-static enum imap_status verify_peer(struct imap *m, const char *ca_file)
+static ssize_t tls_write(mailstream_low *s, const void *buf, size_t n)
 {
-	carray *chain = mailstream_get_certificate_chain(m->s->imap_stream);
-	STACK_OF(X509) *rest = sk_X509_new_null();
-	X509 *leaf = NULL;
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	enum imap_status st = IMAP_REFUSED;
-	const char *why = NULL;
+	struct tls *t = s->data;
+	int r = SSL_write(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	if (r > 0)
+		return r;
+	ERR_clear_error();
+	return -1;
+}
 
-	if (!rest || !store || !ctx) {
-		why = "out of memory";
-		goto out;
+static int tls_close(mailstream_low *s)
+{
+	struct tls *t = s->data;
+	if (t->fd >= 0) {
+		close(t->fd);  /* no close_notify: a dead peer must not block us */
+		t->fd = -1;
 	}
-	if (!chain || carray_count(chain) == 0) {
-		why = "the server sent no certificate";
-		goto out;
+	return 0;
+}
+
+static int tls_get_fd(mailstream_low *s)
+{
+	return ((struct tls *)s->data)->fd;
+}
+
+static void tls_free(mailstream_low *s)
+{
+	struct tls *t = s->data;
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->ctx);
+	free(t);
+	free(s);  /* a driver's free releases the low itself (libetpan's rule) */
+}
+
+static void tls_cancel(mailstream_low *s)
+{
+	(void)s;
+}
+
+static struct mailstream_cancel *tls_get_cancel(mailstream_low *s)
+{
+	(void)s;
+	return NULL;
+}
+
+static carray *tls_get_chain(mailstream_low *s)
+{
+	(void)s;
+	return NULL;
+}
+
+static mailstream_low_driver tls_driver = {
+	.mailstream_read = tls_read,
+	.mailstream_write = tls_write,
+	.mailstream_close = tls_close,
+	.mailstream_get_fd = tls_get_fd,
+	.mailstream_free = tls_free,
+	.mailstream_cancel = tls_cancel,
+	.mailstream_get_cancel = tls_get_cancel,
+	.mailstream_get_certificate_chain = tls_get_chain,
+};
+
+/* A TCP connection to host:port within timeout seconds (each address in turn);
+ * the socket is returned in blocking mode, or -1 with errno. */
+static int tcp_connect(const char *host, unsigned port, int timeout)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+	char serv[8];
+	int fd = -1, err = ECONNREFUSED;
+	snprintf(serv, sizeof serv, "%u", port);
+	int g = getaddrinfo(host, serv, &hints, &res);
+	if (g != 0) {
+		errno = g == EAI_SYSTEM ? errno : EHOSTUNREACH;
+		return -1;
 	}
-	for (unsigned i = 0; i < carray_count(chain); i++) {
-		MMAPString *der = carray_get(chain, i);
-		const unsigned char *p = (const unsigned char *)der->str;
-		X509 *x = d2i_X509(NULL, &p, (long)der->len);
-		if (!x) {
-			why = "unreadable certificate";
-			goto out;
+	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
 		}
-		if (!leaf)
-			leaf = x;
-		else if (!sk_X509_push(rest, x)) {
-			X509_free(x);
-			why = "out of memory";
-			goto out;
+		int r = connect(fd, a->ai_addr, a->ai_addrlen);
+		if (r < 0 && errno == EINPROGRESS) {
+			struct pollfd p = {.fd = fd, .events = POLLOUT};
+			socklen_t len = sizeof err;
+			r = poll(&p, 1, timeout * 1000);
+			if (r == 0)
+				err = ETIMEDOUT, r = -1;
+			else if (r > 0 && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0))
+				r = -1;
+			else if (r > 0)
+				r = 0;
+			else
+				err = errno;
+		} else if (r < 0)
+			err = errno;
+		if (r < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+			close(fd);
+			fd = -1;
 		}
 	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		errno = err;
+	return fd;
+}
+
+/* The TLS handshake on a connected socket.  Returns the stream's low layer
+ * (which owns fd from then on), or NULL with *st_r: IMAP_REFUSED for a
+ * certificate that does not verify, IMAP_CONFIG for an unreadable ca_file,
+ * IMAP_TEMP otherwise; fd is then still the caller's. */
+static mailstream_low *tls_start(struct imap *m, int fd, const char *ca_file, enum imap_status *st_r)
+{
+	struct tls *t = xcalloc(1, sizeof *t);
+	struct timeval tv = {.tv_sec = IMAP_TIMEOUT};
+	mailstream_low *low = NULL;
+	t->fd = fd;
+	*st_r = IMAP_TEMP;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if (!(t->ctx = SSL_CTX_new(TLS_client_method()))) {
+		log_error("IMAP %s:%u: cannot set up TLS", m->host, m->port);
+		goto fail;
+	}
+	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
 	if (ca_file) {
-		if (X509_STORE_load_locations(store, ca_file, NULL) != 1) {
+		if (SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
 			log_error("[imap] ca_file %s: cannot load it as PEM certificates", ca_file);
-			st = IMAP_CONFIG;
-			goto out;
+			*st_r = IMAP_CONFIG;
+			goto fail;
 		}
-	} else if (X509_STORE_set_default_paths(store) != 1) {
-		why = "cannot load the system's CA certificates";
-		goto out;
+	} else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+		log_error("IMAP %s:%u: certificate refused: cannot load the system's CA certificates", m->host,
+			  m->port);
+		*st_r = IMAP_REFUSED;
+		goto fail;
 	}
-	if (X509_STORE_CTX_init(ctx, store, leaf, rest) != 1) {
-		why = "cannot set up the verification";
-		goto out;
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+	if (!(t->ssl = SSL_new(t->ctx)) || SSL_set_fd(t->ssl, fd) != 1) {
+		log_error("IMAP %s:%u: cannot set up TLS", m->host, m->port);
+		goto fail;
 	}
-	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM *param = SSL_get0_param(t->ssl);
 	X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
 	if (is_ip(m->host))
 		X509_VERIFY_PARAM_set1_ip_asc(param, m->host);
 	else {
 		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 		X509_VERIFY_PARAM_set1_host(param, m->host, 0);
+		SSL_set_tlsext_host_name(t->ssl, m->host);  /* SNI: host names only, never an address */
 	}
-	if (X509_verify_cert(ctx) == 1)
-		st = IMAP_OK;
-	else
-		why = X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx));
-out:
-	if (st == IMAP_REFUSED)
-		log_error("IMAP %s:%u: certificate refused: %s%s", m->host, m->port, why ? why : "unknown error",
-			  ca_file ? "" : " (a private CA? set [imap] ca_file)");
+	if (SSL_connect(t->ssl) != 1) {
+		long v = SSL_get_verify_result(t->ssl);
+		unsigned long e = ERR_peek_error();
+		if (v != X509_V_OK) {
+			log_error("IMAP %s:%u: certificate refused: %s%s", m->host, m->port,
+				  X509_verify_cert_error_string(v), ca_file ? "" : " (a private CA? set [imap] ca_file)");
+			*st_r = IMAP_REFUSED;
+		} else
+			log_error("IMAP %s:%u: TLS handshake failed: %s", m->host, m->port,
+				  e ? ERR_reason_error_string(e) : "the connection was closed");
+		goto fail;
+	}
+	if (!(low = mailstream_low_new(t, &tls_driver))) {
+		log_error("out of memory");
+		goto fail;
+	}
+	mailstream_low_set_timeout(low, IMAP_TIMEOUT);
 	ERR_clear_error();
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	X509_free(leaf);
-	sk_X509_pop_free(rest, X509_free);
-	if (chain)
-		mailstream_certificate_chain_free(chain);
-	return st;
+	return low;
+fail:
+	ERR_clear_error();
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->ctx);
+	free(t);
+	return NULL;
+}
+
+/* bytes OpenSSL has decrypted but libetpan has not read yet: invisible to poll */
+static bool tls_pending(struct imap *m)
+{
+	mailstream_low *low = m->s->imap_stream ? mailstream_get_low(m->s->imap_stream) : NULL;
+	return low && low->driver == &tls_driver && SSL_pending(((struct tls *)low->data)->ssl) > 0;
 }
 
 static void keepalive(struct imap *m)
@@ -418,17 +547,33 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 
 	if (tls == TLS_DEFAULT)
 		tls = u->imaps ? TLS_IMPLICIT : TLS_STARTTLS;
-	const char *sni = is_ip(m->host) ? NULL : m->host;
 	m->s = mailimap_new(0, NULL);
 	if (!m->s) {
 		log_error("out of memory");
 		goto out;
 	}
 	mailimap_set_timeout(m->s, IMAP_TIMEOUT);
-	if (tls == TLS_IMPLICIT)
-		r = mailimap_ssl_connect_with_callback(m->s, m->host, m->port, ssl_setup, (void *)sni);
-	else
-		r = mailimap_socket_connect(m->s, m->host, m->port);
+	int fd = tcp_connect(m->host, m->port, IMAP_TIMEOUT);
+	if (fd < 0) {
+		log_error("IMAP %s:%u: cannot connect: %s", m->host, m->port, strerror(errno));
+		goto out;
+	}
+	mailstream *stream = NULL;
+	if (tls == TLS_IMPLICIT) {
+		mailstream_low *low = tls_start(m, fd, ca, &st);
+		if (!low) {  /* tls_start said why */
+			close(fd);
+			goto out;
+		}
+		if (!(stream = mailstream_new(low, 8192)))
+			mailstream_low_close(low), mailstream_low_free(low);
+	} else if (!(stream = mailstream_socket_open_timeout(fd, IMAP_TIMEOUT)))
+		close(fd);
+	if (!stream) {
+		log_error("out of memory");
+		goto out;
+	}
+	r = mailimap_connect(m->s, stream);  /* the session owns the stream now */
 	if (r != MAILIMAP_NO_ERROR_NON_AUTHENTICATED && r != MAILIMAP_NO_ERROR_AUTHENTICATED) {
 		log_error("IMAP %s:%u: cannot connect: %s", m->host, m->port,
 			  r == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION ? "the server refuses connections"
@@ -438,6 +583,13 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 	bool preauth = r == MAILIMAP_NO_ERROR_AUTHENTICATED;
 	keepalive(m);
 	if (tls == TLS_STARTTLS) {
+		if (preauth) {  /* PREAUTH in plain text would skip STARTTLS: an old downgrade trick */
+			log_error("IMAP %s:%u: the server pre-authenticated a plain-text connection; STARTTLS "
+				  "is required (use imaps://, or tls = none only for a server you trust on the path)",
+				  m->host, m->port);
+			st = IMAP_REFUSED;
+			goto out;
+		}
 		if (refresh_capabilities(m) < 0)
 			goto out;
 		if (!mailimap_has_extension(m->s, "STARTTLS")) {
@@ -446,14 +598,26 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 			st = IMAP_REFUSED;
 			goto out;
 		}
-		r = mailimap_socket_starttls_with_callback(m->s, ssl_setup, (void *)sni);
+		r = mailimap_starttls(m->s);
 		if (r != MAILIMAP_NO_ERROR) {
 			failed(m, r, "STARTTLS");
 			goto out;
 		}
+		/* anything already buffered came in plain text after our STARTTLS:
+		 * an injection on the path, never to be read as the server's words */
+		if (m->s->imap_stream->read_buffer_len > 0) {
+			log_error("IMAP %s:%u: the server sent data after STARTTLS before the TLS handshake; "
+				  "refusing the connection", m->host, m->port);
+			st = IMAP_REFUSED;
+			goto out;
+		}
+		mailstream_low *plain = mailstream_get_low(m->s->imap_stream);
+		mailstream_low *low = tls_start(m, mailstream_low_get_fd(plain), ca, &st);
+		if (!low)
+			goto out;
+		mailstream_low_free(plain);  /* frees the plain layer, leaves the socket to TLS */
+		mailstream_set_low(m->s->imap_stream, low);
 	}
-	if (tls != TLS_NONE && (st = verify_peer(m, ca)) != IMAP_OK)
-		goto out;
 	st = IMAP_TEMP;
 	if (refresh_capabilities(m) < 0)
 		goto out;
@@ -1093,8 +1257,8 @@ enum imap_wait imap_wait(struct imap *m, int timeout_ms, const sigset_t *waitmas
 			m->idle_since = now;
 			log_verbose("%s: IDLE, waiting for new mail", m->key);
 		}
-		/* a response already read into libetpan's buffer is invisible to poll */
-		if (m->s->imap_stream && m->s->imap_stream->read_buffer_len > 0)
+		/* a response already read into libetpan's or OpenSSL's buffer is invisible to poll */
+		if ((m->s->imap_stream && m->s->imap_stream->read_buffer_len > 0) || tls_pending(m))
 			return IMAP_WAIT_NEWS;
 		long left = (long)(m->idle_since + IDLE_PERIOD - now) * 1000;
 		if (left <= 0)
@@ -1111,7 +1275,7 @@ enum imap_wait imap_wait(struct imap *m, int timeout_ms, const sigset_t *waitmas
 	int t = min_ms(timeout_ms, left);
 	enum imap_wait w = IMAP_WAIT_NEWS;
 	if (left > 0) {
-		if (m->s->imap_stream && m->s->imap_stream->read_buffer_len > 0)
+		if ((m->s->imap_stream && m->s->imap_stream->read_buffer_len > 0) || tls_pending(m))
 			w = IMAP_WAIT_NEWS;
 		else
 			w = wait_fd(mailstream_low_get_fd(mailstream_get_low(m->s->imap_stream)), t, waitmask);
