@@ -1,8 +1,10 @@
 # dealmail — build, test, install.  See README.md.
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS      = libcurl sqlite3 libpcre2-8 libssl libcrypto inih libxml-2.0
-PKG_CFLAGS := $(shell pkg-config --cflags libetpan $(PKGS) 2>/dev/null)
+PKGS      = sqlite3 libpcre2-8 libssl libcrypto inih
+# libcurl and libxml2: headers only; smtp.c and message.c load the libraries
+# when they first need them (see there)
+PKG_CFLAGS := $(shell pkg-config --cflags libetpan libcurl libxml-2.0 $(PKGS) 2>/dev/null)
 # libetpan is linked from its static archive: only its MIME and IMAP parts come
 # in (TLS is ours, with OpenSSL), so that the pipe does not load GnuTLS and
 # the libraries behind it; of libetpan's dependencies those parts need SASL

@@ -263,6 +263,14 @@ struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_
 		*tempfail_r = db->tempfail;
 		goto fail;
 	}
+	if (mode != DB_READONLY) {
+		/* Keep the WAL file (emptied, not deleted) when the last connection
+		 * closes: one `ingest` per message on the MTA pipe would otherwise
+		 * create it, sync its directory and delete it each time. */
+		int on = 1;
+		sqlite3_file_control(db->h, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
+		exec_plain(db, "PRAGMA journal_size_limit = 0");
+	}
 	if (migrate(db, create, mode == DB_READONLY, err_r) < 0) {
 		*tempfail_r = db->tempfail;
 		goto fail;

@@ -52,6 +52,7 @@
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <dlfcn.h>
 
 /* ------------------------------------------------------------------ */
 /* small ASCII helpers (locale independent) */
@@ -946,6 +947,41 @@ static void h_text(struct h2t *h, const char *s)
 	}
 }
 
+/* libxml2 is loaded the first time a message needs its HTML read, not linked:
+ * it brings ICU and the C++ runtime, whose loading would cost every
+ * `dealmail ingest` on the MTA pipe, most of which carry a text/plain part.
+ * A missing library is an installation fault: say so and exit 75
+ * (EX_TEMPFAIL) so that the MTA keeps the message and retries. */
+static struct {
+	void (*init_parser)(void);
+	htmlDocPtr (*read_memory)(const char *, int, const char *, const char *, int);
+	void (*free_doc)(xmlDocPtr);
+	xmlChar *(*get_prop)(const xmlNode *, const xmlChar *);
+	xmlFreeFunc *free_fn;
+} X;
+
+static void xml_load(void)
+{
+	static bool loaded;
+	if (loaded)
+		return;
+	void *h = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (h) {
+		*(void **)&X.init_parser = dlsym(h, "xmlInitParser");
+		*(void **)&X.read_memory = dlsym(h, "htmlReadMemory");
+		*(void **)&X.free_doc = dlsym(h, "xmlFreeDoc");
+		*(void **)&X.get_prop = dlsym(h, "xmlGetProp");
+		X.free_fn = dlsym(h, "xmlFree");  /* a variable holding libxml2's free */
+	}
+	if (!h || !X.init_parser || !X.read_memory || !X.free_doc || !X.get_prop || !X.free_fn) {
+		fprintf(stderr, "dealmail: cannot load libxml2 to read an HTML message (%s): install libxml2\n",
+			dlerror());
+		exit(75);
+	}
+	X.init_parser();
+	loaded = true;
+}
+
 static bool name_is(const xmlNode *n, const char *name)
 {
 	return n->name && !strcasecmp((const char *)n->name, name);
@@ -961,7 +997,7 @@ static bool name_in(const xmlNode *n, const char *const *names)
 
 static bool attr_contains(xmlNode *n, const char *attr, const char *needle, bool squash)
 {
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+	xmlChar *v = X.get_prop(n, (const xmlChar *)attr);
 	if (!v)
 		return false;
 	char *t = (char *)v, *w = t;
@@ -972,17 +1008,17 @@ static bool attr_contains(xmlNode *n, const char *attr, const char *needle, bool
 	}
 	*w = '\0';
 	bool ok = strstr(t, needle) != NULL;
-	xmlFree(v);
+	(*X.free_fn)(v);
 	return ok;
 }
 
 static bool attr_is(xmlNode *n, const char *attr, const char *val)
 {
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)attr);
+	xmlChar *v = X.get_prop(n, (const xmlChar *)attr);
 	if (!v)
 		return false;
 	bool ok = !strcasecmp((const char *)v, val);
-	xmlFree(v);
+	(*X.free_fn)(v);
 	return ok;
 }
 
@@ -1124,12 +1160,8 @@ char *html_to_text(const char *html, size_t len)
 {
 	if (!html || !len || len > INT_MAX)
 		return xstrdup("");
-	static bool inited;
-	if (!inited) {
-		xmlInitParser();
-		inited = true;
-	}
-	htmlDocPtr doc = htmlReadMemory(html, (int)len, NULL, "UTF-8",
+	xml_load();
+	htmlDocPtr doc = X.read_memory(html, (int)len, NULL, "UTF-8",
 					HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
 						HTML_PARSE_NONET |
 						HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT);
@@ -1158,7 +1190,7 @@ char *html_to_text(const char *html, size_t len)
 		if (n)
 			n = n->next;
 	}
-	xmlFreeDoc(doc);
+	X.free_doc(doc);
 	char *r = h_tidy(h.out.s, h.out.len);
 	buf_release(&h.out);
 	return r;

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "util.h"
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -260,6 +261,54 @@ static void reply_line(struct transport *t, const char *s, size_t n)
 		t->authed = true;
 }
 
+/* libcurl is loaded when a transport is opened, not linked: it brings some
+ * thirty libraries (GnuTLS, Kerberos, LDAP, ...) whose loading would be most
+ * of the time of every `dealmail ingest` on the MTA pipe, which never sends. */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} C;
+
+static int curl_load(char **err_r)
+{
+	static const char *const names[] = {"libcurl-gnutls.so.4", "libcurl.so.4"};
+	static bool loaded;
+	void *h = NULL;
+	if (loaded)
+		return 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0] && !h; i++)
+		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		*err_r = xasprintf("cannot load libcurl (%s): install libcurl3-gnutls", dlerror());
+		return -1;
+	}
+	struct { const char *name; void **fn; } syms[] = {
+		{"curl_global_init", (void **)&C.global_init},
+		{"curl_easy_init", (void **)&C.easy_init},
+		{"curl_easy_setopt", (void **)&C.easy_setopt},
+		{"curl_easy_perform", (void **)&C.easy_perform},
+		{"curl_easy_cleanup", (void **)&C.easy_cleanup},
+		{"curl_easy_strerror", (void **)&C.easy_strerror},
+		{"curl_slist_append", (void **)&C.slist_append},
+		{"curl_slist_free_all", (void **)&C.slist_free_all},
+	};
+	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
+		if (!(*syms[i].fn = dlsym(h, syms[i].name))) {
+			*err_r = xasprintf("libcurl: no %s: %s", syms[i].name, dlerror());
+			dlclose(h);
+			return -1;
+		}
+	C.global_init(CURL_GLOBAL_DEFAULT);
+	loaded = true;  /* kept loaded for the life of the process */
+	return 0;
+}
+
 static int debug_cb(CURL *h, curl_infotype type, char *data, size_t size, void *userp)
 {
 	struct transport *t = userp;
@@ -362,52 +411,49 @@ static struct transport *smtp_open(const struct endpoint *ep, char **err_r)
 	}
 	t->desc = xasprintf("%s (%s%s)", t->url, mode, t->need_auth ? ", AUTH" : "");
 
-	static bool global_done;
-	if (!global_done) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		global_done = true;
-	}
-	CURL *c = t->curl = curl_easy_init();
+	if (curl_load(err_r) < 0)
+		goto fail;
+	CURL *c = t->curl = C.easy_init();
 	if (!c) {
 		*err_r = xstrdup("cannot initialise libcurl");
 		goto fail;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, t->url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)(implicit || ep->tls != TLS_NONE ? CURLUSESSL_ALL
+	C.easy_setopt(c, CURLOPT_URL, t->url);
+	C.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	C.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	C.easy_setopt(c, CURLOPT_USE_SSL, (long)(implicit || ep->tls != TLS_NONE ? CURLUSESSL_ALL
 										      : CURLUSESSL_NONE));
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	C.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	C.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (ep->ca_file && *ep->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ep->ca_file);
+		C.easy_setopt(c, CURLOPT_CAINFO, ep->ca_file);
 	if (t->need_auth) {
-		curl_easy_setopt(c, CURLOPT_USERNAME, t->user);
+		C.easy_setopt(c, CURLOPT_USERNAME, t->user);
 		if (t->bearer) {
-			curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, t->bearer);
-			curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
+			C.easy_setopt(c, CURLOPT_XOAUTH2_BEARER, t->bearer);
+			C.easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
 		} else {
-			curl_easy_setopt(c, CURLOPT_PASSWORD, t->password);
+			C.easy_setopt(c, CURLOPT_PASSWORD, t->password);
 			if (ep->auth && !strcasecmp(ep->auth, "plain"))
-				curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=PLAIN");
+				C.easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=PLAIN");
 			else if (ep->auth && !strcasecmp(ep->auth, "login"))
-				curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=LOGIN");
+				C.easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=LOGIN");
 		}
 	}
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	C.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* a server that stops answering: give up after 60 s below 1 byte/s */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
-	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
-	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
-	curl_easy_setopt(c, CURLOPT_DEBUGDATA, t);
-	curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, prereq_cb);
-	curl_easy_setopt(c, CURLOPT_PREREQDATA, t);
-	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(c, CURLOPT_READDATA, t);
+	C.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	C.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	C.easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	C.easy_setopt(c, CURLOPT_ERRORBUFFER, t->errbuf);
+	C.easy_setopt(c, CURLOPT_VERBOSE, 1L);
+	C.easy_setopt(c, CURLOPT_DEBUGFUNCTION, debug_cb);
+	C.easy_setopt(c, CURLOPT_DEBUGDATA, t);
+	C.easy_setopt(c, CURLOPT_PREREQFUNCTION, prereq_cb);
+	C.easy_setopt(c, CURLOPT_PREREQDATA, t);
+	C.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	C.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+	C.easy_setopt(c, CURLOPT_READDATA, t);
 	return t;
 fail:
 	transport_close(t);
@@ -417,7 +463,7 @@ fail:
 static enum xfer_result smtp_send(struct transport *t, const char *from, const char *rcpt,
 				  const char *raw, size_t len, struct xfer_status *st)
 {
-	struct curl_slist *to = curl_slist_append(NULL, rcpt);
+	struct curl_slist *to = C.slist_append(NULL, rcpt);
 	CURL *c = t->curl;
 	t->data = raw;
 	t->len = len;
@@ -428,12 +474,12 @@ static enum xfer_result smtp_send(struct transport *t, const char *from, const c
 	t->last_cmd = CMD_NONE;
 	buf_reset(&t->reply);
 	t->errbuf[0] = '\0';
-	curl_easy_setopt(c, CURLOPT_MAIL_FROM, from ? from : "");
-	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, to);
-	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-	CURLcode rc = curl_easy_perform(c);
-	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, NULL);
-	curl_slist_free_all(to);
+	C.easy_setopt(c, CURLOPT_MAIL_FROM, from ? from : "");
+	C.easy_setopt(c, CURLOPT_MAIL_RCPT, to);
+	C.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	CURLcode rc = C.easy_perform(c);
+	C.easy_setopt(c, CURLOPT_MAIL_RCPT, NULL);
+	C.slist_free_all(to);
 	st->code = t->reply_code;
 	if (rc == CURLE_OK) {
 		st->result = XFER_SENT;
@@ -463,7 +509,7 @@ static enum xfer_result smtp_send(struct transport *t, const char *from, const c
 		st->rcpt_rejected = cls == 5 && t->last_cmd == CMD_RCPT;
 		return st->result;
 	}
-	fail(st, XFER_DOWN, "%s: %s%s%s%s", t->url, t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc),
+	fail(st, XFER_DOWN, "%s: %s%s%s%s", t->url, t->errbuf[0] ? t->errbuf : C.easy_strerror(rc),
 	     *reply ? " (last reply: " : "", reply, *reply ? ")" : "");
 	st->session = !t->mail_sent;
 	return st->result;
@@ -524,7 +570,7 @@ void transport_close(struct transport *t)
 	if (!t)
 		return;
 	if (t->curl)
-		curl_easy_cleanup(t->curl);   /* sends QUIT on an open connection */
+		C.easy_cleanup(t->curl);   /* sends QUIT on an open connection */
 	wipe_free(t->password);
 	wipe_free(t->bearer);
 	free(t->user);
