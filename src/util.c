@@ -5,9 +5,11 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <strings.h>
 #include <syslog.h>
 
@@ -218,9 +220,18 @@ void random_hex(char *out, size_t nbytes)
 	unsigned char r[64];
 	if (nbytes > sizeof r)
 		nbytes = sizeof r;
-	if (RAND_bytes(r, (int)nbytes) != 1) {
-		fputs("dealmail: no randomness available\n", stderr);
-		abort();
+	/* the kernel's CSPRNG directly: OpenSSL's DRBG would be seeded from it
+	 * anyway, at a cost that shows on the one-message pipe */
+	size_t got = 0;
+	while (got < nbytes) {
+		ssize_t n = getrandom(r + got, nbytes - got, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			fputs("dealmail: no randomness available\n", stderr);
+			abort();
+		}
+		got += (size_t)n;
 	}
 	hex(r, nbytes, out);
 }
