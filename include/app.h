@@ -45,6 +45,12 @@ struct source_ack {                 /* where the message came from */
  * 0 (applied, refused-and-answered, duplicate, ignored), 65 (quarantined),
  * 75 (temporary: nothing applied), 74 (database error). */
 int process_message(struct app *app, const char *raw, size_t len, const struct source_ack *src);
+/* The same, for a message already parsed by message_parse_for() (msg, or NULL
+ * and why): batch sources parse ahead on another thread.  Takes msg. */
+struct message;
+struct message *message_parse_for(const struct app *app, const char *raw, size_t len, const char **why_r);
+int process_parsed(struct app *app, const char *raw, size_t len, struct message *msg, const char *why,
+		   const struct source_ack *src);
 
 /* Keep raw bytes in the quarantine (deduplicated by SHA-256); returns 65, or
  * 75/74 when the database cannot take them. */

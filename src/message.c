@@ -53,6 +53,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <dlfcn.h>
+#include <pthread.h>
 
 /* ------------------------------------------------------------------ */
 /* small ASCII helpers (locale independent) */
@@ -960,11 +961,8 @@ static struct {
 	xmlFreeFunc *free_fn;
 } X;
 
-static void xml_load(void)
+static void xml_load_once(void)
 {
-	static bool loaded;
-	if (loaded)
-		return;
 	void *h = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
 	if (h) {
 		*(void **)&X.init_parser = dlsym(h, "xmlInitParser");
@@ -979,7 +977,13 @@ static void xml_load(void)
 		exit(75);
 	}
 	X.init_parser();
-	loaded = true;
+}
+
+/* batch sources parse on a second thread: load once, whoever comes first */
+static void xml_load(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, xml_load_once);
 }
 
 static bool name_is(const xmlNode *n, const char *name)

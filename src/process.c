@@ -1007,7 +1007,7 @@ int quarantine_message(struct app *app, const char *raw, size_t len, const char 
 	return code;
 }
 
-static struct message *parse_or_why(struct app *app, const char *raw, size_t len, const char **why_r)
+struct message *message_parse_for(const struct app *app, const char *raw, size_t len, const char **why_r)
 {
 	struct message_limits lim;
 	struct message *msg = NULL;
@@ -1030,9 +1030,15 @@ static struct message *parse_or_why(struct app *app, const char *raw, size_t len
 int process_message(struct app *app, const char *raw, size_t len, const struct source_ack *src)
 {
 	const char *why;
+	struct message *msg = message_parse_for(app, raw, len, &why);
+	return process_parsed(app, raw, len, msg, why, src);
+}
+
+int process_parsed(struct app *app, const char *raw, size_t len, struct message *msg, const char *why,
+		   const struct source_ack *src)
+{
 	struct analysis a = {0};
 	char now[21];
-	struct message *msg = parse_or_why(app, raw, len, &why);
 	if (!msg)
 		return quarantine_message(app, raw, len, why, src);
 	message_key(msg, raw, len, a.key);
@@ -1068,7 +1074,7 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 {
 	const char *why;
 	struct analysis a = {0};
-	struct message *msg = parse_or_why(app, raw, len, &why);
+	struct message *msg = message_parse_for(app, raw, len, &why);
 	if (!msg) {
 		if (json) {
 			buf_adds(out, "{\"class\":null,\"sender\":null,\"authenticated\":null,\"deal\":null,"

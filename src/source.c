@@ -8,9 +8,12 @@
  * the uncommitted batch, which the next run re-reads and de-duplicates. */
 #include "source.h"
 #include "util.h"
+#include "message.h"
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -206,6 +209,99 @@ static void ack_maildir(const char *root, const struct entry *e)
 	free(to);
 }
 
+/* ---- Maildir: read and parse ahead -------------------------------------
+ * Reading a file and parsing it touch no database, so a second thread does
+ * that for the messages ahead while this one applies the current message:
+ * on two cores the batch is about as fast as its database work alone.  The
+ * order, the transactions and the acknowledgements are this thread's, as
+ * without it.  The read-ahead is bounded in messages and in bytes. */
+#define AHEAD_SLOTS 64
+#define AHEAD_BYTES ((size_t)64 << 20)
+
+struct ahead_item {
+	char *raw;
+	size_t len;
+	int err;               /* errno when raw is NULL */
+	struct message *msg;   /* parsed, or NULL with why */
+	char *why;
+};
+
+struct ahead {
+	const struct app *app;
+	const char *root;
+	const struct entry *v;
+	size_t n;
+	pthread_mutex_t mu;
+	pthread_cond_t more, room;
+	struct ahead_item ring[AHEAD_SLOTS];
+	size_t head, tail;     /* items [tail, head) are ready */
+	size_t bytes;
+	bool stop;
+};
+
+static void *ahead_run(void *arg)
+{
+	struct ahead *a = arg;
+	for (size_t i = 0; i < a->n; i++) {
+		struct ahead_item it = {0};
+		char *path = xasprintf("%s/%s/%s", a->root, a->v[i].dir, a->v[i].name);
+		it.raw = read_file(path, &it.len);
+		free(path);
+		if (!it.raw)
+			it.err = errno;
+		else {
+			const char *why = NULL;
+			it.msg = message_parse_for(a->app, it.raw, it.len, &why);
+			if (!it.msg)
+				it.why = xstrdup(why ? why : "cannot parse the message");
+		}
+		pthread_mutex_lock(&a->mu);
+		while (!a->stop && (a->head - a->tail == AHEAD_SLOTS ||
+				    (a->head != a->tail && a->bytes + it.len > AHEAD_BYTES)))
+			pthread_cond_wait(&a->room, &a->mu);
+		if (a->stop) {
+			pthread_mutex_unlock(&a->mu);
+			message_free(it.msg);
+			free(it.raw);
+			free(it.why);
+			break;
+		}
+		a->ring[a->head % AHEAD_SLOTS] = it;
+		a->head++;
+		a->bytes += it.len;
+		pthread_cond_signal(&a->more);
+		pthread_mutex_unlock(&a->mu);
+	}
+	return NULL;
+}
+
+static void ahead_take(struct ahead *a, struct ahead_item *it)
+{
+	pthread_mutex_lock(&a->mu);
+	while (a->head == a->tail)
+		pthread_cond_wait(&a->more, &a->mu);
+	*it = a->ring[a->tail % AHEAD_SLOTS];
+	a->tail++;
+	a->bytes -= it->len;
+	pthread_cond_signal(&a->room);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static void ahead_stop(struct ahead *a, pthread_t th)
+{
+	pthread_mutex_lock(&a->mu);
+	a->stop = true;
+	pthread_cond_signal(&a->room);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(th, NULL);
+	for (; a->tail < a->head; a->tail++) {
+		struct ahead_item *it = &a->ring[a->tail % AHEAD_SLOTS];
+		message_free(it->msg);
+		free(it->raw);
+		free(it->why);
+	}
+}
+
 int source_maildir(struct app *app, const char *root)
 {
 	static const char *const subs[] = {"cur", "new"};
@@ -242,6 +338,16 @@ int source_maildir(struct app *app, const char *root)
 	}
 	qsort(v, n, sizeof *v, cmp_entry);
 	app->batch = true;
+	struct ahead *ah = xcalloc(1, sizeof *ah);
+	pthread_t th;
+	ah->app = app;
+	ah->root = root;
+	ah->v = v;
+	ah->n = n;
+	pthread_mutex_init(&ah->mu, NULL);
+	pthread_cond_init(&ah->more, NULL);
+	pthread_cond_init(&ah->room, NULL);
+	bool threaded = n > 1 && pthread_create(&th, NULL, ahead_run, ah) == 0;
 	size_t acked = 0, in_batch = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!app->in_batch_tx) {
@@ -251,18 +357,26 @@ int source_maildir(struct app *app, const char *root)
 				break;
 			}
 		}
-		char *path = xasprintf("%s/%s/%s", root, v[i].dir, v[i].name);
-		size_t len;
-		char *raw = read_file(path, &len);
+		struct ahead_item it = {0};
+		if (threaded)
+			ahead_take(ah, &it);
+		else {
+			char *path = xasprintf("%s/%s/%s", root, v[i].dir, v[i].name);
+			if (!(it.raw = read_file(path, &it.len)))
+				it.err = errno;
+			free(path);
+		}
 		int c;
-		if (!raw) {
-			c = errno == ENOENT ? 0 : EXIT_NOINPUT;   /* ENOENT: moved by a mail client */
+		if (!it.raw) {
+			c = it.err == ENOENT ? 0 : EXIT_NOINPUT;   /* ENOENT: moved by a mail client */
 			if (c)
-				log_error("%s: %s", path, strerror(errno));
-		} else
-			c = process_message(app, raw, len, NULL);
-		free(raw);
-		free(path);
+				log_error("%s/%s/%s: %s", root, v[i].dir, v[i].name, strerror(it.err));
+		} else if (threaded)
+			c = process_parsed(app, it.raw, it.len, it.msg, it.why, NULL);
+		else
+			c = process_message(app, it.raw, it.len, NULL);
+		free(it.raw);
+		free(it.why);
 		in_batch++;
 		if (c == EXIT_DATAERR)
 			c = 0;  /* kept in the quarantine: the batch goes on */
@@ -286,6 +400,12 @@ int source_maildir(struct app *app, const char *root)
 		if (stop)
 			break;
 	}
+	if (threaded)
+		ahead_stop(ah, th);
+	pthread_mutex_destroy(&ah->mu);
+	pthread_cond_destroy(&ah->more);
+	pthread_cond_destroy(&ah->room);
+	free(ah);
 	if (app->in_batch_tx)
 		batch_abort(app);
 	for (size_t i = 0; i < n; i++)
