@@ -584,9 +584,11 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		if (a->picked)
 			tvars_set(ch.v, "deal.picked", "yes");
 		/* what the triggers scheduled */
+		bool scheduled = false;
 		struct dbq *q = db_query(app->db, "SELECT text, due FROM tasks WHERE message_id = ?", "t", a->key);
 		while (db_next(q)) {
 			struct tvars *e = tvars_push(ch.v, "scheduled");
+			scheduled = true;
 			tvars_setf(e, "text", "%s: %s%s%s", L(l, "task", "tarea", "tarefa"), db_col_text(q, 0),
 				   db_col_text(q, 1) ? " @ " : "", db_col_text(q, 1) ? db_col_text(q, 1) : "");
 		}
@@ -595,11 +597,14 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 			     "t", a->key);
 		while (db_next(q)) {
 			struct tvars *e = tvars_push(ch.v, "scheduled");
+			scheduled = true;
 			tvars_setf(e, "text", "%s: %s (%s %s)", L(l, "sequence", "secuencia", "sequência"),
 				   db_col_text(q, 0), L(l, "first email", "primer correo", "primeiro e-mail"),
 				   db_col_text(q, 1) ? db_col_text(q, 1) : "");
 		}
 		db_done(q);
+		if (scheduled)  /* the list's heading, shown once */
+			tvars_set(ch.v, "any.scheduled", "yes");
 		it.kind = "confirmation";
 		it.deal_id = a->deal;
 		it.tmpl = "confirmation";

@@ -495,6 +495,39 @@ static void test_drip_without_first_name(void **state)
 	}
 }
 
+/* The confirmation lists what was scheduled under one heading, shown once
+ * however many items there are (apply.c sets any.scheduled with the list),
+ * and not at all when nothing was scheduled. */
+static void test_confirmation_scheduled_heading(void **state)
+{
+	(void)state;
+	static const char *const langs[] = {"es", "pt", "en"};
+	static const char *const heads[] = {"Programado:", "Agendado:", "Scheduled:"};
+	unsetenv("DEALMAIL_TEMPLATES_DIR");
+	for (size_t l = 0; l < 3; l++)
+		for (int items = 0; items <= 2; items++) {
+			struct tvars *v = tvars_new();
+			tvars_set(v, "deal.title", "ACME");
+			tvars_set(v, "rep.name", "Ana");
+			for (int i = 0; i < items; i++)
+				tvars_setf(tvars_push(v, "scheduled"), "text", "item %d", i);
+			if (items)
+				tvars_set(v, "any.scheduled", "yes");
+			struct rendered r;
+			char *err = NULL;
+			assert_int_equal(template_render(NULL, langs[l], "confirmation", v, &r, &err), 0);
+			int n = 0;
+			for (const char *p = r.text; (p = strstr(p, heads[l])); p++)
+				n++;
+			if (n != (items ? 1 : 0))
+				print_error("%s, %d item(s): heading %d times:\n%s\n", langs[l], items, n, r.text);
+			assert_int_equal(n, items ? 1 : 0);
+			assert_true(items < 2 || strstr(r.text, "item 1"));
+			rendered_free(&r);
+			tvars_free(v);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +539,7 @@ int main(void)
 		cmocka_unit_test(test_lookup_order),
 		cmocka_unit_test(test_shipped_templates),
 		cmocka_unit_test(test_drip_without_first_name),
+		cmocka_unit_test(test_confirmation_scheduled_heading),
 		cmocka_unit_test(test_subject_prefix_grows),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
