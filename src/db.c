@@ -208,6 +208,7 @@ static int migrate(struct db *db, bool create, bool readonly, char **err_r)
 {
 	int version = (int)db_int(db, 0, "PRAGMA user_version", "");
 	int target = (int)(sizeof migrations / sizeof migrations[0]);
+	_Static_assert(sizeof migrations / sizeof migrations[0] == DB_SCHEMA_VERSION, "DB_SCHEMA_VERSION");
 	if (version > target) {
 		*err_r = xasprintf("database schema version %d is newer than this dealmail (%d)", version, target);
 		return -1;
