@@ -526,6 +526,36 @@ static char *subject_tidy(char *s)
 			memmove(from, dup + tl, strlen(dup + tl) + 1);
 		}
 	}
+	/* ... or had in another of its forms: "Re: [oportunidade #2] x [deal #2]" */
+	for (char *t = strstr(s, "[deal #"); t; t = strstr(t, "[deal #")) {
+		char *e = strchr(t, ']');
+		if (!e)
+			break;
+		char num[24];
+		size_t nl = (size_t)(e - (t + 7));
+		if (nl == 0 || nl >= sizeof num - 1 || strspn(t + 7, "0123456789") != nl) {
+			t = e;
+			continue;
+		}
+		snprintf(num, sizeof num, "#%.*s]", (int)nl, t + 7);
+		static const char *const forms[] = {"[oportunidad ", "[oportunidade ", "[", NULL};
+		bool other = false;
+		for (const char *const *f = forms; *f && !other; f++) {
+			size_t fl = strlen(*f);
+			for (const char *q = s; (q = strcasestr(q, *f)) && !other; q++)
+				if (q != t && !strncmp(q + fl, num, strlen(num)))
+					other = true;
+		}
+		if (!other) {
+			t = e;
+			continue;
+		}
+		char *from = t;
+		while (from > s && from[-1] == ' ')
+			from--;
+		memmove(from, e + 1, strlen(e + 1) + 1);
+		t = from;
+	}
 	n = strlen(s);
 	while (n && s[n - 1] == ' ')
 		s[--n] = '\0';

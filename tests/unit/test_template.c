@@ -476,6 +476,31 @@ static void test_subject_prefix_grows(void **state)
 	tvars_free(v);
 }
 
+/* The reply's subject keeps the rep's own form of the deal tag and does not
+ * append ours for the same deal; another deal's tag is kept. */
+static void test_subject_other_tag_forms(void **state)
+{
+	(void)state;
+	static const char *const cases[][3] = {
+		{"RE: [oportunidade #2] Expansão Beta", "[deal #2]", "Re: [oportunidade #2] Expansão Beta"},
+		{"Re: [Oportunidad #12] ACME", "[deal #12]", "Re: [Oportunidad #12] ACME"},
+		{"[#7] pilot", "[deal #7]", "Re: [#7] pilot"},
+		{"Re: [deal #3] Gamma", "[deal #3]", "Re: [deal #3] Gamma"},
+		{"Re: [oportunidad #3] x", "[deal #4]", "Re: [oportunidad #3] x [deal #4]"},
+		{"Re: [#12] x", "[deal #2]", "Re: [#12] x [deal #2]"},
+	};
+	put("t", "en", "re.txt", "Subject: Re: {{message.subject}} {{deal.tag}}\n\nbody\n");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct tvars *v = tvars_new();
+		tvars_set(v, "message.subject", cases[i][0]);
+		tvars_set(v, "deal.tag", cases[i][1]);
+		struct rendered r = render_ok("re", v);
+		assert_string_equal(r.subject, cases[i][2]);
+		rendered_free(&r);
+		tvars_free(v);
+	}
+}
+
 static void test_drip_without_first_name(void **state)
 {
 	(void)state;
@@ -541,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_drip_without_first_name),
 		cmocka_unit_test(test_confirmation_scheduled_heading),
 		cmocka_unit_test(test_subject_prefix_grows),
+		cmocka_unit_test(test_subject_other_tag_forms),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
