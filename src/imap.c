@@ -297,6 +297,69 @@ static int failed(struct imap *m, int r, const char *what)
 	return -1;
 }
 
+/* ---- end of stream ---------------------------------------------------- */
+
+/* libetpan (1.9.4, and its upstream) reads the rest of a literal in a loop
+ * that takes only -1 from mailstream_read() as an error: when the connection
+ * ends in the middle of a literal (a server or a proxy gone during a FETCH
+ * of BODY[]), every read returns 0 and the loop spins at 100% CPU for ever;
+ * `watch --once` never returns, `run` never reconnects.  So the stream gets a
+ * layer below it that reports the end of the connection as the error it is
+ * here: the server never closes a connection in the middle of a response
+ * that we are still reading. */
+static ssize_t eof_read(mailstream_low *s, void *buf, size_t n)
+{
+	ssize_t r = mailstream_low_read(s->data, buf, n);
+	return r == 0 && n > 0 ? -1 : r;
+}
+
+static ssize_t eof_write(mailstream_low *s, const void *buf, size_t n)
+{
+	return mailstream_low_write(s->data, buf, n);
+}
+
+static int eof_close(mailstream_low *s) { return mailstream_low_close(s->data); }
+static int eof_get_fd(mailstream_low *s) { return mailstream_low_get_fd(s->data); }
+static void eof_cancel(mailstream_low *s) { mailstream_low_cancel(s->data); }
+static struct mailstream_cancel *eof_get_cancel(mailstream_low *s) { return mailstream_low_get_cancel(s->data); }
+static carray *eof_chain(mailstream_low *s) { return mailstream_low_get_certificate_chain(s->data); }
+static int eof_setup_idle(mailstream_low *s) { return mailstream_low_setup_idle(s->data); }
+static int eof_unsetup_idle(mailstream_low *s) { return mailstream_low_unsetup_idle(s->data); }
+static int eof_interrupt_idle(mailstream_low *s) { return mailstream_low_interrupt_idle(s->data); }
+
+static void eof_free(mailstream_low *s)
+{
+	mailstream_low_free(s->data);   /* the driver below frees its own */
+	free(s);
+}
+
+static mailstream_low_driver eof_driver = {
+	.mailstream_read = eof_read,
+	.mailstream_write = eof_write,
+	.mailstream_close = eof_close,
+	.mailstream_get_fd = eof_get_fd,
+	.mailstream_free = eof_free,
+	.mailstream_cancel = eof_cancel,
+	.mailstream_get_cancel = eof_get_cancel,
+	.mailstream_get_certificate_chain = eof_chain,
+	.mailstream_setup_idle = eof_setup_idle,
+	.mailstream_unsetup_idle = eof_unsetup_idle,
+	.mailstream_interrupt_idle = eof_interrupt_idle,
+};
+
+/* Put the layer under the session's stream (after STARTTLS, which replaces
+ * the stream's lower part).  False when out of memory. */
+static bool eof_is_error(struct imap *m)
+{
+	mailstream_low *below = mailstream_get_low(m->s->imap_stream);
+	mailstream_low *low = mailstream_low_new(below, &eof_driver);
+	if (!low)
+		return false;
+	mailstream_low_set_timeout(low, mailstream_low_get_timeout(below));
+	mailstream_set_low(m->s->imap_stream, low);
+	return true;
+}
+
 /* ---- TLS ------------------------------------------------------------- */
 
 static bool is_ip(const char *h)
@@ -619,6 +682,10 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 		mailstream_set_low(m->s->imap_stream, low);
 	}
 	st = IMAP_TEMP;
+	if (!eof_is_error(m)) {
+		log_error("out of memory");
+		goto out;
+	}
 	if (refresh_capabilities(m) < 0)
 		goto out;
 
