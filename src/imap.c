@@ -573,6 +573,8 @@ fail:
 static bool tls_pending(struct imap *m)
 {
 	mailstream_low *low = m->s->imap_stream ? mailstream_get_low(m->s->imap_stream) : NULL;
+	if (low && low->driver == &eof_driver)  /* the layer of eof_is_error() */
+		low = low->data;
 	return low && low->driver == &tls_driver && SSL_pending(((struct tls *)low->data)->ssl) > 0;
 }
 
