@@ -59,8 +59,12 @@ asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" unit corpus integration
 
+# Every test binary and every dealmail call of the corpus under memcheck (any
+# error or definite leak fails the call with exit 99); the corpus runs
+# CORPUS_JOBS cases at once, by default one per CPU.
+valgrind: CORPUS_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 valgrind: all
-	$(MAKE) TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit corpus
+	CORPUS_JOBS=$(CORPUS_JOBS) $(MAKE) TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit corpus
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
