@@ -29,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(p, sizeof p, "%s/en", dir);
 		mkdir(p, 0700);
 	}
+	/* template.c keeps every file it read (absent ones too) for the process:
+	 * without this each input would render the first input's text */
+	template_cache_clear();
 	bool html = size > 0 && (data[0] & 1);
 	snprintf(p, sizeof p, "%s/en/fuzz.txt", dir);
 	write_file(p, data, size);
