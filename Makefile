@@ -50,7 +50,7 @@ unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(TEST_WRAP) $$t; done
 
 corpus: $(BUILD)/dealmail
-	DEALMAIL_BIN=$(abspath $(BUILD)/dealmail) WRAP="$(TEST_WRAP)" tests/corpus/run.sh
+	DEALMAIL_BIN=$(abspath $(BUILD)/dealmail) WRAP="$(TEST_WRAP)" CORPUS_JOBS="$(CORPUS_JOBS)" tests/corpus/run.sh
 
 integration: $(BUILD)/dealmail
 	DEALMAIL_BIN=$(abspath $(BUILD)/dealmail) WRAP="$(TEST_WRAP)" tests/integration/run.sh
@@ -67,8 +67,12 @@ asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" unit corpus integration
 
+# Every test binary and every dealmail call of the corpus under memcheck (any
+# error or definite leak fails the call with exit 99); the corpus runs
+# CORPUS_JOBS cases at once, by default one per CPU.
+valgrind: CORPUS_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 valgrind: all
-	$(MAKE) TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit corpus
+	$(MAKE) CORPUS_JOBS=$(CORPUS_JOBS) TEST_WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite" unit corpus
 
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
@@ -95,7 +99,7 @@ bench: all
 
 FUZZ_SECONDS ?= 60
 fuzz:
-	tests/fuzz/run.sh $(FUZZ_SECONDS)
+	FUZZ_PARALLEL="$(FUZZ_PARALLEL)" FUZZ_JOBS="$(FUZZ_JOBS)" tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build build-asan dealmail

@@ -27,10 +27,13 @@ DEALMAIL_NOW is fixed for every call.  Subset matching:
   * export "deals_by_id": {"1": {...}} matches the deal whose id is 1.
 
 Env: DEALMAIL_BIN (default ./build/dealmail), WRAP (prefix, split on spaces),
-CORPUS_ONLY (substring filter), CORPUS_KEEP=1 (keep temp dirs), CORPUS_VERBOSE=1.
+CORPUS_ONLY (substring filter), CORPUS_KEEP=1 (keep temp dirs), CORPUS_VERBOSE=1,
+CORPUS_JOBS=N (run N cases at once; the report stays in case order).
 """
+import concurrent.futures
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +44,7 @@ CASES = os.path.join(HERE, "cases")
 NOW = "2026-11-23T15:00:00Z"
 SECRET = "corpus-test-secret-0123456789abcdef"
 TIMEOUT = 120
+VG_LINE = re.compile(r"^==\d+==")
 
 SPECIAL = {"contains", "not_contains", "len", "count", "contains_text",
            "not_contains_text", "one_of", "absent"}
@@ -140,6 +144,23 @@ def sub(exp, act):
     return errs
 
 
+def clip_stderr(err):
+    """The first 2000 characters of a call's stderr; a valgrind report (its
+    "==PID==" lines, under WRAP=valgrind) is kept whole, up to 400 lines."""
+    if len(err) <= 2000:
+        return err
+    lines = err.split("\n")
+    vg = [l for l in lines if VG_LINE.match(l)]
+    other = "\n".join(l for l in lines if not VG_LINE.match(l))
+    if len(other) > 2000:
+        other = other[:2000] + "…"
+    if not vg:
+        return other
+    if len(vg) > 400:
+        vg = vg[:400] + ["… (%d more valgrind lines)" % (len(vg) - 400)]
+    return (other + "\n" if other else "") + "\n".join(vg)
+
+
 class Case:
     def __init__(self, name):
         self.name = name
@@ -174,9 +195,7 @@ def run_case(case, binary, wrap):
         except subprocess.TimeoutExpired:
             log.append("$ %s\n  TIMEOUT after %ds" % (" ".join(args), TIMEOUT))
             return None, b"", b""
-        err = p.stderr.decode("utf-8", "replace").rstrip()
-        if len(err) > 2000:
-            err = err[:2000] + "…"
+        err = clip_stderr(p.stderr.decode("utf-8", "replace").rstrip())
         log.append("$ %s -> %d%s" % (" ".join(args), p.returncode, ("\n" + err) if err else ""))
         return p.returncode, p.stdout, p.stderr
 
@@ -257,10 +276,29 @@ def main():
         return 2
     names = sorted(n[:-5] for n in os.listdir(CASES) if n.endswith(".json"))
     names = [n for n in names if only in n]
+    try:
+        jobs = max(1, int(os.environ.get("CORPUS_JOBS") or "1"))
+    except ValueError:
+        print("corpus: CORPUS_JOBS must be a number", file=sys.stderr)
+        return 2
+    cases = [Case(name) for name in names]
+    # CORPUS_JOBS cases at once (each has its own directory, database and HOME);
+    # the reports are printed in case order, each in one piece
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_case, case, binary, wrap) for case in cases]
+        results = (f.result() for f in futures)
+        failed = report(cases, results, verbose)
+    if failed:
+        print("corpus: %d of %d cases failed: %s" % (len(failed), len(names), ", ".join(failed)))
+        return 1
+    print("corpus: %d cases passed" % len(names))
+    return 0
+
+
+def report(cases, results, verbose):
     failed = []
-    for name in names:
-        case = Case(name)
-        errs, log = run_case(case, binary, wrap)
+    for case, (errs, log) in zip(cases, results):
+        name = case.name
         if errs:
             failed.append(name)
             print("FAIL %s" % name)
@@ -277,11 +315,8 @@ def main():
             if verbose:
                 for line in log:
                     print("    " + line.replace("\n", "\n      "))
-    if failed:
-        print("corpus: %d of %d cases failed: %s" % (len(failed), len(names), ", ".join(failed)))
-        return 1
-    print("corpus: %d cases passed" % len(names))
-    return 0
+        sys.stdout.flush()
+    return failed
 
 
 if __name__ == "__main__":

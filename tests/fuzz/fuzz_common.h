@@ -17,4 +17,12 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	return s;
 }
+
+/* Where a target writes its temporary files: $TMPDIR (run.sh gives each run a
+ * directory of its own and removes it afterwards), else /tmp. */
+static inline const char *fuzz_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+	return t && *t ? t : "/tmp";
+}
 #endif

@@ -5,12 +5,13 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static char path[64];
+static char path[4096];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!path[0])
-		snprintf(path, sizeof path, "/tmp/dealmail-fuzz-config-%d.conf", (int)getpid());
+	if (!path[0] && snprintf(path, sizeof path, "%s/dealmail-fuzz-config-%d.conf", fuzz_tmpdir(),
+				 (int)getpid()) >= (int)sizeof path)
+		abort();
 	FILE *f = fopen(path, "wb");
 	if (!f)
 		abort();

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
+static char dir[4000];
 
 static void write_file(const char *p, const uint8_t *data, size_t size)
 {
@@ -21,13 +21,17 @@ static void write_file(const char *p, const uint8_t *data, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char p[128];
+	char p[4096];
 	if (!dir[0]) {
-		snprintf(dir, sizeof dir, "/tmp/dealmail-fuzz-tpl-%d", (int)getpid());
+		if (snprintf(dir, sizeof dir, "%s/dealmail-fuzz-tpl-%d", fuzz_tmpdir(), (int)getpid()) >= (int)sizeof dir)
+			abort();
 		mkdir(dir, 0700);
 		snprintf(p, sizeof p, "%s/en", dir);
 		mkdir(p, 0700);
 	}
+	/* template.c keeps every file it read (absent ones too) for the process:
+	 * without this each input would render the first input's text */
+	template_cache_clear();
 	bool html = size > 0 && (data[0] & 1);
 	snprintf(p, sizeof p, "%s/en/fuzz.txt", dir);
 	write_file(p, data, size);

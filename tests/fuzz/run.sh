@@ -13,7 +13,10 @@
 # Committed reproducers live in tests/fuzz/crashes/ (see README there).
 #   CC_FUZZ   clang to use (default: clang, else clang-14)
 #   FUZZ_OUT  build/work directory (default build/fuzz)
-#   FUZZ_JOBS parallel fuzzers (default 1)
+#   FUZZ_PARALLEL  targets fuzzed at once (default 1): 2 on two cores halves
+#             the wall time, each target still gets SECONDS
+#   FUZZ_JOBS libFuzzer workers per target (default 1): each runs SECONDS, so
+#             more executions for a target, not a shorter run
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -101,38 +104,78 @@ max_len() {  # longer inputs only slow a target down without new paths
 	esac
 }
 
-status=0
-summary=()
-for t in "${targets[@]}"; do
+# --- run: FUZZ_PARALLEL targets at once, each with FUZZ_JOBS libFuzzer workers
+par=${FUZZ_PARALLEL:-1}
+njobs=${FUZZ_JOBS:-1}
+# the temporary files of config_load/template_render, private to this run
+tmp="$out/tmp"
+rm -rf "$tmp" && mkdir -p "$tmp"
+
+run_target() {  # target -> its report on stdout and in logs/<target>.report; status in logs/<target>.rc
+	local t=$1 s c log wd rc execs cov n line
 	s=$(seed "$t")
 	c="$out/corpus/$t"
 	mkdir -p "$c"
 	log="$out/logs/$t.log"
+	# libFuzzer writes its workers' fuzz-N.log in the cwd: one directory a target
+	wd="$out/logs/$t.d"
+	rm -rf "$wd" && mkdir -p "$wd" && : >"$wd/start"
 	echo "fuzz: $t for ${secs}s ($(ls "$s" | wc -l) seeds)"
-	extra=()
+	local extra=()
 	[ -f "$here/$t.dict" ] && extra+=("-dict=$here/$t.dict")
-	# parallel fuzzers (libFuzzer writes their fuzz-N.log in the cwd: run in $out/logs)
-	[ "${FUZZ_JOBS:-1}" -gt 1 ] && extra+=("-jobs=$FUZZ_JOBS" "-workers=$FUZZ_JOBS")
-	(cd "$out/logs" && ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1} \
+	[ "$njobs" -gt 1 ] && extra+=("-jobs=$njobs" "-workers=$njobs")
+	(cd "$wd" && TMPDIR="$tmp" ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1} \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	"$out/fuzz_$t" "$c" "$s" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" \
 		-print_final_stats=1 \
 		-artifact_prefix="$out/crashes/$t-" "${extra[@]}" >"$log" 2>&1)
 	rc=$?
+	# with FUZZ_JOBS > 1 the log holds every worker's: executions add up, coverage is the best worker's
 	execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{s+=$2} END {print s+0}')
-	cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+	cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | awk '$2>c {c=$2} $4>f {f=$4} END {if (NR) printf "cov: %d ft: %d", c, f}')
 	n=$(ls "$c" | wc -l)
 	line=$(printf '%-16s %10s execs  %-22s corpus %5s  %s' "$t" "$execs" "${cov:-cov: ?}" "$n" \
 		"$([ $rc -eq 0 ] && echo ok || echo "FAILED (exit $rc, see $log)")")
-	echo "$line"
-	summary+=("$line")
-	if [ $rc -ne 0 ]; then
+	{
+		echo "$line"
+		if [ $rc -ne 0 ]; then
+			grep -m1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY' "$log" | sed 's/^/    /'
+			# this run's reproducers only (older ones stay in crashes/ too)
+			find "$out/crashes" -name "$t-*" -newer "$wd/start" | sort | sed 's/^/    reproducer: /'
+		fi
+	} >"$out/logs/$t.report"
+	echo "$rc" >"$out/logs/$t.rc"
+	cat "$out/logs/$t.report"
+}
+
+if [ "$par" -gt 1 ]; then
+	# each target in its own process group, so that an interrupt stops its fuzzers too
+	set -m
+	pids=()
+	trap 'for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done; exit 130' INT TERM
+	for t in "${targets[@]}"; do
+		while [ "$(jobs -rp | wc -l)" -ge "$par" ]; do wait -n; done
+		run_target "$t" &
+		pids+=($!)
+	done
+	wait
+	trap - INT TERM
+else
+	for t in "${targets[@]}"; do
+		run_target "$t"
+	done
+fi
+
+status=0
+echo "fuzz: summary (${secs}s per target)"
+for t in "${targets[@]}"; do
+	rc=$(cat "$out/logs/$t.rc" 2>/dev/null || echo 2)
+	if [ "$rc" != 0 ]; then
 		status=1
-		grep -m1 -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY' "$log" | sed 's/^/    /'
-		ls -1 "$out/crashes/$t-"* 2>/dev/null | sed 's/^/    reproducer: /'
+		cat "$out/logs/$t.report" 2>/dev/null || echo "$t: no report"
+	else
+		head -1 "$out/logs/$t.report"
 	fi
 done
-echo "fuzz: summary (${secs}s per target)"
-printf '%s\n' "${summary[@]}"
-rm -rf /tmp/dealmail-fuzz-config-* /tmp/dealmail-fuzz-tpl-* 2>/dev/null
+rm -rf "$tmp"
 exit $status
