@@ -1647,7 +1647,8 @@ static struct strv split_items(const char *raw, bool commas, bool (*is_item)(con
 		free(seg);
 		if (!p[n])
 			break;
-		spaced = p[n] == ';' && (p + n == v || is_space(p[n - 1]));
+		const char *sep = p + n;  /* (p[n - 1] would wrap for an empty segment) */
+		spaced = *sep == ';' && (sep == v || is_space(sep[-1]));
 		p += n + 1;
 	}
 	free(v);

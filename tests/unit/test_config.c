@@ -433,6 +433,15 @@ static void test_semicolon_rule(void **state)
 	assert_int_equal(q->window_end, 24 * 60);
 	config_free(c);
 
+	/* an empty item between two separators (found by the config_load fuzzer:
+	 * looking at the character before an empty segment wrapped the pointer,
+	 * which UBSan reports under `make asan`) */
+	c = load_ok("[stage \"demo\"]\non_enter = task a;;score +1\n");
+	s = &c->stages[config_stage_find(c, "demo")];
+	assert_int_equal(s->non_enter, 2);
+	assert_int_equal(s->on_enter[1].kind, ACT_SCORE);
+	config_free(c);
+
 	/* without whitespace before ';' the text is an action, and it is wrong */
 	const char *p;
 	struct diag d = load_bad("[stage \"demo\"]\n"
