@@ -1,7 +1,7 @@
 # dealmail — build, test, install.  See README.md.
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS      = sqlite3 libpcre2-8 libssl libcrypto inih
+PKGS      = sqlite3 libpcre2-8 libssl libcrypto nettle inih
 # libcurl and libxml2: headers only; smtp.c and message.c load the libraries
 # when they first need them (see there)
 PKG_CFLAGS := $(shell pkg-config --cflags libetpan libcurl libxml-2.0 $(PKGS) 2>/dev/null)
@@ -78,7 +78,7 @@ deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (apt-get)"; exit 1; fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-	  build-essential pkg-config libetpan-dev libsqlite3-dev libpcre2-dev libssl-dev \
+	  build-essential pkg-config libetpan-dev libsqlite3-dev libpcre2-dev libssl-dev nettle-dev \
 	  libinih-dev libxml2-dev libunistring-dev libcmocka-dev sqlite3 \
 	  dovecot-imapd python3 python3-aiosmtpd openssl curl valgrind ca-certificates \
 	  clang time tzdata chromium

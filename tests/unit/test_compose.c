@@ -143,6 +143,9 @@ static void test_tokens(void **state)
 	const unsigned char key[] = "0123456789abcdef0123456789abcdef";
 	char t[48], t2[48];
 	token_make(key, 32, 'd', 12, t);
+	/* HMAC-SHA256(key, "d:12") as Python's hmac module computes it: tokens
+	 * in mail already sent must keep verifying whatever library computes them */
+	assert_string_equal(t, "12-2d64c70406");
 	assert_int_equal(token_verify(key, 32, 'd', t), 12);
 	assert_int_equal(token_verify(key, 32, 'b', t), 0);       /* other kind */
 	token_make(key, 32, 'd', 13, t2);
@@ -158,6 +161,17 @@ static void test_tokens(void **state)
 	assert_int_equal(token_verify(key, 32, 'd', "12"), 0);
 	assert_int_equal(token_verify(key, 32, 'd', ""), 0);
 	assert_int_equal(token_verify(key, 32, 'd', "-1-abc"), 0);
+}
+
+static void test_sha256(void **state)
+{
+	(void)state;
+	char h[65], a[1000];
+	sha256_hex("abc", 3, h);   /* FIPS 180-2, appendix B.1 */
+	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	memset(a, 'a', sizeof a);  /* more than one block */
+	sha256_hex(a, sizeof a, h);
+	assert_string_equal(h, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
 }
 
 static void test_iso(void **state)
@@ -181,7 +195,8 @@ int main(void)
 		cmocka_unit_test(test_no_header_injection), cmocka_unit_test(test_rfc2047),
 		cmocka_unit_test(test_long_words_split_on_characters), cmocka_unit_test(test_qp_body),
 		cmocka_unit_test(test_alternative), cmocka_unit_test(test_reply_subject),
-		cmocka_unit_test(test_tokens), cmocka_unit_test(test_iso),
+		cmocka_unit_test(test_tokens),
+		cmocka_unit_test(test_sha256), cmocka_unit_test(test_iso),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
