@@ -181,6 +181,14 @@ static void strv_add(struct strv *s, const char *x)
 	s->v[s->n++] = xstrdup(x);
 }
 
+static bool strv_has(const struct strv *s, const char *x)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], x))
+			return true;
+	return false;
+}
+
 static void strv_free(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1483,21 +1491,55 @@ static void finish_aliases(struct loader *ld, struct group **stage_groups)
 				break;
 			}
 	}
-	/* built-in aliases, unless they would name another stage */
+	/* built-in aliases, unless they would name another stage.  This runs
+	 * at every start (each message on the MTA pipe): what every stage
+	 * already answers to is folded once, not once per comparison. */
+	struct strv *names = xcalloc(c->nstages, sizeof *names);  /* key, names, user aliases */
+	struct strv *own = xcalloc(c->nstages, sizeof *own);      /* all its aliases */
+	for (size_t j = 0; j < c->nstages; j++) {
+		const struct stage *s = &c->stages[j];
+		char *f = text_fold(s->key);
+		strv_add(&names[j], f);
+		free(f);
+		for (int l = 0; l < NLANG; l++) {
+			f = text_fold(s->name[l]);
+			strv_add(&names[j], f);
+			free(f);
+		}
+		for (size_t a = 0; a < s->naliases; a++) {
+			f = text_fold(s->aliases[a]);
+			if (a < ld->nuser_aliases[j])
+				strv_add(&names[j], f);
+			strv_add(&own[j], f);
+			free(f);
+		}
+	}
 	for (size_t i = 0; i < c->nstages; i++) {
 		const struct builtin_stage *b = builtin_find(c->stages[i].key);
 		if (!b)
 			continue;
 		struct strv a = split_list(b->aliases, '|');
 		for (size_t k = 0; k < a.n; k++) {
-			bool clash = false;
-			for (size_t j = 0; j < c->nstages && !clash; j++)
-				clash = j != i && stage_names(&c->stages[j], a.v[k], ld->nuser_aliases[j]);
-			if (!clash)
-				alias_add(&c->stages[i], a.v[k]);
+			char *f = text_fold(a.v[k]);
+			bool skip = strv_has(&own[i], f);
+			for (size_t j = 0; j < c->nstages && !skip; j++)
+				skip = j != i && strv_has(&names[j], f);
+			if (!skip) {
+				strv_add(&own[i], f);
+				struct stage *s = &c->stages[i];
+				s->aliases = xrealloc(s->aliases, (s->naliases + 1) * sizeof *s->aliases);
+				s->aliases[s->naliases++] = xstrdup(a.v[k]);
+			}
+			free(f);
 		}
 		strv_free(a.v, a.n);
 	}
+	for (size_t j = 0; j < c->nstages; j++) {
+		strv_free(names[j].v, names[j].n);
+		strv_free(own[j].v, own[j].n);
+	}
+	free(names);
+	free(own);
 }
 
 static int resolve_stage(struct loader *ld, const struct ent *e, const char *what)

@@ -61,9 +61,9 @@ static const char latin1_fold[64] = {
 /* Fast path for the text our users write (Spanish, Portuguese, English):
  * ASCII plus accented Latin-1 letters, NBSP, ¡ ¿ « ».  Gives exactly what the
  * libunistring path gives for such text; NULL for anything else. */
-static char *fold_latin(const char *s, size_t n)
+static bool fold_latin_to(const char *s, size_t n, char *out)
 {
-	char *out = xmalloc(n + 1), *o = out;
+	char *o = out;
 	bool pending = false;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -88,10 +88,8 @@ static char *fold_latin(const char *s, size_t n)
 			put[0] = (char)c;  /* ¡ ¿ « » fold to themselves */
 			put[1] = s[++i];
 			np = 2;
-		} else {
-			free(out);
-			return NULL;
-		}
+		} else
+			return false;
 		if (pending) {
 			*o++ = ' ';
 			pending = false;
@@ -100,7 +98,16 @@ static char *fold_latin(const char *s, size_t n)
 		o += np;
 	}
 	*o = '\0';
-	return out;
+	return true;
+}
+
+static char *fold_latin(const char *s, size_t n)
+{
+	char *out = xmalloc(n + 1);
+	if (fold_latin_to(s, n, out))
+		return out;
+	free(out);
+	return NULL;
 }
 
 /* Folding non-ASCII text through libunistring costs microseconds; the same
@@ -189,6 +196,12 @@ static char *fold_unicode(const char *s, size_t n)
 
 bool text_fold_eq(const char *a, const char *b)
 {
+	/* names, aliases, keywords: short Latin text, compared again and again
+	 * (config loading, stage lookups), folded on the stack */
+	char sa[128], sb[128];
+	size_t na = a ? strlen(a) : 0, nb = b ? strlen(b) : 0;
+	if (a && b && na < sizeof sa && nb < sizeof sb && fold_latin_to(a, na, sa) && fold_latin_to(b, nb, sb))
+		return strcmp(sa, sb) == 0;
 	char *fa = text_fold(a), *fb = text_fold(b);
 	bool eq = strcmp(fa, fb) == 0;
 	free(fa);
