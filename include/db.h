@@ -44,6 +44,10 @@ int db_release(struct db *db);        /* RELEASE m */
 void db_rollback_to(struct db *db);   /* ROLLBACK TO m; RELEASE m */
 void db_set_sync(struct db *db, bool full);  /* synchronous FULL / NORMAL */
 int db_checkpoint(struct db *db);     /* wal_checkpoint(FULL): makes NORMAL commits durable */
+/* Checkpoint on close only once the WAL holds `frames` frames (then
+ * TRUNCATE); for the one-message-per-process pipe.  Durability unchanged:
+ * each commit still syncs the WAL. */
+void db_lazy_checkpoint(struct db *db, int frames);
 
 /* Run a statement that returns no rows.  0 or -1. */
 int db_exec(struct db *db, const char *sql, const char *types, ...);

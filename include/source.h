@@ -16,6 +16,11 @@ char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r
  * size too, to tell a cut message from a whole one. */
 int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total), void *ctx,
 		int timeout, size_t max);
+/* In source_pipe's worker: the verdict is final (the commit is durable).
+ * The parent exits with `code` now; the worker's stdio goes to /dev/null
+ * and what it does next (closing the database) no longer holds up the MTA.
+ * Elsewhere a no-op. */
+void source_pipe_release(int code);
 int source_files(struct app *app, char **files, int n);
 int source_maildir(struct app *app, const char *dir);
 int source_mbox(struct app *app, const char *path);

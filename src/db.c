@@ -24,6 +24,8 @@ struct db {
 	struct { const char *sql; sqlite3_stmt *st; } cache[CACHE_SIZE];
 	char *err;
 	bool tempfail;
+	int wal_frames;  /* frames in the WAL after our last commit */
+	int ckpt_at;     /* > 0: checkpoint on close only from this many frames */
 };
 
 static const char *const migrations[] = {
@@ -286,6 +288,26 @@ fail:
 	return NULL;
 }
 
+static int wal_hook(void *arg, sqlite3 *h, const char *name, int frames)
+{
+	(void)h;
+	(void)name;
+	((struct db *)arg)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+/* One short-lived process per message (the MTA pipe): closing the last
+ * connection would checkpoint and empty the WAL each time -- four syncs and
+ * two truncations, more than the commit itself.  Instead the WAL is left to
+ * grow to `frames` (the next process's open re-reads it, which costs little
+ * at that size) and the process that reaches it checkpoints and truncates. */
+void db_lazy_checkpoint(struct db *db, int frames)
+{
+	db->ckpt_at = frames;
+	sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	sqlite3_wal_hook(db->h, wal_hook, db);   /* replaces the autocheckpoint */
+}
+
 void db_close(struct db *db)
 {
 	if (!db)
@@ -293,6 +315,8 @@ void db_close(struct db *db)
 	for (int i = 0; i < CACHE_SIZE; i++)
 		if (db->cache[i].st)
 			sqlite3_finalize(db->cache[i].st);
+	if (db->h && db->ckpt_at > 0 && db->wal_frames >= db->ckpt_at)
+		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	if (db->h)
 		sqlite3_close(db->h);
 	free(db->err);

@@ -77,72 +77,126 @@ char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r
 	return buf_detach(&b);
 }
 
+/* The worker's end of the release channel (see source_pipe_release). */
+static int release_fd = -1;
+
+void source_pipe_release(int code)
+{
+	if (release_fd < 0)
+		return;
+	unsigned char c = (unsigned char)code;
+	fflush(NULL);
+	/* nothing of ours may reach the MTA after this, and the MTA's pipe must
+	 * see end-of-file when the parent exits: stdio goes to /dev/null */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+	}
+	ssize_t w;
+	do
+		w = write(release_fd, &c, 1);
+	while (w < 0 && errno == EINTR);
+	close(release_fd);
+	release_fd = -1;
+}
+
 int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total), void *ctx,
 		int timeout, size_t max)
 {
 	size_t len, total;
+	int rel[2];
 	char *raw = read_file_max("-", max, &len, &total);
 	if (!raw) {
 		printf("4.3.0 dealmail: cannot read the message: %s\n", strerror(errno));
+		return EXIT_TEMPFAIL;
+	}
+	if (pipe2(rel, O_CLOEXEC | O_NONBLOCK) < 0) {
+		free(raw);
+		printf("4.3.0 dealmail: cannot make a pipe: %s\n", strerror(errno));
 		return EXIT_TEMPFAIL;
 	}
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
 		free(raw);
+		close(rel[0]);
+		close(rel[1]);
 		printf("4.3.0 dealmail: cannot fork: %s\n", strerror(errno));
 		return EXIT_TEMPFAIL;
 	}
 	if (pid == 0) {
+		close(rel[0]);
+		release_fd = rel[1];
 		int code = work(ctx, raw, len, total);
 		fflush(NULL);
 		free(raw);
 		_exit(code);
 	}
 	free(raw);
-	/* the parent: wait under the deadline, turn anything abnormal into 75.
-	 * A pidfd becomes readable when the child exits: no polling delay on
-	 * the pipe's latency; without one (kernel < 5.3) a short sleep loop. */
+	close(rel[1]);
+	/* The parent: wait under the deadline for the worker's verdict, and turn
+	 * anything abnormal into 75.  The worker sends its exit code as one byte
+	 * once its commit is durable, then closes the database (the WAL
+	 * checkpoint: housekeeping, not durability) after we have exited, so the
+	 * MTA is not kept waiting for it.  A worker that dies or exits without a
+	 * verdict is judged by its exit status, read through a pidfd (readable
+	 * when it exits; without one, kernel < 5.3, a short sleep loop). */
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int rc = -1;
+	bool eof = false;
 	for (;;) {
 		int status;
+		if (!eof) {
+			unsigned char c;
+			ssize_t n = read(rel[0], &c, 1);   /* non-blocking: see poll below */
+			if (n == 1) {
+				rc = c;
+				break;
+			}
+			if (n == 0)
+				eof = true;   /* no verdict: the exit status will tell */
+		}
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid) {
-			if (pfd >= 0)
-				close(pfd);
 			if (WIFEXITED(status))
-				return WEXITSTATUS(status);
-			printf("4.3.0 dealmail: processing crashed (signal %d); the message will be retried\n",
-			       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-			return EXIT_TEMPFAIL;
+				rc = WEXITSTATUS(status);
+			else {
+				printf("4.3.0 dealmail: processing crashed (signal %d); the message will be retried\n",
+				       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+				rc = EXIT_TEMPFAIL;
+			}
+			break;
 		}
 		if (r < 0 && errno != EINTR) {
-			if (pfd >= 0)
-				close(pfd);
 			printf("4.3.0 dealmail: lost the worker: %s\n", strerror(errno));
-			return EXIT_TEMPFAIL;
+			rc = EXIT_TEMPFAIL;
+			break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		double el = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
 		if (timeout > 0 && el > timeout) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			if (pfd >= 0)
-				close(pfd);
 			printf("4.3.0 dealmail: processing took longer than %d s; the message will be retried\n", timeout);
-			return EXIT_TEMPFAIL;
+			rc = EXIT_TEMPFAIL;
+			break;
 		}
-		if (pfd >= 0) {
-			struct pollfd p = {.fd = pfd, .events = POLLIN};
-			double left = timeout > 0 ? timeout - el : 3600;
-			poll(&p, 1, (int)(left * 1000) + 1);
-		} else {
-			struct timespec ts = {0, el < 0.05 ? 200000 : 2000000};
-			nanosleep(&ts, NULL);
-		}
+		struct pollfd p[2] = {{.fd = eof ? -1 : rel[0], .events = POLLIN}, {.fd = pfd, .events = POLLIN}};
+		double left = timeout > 0 ? timeout - el : 3600;
+		int ms = (int)(left * 1000) + 1;
+		if (pfd < 0 && eof)
+			ms = el < 0.05 ? 1 : 2;
+		poll(p, 2, ms);
 	}
+	if (pfd >= 0)
+		close(pfd);
+	close(rel[0]);
+	return rc;
 }
 
 static int worst(int a, int b)

@@ -52,5 +52,21 @@ case $out in 4.3.0*) echo "ok   - database locked: prints an RFC 3463 4.3.0 line
 wait "$LOCKER"; LOCKER=
 msg 2 | "$ING"; check "the MTA's retry: exit 0" "$?" 0
 check "retried message applied once" "$(deals)" 2
+# one process per message leaves the WAL to grow to ~1 MiB and the process
+# that reaches that checkpoints and empties it: bounded, and nothing lost
+maxwal=0 shrank=0 prev=0
+for i in $(seq 10 69); do
+	msg "$i" | "$DEALMAIL_BIN" -q ingest >/dev/null || { echo "FAIL - pipe message $i: exit $?"; fails=$((fails + 1)); }
+	sleep 0.05   # the worker closes the database after the MTA has its answer
+	w=$(stat -c %s "$T/dealmail.db-wal" 2>/dev/null || echo 0)
+	[ "$w" -gt "$maxwal" ] && maxwal=$w
+	[ "$w" -lt "$prev" ] && shrank=$((shrank + 1))
+	prev=$w
+done
+check "60 messages on the pipe: all applied" "$(deals)" 62
+check "the WAL stayed under 2 MiB (largest: $maxwal bytes)" "$([ "$maxwal" -lt 2097152 ] && echo yes)" yes
+check "the WAL was checkpointed and emptied along the way" "$([ "$shrank" -ge 2 ] && echo yes)" yes
+check "integrity_check" "$($PY -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA integrity_check").fetchone()[0])' "$T/dealmail.db")" ok
+
 echo "t-mta: $fails failure(s)"
 [ "$fails" -eq 0 ]
