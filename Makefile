@@ -1,10 +1,10 @@
 # dealmail — build, test, install.  See README.md.
 PREFIX   ?= /usr/local
 CC       ?= cc
-PKGS      = sqlite3 libpcre2-8 libssl libcrypto nettle inih
-# libcurl and libxml2: headers only; smtp.c and message.c load the libraries
-# when they first need them (see there)
-PKG_CFLAGS := $(shell pkg-config --cflags libetpan libcurl libxml-2.0 $(PKGS) 2>/dev/null)
+PKGS      = sqlite3 libpcre2-8 nettle inih
+# libcurl, libxml2 and libssl: headers only; smtp.c, message.c and imap.c load
+# the libraries when they first need them (see there; dlopen is in glibc's libc)
+PKG_CFLAGS := $(shell pkg-config --cflags libetpan libcurl libxml-2.0 libssl $(PKGS) 2>/dev/null)
 # libetpan is linked from its static archive: only its MIME and IMAP parts come
 # in (TLS is ours, with OpenSSL), so that the pipe does not load GnuTLS and
 # the libraries behind it; of libetpan's dependencies those parts need SASL

@@ -10,7 +10,7 @@ if ! command -v make >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
 	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends make build-essential
 fi
 missing=0
-for p in libetpan-dev libsqlite3-dev libpcre2-dev libssl-dev libinih-dev libxml2-dev \
+for p in libetpan-dev libsqlite3-dev libpcre2-dev libssl-dev nettle-dev libinih-dev libxml2-dev \
          libunistring-dev libcmocka-dev dovecot-imapd python3-aiosmtpd pkg-config; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing=1
 done

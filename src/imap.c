@@ -30,6 +30,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -380,24 +381,96 @@ struct tls {
 	int fd;
 };
 
+/* OpenSSL is loaded when a TLS connection is first needed (do_connect, before
+ * connecting), not linked: loading libssl and libcrypto would be a good part
+ * of the time of every `dealmail ingest` on the MTA pipe, which never opens
+ * IMAP.  The headers give the types (the table's pointers have the headers'
+ * own prototypes, by __typeof__) and constants; the macros the code would use
+ * (SSL_CTX_set_min_proto_version, SSL_set_tlsext_host_name) are their
+ * SSL_CTX_ctrl / SSL_ctrl calls, written out.  libcrypto's functions (ERR_*,
+ * X509_*) are found through libssl's handle: libcrypto is its dependency. */
+#define SSL_FN(f) __typeof__(f) *f
+static struct {
+	SSL_FN(TLS_client_method);
+	SSL_FN(SSL_CTX_new);
+	SSL_FN(SSL_CTX_free);
+	SSL_FN(SSL_CTX_ctrl);
+	SSL_FN(SSL_CTX_load_verify_locations);
+	SSL_FN(SSL_CTX_set_default_verify_paths);
+	SSL_FN(SSL_CTX_set_verify);
+	SSL_FN(SSL_new);
+	SSL_FN(SSL_free);
+	SSL_FN(SSL_set_fd);
+	SSL_FN(SSL_ctrl);
+	SSL_FN(SSL_get0_param);
+	SSL_FN(SSL_connect);
+	SSL_FN(SSL_read);
+	SSL_FN(SSL_write);
+	SSL_FN(SSL_pending);
+	SSL_FN(SSL_get_error);
+	SSL_FN(SSL_get_verify_result);
+	SSL_FN(X509_VERIFY_PARAM_set_purpose);
+	SSL_FN(X509_VERIFY_PARAM_set1_ip_asc);
+	SSL_FN(X509_VERIFY_PARAM_set_hostflags);
+	SSL_FN(X509_VERIFY_PARAM_set1_host);
+	SSL_FN(X509_verify_cert_error_string);
+	SSL_FN(ERR_peek_error);
+	SSL_FN(ERR_reason_error_string);
+	SSL_FN(ERR_clear_error);
+} S;
+#undef SSL_FN
+
+/* 0, or -1 with *err_r; once loaded, kept loaded for the life of the process */
+static int ssl_load(char **err_r)
+{
+	static bool loaded;
+	if (loaded)
+		return 0;
+	void *h = dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		*err_r = xasprintf("cannot load OpenSSL (%s): install libssl3", dlerror());
+		return -1;
+	}
+#define SYM(f) {#f, (void **)&S.f}
+	struct { const char *name; void **fn; } syms[] = {
+		SYM(TLS_client_method), SYM(SSL_CTX_new), SYM(SSL_CTX_free), SYM(SSL_CTX_ctrl),
+		SYM(SSL_CTX_load_verify_locations), SYM(SSL_CTX_set_default_verify_paths),
+		SYM(SSL_CTX_set_verify), SYM(SSL_new), SYM(SSL_free), SYM(SSL_set_fd), SYM(SSL_ctrl),
+		SYM(SSL_get0_param), SYM(SSL_connect), SYM(SSL_read), SYM(SSL_write), SYM(SSL_pending),
+		SYM(SSL_get_error), SYM(SSL_get_verify_result), SYM(X509_VERIFY_PARAM_set_purpose),
+		SYM(X509_VERIFY_PARAM_set1_ip_asc), SYM(X509_VERIFY_PARAM_set_hostflags),
+		SYM(X509_VERIFY_PARAM_set1_host), SYM(X509_verify_cert_error_string),
+		SYM(ERR_peek_error), SYM(ERR_reason_error_string), SYM(ERR_clear_error),
+	};
+#undef SYM
+	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
+		if (!(*syms[i].fn = dlsym(h, syms[i].name))) {
+			*err_r = xasprintf("cannot load OpenSSL (%s): install libssl3", dlerror());
+			dlclose(h);
+			return -1;
+		}
+	loaded = true;
+	return 0;
+}
+
 static ssize_t tls_read(mailstream_low *s, void *buf, size_t n)
 {
 	struct tls *t = s->data;
-	int r = SSL_read(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	int r = S.SSL_read(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
 	if (r > 0)
 		return r;
-	int e = SSL_get_error(t->ssl, r);
-	ERR_clear_error();
+	int e = S.SSL_get_error(t->ssl, r);
+	S.ERR_clear_error();
 	return e == SSL_ERROR_ZERO_RETURN ? 0 : -1;
 }
 
 static ssize_t tls_write(mailstream_low *s, const void *buf, size_t n)
 {
 	struct tls *t = s->data;
-	int r = SSL_write(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
+	int r = S.SSL_write(t->ssl, buf, n > INT_MAX ? INT_MAX : (int)n);
 	if (r > 0)
 		return r;
-	ERR_clear_error();
+	S.ERR_clear_error();
 	return -1;
 }
 
@@ -419,8 +492,8 @@ static int tls_get_fd(mailstream_low *s)
 static void tls_free(mailstream_low *s)
 {
 	struct tls *t = s->data;
-	SSL_free(t->ssl);
-	SSL_CTX_free(t->ctx);
+	S.SSL_free(t->ssl);
+	S.SSL_CTX_free(t->ctx);
 	free(t);
 	free(s);  /* a driver's free releases the low itself (libetpan's rule) */
 }
@@ -501,7 +574,8 @@ static int tcp_connect(const char *host, unsigned port, int timeout)
 /* The TLS handshake on a connected socket.  Returns the stream's low layer
  * (which owns fd from then on), or NULL with *st_r: IMAP_REFUSED for a
  * certificate that does not verify, IMAP_CONFIG for an unreadable ca_file,
- * IMAP_TEMP otherwise; fd is then still the caller's. */
+ * IMAP_TEMP otherwise; fd is then still the caller's.  ssl_load() has
+ * succeeded. */
 static mailstream_low *tls_start(struct imap *m, int fd, const char *ca_file, enum imap_status *st_r)
 {
 	struct tls *t = xcalloc(1, sizeof *t);
@@ -511,47 +585,50 @@ static mailstream_low *tls_start(struct imap *m, int fd, const char *ca_file, en
 	*st_r = IMAP_TEMP;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	if (!(t->ctx = SSL_CTX_new(TLS_client_method()))) {
+	if (!(t->ctx = S.SSL_CTX_new(S.TLS_client_method()))) {
 		log_error("IMAP %s:%u: cannot set up TLS", m->host, m->port);
 		goto fail;
 	}
-	SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
+	/* SSL_CTX_set_min_proto_version(), as the macro expands */
+	S.SSL_CTX_ctrl(t->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, TLS1_2_VERSION, NULL);
 	if (ca_file) {
-		if (SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
+		if (S.SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
 			log_error("[imap] ca_file %s: cannot load it as PEM certificates", ca_file);
 			*st_r = IMAP_CONFIG;
 			goto fail;
 		}
-	} else if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+	} else if (S.SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
 		log_error("IMAP %s:%u: certificate refused: cannot load the system's CA certificates", m->host,
 			  m->port);
 		*st_r = IMAP_REFUSED;
 		goto fail;
 	}
-	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-	if (!(t->ssl = SSL_new(t->ctx)) || SSL_set_fd(t->ssl, fd) != 1) {
+	S.SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
+	if (!(t->ssl = S.SSL_new(t->ctx)) || S.SSL_set_fd(t->ssl, fd) != 1) {
 		log_error("IMAP %s:%u: cannot set up TLS", m->host, m->port);
 		goto fail;
 	}
-	X509_VERIFY_PARAM *param = SSL_get0_param(t->ssl);
-	X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
+	X509_VERIFY_PARAM *param = S.SSL_get0_param(t->ssl);
+	S.X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER);
 	if (is_ip(m->host))
-		X509_VERIFY_PARAM_set1_ip_asc(param, m->host);
+		S.X509_VERIFY_PARAM_set1_ip_asc(param, m->host);
 	else {
-		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		X509_VERIFY_PARAM_set1_host(param, m->host, 0);
-		SSL_set_tlsext_host_name(t->ssl, m->host);  /* SNI: host names only, never an address */
+		S.X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		S.X509_VERIFY_PARAM_set1_host(param, m->host, 0);
+		/* SNI: host names only, never an address; SSL_set_tlsext_host_name(), as the macro expands */
+		S.SSL_ctrl(t->ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, (void *)m->host);
 	}
-	if (SSL_connect(t->ssl) != 1) {
-		long v = SSL_get_verify_result(t->ssl);
-		unsigned long e = ERR_peek_error();
+	if (S.SSL_connect(t->ssl) != 1) {
+		long v = S.SSL_get_verify_result(t->ssl);
+		unsigned long e = S.ERR_peek_error();
 		if (v != X509_V_OK) {
 			log_error("IMAP %s:%u: certificate refused: %s%s", m->host, m->port,
-				  X509_verify_cert_error_string(v), ca_file ? "" : " (a private CA? set [imap] ca_file)");
+				  S.X509_verify_cert_error_string(v),
+				  ca_file ? "" : " (a private CA? set [imap] ca_file)");
 			*st_r = IMAP_REFUSED;
 		} else
 			log_error("IMAP %s:%u: TLS handshake failed: %s", m->host, m->port,
-				  e ? ERR_reason_error_string(e) : "the connection was closed");
+				  e ? S.ERR_reason_error_string(e) : "the connection was closed");
 		goto fail;
 	}
 	if (!(low = mailstream_low_new(t, &tls_driver))) {
@@ -559,12 +636,12 @@ static mailstream_low *tls_start(struct imap *m, int fd, const char *ca_file, en
 		goto fail;
 	}
 	mailstream_low_set_timeout(low, IMAP_TIMEOUT);
-	ERR_clear_error();
+	S.ERR_clear_error();
 	return low;
 fail:
-	ERR_clear_error();
-	SSL_free(t->ssl);
-	SSL_CTX_free(t->ctx);
+	S.ERR_clear_error();
+	S.SSL_free(t->ssl);
+	S.SSL_CTX_free(t->ctx);
 	free(t);
 	return NULL;
 }
@@ -575,7 +652,7 @@ static bool tls_pending(struct imap *m)
 	mailstream_low *low = m->s->imap_stream ? mailstream_get_low(m->s->imap_stream) : NULL;
 	if (low && low->driver == &eof_driver)  /* the layer of eof_is_error() */
 		low = low->data;
-	return low && low->driver == &tls_driver && SSL_pending(((struct tls *)low->data)->ssl) > 0;
+	return low && low->driver == &tls_driver && S.SSL_pending(((struct tls *)low->data)->ssl) > 0;
 }
 
 static void keepalive(struct imap *m)
@@ -612,6 +689,18 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 
 	if (tls == TLS_DEFAULT)
 		tls = u->imaps ? TLS_IMPLICIT : TLS_STARTTLS;
+	if (tls != TLS_NONE) {
+		/* before connecting: never a STARTTLS we could not go through with.
+		 * A missing library is IMAP_TEMP like any TLS set-up failure (see
+		 * tls_start): the daemon tries again, and once it is installed the
+		 * next attempt loads it */
+		char *err = NULL;
+		if (ssl_load(&err) < 0) {
+			log_error("IMAP %s:%u: %s", m->host, m->port, err);
+			free(err);
+			goto out;
+		}
+	}
 	m->s = mailimap_new(0, NULL);
 	if (!m->s) {
 		log_error("out of memory");

@@ -29,7 +29,7 @@ if [ -z "$CC_FUZZ" ]; then
 fi
 out=${FUZZ_OUT:-$root/build/fuzz}
 mkdir -p "$out/obj" "$out/crashes" "$out/seeds" "$out/corpus" "$out/logs"
-PKGS="libetpan libcurl sqlite3 libpcre2-8 libcrypto inih libxml-2.0"
+PKGS="libetpan libcurl sqlite3 libpcre2-8 libssl nettle inih libxml-2.0"
 pkg_cflags=$(pkg-config --cflags $PKGS 2>/dev/null)
 pkg_libs="$(pkg-config --libs $PKGS 2>/dev/null | tr ' ' '\n' | grep -v '^-specs=' | tr '\n' ' ') -lunistring -lm"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"

@@ -94,6 +94,36 @@ dm watch --once 2>"$D/err"
 check "AUTHENTICATE PLAIN: exits 0" "$?" 0
 check "AUTHENTICATE PLAIN: 6 deals" "$(ndeals)" 6
 
+# ---- OpenSSL: loaded at the first TLS connection, never for plain text ------
+# (imap.c dlopens libssl.so.3; the dynamic loader's trace says what was loaded)
+dealmail_config "$CONF" "imap://127.0.0.1:$IMAP_PORT/INBOX" "tls = none"
+deliver_range 7 7 plain
+rm -f "$D"/ld.*
+LD_DEBUG=files LD_DEBUG_OUTPUT=$D/ld dm watch --once 2>"$D/err"
+check "tls = none: exits 0" "$?" 0
+check "tls = none: 7 deals" "$(ndeals)" 7
+cat "$D"/ld.* 2>/dev/null | grep -q "file=libssl.so.3" &&
+	bad "tls = none: libssl was loaded" || ok "tls = none: libssl not loaded"
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem"
+rm -f "$D"/ld.*
+LD_DEBUG=files LD_DEBUG_OUTPUT=$D/ld dm watch --once 2>"$D/err"
+check "imaps: exits 0" "$?" 0
+cat "$D"/ld.* 2>/dev/null | grep -q "file=libssl.so.3" && ok "imaps: libssl loaded when needed" ||
+	bad "imaps: libssl not seen in the loader's trace"
+rm -f "$D"/ld.*
+# an unloadable libssl.so.3 found first: what a system without libssl3 gets
+mkdir -p "$D/nossl" && : > "$D/nossl/libssl.so.3"
+deliver_range 8 8 nossl
+LD_LIBRARY_PATH=$D/nossl${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} dm watch --once 2>"$D/err"
+check "no libssl: exits 75 (temporary, like a failed TLS set-up)" "$?" 75
+grep -q "cannot load OpenSSL (.*): install libssl3" "$D/err" && ok "no libssl: says what to install" ||
+	bad "no libssl: message: $(cat "$D/err")"
+check "no libssl: nothing processed" "$(ndeals)" 7
+dealmail_config "$CONF" "imap://127.0.0.1:$IMAP_PORT/INBOX" "tls = none"
+LD_LIBRARY_PATH=$D/nossl${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} dm watch --once 2>"$D/err"
+check "no libssl, tls = none: exits 0 (plain text never needs it)" "$?" 0
+check "no libssl, tls = none: the message processed" "$(ndeals)" 8
+
 # ---- first pass over N_FIRST messages ------------------------------------
 dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem"
 deliver_range 1001 $((1000 + N_FIRST)) first
@@ -102,14 +132,14 @@ dm watch --once 2>"$D/err"
 rc=$?
 t1=$(now_ms)
 check "first pass over $N_FIRST messages: exits 0" "$rc" 0
-check "first pass: one deal per message" "$(ndeals)" $((6 + N_FIRST))
+check "first pass: one deal per message" "$(ndeals)" $((8 + N_FIRST))
 check_unique && ok "first pass: no contact has two deals" || bad "first pass: duplicates"
 check "first pass: all marked \\Seen \$Dealmail on the server" \
-	"$(count_search mailbox INBOX keyword '$Dealmail' seen)" $((6 + N_FIRST))
+	"$(count_search mailbox INBOX keyword '$Dealmail' seen)" $((8 + N_FIRST))
 echo "     measured: $N_FIRST messages in $((t1 - t0)) ms ($((N_FIRST * 1000 / (t1 - t0 + 1))) msg/s, TLS included)"
 dm watch --once 2>"$D/err"
-check "second pass: nothing new, nothing applied twice" "$? $(ndeals)" "0 $((6 + N_FIRST))"
-base=$((6 + N_FIRST))
+check "second pass: nothing new, nothing applied twice" "$? $(ndeals)" "0 $((8 + N_FIRST))"
+base=$((8 + N_FIRST))
 
 # ---- an unparseable message: quarantined, marked, the pass goes on ----------
 printf 'this is not a mail\001\002 at all\r\n' > "$D/junk.eml"
