@@ -315,8 +315,14 @@ void db_close(struct db *db)
 	for (int i = 0; i < CACHE_SIZE; i++)
 		if (db->cache[i].st)
 			sqlite3_finalize(db->cache[i].st);
-	if (db->h && db->ckpt_at > 0 && db->wal_frames >= db->ckpt_at)
+	if (db->h && db->ckpt_at > 0 && db->wal_frames >= db->ckpt_at) {
+		/* never wait here: with another process in the database this does
+		 * what it can and the next one over the mark tries again (a process
+		 * that opens a database nobody else has open re-reads the WAL, so
+		 * only a WAL emptied by TRUNCATE stops growing) */
+		sqlite3_busy_timeout(db->h, 0);
 		sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	}
 	if (db->h)
 		sqlite3_close(db->h);
 	free(db->err);
