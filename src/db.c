@@ -166,6 +166,9 @@ static const char *const migrations[] = {
 	/* version 2: the confirmation lists what a message's triggers scheduled */
 	"CREATE INDEX tasks_message ON tasks(message_id);"
 	"CREATE INDEX enrollments_message ON enrollments(message_id);",
+	/* version 3: a digest's "moves since the last one" start from the
+	 * recipient's deals, not from every stage change of the period */
+	"CREATE INDEX events_stage_deal ON events(deal_id, at) WHERE type = 'stage' AND undone = 0;",
 };
 
 static void set_err(struct db *db, int rc, const char *what)

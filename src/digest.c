@@ -269,9 +269,12 @@ static int64_t digest_lists(struct app *app, struct tvars *v, const char *oj, co
 
 	/* stage movements since the previous digest */
 	q = db_query(app->db, oj ?
-		"SELECT e.deal_id, d.title, e.from_val, e.to_val, e.reason, e.by, e.at FROM events e "
-		"CROSS JOIN deals d ON d.id = e.deal_id WHERE e.at > ?2 AND e.type = 'stage' AND e.undone = 0 "
-		"AND d.owner IN (SELECT value FROM json_each(?1)) ORDER BY e.at, e.id LIMIT 26" :
+		/* from the scope's deals (deals_owner), each probed for its stage
+		 * changes of the period (events_stage_deal): a rep's few hundred
+		 * deals, not every stage change of the whole team since then */
+		"SELECT e.deal_id, d.title, e.from_val, e.to_val, e.reason, e.by, e.at FROM deals d "
+		"CROSS JOIN events e ON e.deal_id = d.id WHERE d.owner IN (SELECT value FROM json_each(?1)) "
+		"AND e.type = 'stage' AND e.undone = 0 AND e.at > ?2 ORDER BY e.at, e.id LIMIT 26" :
 		"SELECT e.deal_id, d.title, e.from_val, e.to_val, e.reason, e.by, e.at FROM events e "
 		"JOIN deals d ON d.id = e.deal_id WHERE e.at > ?2 AND e.type = 'stage' AND e.undone = 0 "
 		"AND ?1 IS NULL ORDER BY e.at, e.id LIMIT 26",

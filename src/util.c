@@ -72,6 +72,18 @@ static time_t utc_mktime(struct tm *tm)
 	return timegm(tm);
 }
 
+/* n decimal digits at s, or -1 */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 time_t iso_parse(const char *s)
 {
 	struct tm tm;
@@ -79,6 +91,25 @@ time_t iso_parse(const char *s)
 	if (!s)
 		return -1;
 	memset(&tm, 0, sizeof tm);
+	/* the form we store ("2026-11-23T15:00:00Z") and plain dates, without
+	 * sscanf: reports and digests parse a few per deal, for every deal */
+	size_t len = strlen(s);
+	if ((len == 20 || len == 10) && s[4] == '-' && s[7] == '-' &&
+	    (len == 10 || (s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == 'Z'))) {
+		y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
+		if (len == 20)
+			h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
+		if (y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h <= 23 && mi >= 0 &&
+		    mi <= 59 && se >= 0 && se <= 60) {
+			tm.tm_year = y - 1900;
+			tm.tm_mon = mo - 1;
+			tm.tm_mday = d;
+			tm.tm_hour = h;
+			tm.tm_min = mi;
+			tm.tm_sec = se;
+			return utc_mktime(&tm);
+		}
+	}
 	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
 		return -1;
 	const char *p = s + n;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Schema upgrade in place: a database at schema version 1 (the first release:
-# version 2 added the indexes tasks_message and enrollments_message) is brought
+# version 2 added the indexes tasks_message and enrollments_message, version 3
+# events_stage_deal) is brought
 # up to date by the first read-write command, e.g. the MTA pipe after the
 # binary was upgraded, without an explicit `init`; a read-only command on the
 # old database says to run `dealmail init` and changes nothing.
@@ -23,7 +24,7 @@ dm() { "$BIN" -q -c "$D/conf" "$@"; }
 dm init >/dev/null
 dm deal add --title "Acme" --contact compras@acme.example --owner ana@example.com >/dev/null
 # make it the version-1 database a first-release install has
-sqlite3 "$D/db" "DROP INDEX tasks_message; DROP INDEX enrollments_message; PRAGMA user_version = 1;"
+sqlite3 "$D/db" "DROP INDEX tasks_message; DROP INDEX enrollments_message; DROP INDEX events_stage_deal; PRAGMA user_version = 1;"
 
 dm export --json >"$D/ro.out" 2>"$D/ro.err"; rc=$?
 check "read-only command on a v1 database exits 74" "[ $rc = 74 ]"
@@ -33,8 +34,8 @@ check "... and leaves it at version 1" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_vers
 printf 'From: Ana <ana@example.com>\r\nTo: ventas@example.com\r\nSubject: Re: [deal #1] Acme\r\nMessage-ID: <up-1@example.com>\r\nDate: Mon, 23 Nov 2026 14:00:00 +0000\r\n\r\nnota: llamar el lunes\r\n' |
 	dm ingest; rc=$?
 check "pipe ingest on a v1 database exits 0" "[ $rc = 0 ]"
-check "... and upgraded it to version 2" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_version')\" = 2 ]"
-check "... with the new indexes" "[ \"\$(sqlite3 '$D/db' \"SELECT count(*) FROM sqlite_master WHERE name IN ('tasks_message','enrollments_message')\")\" = 2 ]"
+check "... and upgraded it to version 3" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_version')\" = 3 ]"
+check "... with the new indexes" "[ \"\$(sqlite3 '$D/db' \"SELECT count(*) FROM sqlite_master WHERE name IN ('tasks_message','enrollments_message','events_stage_deal')\")\" = 3 ]"
 check "the note was applied once" "[ \"\$(dm export --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for e in d[\"events\"] if e[\"type\"]==\"note\"))')\" = 1 ]"
 echo "t-upgrade: $fails failed"
 [ "$fails" = 0 ]

@@ -184,6 +184,16 @@ static void test_iso(void **state)
 	assert_int_equal(iso_parse("2026-11-23T10:00:00+01:00"), t);
 	assert_int_equal(iso_parse("2026-13-01"), -1);
 	assert_int_equal(iso_parse("garbage"), -1);
+	/* the stored form's fast path agrees with the general one */
+	assert_int_equal(t, 1795424400);
+	assert_int_equal(iso_parse("2026-11-23 09:00:00"), t);
+	assert_int_equal(iso_parse("2026-11-23T09:00Z"), t);
+	assert_int_equal(iso_parse("2026-11-23"), t - 9 * 3600);
+	assert_int_equal(iso_parse("2026-11-23T00:00:00+00:00"), t - 9 * 3600);
+	assert_int_equal(iso_parse("2028-02-29T23:59:60Z"), iso_parse("2028-03-01T00:00:00Z"));
+	assert_int_equal(iso_parse("2026-11-23T24:00:00Z"), -1);
+	assert_int_equal(iso_parse("2026-11-2xT09:00:00Z"), -1);
+	assert_int_equal(iso_parse("2026-00-10"), -1);
 	char d[11];
 	date_add_days("2026-12-30", 3, d);
 	assert_string_equal(d, "2027-01-02");
