@@ -39,14 +39,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/imap/lib.sh"
 : "${DEALMAIL_BIN:?DEALMAIL_BIN must name the binary under test}"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: t-crash-run.sh needs root to run Dovecot"
-	exit 0
-fi
-if [ ! -x "$DOVECOT_BIN" ]; then
-	echo "SKIP: dovecot-imapd is not installed (make deps)"
-	exit 0
-fi
+dovecot_require t-crash-run.sh
 
 # killed sessions may linger a moment on the server side: allow more than the
 # default 10 connections per user and address

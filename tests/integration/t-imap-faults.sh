@@ -26,14 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/imap/lib.sh"
 : "${DEALMAIL_BIN:?DEALMAIL_BIN must name the binary under test}"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: t-imap-faults.sh needs root to run Dovecot"
-	exit 0
-fi
-if [ ! -x "$DOVECOT_BIN" ]; then
-	echo "SKIP: dovecot-imapd is not installed (make deps)"
-	exit 0
-fi
+dovecot_require t-imap-faults.sh
 
 dovecot_init
 dovecot_start || exit 1
