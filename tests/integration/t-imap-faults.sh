@@ -34,8 +34,10 @@ export D IMAP_PORT DEALMAIL_BIN
 export CUTPROXY=$here/imap/cutproxy.py
 
 $PY - <<'PY'
-import imaplib, json, os, re, signal, socket, subprocess, sys, time
+import imaplib, json, os, re, signal, subprocess, sys, time
 from collections import Counter
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.path.abspath(os.environ["DEALMAIL_BIN"])
 D = os.environ["D"]
@@ -55,14 +57,6 @@ def check(ok, what):
     if not ok:
         fails.append(what)
     return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def kind(i):
@@ -158,7 +152,7 @@ def dm(conf, *args, limit=60):
 
 
 def start_proxy(name, cut_literal, cut_bytes, cut_connections=None):
-    port = free_port()
+    port = testlib.free_port()
     pidfile = os.path.join(D, name + ".pid")
     log = os.path.join(D, name + ".log")
     args = ["/usr/bin/python3", PROXY, "--listen", str(port), "--upstream", str(IMAP_PORT),

@@ -8,6 +8,9 @@
 DOVECOT_BIN=${DOVECOT_BIN:-$(command -v dovecot || echo /usr/sbin/dovecot)}
 DOVEADM_BIN=${DOVEADM_BIN:-$(command -v doveadm || echo /usr/bin/doveadm)}
 PY=/usr/bin/python3
+# tests/integration, for the Python parts: sys.path.insert(0, os.environ["TESTLIB"])
+TESTLIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export TESTLIB
 
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
