@@ -16,6 +16,8 @@ import os, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+import testlib
 SHARED = os.environ.get("DEALMAIL_SHARED", os.path.join(TOP, "..", "shared", "bench"))
 BIN = os.environ.get("DEALMAIL_BIN", os.path.join(TOP, "build", "dealmail"))
 N = int(os.environ.get("BENCH_N", "10000"))
@@ -40,28 +42,11 @@ language = en
 def run(cmd, **kw):
     return subprocess.run(cmd, env=ENV, check=True, **kw)
 
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
 def smtp_server(work, name):
     """aiosmtpd (tests/integration/smtp/server.py) on loopback, no fsync."""
-    port = free_port()
     md = os.path.join(work, "srv-" + name)
-    pidf = md + ".pid"
-    p = subprocess.Popen(["/usr/bin/python3", os.path.join(TOP, "tests", "integration", "smtp", "server.py"),
-                          "--port", str(port), "--maildir", md, "--pidfile", pidf, "--no-fsync"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        if os.path.exists(pidf) and os.path.getsize(pidf):
-            return p, port, md
-        time.sleep(0.1)
-    p.kill()
-    raise SystemExit("smtp bench: the server did not start")
+    p, port = testlib.start_smtp(work, md, no_fsync=True, name="smtp bench")
+    return p, port, md
 
 def smtp_bench(work, conf):
     """NSMTP queued messages delivered by `dealmail send` over one connection,
@@ -76,13 +61,11 @@ def smtp_bench(work, conf):
     dm = [BIN, "-q", "-c", c2, "--db", db]
     run(dm + ["init"], stdout=subprocess.DEVNULL)
     # n unknown senders: each becomes a lead and queues one notification
-    box = os.path.join(work, "leads")
-    for d in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(box, d))
-    for i in range(n):
-        open(os.path.join(box, "new", "%d.lead" % i), "w").write(
-            "From: Lead %d <lead%d@prospect.example>\nTo: ventas@example.com\nSubject: Precios %d\n"
-            "Message-ID: <lead-%d@prospect.example>\n\nHola, quiero una cotizacion.\n" % (i, i, i, i))
+    box = testlib.make_maildir(os.path.join(work, "leads"), (
+        ("%d.lead" % i,
+         "From: Lead %d <lead%d@prospect.example>\nTo: ventas@example.com\nSubject: Precios %d\n"
+         "Message-ID: <lead-%d@prospect.example>\n\nHola, quiero una cotizacion.\n" % (i, i, i, i))
+        for i in range(n)))
     run(dm + ["ingest", "--maildir", box])
     t0 = time.perf_counter()
     proc = subprocess.Popen(dm + ["send"], env=ENV)
@@ -196,8 +179,7 @@ def main():
         one = os.path.join(work, "one")
         for f in files[: min(20, len(files))]:
             shutil.rmtree(one, ignore_errors=True)
-            for d in ("cur", "new", "tmp"):
-                os.makedirs(os.path.join(one, d))
+            testlib.make_maildir(one, ())
             shutil.copy(os.path.join(md1, "cur", f), os.path.join(one, "new", f))
             t0 = time.perf_counter()
             run([sys.executable, os.path.join(SHARED, "pyref.py"), os.path.join(work, "py1.db"),

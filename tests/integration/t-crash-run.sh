@@ -39,14 +39,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/imap/lib.sh"
 : "${DEALMAIL_BIN:?DEALMAIL_BIN must name the binary under test}"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: t-crash-run.sh needs root to run Dovecot"
-	exit 0
-fi
-if [ ! -x "$DOVECOT_BIN" ]; then
-	echo "SKIP: dovecot-imapd is not installed (make deps)"
-	exit 0
-fi
+dovecot_require t-crash-run.sh
 
 # killed sessions may linger a moment on the server side: allow more than the
 # default 10 connections per user and address
@@ -57,6 +50,8 @@ export D IMAP_PORT IMAPS_PORT DCONF DOVEADM_BIN DEALMAIL_BIN
 $PY - <<'PY'
 import email, imaplib, json, os, random, re, signal, subprocess, sys, threading, time
 from collections import Counter
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.path.abspath(os.environ["DEALMAIL_BIN"])
 D = os.environ["D"]
@@ -176,31 +171,7 @@ password_file = {D}/imap.pass
 [smtp]
 url = maildir:{d}/sent
 
-[pipeline]
-require_lost_reason = yes
-
-[rep "ana@example.com"]
-name = Ana Lopez
-role = rep
-team = norte
-language = es
-
-[rep "luis@example.com"]
-name = Luis Souza
-role = rep
-team = norte
-language = pt
-
-[rep "maria@example.com"]
-name = Maria Garcia
-role = manager
-team = norte
-language = es
-
-[distribution]
-mode = round-robin
-team = norte
-""".format(d=d, port=IMAPS_PORT, folder=folder, D=D))
+""".format(d=d, port=IMAPS_PORT, folder=folder, D=D) + testlib.TEAM_CONF)
     dm(conf, "init")
     for args in (["--title", "ACME renewal", "--contact", "cliente@acme.mx", "--owner", "ana@example.com",
                   "--stage", "demo", "--value", "12000"],

@@ -28,15 +28,16 @@
 #   KEEP=1            keep the temporary directory
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-export T_SMTP_SERVER=$here/smtp/server.py
+export TESTLIB=$here
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null ||
 	{ echo "t-crash-send: python3-aiosmtpd missing (apt-get install python3-aiosmtpd)"; exit 1; }
 exec /usr/bin/python3 - "$@" <<'PY'
-import email, json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
+import email, json, os, random, shutil, signal, subprocess, sys, tempfile, time
 from collections import Counter, defaultdict
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
-SERVER = os.environ["T_SMTP_SERVER"]
 NMSG = int(os.environ.get("CRASH_SEND_MSGS", "400"))
 KILLS = max(50, int(os.environ.get("CRASH_SEND_KILLS", "60")))
 SEED = int(os.environ.get("CRASH_SEND_SEED", str(int(time.time()))))
@@ -58,30 +59,6 @@ server = None
 def fail(msg):
     failures.append(msg)
     print("FAIL: " + msg, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start_server(md):
-    port = free_port()
-    pidfile = os.path.join(tmp, "server.pid")
-    p = subprocess.Popen(["/usr/bin/python3", SERVER, "--port", str(port), "--maildir", md,
-                          "--pidfile", pidfile], stdout=open(os.path.join(tmp, "server.log"), "ab"),
-                         stderr=subprocess.STDOUT)
-    for _ in range(100):
-        if os.path.exists(pidfile):
-            return p, port
-        if p.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise SystemExit("t-crash-send: the SMTP server did not start: %s"
-                     % open(os.path.join(tmp, "server.log")).read()[-500:])
 
 
 def messages():
@@ -142,12 +119,7 @@ def fill(name, conf):
     """A fresh database whose outbox holds a row per inbound message (and one
     per deal whose score crosses the threshold)."""
     d = os.path.join(tmp, name)
-    md = os.path.join(d, "in")
-    for s in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(md, s))
-    for fn, data in MSGS:
-        with open(os.path.join(md, "new", fn), "wb") as f:
-            f.write(data)
+    md = testlib.make_maildir(os.path.join(d, "in"), MSGS)
     db = os.path.join(d, "dealmail.db")
     dm(conf, db, "init")
     dm(conf, db, "deal", "add", "--title", "ACME", "--contact", "c@acme.mx", "--owner", "ana@example.com")
@@ -217,7 +189,7 @@ def check_round(label, conf, db, rows, got, kills):
 
 try:
     smd = os.path.join(tmp, "smtp")
-    server, port = start_server(smd)
+    server, port = testlib.start_smtp(tmp, smd, name="t-crash-send")
     conf = os.path.join(tmp, "dealmail.conf")
     with open(conf, "w") as f:
         f.write(CONF.format(port=port))

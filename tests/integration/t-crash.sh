@@ -22,8 +22,12 @@
 #   CRASH_SEED     random seed (default: time); printed so a failure can be rerun
 #   KEEP=1         keep the temporary directory
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export TESTLIB=$here
 exec /usr/bin/python3 - "$@" <<'PY'
 import json, os, random, shutil, signal, subprocess, sys, tempfile, time
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.environ.get("DEALMAIL_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(sys.argv[0] if sys.argv[0] != "-" else ".")), "build/dealmail")
@@ -49,31 +53,7 @@ timezone = America/Mexico_City
 confirm = always
 require_auth = no
 
-[pipeline]
-require_lost_reason = yes
-
-[rep "ana@example.com"]
-name = Ana Lopez
-role = rep
-team = norte
-language = es
-
-[rep "luis@example.com"]
-name = Luis Souza
-role = rep
-team = norte
-language = pt
-
-[rep "maria@example.com"]
-name = Maria Garcia
-role = manager
-team = norte
-language = es
-
-[distribution]
-mode = round-robin
-team = norte
-"""
+""" + testlib.TEAM_CONF
 
 tmp = tempfile.mkdtemp(prefix="dealmail-crash-")
 failures = []
@@ -137,12 +117,7 @@ def fresh(name):
     d = os.path.join(tmp, name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
-    md = os.path.join(d, "Maildir")
-    for s in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(md, s))
-    for fn, data in MSGS:
-        with open(os.path.join(md, "new", fn), "wb") as f:
-            f.write(data)
+    md = testlib.make_maildir(os.path.join(d, "Maildir"), MSGS)
     db = os.path.join(d, "dealmail.db")
     dm(db, "init")
     for args in (["--title", "ACME renewal", "--contact", "cliente@acme.mx", "--owner", "ana@example.com",

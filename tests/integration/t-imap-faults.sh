@@ -26,14 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/imap/lib.sh"
 : "${DEALMAIL_BIN:?DEALMAIL_BIN must name the binary under test}"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: t-imap-faults.sh needs root to run Dovecot"
-	exit 0
-fi
-if [ ! -x "$DOVECOT_BIN" ]; then
-	echo "SKIP: dovecot-imapd is not installed (make deps)"
-	exit 0
-fi
+dovecot_require t-imap-faults.sh
 
 dovecot_init
 dovecot_start || exit 1
@@ -41,8 +34,10 @@ export D IMAP_PORT DEALMAIL_BIN
 export CUTPROXY=$here/imap/cutproxy.py
 
 $PY - <<'PY'
-import imaplib, json, os, re, signal, socket, subprocess, sys, time
+import imaplib, json, os, re, signal, subprocess, sys, time
 from collections import Counter
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.path.abspath(os.environ["DEALMAIL_BIN"])
 D = os.environ["D"]
@@ -62,14 +57,6 @@ def check(ok, what):
     if not ok:
         fails.append(what)
     return ok
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def kind(i):
@@ -165,7 +152,7 @@ def dm(conf, *args, limit=60):
 
 
 def start_proxy(name, cut_literal, cut_bytes, cut_connections=None):
-    port = free_port()
+    port = testlib.free_port()
     pidfile = os.path.join(D, name + ".pid")
     log = os.path.join(D, name + ".log")
     args = ["/usr/bin/python3", PROXY, "--listen", str(port), "--upstream", str(IMAP_PORT),

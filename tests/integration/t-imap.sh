@@ -12,14 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 W=${WRAP:-}
 N_FIRST=${N_FIRST:-500}
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: t-imap.sh needs root to run Dovecot"
-	exit 0
-fi
-if [ ! -x "$DOVECOT_BIN" ]; then
-	echo "SKIP: dovecot-imapd is not installed (make deps)"
-	exit 0
-fi
+dovecot_require t-imap.sh
 
 fails=0
 ok() { echo "ok   - $*"; }

@@ -8,9 +8,25 @@
 DOVECOT_BIN=${DOVECOT_BIN:-$(command -v dovecot || echo /usr/sbin/dovecot)}
 DOVEADM_BIN=${DOVEADM_BIN:-$(command -v doveadm || echo /usr/bin/doveadm)}
 PY=/usr/bin/python3
+# tests/integration, for the Python parts: sys.path.insert(0, os.environ["TESTLIB"])
+TESTLIB=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export TESTLIB
 
 free_port() {
 	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# dovecot_require NAME: unless this runs as root (Dovecot drops privileges
+# itself) with dovecot-imapd installed, print "SKIP: NAME ..." and exit 0
+dovecot_require() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: $1 needs root to run Dovecot"
+		exit 0
+	fi
+	if [ ! -x "$DOVECOT_BIN" ]; then
+		echo "SKIP: dovecot-imapd is not installed (make deps)"
+		exit 0
+	fi
 }
 
 # dovecot_init [extra config lines...]: temp dir $D (short: base_dir must be
