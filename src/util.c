@@ -84,13 +84,29 @@ static int digits(const char *s, int n)
 	return v;
 }
 
-time_t iso_parse(const char *s)
+/* UTC fields (seconds up to 60, a leap second) less a zone offset; -1 if out
+ * of range */
+static time_t from_fields(int y, int mo, int d, int h, int mi, int se, long off)
 {
 	struct tm tm;
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 ||
+	    se > 60)
+		return -1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	return utc_mktime(&tm) - off;
+}
+
+time_t iso_parse(const char *s)
+{
 	int y, mo, d, h = 0, mi = 0, se = 0, n = 0;
 	if (!s)
 		return -1;
-	memset(&tm, 0, sizeof tm);
 	/* the form we store ("2026-11-23T15:00:00Z") and plain dates, without
 	 * sscanf: reports and digests parse a few per deal, for every deal */
 	size_t len = strlen(s);
@@ -99,16 +115,9 @@ time_t iso_parse(const char *s)
 		y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
 		if (len == 20)
 			h = digits(s + 11, 2), mi = digits(s + 14, 2), se = digits(s + 17, 2);
-		if (y >= 0 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h >= 0 && h <= 23 && mi >= 0 &&
-		    mi <= 59 && se >= 0 && se <= 60) {
-			tm.tm_year = y - 1900;
-			tm.tm_mon = mo - 1;
-			tm.tm_mday = d;
-			tm.tm_hour = h;
-			tm.tm_min = mi;
-			tm.tm_sec = se;
-			return utc_mktime(&tm);
-		}
+		if (y >= 0 && mo >= 0 && d >= 0 && h >= 0 && mi >= 0 && se >= 0)
+			return from_fields(y, mo, d, h, mi, se, 0);
+		h = mi = se = 0;   /* not all digits: the general reading decides */
 	}
 	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
 		return -1;
@@ -140,15 +149,7 @@ time_t iso_parse(const char *s)
 	}
 	if (*p)
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	return utc_mktime(&tm) - off;
+	return from_fields(y, mo, d, h, mi, se, off);
 }
 
 time_t clock_now(void)
