@@ -60,7 +60,8 @@ static const char latin1_fold[64] = {
 
 /* Fast path for the text our users write (Spanish, Portuguese, English):
  * ASCII plus accented Latin-1 letters, NBSP, ¡ ¿ « ».  Gives exactly what the
- * libunistring path gives for such text; NULL for anything else. */
+ * libunistring path gives for such text, into `out` (n + 1 bytes: folding
+ * such text never lengthens it); false for anything else. */
 static bool fold_latin_to(const char *s, size_t n, char *out)
 {
 	char *o = out;
