@@ -863,12 +863,16 @@ static bool alias_has(const struct stage *s, const char *a)
 	return false;
 }
 
-static void alias_add(struct stage *s, const char *a)
+static void alias_push(struct stage *s, const char *a)
 {
-	if (alias_has(s, a))
-		return;
 	s->aliases = xrealloc(s->aliases, (s->naliases + 1) * sizeof *s->aliases);
 	s->aliases[s->naliases++] = xstrdup(a);
+}
+
+static void alias_add(struct stage *s, const char *a)
+{
+	if (!alias_has(s, a))
+		alias_push(s, a);
 }
 
 /* does folded text f name stage s by key, name or its first n aliases? */
@@ -1526,9 +1530,7 @@ static void finish_aliases(struct loader *ld, struct group **stage_groups)
 				skip = j != i && strv_has(&names[j], f);
 			if (!skip) {
 				strv_add(&own[i], f);
-				struct stage *s = &c->stages[i];
-				s->aliases = xrealloc(s->aliases, (s->naliases + 1) * sizeof *s->aliases);
-				s->aliases[s->naliases++] = xstrdup(a.v[k]);
+				alias_push(&c->stages[i], a.v[k]);
 			}
 			free(f);
 		}
