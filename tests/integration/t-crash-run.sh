@@ -173,12 +173,7 @@ url = maildir:{d}/sent
 
 """.format(d=d, port=IMAPS_PORT, folder=folder, D=D) + testlib.TEAM_CONF)
     dm(conf, "init")
-    for args in (["--title", "ACME renewal", "--contact", "cliente@acme.mx", "--owner", "ana@example.com",
-                  "--stage", "demo", "--value", "12000"],
-                 ["--title", "Globex rollout", "--contact", "compras@globex.com.br", "--owner",
-                  "luis@example.com", "--stage", "qualify", "--value", "8000"],
-                 ["--title", "Initech pilot", "--contact", "jane@initech.com", "--owner", "ana@example.com",
-                  "--stage", "demo", "--value", "5000"]):
+    for args in testlib.TEAM_DEALS:
         dm(conf, "deal", "add", *args)
     return d, conf
 
@@ -236,38 +231,11 @@ def export(conf):
 
 
 def normal(data):
-    out = {}
-    for table, rows in data.items():
-        if not isinstance(rows, list):
-            out[table] = rows
-            continue
-        norm = []
-        for row in rows:
-            if isinstance(row, dict):
-                row = {k: v for k, v in row.items() if k not in DROP}
-                if table == "outbox":
-                    row.pop("message_id", None)
-            norm.append(json.dumps(row, sort_keys=True))
-        out[table] = sorted(norm)
-    out["deal_ids"] = sorted(json.dumps([x.get("id"), x.get("contact"), x.get("owner")])
-                             for x in data.get("deals", []))
-    return out
+    return testlib.export_normal(data, DROP)
 
 
 def diff(a, b, label):
-    same = True
-    for t in sorted(set(a) | set(b)):
-        x, y = a.get(t), b.get(t)
-        if x == y:
-            continue
-        same = False
-        if isinstance(x, list) and isinstance(y, list):
-            cx, cy = Counter(x), Counter(y)
-            fail("%s: %s differs: %d vs %d rows; extra after the crashes: %s; missing: %s"
-                 % (label, t, len(x), len(y), list((cy - cx).elements())[:3], list((cx - cy).elements())[:3]))
-        else:
-            fail("%s: %s differs: %r vs %r" % (label, t, x, y))
-    return same
+    return testlib.export_diff(a, b, label, fail)
 
 
 def outbox_checks(data, d, label):

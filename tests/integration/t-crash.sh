@@ -120,12 +120,7 @@ def fresh(name):
     md = testlib.make_maildir(os.path.join(d, "Maildir"), MSGS)
     db = os.path.join(d, "dealmail.db")
     dm(db, "init")
-    for args in (["--title", "ACME renewal", "--contact", "cliente@acme.mx", "--owner", "ana@example.com",
-                  "--stage", "demo", "--value", "12000"],
-                 ["--title", "Globex rollout", "--contact", "compras@globex.com.br", "--owner",
-                  "luis@example.com", "--stage", "qualify", "--value", "8000"],
-                 ["--title", "Initech pilot", "--contact", "jane@initech.com", "--owner", "ana@example.com",
-                  "--stage", "demo", "--value", "5000"]):
+    for args in testlib.TEAM_DEALS:
         dm(db, "deal", "add", *args)
     return db, md
 
@@ -134,46 +129,12 @@ DROP = {"at", "created_at", "updated_at", "sent_at", "id", "due_at"}
 
 
 def normal(db):
-    r = dm(db, "export", "--json")
-    data = json.loads(r.stdout)
-    out = {}
-    for table, rows in data.items():
-        if not isinstance(rows, list):
-            out[table] = rows
-            continue
-        norm = []
-        for row in rows:
-            if isinstance(row, dict):
-                row = {k: v for k, v in row.items() if k not in DROP}
-                if table == "outbox":
-                    row.pop("message_id", None)   # random for outgoing mail
-                if table == "deals":
-                    row["id"] = None
-            norm.append(json.dumps(row, sort_keys=True))
-        out[table] = sorted(norm)
-    # keep deal ids (creation order is the Maildir order and must not change)
-    out["deal_ids"] = sorted(json.dumps([d.get("id"), d.get("contact"), d.get("owner")])
-                             for d in data.get("deals", []))
-    return out, data
+    data = json.loads(dm(db, "export", "--json").stdout)
+    return testlib.export_normal(data, DROP), data
 
 
 def diff(a, b, label):
-    ok = True
-    for t in sorted(set(a) | set(b)):
-        x, y = a.get(t), b.get(t)
-        if x == y:
-            continue
-        ok = False
-        if isinstance(x, list) and isinstance(y, list):
-            from collections import Counter
-            cx, cy = Counter(x), Counter(y)
-            extra = list((cy - cx).elements())[:5]
-            missing = list((cx - cy).elements())[:5]
-            fail("%s: %s differs: %d vs %d rows; extra in crashed run: %s; missing: %s"
-                 % (label, t, len(x), len(y), extra, missing))
-        else:
-            fail("%s: %s differs: %r vs %r" % (label, t, x, y))
-    return ok
+    return testlib.export_diff(a, b, label, fail)
 
 
 try:

@@ -10,10 +10,12 @@ through the environment:
     sys.path.insert(0, os.environ["TESTLIB"])
     import testlib
 """
+import json
 import os
 import socket
 import subprocess
 import time
+from collections import Counter
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -49,6 +51,17 @@ language = es
 mode = round-robin
 team = norte
 """
+
+# Three deals of that team, as `deal add` arguments: ACME (ana, demo), Globex
+# (luis, qualify), Initech (ana, demo); ids 1, 2 and 3 in a fresh database.
+TEAM_DEALS = [
+    ["--title", "ACME renewal", "--contact", "cliente@acme.mx", "--owner", "ana@example.com",
+     "--stage", "demo", "--value", "12000"],
+    ["--title", "Globex rollout", "--contact", "compras@globex.com.br", "--owner",
+     "luis@example.com", "--stage", "qualify", "--value", "8000"],
+    ["--title", "Initech pilot", "--contact", "jane@initech.com", "--owner", "ana@example.com",
+     "--stage", "demo", "--value", "5000"],
+]
 
 
 def free_port():
@@ -104,3 +117,46 @@ def make_maildir(path, messages):
         with open(os.path.join(path, "new", name), "wb") as f:
             f.write(data)
     return path
+
+
+def export_normal(data, drop):
+    """`export --json` (parsed) in a form two runs can be compared by: per
+    table its rows as sorted JSON strings, without the keys in drop (times,
+    ids) nor the outbox's Message-IDs (random for outgoing mail); plus
+    "deal_ids", the (id, contact, owner) of every deal, since deal ids follow
+    the order the messages arrived in and must not change."""
+    out = {}
+    for table, rows in data.items():
+        if not isinstance(rows, list):
+            out[table] = rows
+            continue
+        norm = []
+        for row in rows:
+            if isinstance(row, dict):
+                row = {k: v for k, v in row.items() if k not in drop}
+                if table == "outbox":
+                    row.pop("message_id", None)
+            norm.append(json.dumps(row, sort_keys=True))
+        out[table] = sorted(norm)
+    out["deal_ids"] = sorted(json.dumps([d.get("id"), d.get("contact"), d.get("owner")])
+                             for d in data.get("deals", []))
+    return out
+
+
+def export_diff(a, b, label, fail):
+    """Compare two export_normal() results, a the reference; call fail(text)
+    for each table that differs (with up to 5 rows extra in b and missing
+    from it).  True when they are the same."""
+    same = True
+    for t in sorted(set(a) | set(b)):
+        x, y = a.get(t), b.get(t)
+        if x == y:
+            continue
+        same = False
+        if isinstance(x, list) and isinstance(y, list):
+            cx, cy = Counter(x), Counter(y)
+            fail("%s: %s differs: %d vs %d rows; extra after the crashes: %s; missing: %s"
+                 % (label, t, len(x), len(y), list((cy - cx).elements())[:5], list((cx - cy).elements())[:5]))
+        else:
+            fail("%s: %s differs: %r vs %r" % (label, t, x, y))
+    return same
