@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 256
+#define BATCH 1024
 
 char *read_file(const char *path, size_t *len_r)
 {
@@ -263,6 +263,78 @@ static void ack_maildir(const char *root, const struct entry *e)
 	free(to);
 }
 
+/* ---- Maildir: mark what is committed -----------------------------------
+ * A rename from new/ to cur/ is a lookup and a write in two large
+ * directories for every message: a third thread marks each committed batch
+ * while this one goes on with the next.  It is joined before
+ * source_maildir() returns, so a finished run has marked everything it
+ * committed. */
+struct marker {
+	const char *root;
+	const struct entry *v;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t upto;           /* entries [0, upto) are committed */
+	bool done;
+	bool threaded;
+	size_t next;           /* the first not yet marked */
+};
+
+static void *marker_run(void *arg)
+{
+	struct marker *m = arg;
+	pthread_mutex_lock(&m->mu);
+	for (;;) {
+		while (m->next == m->upto && !m->done)
+			pthread_cond_wait(&m->cv, &m->mu);
+		size_t upto = m->upto;
+		if (m->next == upto)
+			break;
+		pthread_mutex_unlock(&m->mu);
+		for (; m->next < upto; m->next++)
+			ack_maildir(m->root, &m->v[m->next]);
+		pthread_mutex_lock(&m->mu);
+	}
+	pthread_mutex_unlock(&m->mu);
+	return NULL;
+}
+
+static void marker_start(struct marker *m, pthread_t *th, const char *root, const struct entry *v)
+{
+	*m = (struct marker){.root = root, .v = v};
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cv, NULL);
+	m->threaded = pthread_create(th, NULL, marker_run, m) == 0;
+}
+
+/* Entries [0, upto) are committed: mark them (in the thread, or here when
+ * it could not be started). */
+static void marker_commit(struct marker *m, size_t upto)
+{
+	if (!m->threaded) {
+		for (; m->next < upto; m->next++)
+			ack_maildir(m->root, &m->v[m->next]);
+		return;
+	}
+	pthread_mutex_lock(&m->mu);
+	m->upto = upto;
+	pthread_cond_signal(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void marker_finish(struct marker *m, pthread_t th)
+{
+	if (m->threaded) {
+		pthread_mutex_lock(&m->mu);
+		m->done = true;
+		pthread_cond_signal(&m->cv);
+		pthread_mutex_unlock(&m->mu);
+		pthread_join(th, NULL);
+	}
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cv);
+}
+
 /* ---- Maildir: read and parse ahead -------------------------------------
  * Reading a file and parsing it touch no database, so a second thread does
  * that for the messages ahead while this one applies the current message:
@@ -402,7 +474,10 @@ int source_maildir(struct app *app, const char *root)
 	pthread_cond_init(&ah->more, NULL);
 	pthread_cond_init(&ah->room, NULL);
 	bool threaded = n > 1 && pthread_create(&th, NULL, ahead_run, ah) == 0;
-	size_t acked = 0, in_batch = 0;
+	struct marker mark;
+	pthread_t mark_th;
+	marker_start(&mark, &mark_th, root, v);
+	size_t in_batch = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!app->in_batch_tx) {
 			int b = batch_begin(app);
@@ -445,10 +520,7 @@ int source_maildir(struct app *app, const char *root)
 				code = worst(code, b);
 				break;
 			}
-			size_t upto = stop ? i : i + 1;
-			for (; acked < upto; acked++)
-				ack_maildir(root, &v[acked]);
-			acked = i + 1;
+			marker_commit(&mark, stop ? i : i + 1);
 			in_batch = 0;
 		}
 		if (stop)
@@ -456,6 +528,7 @@ int source_maildir(struct app *app, const char *root)
 	}
 	if (threaded)
 		ahead_stop(ah, th);
+	marker_finish(&mark, mark_th);
 	pthread_mutex_destroy(&ah->mu);
 	pthread_cond_destroy(&ah->more);
 	pthread_cond_destroy(&ah->room);
