@@ -110,16 +110,21 @@ static bool is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Decided once per process: a batch renders thousands of messages, and a
+ * stat() of the source tree's folder for each was a third of rendering. */
 const char *template_shipped_dir(void)
 {
 	static char path[4096];
+	static bool decided;
 	const char *env = getenv("DEALMAIL_TEMPLATES_DIR");
 	if (env && *env)
 		return env;
-	snprintf(path, sizeof path, "%s/templates", DEALMAIL_SRCDIR);
-	if (is_dir(path))
+	if (decided)
 		return path;
-	snprintf(path, sizeof path, "%s/templates", DEALMAIL_DATADIR);
+	snprintf(path, sizeof path, "%s/templates", DEALMAIL_SRCDIR);
+	if (!is_dir(path))
+		snprintf(path, sizeof path, "%s/templates", DEALMAIL_DATADIR);
+	decided = true;
 	return path;
 }
 
