@@ -60,6 +60,10 @@ struct message {
 	char *text;              /* best text of the message: text/plain preferred,
 	                            else HTML converted to text; "" when none */
 	bool text_from_html;     /* text came from an HTML part */
+	char *visible;           /* not set by message_parse(): room for the
+	                            reply's new text (reply_visible() of text)
+	                            when the caller works it out early; freed by
+	                            message_free() */
 	bool truncated;          /* MIME structure was broken; best effort used */
 
 	/* delivery status notification (multipart/report; report-type=delivery-status) */

@@ -2112,6 +2112,7 @@ void message_free(struct message *msg)
 	free(msg->headers);
 	free(msg->message_id);
 	free(msg->subject);
+	free(msg->visible);
 	free(msg->from.name);
 	free(msg->from.email);
 	addrlist_free(&msg->to);

@@ -768,7 +768,7 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 	const struct rep *rep = config_rep_find(cfg, a->sender);
 	if (rep && strcasecmp(rep->email, a->sender))
 		rep = NULL;   /* reps are identified by address only, never by name */
-	a->visible = reply_visible(msg->text ? msg->text : "");
+	a->visible = msg->visible ? xstrdup(msg->visible) : reply_visible(msg->text ? msg->text : "");
 	app_today(today);
 
 	if (rep) {
@@ -1024,6 +1024,9 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 			*why_r = "cannot parse the message";
 		return NULL;
 	}
+	/* needs no database: in a Maildir batch this runs in the read-ahead
+	 * thread, off the thread that applies */
+	msg->visible = reply_visible(msg->text ? msg->text : "");
 	return msg;
 }
 
