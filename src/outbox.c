@@ -55,14 +55,14 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 		return 0;
 	}
 	char *mid = compose_message_id(cfg->address);
-	/* the row first: its id signs the envelope sender (VERP) */
-	if (db_exec(app->db, "INSERT INTO outbox(kind, deal_id, rcpt, envelope_from, subject, message_id, "
-		    "cause_message_id, raw, status, created_at, next_attempt, enrollment_id, step) "
-		    "VALUES(?, NULLIF(?, 0), ?, '', ?, ?, ?, '', 'queued', ?, ?, NULLIF(?, 0), NULLIF(?, 0))",
-		    "titttttti" "I", it->kind, it->deal_id, it->to_addr, r.subject, mid, it->cause_message_id,
-		    now, now, it->enrollment_id, it->step) < 0)
+	/* the row's id signs the envelope sender (VERP), so it is chosen first:
+	 * the one SQLite would give (we hold the write lock), and the row is
+	 * written once, complete */
+	id = db_int(app->db, -1, "SELECT COALESCE(MAX(id), 0) + 1 FROM outbox", "");
+	if (id <= 0) {
+		id = -1;
 		goto out;
-	id = db_last_id(app->db);
+	}
 	token_make(app->secret, app->secret_len, 'b', id, tok);
 	char *suffix = xasprintf("b.%s", tok);
 	char *envelope = plus_address(cfg->address, suffix);
@@ -95,8 +95,11 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 	char *raw = compose_message(&m, &len);
 	char when[21];
 	iso_format(it->when ? it->when : t, when);
-	if (db_exec(app->db, "UPDATE outbox SET raw = ?, envelope_from = ?, next_attempt = ? WHERE id = ?",
-		    "btti", raw, len, envelope, when, id) < 0)
+	if (db_exec(app->db, "INSERT INTO outbox(id, kind, deal_id, rcpt, envelope_from, subject, message_id, "
+		    "cause_message_id, raw, status, created_at, next_attempt, enrollment_id, step) "
+		    "VALUES(?, ?, NULLIF(?, 0), ?, ?, ?, ?, ?, ?, 'queued', ?, ?, NULLIF(?, 0), NULLIF(?, 0))",
+		    "itittttt" "btt" "iI", id, it->kind, it->deal_id, it->to_addr, envelope, r.subject, mid,
+		    it->cause_message_id, raw, len, now, when, it->enrollment_id, it->step) < 0)
 		id = -1;
 	free(raw);
 	free(deal_hdr);
