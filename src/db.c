@@ -252,6 +252,14 @@ struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_
 	bool create = mode == DB_CREATE;
 	int flags = (mode == DB_READONLY ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
 		    (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+	/* No memory statistics (nothing reads them): with them on, every
+	 * allocation SQLite makes takes a global mutex.  Before the first open
+	 * only; later calls are refused and change nothing. */
+	static bool configured;
+	if (!configured) {
+		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+		configured = true;
+	}
 	int rc = sqlite3_open_v2(path, &db->h, flags, NULL);
 	*tempfail_r = false;
 	if (rc != SQLITE_OK) {
