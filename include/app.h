@@ -21,6 +21,9 @@ struct app {
 	bool batch;             /* a batch source is running (Maildir, mbox, IMAP) */
 	bool in_batch_tx;       /* an outer transaction is open: each message is a
 	                           savepoint inside it (see batch_begin) */
+	bool batch_whole;       /* ... or, set by a source that can re-read its
+	                           messages, no savepoint: a message that fails
+	                           makes the source roll the whole batch back */
 };
 
 /* sysexits */

@@ -914,14 +914,22 @@ static int tx_code(struct app *app)
 }
 
 /* Start one message's unit of work: a transaction, or a savepoint inside the
- * batch's transaction. */
+ * batch's transaction, or nothing when the batch is all-or-nothing. */
 static int unit_begin(struct app *app)
 {
+	if (app->in_batch_tx && app->batch_whole)
+		return 0;
 	return app->in_batch_tx ? db_savepoint(app->db) : db_begin(app->db);
 }
 
 static int finish(struct app *app)
 {
+	if (app->in_batch_tx && app->batch_whole) {
+		/* the caller rolls the batch back (batch_abort) on this code */
+		int code = tx_code(app);
+		db_clear_error(app->db);
+		return code;
+	}
 	if (app->in_batch_tx) {
 		if (db_error(app->db) || db_release(app->db) < 0) {
 			int code = tx_code(app);

@@ -2,10 +2,12 @@
  *
  * Durability: the pipe path commits each message with synchronous=FULL before
  * exiting 0.  Batch sources (Maildir, mbox) open one transaction per BATCH
- * messages and give each message a savepoint of its own (so each is still
- * all-or-nothing); the batch's commit is synced (FULL) and only then are its
- * Maildir files marked (new/ -> cur/ with the S flag).  A crash loses at most
- * the uncommitted batch, which the next run re-reads and de-duplicates. */
+ * messages; each message is still all-or-nothing: in an mbox it has a
+ * savepoint of its own, in a Maildir a failed message rolls back its whole
+ * batch (the files stay for the next run).  The batch's commit is synced
+ * (FULL) and only then are its Maildir files marked (new/ -> cur/ with the S
+ * flag).  A crash loses at most the uncommitted batch, which the next run
+ * re-reads and de-duplicates. */
 #include "source.h"
 #include "util.h"
 #include "message.h"
@@ -478,6 +480,12 @@ int source_maildir(struct app *app, const char *root)
 	pthread_t mark_th;
 	marker_start(&mark, &mark_th, root, v);
 	size_t in_batch = 0;
+	/* Messages share their batch's transaction without a savepoint each:
+	 * the savepoints copied every page a message touched, an eighth of the
+	 * applying thread's work.  Each message is still all-or-nothing: one
+	 * that fails takes its whole (uncommitted, unmarked) batch with it,
+	 * and the files are still in the Maildir for the next run. */
+	app->batch_whole = true;
 	for (size_t i = 0; i < n; i++) {
 		if (!app->in_batch_tx) {
 			int b = batch_begin(app);
@@ -512,20 +520,24 @@ int source_maildir(struct app *app, const char *root)
 		code = worst(code, c);
 		bool stop = c == EXIT_TEMPFAIL || c == EXIT_IOERR;
 		progress(i + 1, n);
-		if (stop || in_batch == BATCH || i + 1 == n) {
-			/* a failed message was rolled back to its savepoint: what came
-			 * before it in the batch is still good and is committed */
+		if (stop) {
+			/* the failed message's changes are in the batch's transaction
+			 * (no savepoint, see below): all of it goes, none of its files
+			 * is marked, and the next run applies them */
+			batch_abort(app);
+			break;
+		}
+		if (in_batch == BATCH || i + 1 == n) {
 			int b = batch_commit(app);
 			if (b) {
 				code = worst(code, b);
 				break;
 			}
-			marker_commit(&mark, stop ? i : i + 1);
+			marker_commit(&mark, i + 1);
 			in_batch = 0;
 		}
-		if (stop)
-			break;
 	}
+	app->batch_whole = false;
 	if (threaded)
 		ahead_stop(ah, th);
 	marker_finish(&mark, mark_th);

@@ -16,7 +16,7 @@
 # the reference: every message applied exactly once, no outbox row lost.
 #
 #   DEALMAIL_BIN   binary under test
-#   CRASH_MSGS     messages (default 1000; > 256 so that batch acks happen mid-run)
+#   CRASH_MSGS     messages (default 2500; > 2 batches of 1024, so that acks happen mid-run)
 #   CRASH_KILLS    total kills (default 60)
 #   CRASH_ROUNDS   at least this many rounds (default 6); more until CRASH_KILLS kills landed
 #   CRASH_SEED     random seed (default: time); printed so a failure can be rerun
@@ -33,7 +33,7 @@ BIN = os.environ.get("DEALMAIL_BIN") or os.path.join(
     os.path.dirname(os.path.abspath(sys.argv[0] if sys.argv[0] != "-" else ".")), "build/dealmail")
 if not os.path.isabs(BIN):
     BIN = os.path.abspath(BIN)
-NMSG = int(os.environ.get("CRASH_MSGS", "1000"))
+NMSG = int(os.environ.get("CRASH_MSGS", "2500"))
 KILLS = max(50, int(os.environ.get("CRASH_KILLS", "60")))
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "6"))
 SEED = int(os.environ.get("CRASH_SEED", str(int(time.time()))))
