@@ -27,7 +27,7 @@ struct tentry {
 
 struct tvars {
 	struct tentry *v;
-	size_t n;
+	size_t n, cap;
 };
 
 static const char *const known_roots[] = {
@@ -68,7 +68,10 @@ static struct tentry *entry(struct tvars *v, const char *name)
 	struct tentry *e = find(v, name);
 	if (e)
 		return e;
-	v->v = xrealloc(v->v, (v->n + 1) * sizeof *v->v);
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 16;
+		v->v = xrealloc(v->v, v->cap * sizeof *v->v);
+	}
 	e = &v->v[v->n++];
 	memset(e, 0, sizeof *e);
 	e->name = xstrdup(name);
