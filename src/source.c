@@ -365,7 +365,12 @@ struct ahead {
 	size_t head, tail;     /* items [tail, head) are ready */
 	size_t bytes;
 	bool stop;
+	/* A waiting side is woken when there is a good stretch of work for it,
+	 * not for every message: each wake-up is a futex call and a context
+	 * switch on both sides. */
+	bool reader_waits, applier_waits;
 };
+#define AHEAD_WAKE 8           /* items ready, or slots free, for a wake-up */
 
 static void *ahead_run(void *arg)
 {
@@ -385,8 +390,15 @@ static void *ahead_run(void *arg)
 		}
 		pthread_mutex_lock(&a->mu);
 		while (!a->stop && (a->head - a->tail == AHEAD_SLOTS ||
-				    (a->head != a->tail && a->bytes + it.len > AHEAD_BYTES)))
+				    (a->head != a->tail && a->bytes + it.len > AHEAD_BYTES))) {
+			if (a->applier_waits) {
+				/* fewer than AHEAD_WAKE ready, but no more coming */
+				a->applier_waits = false;
+				pthread_cond_signal(&a->more);
+			}
+			a->reader_waits = true;
 			pthread_cond_wait(&a->room, &a->mu);
+		}
 		if (a->stop) {
 			pthread_mutex_unlock(&a->mu);
 			message_free(it.msg);
@@ -397,7 +409,10 @@ static void *ahead_run(void *arg)
 		a->ring[a->head % AHEAD_SLOTS] = it;
 		a->head++;
 		a->bytes += it.len;
-		pthread_cond_signal(&a->more);
+		if (a->applier_waits && (a->head - a->tail >= AHEAD_WAKE || i + 1 == a->n)) {
+			a->applier_waits = false;
+			pthread_cond_signal(&a->more);
+		}
 		pthread_mutex_unlock(&a->mu);
 	}
 	return NULL;
@@ -406,12 +421,19 @@ static void *ahead_run(void *arg)
 static void ahead_take(struct ahead *a, struct ahead_item *it)
 {
 	pthread_mutex_lock(&a->mu);
-	while (a->head == a->tail)
+	while (a->head == a->tail) {
+		a->applier_waits = true;
 		pthread_cond_wait(&a->more, &a->mu);
+	}
 	*it = a->ring[a->tail % AHEAD_SLOTS];
 	a->tail++;
 	a->bytes -= it->len;
-	pthread_cond_signal(&a->room);
+	/* an empty ring always wakes the reader: it may be waiting on bytes
+	 * for one large message */
+	if (a->reader_waits && (AHEAD_SLOTS - (a->head - a->tail) >= AHEAD_WAKE || a->head == a->tail)) {
+		a->reader_waits = false;
+		pthread_cond_signal(&a->room);
+	}
 	pthread_mutex_unlock(&a->mu);
 }
 
