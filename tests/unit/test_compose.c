@@ -197,6 +197,19 @@ static void test_iso(void **state)
 	char d[11];
 	date_add_days("2026-12-30", 3, d);
 	assert_string_equal(d, "2027-01-02");
+	/* the digits by hand agree with strftime(), from 1970 to 9999 */
+	for (time_t s = 0; s < (time_t)253402300800; s += (time_t)86399 * 377 + 4321) {
+		char want[32];
+		struct tm tm;
+		gmtime_r(&s, &tm);
+		strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		iso_format(s, out);
+		assert_string_equal(out, want);
+		local_date(s, d);
+		localtime_r(&s, &tm);
+		strftime(want, sizeof want, "%Y-%m-%d", &tm);
+		assert_string_equal(d, want);
+	}
 }
 
 int main(void)
