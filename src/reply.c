@@ -30,16 +30,16 @@ struct lines {
 
 static void split_lines(const char *text, struct lines *L)
 {
+	const char *end = text + strlen(text);
 	size_t cap = 1;
-	for (const char *p = text; *p; p++)
-		if (*p == '\n')
-			cap++;
+	for (const char *p = text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+		cap++;
 	L->v = xmalloc(cap * sizeof *L->v);
 	L->n = 0;
 	const char *p = text;
 	while (*p) {
-		const char *eol = strchr(p, '\n');
-		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		size_t m = n;
 		if (m && p[m - 1] == '\r')
 			m--;
@@ -504,8 +504,8 @@ bool reply_forwarded(const char *text, struct fwd_block *out)
 		while (z > a && (hspace(l.s[z - 1]) || l.s[z - 1] == '\r'))
 			z--;
 		bool maybe = a < z && (l.s[a] == '-' || l.s[a] == '=' || l.s[a] == '_' || l.s[z - 1] == ':');
-		char *f = maybe ? fold_line(&l) : xstrdup("");
-		if (is_marker(f) || is_underscores(f))
+		char *f = maybe ? fold_line(&l) : NULL;
+		if (f && (is_marker(f) || is_underscores(f)))
 			found = parse_fwd_headers(&L, i + 1, out);
 		else {
 			size_t val;
