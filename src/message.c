@@ -1398,17 +1398,30 @@ static char *normalise(const char *in, size_t len, size_t *out_len)
 		i = e ? (size_t)(e - in) + 1 : len;
 	}
 	size_t lines = 0;
-	for (size_t k = i; k < len; k++)
-		lines += in[k] == '\n';
+	for (const char *p = in + i; (p = memchr(p, '\n', (size_t)(in + len - p))); p++)
+		lines++;
 	char *out = xmalloc(len - i + lines + 3);
 	size_t o = 0;
-	for (; i < len; i++) {
-		char c = in[i];
-		if (c == '\0' || c == '\r')
-			continue;
-		if (c == '\n')
-			out[o++] = '\r';
-		out[o++] = c;
+	/* a line at a time: copied whole when it has no NUL and no CR but
+	 * the one before its LF (most lines), else byte by byte */
+	while (i < len) {
+		const char *nl = memchr(in + i, '\n', len - i);
+		size_t end = nl ? (size_t)(nl - in) : len, body = end;
+		if (body > i && in[body - 1] == '\r')
+			body--;
+		if (!memchr(in + i, '\r', body - i) && !memchr(in + i, '\0', body - i)) {
+			memcpy(out + o, in + i, body - i);
+			o += body - i;
+		} else {
+			for (size_t k = i; k < body; k++)
+				if (in[k] != '\0' && in[k] != '\r')
+					out[o++] = in[k];
+		}
+		if (!nl)
+			break;
+		out[o++] = '\r';
+		out[o++] = '\n';
+		i = end + 1;
 	}
 	if (o && out[o - 1] != '\n') { /* libetpan wants every line ended */
 		out[o++] = '\r';
@@ -1795,10 +1808,17 @@ static char *mime_decode(struct walk *w, const struct mailmime *m, size_t *len)
 /* CRLF -> LF, stray CR dropped */
 static void crlf_to_lf(char *s)
 {
-	char *w = s;
-	for (char *r = s; *r; r++)
-		if (*r != '\r')
-			*w++ = *r;
+	char *r = strchr(s, '\r');
+	if (!r)
+		return;
+	char *w = r;
+	while (*r) {
+		r++;   /* past the CR */
+		size_t n = strcspn(r, "\r");
+		memmove(w, r, n);
+		w += n;
+		r += n;
+	}
 	*w = '\0';
 }
 
