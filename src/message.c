@@ -190,7 +190,17 @@ static void utf8_sanitize(struct buf *b, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0;
+	const uint64_t high = 0x8080808080808080u, ones = 0x0101010101010101u;
 	while (i < n) {
+		/* eight ASCII bytes, none NUL, at a time (most of a mail) */
+		if (n - i >= 8) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if (!(w & high) && !((w - ones) & ~w & high)) {
+				i += 8;
+				continue;
+			}
+		}
 		if (p[i] >= 0x01 && p[i] < 0x80) {
 			i++;
 			continue;
