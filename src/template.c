@@ -58,7 +58,7 @@ void tvars_free(struct tvars *v)
 static struct tentry *find(const struct tvars *v, const char *name)
 {
 	for (size_t i = 0; i < v->n; i++)
-		if (!strcmp(v->v[i].name, name))
+		if (v->v[i].name[0] == name[0] && !strcmp(v->v[i].name, name))
 			return &v->v[i];
 	return NULL;
 }
