@@ -1872,6 +1872,10 @@ static char *leaf_text(struct walk *w, const struct mailmime *m, bool *html)
 		cs = sniff_html_charset(raw, n, sniff, sizeof sniff);
 	char *u = charset_to_utf8(cs, raw, n);
 	free(raw);
+	/* a byte order mark starts many parts written on Windows: it is not
+	 * text, and before a command it would hide it */
+	if (!strncmp(u, "\xEF\xBB\xBF", 3))
+		memmove(u, u + 3, strlen(u + 3) + 1);
 	*html = is_html;
 	if (is_html) {
 		/* libxml2 needs ~1 s per 8 MB of tag soup; the new text of a reply
@@ -1954,26 +1958,43 @@ static char *pick_text(struct walk *w, const struct mailmime *m, bool *html, int
 		*html = htm != NULL;
 		return htm;
 	}
-	/* mixed, related, signed, report, ...: the first non-empty text part */
+	/* mixed, related, signed, report, ...: the non-empty text parts in
+	 * order, joined (an iPhone puts a photo between two parts of what the
+	 * rep typed, each its own text/plain); the first decides plain or HTML
+	 * and later parts of the other kind are left out */
 	char *first = NULL;
-	bool first_html = false;
+	bool first_html = false, have = false;
+	struct buf acc;
+	buf_init(&acc);
 	for (clistiter *it = clist_begin(l); it; it = clist_next(it)) {
 		bool h = false;
 		char *t = pick_text(w, clist_content(it), &h, depth + 1);
 		if (!t)
 			continue;
 		if (!is_blank(t)) {
-			free(first);
-			*html = h;
-			return t;
-		}
-		if (!first) {
+			if (!have) {
+				have = true;
+				first_html = h;
+				buf_adds(&acc, t);
+			} else if (h == first_html) {
+				if (acc.len && acc.s[acc.len - 1] != '\n')
+					buf_addc(&acc, '\n');
+				buf_adds(&acc, t);
+			}
+			free(t);
+		} else if (!first && !have) {
 			first = t;
 			first_html = h;
 		} else {
 			free(t);
 		}
 	}
+	if (have) {
+		free(first);
+		*html = first_html;
+		return buf_detach(&acc);
+	}
+	buf_release(&acc);
 	*html = first_html;
 	return first;
 }
