@@ -470,6 +470,25 @@ static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
 			return true;
 		}
 	}
+	/* the currency as reps write it in words ("12.000 euros", "R$ 500
+	 * reais"); "pesos" names too many currencies to guess one */
+	static const struct {
+		const char *word;
+		const char *iso;
+	} words[] = {
+		{"euros", "EUR"}, {"euro", "EUR"}, {"reais", "BRL"}, {"real", "BRL"},
+		{"d\xC3\xB3lares", "USD"}, {"D\xC3\x93LARES", "USD"}, {"dolares", "USD"},
+		{"d\xC3\xB3lar", "USD"}, {"D\xC3\x93LAR", "USD"}, {"dolar", "USD"},
+		{"dollars", "USD"}, {"dollar", "USD"},
+	};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		size_t l = strlen(words[i].word);
+		if (!strncasecmp(p, words[i].word, l) && !is_alpha(p[l]) && (unsigned char)p[l] < 0x80) {
+			memcpy(cur, words[i].iso, 4);
+			*pp = p + l;
+			return true;
+		}
+	}
 	if (is_alpha(p[0]) && is_alpha(p[1]) && is_alpha(p[2]) && !is_alpha(p[3]) &&
 	    (unsigned char)p[3] < 0x80) {
 		char up[4];
@@ -769,14 +788,22 @@ static void read_value(struct command *c, const char *today)
 	case CMD_PROBABILITY:
 		if (empty)
 			c->error = CMDERR_EMPTY;
-		else if (!parse_percent(v, &c->percent))
-			c->error = CMDERR_PERCENT;
+		else if (!parse_percent(v, &c->percent)) {
+			char *t = strip_dot(v);   /* "60%." */
+			if (!t[0] || strlen(t) == strlen(v) || !parse_percent(t, &c->percent))
+				c->error = CMDERR_PERCENT;
+			free(t);
+		}
 		break;
 	case CMD_SCORE:
 		if (empty)
 			c->error = CMDERR_EMPTY;
-		else if (!parse_score(v, &c->delta))
-			c->error = CMDERR_SCORE;
+		else if (!parse_score(v, &c->delta)) {
+			char *t = strip_dot(v);   /* "+5." */
+			if (!t[0] || strlen(t) == strlen(v) || !parse_score(t, &c->delta))
+				c->error = CMDERR_SCORE;
+			free(t);
+		}
 		break;
 	case CMD_TASK: {
 		/* the last " @ " (an '@' with white space on both sides) splits */
@@ -896,6 +923,45 @@ static void add_command(struct command_list *out, size_t *cap, struct command *c
 	out->v[out->n++] = *c;
 }
 
+/* The line [p, p + *len) without zero-width and format characters (U+200B
+ * to U+200D, U+2060, U+FEFF, U+00AD): a new string and its length, or NULL
+ * when it has none. */
+static char *drop_invisible(const char *p, size_t *len)
+{
+	static const char *const inv[] = {
+		"\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE2\x81\xA0", "\xEF\xBB\xBF", "\xC2\xAD",
+	};
+	char *out = NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < *len;) {
+		size_t skip = 0;
+		unsigned char c = (unsigned char)p[i];
+		if (c == 0xE2 || c == 0xEF || c == 0xC2)
+			for (size_t k = 0; k < sizeof inv / sizeof inv[0] && !skip; k++) {
+				size_t l = strlen(inv[k]);
+				if (i + l <= *len && !memcmp(p + i, inv[k], l))
+					skip = l;
+			}
+		if (skip && !out) {
+			out = xmalloc(*len + 1);
+			memcpy(out, p, i);
+			o = i;
+		}
+		if (skip)
+			i += skip;
+		else {
+			if (out)
+				out[o++] = p[i];
+			i++;
+		}
+	}
+	if (out) {
+		out[o] = '\0';
+		*len = o;
+	}
+	return out;
+}
+
 void commands_parse(const char *visible, const char *today, struct command_list *out)
 {
 	out->v = NULL;
@@ -916,6 +982,11 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 		line_no++;
 		if (len && p[len - 1] == '\r')
 			len--;
+		/* invisible characters pasted with a line (chat apps, web pages)
+		 * are not part of what the rep sees: match without them */
+		char *clean = drop_invisible(p, &len);
+		if (clean)
+			p = clean;
 		int rc = len >= 2 ? pcre2_match(line_re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
 		if (rc > 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
@@ -941,6 +1012,7 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 				add_command(out, &cap, &c);
 			}
 		}
+		free(clean);
 		p = next;
 	}
 	pcre2_match_data_free(md);

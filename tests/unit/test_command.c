@@ -400,6 +400,13 @@ static void test_parse_amount(void **state)
 		{"1\xC2\xA0" "234\xC2\xA0" "567,89", 1234567.89, ""},        /* NBSP */
 		{"12\xE2\x80\xAF" "000 EUR", 12000, "EUR"},             /* narrow NBSP (fr) */
 		{"12 000 000", 12000000, ""},
+		/* the currency in words */
+		{"12.000 dolares", 12000, "USD"},
+		{"12.000 d\xC3\xB3lares", 12000, "USD"},
+		{"12 EUROS", 12, "EUR"},
+		{"1.500 euro", 1500, "EUR"},
+		{"R$ 500 reais", 500, "BRL"},
+		{"2,500 dollars", 2500, "USD"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
@@ -412,8 +419,9 @@ static void test_parse_amount(void **state)
 		assert_string_equal(cur, ok[i].cur);
 	}
 	static const char *const bad[] = {
-		"", "   ", "abc", "-500", "- 500", "12 mil", "12.000 dolares", "12,00,0",
-		"1.2.3,4,5", "12..000", ",5", "12.", "12,", "EUR", "$", "12 EUROS", "12 XYZ",
+		"", "   ", "abc", "-500", "- 500", "12 mil", "12.000 pesos", "12,00,0",
+		"1.2.3,4,5", "12..000", ",5", "12.", "12,", "EUR", "$", "12 euroz", "12 XYZ",
+		"12 reais USD", "euros", "12 realmente",
 		"€ 12 USD", "12k k", "1e5", "0x10", "1 2", "12 0000", "12 00", "five", "12/12", "12%",
 		"$-5", "USD USD 5", "12kg", "12 k", "1,2.3", "12.000,50,10",
 	};
