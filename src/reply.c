@@ -283,7 +283,8 @@ static bool attr_verb(const char *f)
 static bool attr_intro(const char *f)
 {
 	return starts(f, "on ") || starts(f, "el ") || starts(f, "em ") || starts(f, "le ") ||
-	       starts(f, "am ") || starts(f, "il ") || starts(f, "op ") || starts(f, "no dia ");
+	       starts(f, "am ") || starts(f, "il ") || starts(f, "op ") || starts(f, "no dia ") ||
+	       starts(f, "en ");   /* Yahoo and Outlook.com in Spanish: "En lunes, 23 de …" */
 }
 
 static bool has_digit_or_at(const char *f)
