@@ -168,7 +168,14 @@ static bool prop_value(const char *resinfo, const char *prop, char *out, size_t 
 		if (p != resinfo && !isspace((unsigned char)p[-1]))
 			continue;
 		const char *v = p + pl;
-		size_t k = strcspn(v, " \t;");
+		size_t k;
+		if (*v == '"') {   /* RFC 8601 allows a quoted-string: header.d="example.com" */
+			v++;
+			k = strcspn(v, "\"");
+			if (v[k] != '"')
+				return false;
+		} else
+			k = strcspn(v, " \t;");
 		if (k >= n)
 			k = n - 1;
 		memcpy(out, v, k);
@@ -889,14 +896,44 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 
 /* ---- the transaction around it ----------------------------------------- */
 
+static bool has_key_id(const struct message *msg)
+{
+	return msg && msg->message_id && strlen(msg->message_id) < 78 && msg->message_id[0];
+}
+
 static void message_key(const struct message *msg, const char *raw, size_t len, char out[80])
 {
-	if (msg && msg->message_id && strlen(msg->message_id) < 78 && msg->message_id[0]) {
+	if (has_key_id(msg)) {
 		snprintf(out, 80, "%s", msg->message_id);
 		return;
 	}
 	char h[65];
 	sha256_hex(raw, len, h);
+	snprintf(out, 80, "%s", h);
+}
+
+/* A message without a Message-ID is known by the SHA-256 of its bytes; the
+ * same message delivered once with LF and once with CRLF line ends (by the
+ * MTA's pipe, then fetched over IMAP) must still apply once, so the digest
+ * of its other form is looked up too: CRLF -> LF when it has a CRLF, else
+ * LF -> CRLF. */
+static void other_form_key(const char *raw, size_t len, char out[80])
+{
+	bool crlf = memmem(raw, len, "\r\n", 2) != NULL;
+	size_t lf = 0;
+	for (const char *p = raw; (p = memchr(p, '\n', (size_t)(raw + len - p))); p++)
+		lf++;
+	char *o = xmalloc(len + lf + 1), *w = o;
+	for (size_t i = 0; i < len; i++) {
+		if (crlf && raw[i] == '\r' && i + 1 < len && raw[i + 1] == '\n')
+			continue;
+		if (!crlf && raw[i] == '\n')
+			*w++ = '\r';
+		*w++ = raw[i];
+	}
+	char h[65];
+	sha256_hex(o, (size_t)(w - o), h);
+	free(o);
 	snprintf(out, 80, "%s", h);
 }
 
@@ -1059,7 +1096,11 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 		db_clear_error(app->db);
 		return code;
 	}
-	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0) {
+	char other[80] = "";
+	if (!has_key_id(msg))
+		other_form_key(raw, len, other);
+	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0 ||
+	    (other[0] && db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", other) > 0)) {
 		log_verbose("%s: already processed", a.key);
 		save_checkpoint(app, src);
 		message_free(msg);
