@@ -169,6 +169,9 @@ static const char *const migrations[] = {
 	/* version 3: a digest's "moves since the last one" start from the
 	 * recipient's deals, not from every stage change of the period */
 	"CREATE INDEX events_stage_deal ON events(deal_id, at) WHERE type = 'stage' AND undone = 0;",
+	/* version 4: events_at (every event by time) serves no query; each
+	 * event written kept it up to date, a tenth of an event's cost */
+	"DROP INDEX IF EXISTS events_at;",
 };
 
 static void set_err(struct db *db, int rc, const char *what)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Schema upgrade in place: a database at schema version 1 (the first release:
 # version 2 added the indexes tasks_message and enrollments_message, version 3
-# events_stage_deal) is brought
+# events_stage_deal, version 4 dropped events_at) is brought
 # up to date by the first read-write command, e.g. the MTA pipe after the
 # binary was upgraded, without an explicit `init`; a read-only command on the
 # old database says to run `dealmail init` and changes nothing.
@@ -34,8 +34,9 @@ check "... and leaves it at version 1" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_vers
 printf 'From: Ana <ana@example.com>\r\nTo: ventas@example.com\r\nSubject: Re: [deal #1] Acme\r\nMessage-ID: <up-1@example.com>\r\nDate: Mon, 23 Nov 2026 14:00:00 +0000\r\n\r\nnota: llamar el lunes\r\n' |
 	dm ingest; rc=$?
 check "pipe ingest on a v1 database exits 0" "[ $rc = 0 ]"
-check "... and upgraded it to version 3" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_version')\" = 3 ]"
+check "... and upgraded it to version 4" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_version')\" = 4 ]"
 check "... with the new indexes" "[ \"\$(sqlite3 '$D/db' \"SELECT count(*) FROM sqlite_master WHERE name IN ('tasks_message','enrollments_message','events_stage_deal')\")\" = 3 ]"
+check "... and without the one version 4 dropped" "[ \"\$(sqlite3 '$D/db' \"SELECT count(*) FROM sqlite_master WHERE name = 'events_at'\")\" = 0 ]"
 check "the note was applied once" "[ \"\$(dm export --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for e in d[\"events\"] if e[\"type\"]==\"note\"))')\" = 1 ]"
 echo "t-upgrade: $fails failed"
 [ "$fails" = 0 ]
