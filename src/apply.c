@@ -152,7 +152,10 @@ static void touch(struct app *app, int64_t deal)
 {
 	char now[21];
 	app_now_iso(now);
-	db_exec(app->db, "UPDATE deals SET last_activity = ? WHERE id = ?", "ti", now, deal);
+	/* a row rewritten with the same stamp (a stage move just set it, or a
+	 * second command of the message) still rewrites its index entries */
+	db_exec(app->db, "UPDATE deals SET last_activity = ?1 WHERE id = ?2 AND last_activity IS NOT ?1", "ti", now,
+		deal);
 }
 
 static void activity(struct app *app, int64_t deal, const struct message *msg, const char *text,
@@ -640,7 +643,8 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		if (event(app, id, "email", NULL, msg->subject, NULL, a->sender, a->key) < 0)
 			return -1;
 		activity(app, id, msg, a->visible, a->key);
-		db_exec(app->db, "UPDATE contacts SET last_activity = ? WHERE email = ?", "tt", now, a->sender);
+		db_exec(app->db, "UPDATE contacts SET last_activity = ?1 WHERE email = ?2 AND last_activity IS NOT ?1", "tt",
+			now, a->sender);
 		struct tvars *v = tvars_new();
 		int rc = 0;
 		char *o = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", id);
@@ -674,7 +678,8 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		return -1;
 	activity(app, a->deal, msg, a->visible, a->key);
 	touch(app, a->deal);
-	db_exec(app->db, "UPDATE contacts SET last_activity = ? WHERE email = ?", "tt", now, a->sender);
+	db_exec(app->db, "UPDATE contacts SET last_activity = ?1 WHERE email = ?2 AND last_activity IS NOT ?1", "tt",
+		now, a->sender);
 	if (!a->unsubscribe) {
 		stop_enrollments(app, a->deal, "reply");
 		if (cfg->score_reply && deal_add_score(app, a->deal, cfg->score_reply, a->sender, a->key) < 0)
