@@ -750,12 +750,17 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->bounce_addr = db_text(app->db, "SELECT rcpt FROM outbox WHERE id = ?", "i", a->bounce_outbox);
 			a->deal = db_int(app->db, 0, "SELECT deal_id FROM outbox WHERE id = ?", "i", a->bounce_outbox);
 		}
+		/* a DSN whose recipients were only delayed or delivered is not a
+		 * bounce, even when it is about one of our messages */
+		bool failure = !msg->is_dsn || msg->dsn_failed.n > 0;
 		if (!a->bounce_addr && msg->dsn_failed.n)
 			a->bounce_addr = xstrdup(msg->dsn_failed.v[0].email);
 		bool known = a->bounce_addr &&
 			     db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->bounce_addr) > 0;
-		a->outcome = known ? O_LOG : O_IGNORE;
-		a->note = known ? "bounce of mail to a contact" : "bounce for an address we do not know";
+		a->outcome = failure && known ? O_LOG : O_IGNORE;
+		a->note = !failure ? "a delivery report that is not a failure (delayed or delivered)"
+			  : known  ? "bounce of mail to a contact"
+				   : "bounce for an address we do not know";
 		if (a->deal > 0)
 			a->route = R_THREAD;
 		return db_error(app->db) ? -1 : 0;

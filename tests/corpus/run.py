@@ -4,7 +4,9 @@
 Each case is tests/corpus/cases/NNN-slug.eml + NNN-slug.json.  For every case:
 
   1. fresh temporary directory; `dealmail -c CONF --db DB init`
-  2. the "setup" commands (each a list of arguments after `--db DB`), exit 0
+  2. the "setup" commands (each a list of arguments after `--db DB`, or
+     {"args": [...], "now": ISO} to run it at another clock; "{cases}" in an
+     argument is the cases folder), exit 0
   3. the "before" messages ingested through stdin, each exit 0 (or "before_exit")
   4. `explain FILE --format json` (dry run, before the case is ingested):
      subset-checked against "explain"
@@ -212,8 +214,16 @@ def run_case(case, binary, wrap):
     try:
         rc, _, _ = dm(["init"])
         need(rc, 0, "init")
-        for args in spec.get("setup", []):
+        for item in spec.get("setup", []):
+            # a list of arguments, or {"args": [...], "now": ISO} to run it at
+            # another clock; "{cases}" in an argument is the cases folder
+            args = item["args"] if isinstance(item, dict) else item
+            args = [a.replace("{cases}", CASES) for a in args]
+            saved = env["DEALMAIL_NOW"]
+            if isinstance(item, dict) and "now" in item:
+                env["DEALMAIL_NOW"] = item["now"]
             rc, out, _ = dm(args)
+            env["DEALMAIL_NOW"] = saved
             need(rc, 0, "setup %s" % " ".join(args))
         before_exit = spec.get("before_exit", 0)
         for i, other in enumerate(spec.get("before", [])):
