@@ -54,6 +54,18 @@ static const struct l3 err_msgs[] = {
 	[E_UNDO_EXPIRED] = L3("too late to undo (more than %s minutes)", "demasiado tarde para deshacer (más de %s minutos)",
 			      "tarde demais para desfazer (mais de %s minutos)"),
 	[E_PROBABILITY_STAGE] = L3("", "", ""),
+	[E_UNDO_DONE] = L3("nothing left to undo: that message's changes are already undone (an undo is not undone: "
+			   "write the change again)",
+			   "no queda nada que deshacer: los cambios de ese mensaje ya se deshicieron (un deshacer no se "
+			   "deshace: escribe el cambio de nuevo)",
+			   "não há nada para desfazer: as alterações dessa mensagem já foram desfeitas (um desfazer não "
+			   "se desfaz: escreva a alteração de novo)"),
+	[E_UNDO_LATER] = L3("the deal was changed again after that message (%s): undoing it would overwrite the newer "
+			    "change, so nothing was undone",
+			    "la oportunidad cambió de nuevo después de ese mensaje (%s): deshacerlo borraría el cambio "
+			    "más reciente, así que no se deshizo nada",
+			    "a oportunidade foi alterada de novo depois dessa mensagem (%s): desfazê-la apagaria a "
+			    "alteração mais recente, então nada foi desfeito"),
 };
 
 static const struct l3 value_msgs[] = {
@@ -77,7 +89,7 @@ static const struct l3 value_msgs[] = {
 char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
 {
 	const char *fmt = tr(&err_msgs[r->err], l);
-	char num[32];
+	char num[32], paren[200];
 	const char *arg = c->text ? c->text : c->value;
 	switch (r->err) {
 	case E_VALUE:
@@ -106,6 +118,14 @@ char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
 	}
 	case E_NO_PERMISSION:
 		arg = r->error && strstr(r->error, "owner: ") ? strstr(r->error, "owner: ") + 7 : "";
+		break;
+	case E_UNDO_LATER:
+		/* validate() wrote "… (#N TYPE by WHO)": the part in parentheses */
+		if (r->error && strchr(r->error, '(')) {
+			const char *p = strchr(r->error, '(') + 1;
+			snprintf(paren, sizeof paren, "%.*s", (int)strcspn(p, ")"), p);
+			arg = paren;
+		}
 		break;
 	default:
 		break;

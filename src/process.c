@@ -351,6 +351,11 @@ static bool may_change(struct app *app, const struct rep *rep, int64_t deal)
 		      "s.deal_id = ?2 AND s.rep = ?1) FROM deals WHERE id = ?2", "ti", rep->email, deal) > 0;
 }
 
+/* An undo must leave something to revert (an undo is not undone, a message
+ * is undone once), and every deal it reverts must be one the sender may
+ * change, as for any other command. */
+static void validate_undo(struct app *app, const struct rep *rep, const char *undo_of, struct cmdres *r);
+
 /* ---- unsubscribe ----------------------------------------------------- */
 
 static bool wants_unsubscribe(const char *subject, const char *visible)
@@ -483,6 +488,8 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 				fail(r, E_UNDO_NOTHING, "undo works in a reply to a dealmail confirmation");
 			else if (a->undo_of[0] == '\0')
 				fail(r, E_UNDO_EXPIRED, "too late to undo (more than %d minutes)", cfg->undo_minutes);
+			else
+				validate_undo(app, rep, a->undo_of, r);
 			continue;
 		default:
 			break;
@@ -605,6 +612,47 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 }
 
 /* ---- the analysis ------------------------------------------------------ */
+
+static void validate_undo(struct app *app, const struct rep *rep, const char *undo_of, struct cmdres *r)
+{
+	int64_t left = db_int(app->db, 0, "SELECT (SELECT COUNT(*) FROM events WHERE message_id = ?1 AND undone = 0 "
+			      "AND type <> 'undo') + (SELECT COUNT(*) FROM tasks WHERE message_id = ?1 AND done = 0) + "
+			      "(SELECT COUNT(*) FROM enrollments WHERE message_id = ?1 AND status = 'active')", "t",
+			      undo_of);
+	if (left == 0) {
+		fail(r, E_UNDO_DONE, "nothing left to undo");
+		return;
+	}
+	/* a field changed again since: reverting it would silently overwrite
+	 * the newer change (someone else's, perhaps) */
+	struct dbq *q = db_query(app->db, "SELECT e2.deal_id, e2.type, e2.by FROM events e1 JOIN events e2 ON "
+				 "e2.deal_id = e1.deal_id AND e2.type = e1.type AND e2.id > e1.id AND e2.undone = 0 "
+				 "WHERE e1.message_id = ? AND e1.undone = 0 AND e2.message_id IS NOT e1.message_id AND "
+				 "e1.type IN ('stage', 'value', 'close', 'probability', 'owner', 'score') LIMIT 1",
+				 "t", undo_of);
+	if (db_next(q)) {
+		r->deal = db_col_int(q, 0);
+		fail(r, E_UNDO_LATER, "changed again since that message (#%lld %s by %s)", (long long)r->deal,
+		     db_col_text(q, 1), db_col_text(q, 2) ? db_col_text(q, 2) : "dealmail");
+		db_done(q);
+		return;
+	}
+	db_done(q);
+	q = db_query(app->db, "SELECT DISTINCT deal_id FROM events WHERE message_id = ? AND undone = 0 "
+		     "AND deal_id IS NOT NULL", "t", undo_of);
+	while (db_next(q)) {
+		int64_t d = db_col_int(q, 0);
+		if (!may_change(app, rep, d)) {
+			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", d);
+			r->deal = d;
+			fail(r, E_NO_PERMISSION, "you may not change deal #%lld (owner: %s)", (long long)d,
+			     owner ? owner : "nobody");
+			free(owner);
+			break;
+		}
+	}
+	db_done(q);
+}
 
 static void strip_subject(const char *s, struct buf *b)
 {

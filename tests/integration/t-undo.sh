@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Undo by mail (SPEC §3.5 `undo`), through the CLI only: each reply is written
+# the way a mail client answers a confirmation (In-Reply-To and References
+# naming the confirmation's Message-ID, read from `export --json`).
+#   1. the owner's `deshacer` reverts the message's stage move;
+#   2. another rep who may not change the deal cannot undo it (refused with an
+#      error reply, the deal unchanged);
+#   3. an undo cannot itself be undone, and a message is undone once: both are
+#      refused with an error reply saying there is nothing left to undo;
+#   4. an undo that would overwrite a newer change of the same field (a
+#      manager's, after the rep's) is refused and the newer value stays;
+#   5. an undo by a manager, who may change every deal, is applied.
+#   DEALMAIL_BIN, KEEP=1
+set -u
+exec /usr/bin/python3 - "$@" <<'PY'
+import json, os, shutil, subprocess, sys, tempfile
+
+BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="undo-secret-0123456789abcdef!!!!")
+ENV.pop("DEALMAIL_CONFIG", None)
+tmp = tempfile.mkdtemp(prefix="dealmail-undo-")
+fails = []
+
+
+def check(ok, what):
+    print("  %s %s" % ("ok  " if ok else "FAIL", what), flush=True)
+    if not ok:
+        fails.append(what)
+
+
+conf = os.path.join(tmp, "dealmail.conf")
+with open(conf, "w") as f:
+    f.write("""[dealmail]
+address = ventas@example.com
+language = es
+undo_minutes = 60
+
+[rep "ana@example.com"]
+name = Ana
+[rep "bob@example.com"]
+name = Bob
+[rep "maria@example.com"]
+name = María
+role = manager
+""")
+db = os.path.join(tmp, "dealmail.db")
+
+
+def dm(*args, stdin=None):
+    return subprocess.run([BIN, "-q", "-c", conf, "--db", db] + list(args), input=stdin,
+                          capture_output=True, env=ENV, cwd=tmp)
+
+
+n = [0]
+
+
+def mail(frm, body, reply_to=None):
+    """A rep's message; with reply_to (a Message-ID) it answers that message."""
+    n[0] += 1
+    h = ["From: %s" % frm, "To: ventas@example.com", "Subject: Re: [deal #1] ACME renewal",
+         "Message-ID: <undo-%d@mail.example.com>" % n[0], "Date: Mon, 23 Nov 2026 09:%02d:00 -0600" % n[0]]
+    if reply_to:
+        h += ["In-Reply-To: %s" % reply_to, "References: %s" % reply_to]
+    r = dm("ingest", stdin=("\n".join(h) + "\n\n" + body + "\n").encode())
+    check(r.returncode == 0, "message %d from %s ingested (exit %d)" % (n[0], frm, r.returncode))
+    return "<undo-%d@mail.example.com>" % n[0]
+
+
+def export():
+    return json.loads(dm("export", "--json").stdout)
+
+
+def deal():
+    return export()["deals"][0]
+
+
+def last_answer():
+    """The confirmation or error dealmail queued last (outbox rows are in
+    creation order: it answers the last message)."""
+    got = [o for o in export()["outbox"] if o["kind"] in ("confirmation", "error")]
+    return got[-1] if got else None
+
+
+def last_kind():
+    o = last_answer()
+    return o["kind"] if o else None
+
+
+try:
+    assert dm("init").returncode == 0
+    r = dm("deal", "add", "--title", "ACME renewal", "--contact", "cliente@acme.mx",
+           "--owner", "ana@example.com", "--stage", "demo", "--value", "12000")
+    assert r.returncode == 0 and r.stdout.strip() == b"1", r
+
+    print("t-undo: 1 the owner undoes a stage move", flush=True)
+    mail("Ana <ana@example.com>", "etapa: propuesta")
+    check(deal()["stage"] == "proposal", "the stage moved to proposal")
+    c1 = last_answer()["message_id"]
+    mail("Bob <bob@example.com>", "deshacer", c1)
+    print("t-undo: 2 another rep may not undo it", flush=True)
+    check(deal()["stage"] == "proposal", "Bob's undo on Ana's deal changed nothing")
+    check(last_kind() == "error", "Bob got an error reply (got %s)" % last_kind())
+    mail("Ana <ana@example.com>", "deshacer", c1)
+    check(deal()["stage"] == "demo", "Ana's undo moved the deal back to demo (got %s)" % deal()["stage"])
+    check(last_kind() == "confirmation", "Ana got a confirmation of her undo")
+    c2 = last_answer()["message_id"]
+
+    print("t-undo: 3 an undo is not undone, and a message is undone once", flush=True)
+    mail("Ana <ana@example.com>", "deshacer", c2)
+    check(deal()["stage"] == "demo", "undoing the undo changed nothing")
+    check(last_kind() == "error", "... and was answered with an error (got %s)" % last_kind())
+    mail("Ana <ana@example.com>", "deshacer", c1)
+    check(deal()["stage"] == "demo", "undoing the first message again changed nothing")
+    check(last_kind() == "error", "... and was answered with an error (got %s)" % last_kind())
+    undos = [e for e in export()["events"] if e["type"] == "undo"]
+    check(len(undos) == 1, "one undo event in the history (got %d)" % len(undos))
+
+    print("t-undo: 4 an undo does not overwrite a newer change", flush=True)
+    mail("Ana <ana@example.com>", "valor: 20000")
+    c3 = last_answer()["message_id"]
+    mail("María <maria@example.com>", "valor: 25000")
+    mail("Ana <ana@example.com>", "deshacer", c3)
+    check(deal()["value"] == 25000, "the manager's newer value stays (got %s)" % deal()["value"])
+    check(last_kind() == "error", "Ana's undo was refused with an error (got %s)" % last_kind())
+
+    print("t-undo: 5 a manager may undo on any deal", flush=True)
+    mail("Ana <ana@example.com>", "cierre: 15/12/2026")
+    c4 = last_answer()["message_id"]
+    check(deal()["close_date"] == "2026-12-15", "the close date was set")
+    mail("María <maria@example.com>", "deshacer", c4)
+    check(deal()["close_date"] is None, "the manager's undo cleared it (got %s)" % deal()["close_date"])
+finally:
+    if os.environ.get("KEEP"):
+        print("t-undo: kept", tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+print("t-undo: %s" % ("ok" if not fails else "%d failed" % len(fails)))
+sys.exit(1 if fails else 0)
+PY
