@@ -838,6 +838,14 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->note = "a rep's address without authentication: no command runs";
 			return 0;
 		}
+		/* SPEC §3.2: where authentication is required, a reply token must
+		 * also name a deal the sender may change */
+		if (cfg->require_auth && token_deal > 0 && !may_change(app, rep, token_deal)) {
+			a->cls = C_UNKNOWN;
+			a->outcome = O_IGNORE;
+			a->note = "a reply token for a deal this rep may not change: no command runs";
+			return db_error(app->db) ? -1 : 0;
+		}
 		a->cls = C_REP;
 		a->rep = rep;
 		route_by_headers(app, msg, a, token_deal, false);
