@@ -410,13 +410,14 @@ static void list_deals(struct app *app, const struct analysis *a, const char *st
 
 static void history(struct app *app, int64_t deal, struct tvars *v, enum lang l)
 {
-	struct dbq *q = db_query(app->db, "SELECT at, by, type, from_val, to_val, reason, undone FROM events "
+	struct dbq *q = db_query(app->db, "SELECT at, by, type, from_val, to_val, reason, undone, message_id FROM events "
 				 "WHERE deal_id = ? ORDER BY id", "i", deal);
 	while (db_next(q)) {
 		struct tvars *e = tvars_push(v, "events");
 		const char *type = db_col_text(q, 2), *from = db_col_text(q, 3), *to = db_col_text(q, 4);
 		tvars_set(e, "at", db_col_text(q, 0));
 		tvars_set(e, "by", db_col_text(q, 1));
+		tvars_set(e, "source", db_col_text(q, 7));   /* the message that caused it */
 		tvars_setf(e, "text", "%s: %s%s%s%s%s%s", type, from ? from : "", from ? " → " : "", to ? to : "",
 			   db_col_text(q, 5) ? " (" : "", db_col_text(q, 5) ? db_col_text(q, 5) : "",
 			   db_col_text(q, 5) ? ")" : "");
@@ -608,21 +609,26 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 			tvars_set(ch.v, "deal.picked", "yes");
 		/* what the triggers scheduled */
 		bool scheduled = false;
-		struct dbq *q = db_query(app->db, "SELECT text, due FROM tasks WHERE message_id = ?", "t", a->key);
+		/* each line names its deal, as the changes do: a manager's answer
+		 * to a digest schedules things on several */
+		struct dbq *q = db_query(app->db, "SELECT text, due, deal_id FROM tasks WHERE message_id = ? ORDER BY id",
+					 "t", a->key);
 		while (db_next(q)) {
 			struct tvars *e = tvars_push(ch.v, "scheduled");
 			scheduled = true;
-			tvars_setf(e, "text", "%s: %s%s%s", L(l, "task", "tarea", "tarefa"), db_col_text(q, 0),
-				   db_col_text(q, 1) ? " @ " : "", db_col_text(q, 1) ? db_col_text(q, 1) : "");
+			tvars_setf(e, "text", "#%lld %s: %s%s%s", (long long)db_col_int(q, 2),
+				   L(l, "task", "tarea", "tarefa"), db_col_text(q, 0), db_col_text(q, 1) ? " @ " : "",
+				   db_col_text(q, 1) ? db_col_text(q, 1) : "");
 		}
 		db_done(q);
-		q = db_query(app->db, "SELECT sequence, next_at FROM enrollments WHERE message_id = ? AND status = 'active'",
-			     "t", a->key);
+		q = db_query(app->db, "SELECT sequence, next_at, deal_id FROM enrollments WHERE message_id = ? AND "
+			     "status = 'active' ORDER BY id", "t", a->key);
 		while (db_next(q)) {
 			struct tvars *e = tvars_push(ch.v, "scheduled");
 			scheduled = true;
-			tvars_setf(e, "text", "%s: %s (%s %s)", L(l, "sequence", "secuencia", "sequência"),
-				   db_col_text(q, 0), L(l, "first email", "primer correo", "primeiro e-mail"),
+			tvars_setf(e, "text", "#%lld %s: %s (%s %s)", (long long)db_col_int(q, 2),
+				   L(l, "sequence", "secuencia", "sequência"), db_col_text(q, 0),
+				   L(l, "first email", "primer correo", "primeiro e-mail"),
 				   db_col_text(q, 1) ? db_col_text(q, 1) : "");
 		}
 		db_done(q);

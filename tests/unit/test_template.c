@@ -553,9 +553,57 @@ static void test_confirmation_scheduled_heading(void **state)
 		}
 }
 
+/* A manager's answer to a digest changes several deals and has no deal of
+ * its own: the confirmation's first sentence must not name an empty deal;
+ * with a deal it names it.  The history names the message of each change. */
+static void test_confirmation_without_deal_and_history_source(void **state)
+{
+	(void)state;
+	static const char *const langs[] = {"es", "pt", "en"};
+	static const char *const moved[] = {"está ahora en", "agora está em", "is now in"};
+	static const char *const done[] = {"Listo.", "Feito.", "Done."};
+	unsetenv("DEALMAIL_TEMPLATES_DIR");
+	for (size_t l = 0; l < 3; l++)
+		for (int with_deal = 0; with_deal <= 1; with_deal++) {
+			struct tvars *v = tvars_new();
+			tvars_set(v, "rep.name", "María");
+			if (with_deal) {
+				tvars_set(v, "deal.tag", "[deal #1]");
+				tvars_set(v, "deal.title", "ACME");
+				tvars_set(v, "deal.stage", "Demo");
+			}
+			tvars_set(tvars_push(v, "changes"), "text", "#1 stage: demo");
+			struct rendered r;
+			char *err = NULL;
+			assert_int_equal(template_render(NULL, langs[l], "confirmation", v, &r, &err), 0);
+			assert_non_null(strstr(r.text, done[l]));
+			assert_true(with_deal ? strstr(r.text, moved[l]) != NULL : strstr(r.text, moved[l]) == NULL);
+			assert_null(strstr(r.text, "«»"));
+			assert_null(strstr(r.text, "\"\""));
+			rendered_free(&r);
+			tvars_free(v);
+		}
+	for (size_t l = 0; l < 3; l++) {
+		struct tvars *v = tvars_new();
+		tvars_set(v, "deal.tag", "[deal #1]");
+		struct tvars *e = tvars_push(v, "events");
+		tvars_set(e, "at", "2026-11-23T15:00:00Z");
+		tvars_set(e, "by", "ana@example.com");
+		tvars_set(e, "text", "stage: demo → proposal");
+		tvars_set(e, "source", "<m1@mail.example.com>");
+		struct rendered r;
+		char *err = NULL;
+		assert_int_equal(template_render(NULL, langs[l], "history", v, &r, &err), 0);
+		assert_non_null(strstr(r.text, "<m1@mail.example.com>"));
+		rendered_free(&r);
+		tvars_free(v);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_confirmation_without_deal_and_history_source),
 		cmocka_unit_test(test_variables_and_sections),
 		cmocka_unit_test(test_nested_lists),
 		cmocka_unit_test(test_html_escaping),
