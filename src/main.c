@@ -25,6 +25,7 @@
 struct opts {
 	const char *config;
 	const char *db;
+	bool file_required;   /* the command acts on mail: defaults alone will not do */
 };
 
 static struct opts g;
@@ -47,6 +48,11 @@ static int load_config(struct config **cfg_r)
 {
 	struct diag d = {0};
 	const char *path = config_path();
+	if (!path && g.file_required) {
+		fprintf(stderr, "dealmail: no configuration file: give -c FILE, or set DEALMAIL_CONFIG, or create "
+			"./dealmail.conf or /etc/dealmail/dealmail.conf\n");
+		return EXIT_CONFIG;
+	}
 	struct config *cfg = config_load(path, &d);
 	if (!cfg || d.n) {
 		for (size_t i = 0; i < d.n; i++)
@@ -664,6 +670,12 @@ int main(int argc, char **argv)
 	}
 	if (i >= argc)
 		return cmd_help(1, argv), EXIT_USAGE;
+	/* without a configuration there are no reps and no assistant address:
+	 * every rep's reply would become a lead, so the commands that act on
+	 * mail refuse to start (the others show the built-in defaults) */
+	static const char *const acting[] = {"ingest", "watch", "tick", "send", "run", "digest"};
+	for (size_t k = 0; k < sizeof acting / sizeof acting[0]; k++)
+		g.file_required |= !strcmp(argv[i], acting[k]);
 	for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
 		if (!strcmp(commands[k].name, argv[i]))
 			return commands[k].fn(argc - i, argv + i);

@@ -14,7 +14,8 @@
 #      line and applies nothing; `ingest --maildir` exits 75, and after space
 #      is freed a rerun gives the same export as a clean run (exactly once).
 #   4. a configuration with every kind of mistake: `config check` exits 78 and
-#      reports each mistake as FILE:LINE.
+#      reports each mistake as FILE:LINE; with no configuration file anywhere,
+#      `ingest FILE` exits 78 and the pipe 75, and no database is created.
 #   DEALMAIL_BIN, KEEP=1
 set -u
 exec /usr/bin/python3 - "$@" <<'PY'
@@ -326,6 +327,25 @@ try:
     r3 = subprocess.run([BIN, "-c", os.path.join(tmp, "missing.conf"), "config", "check"], env=ENV,
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(r3.returncode == 78, "config check of a missing file exits 78 (got %d)" % r3.returncode)
+    # no configuration anywhere (no -c, no DEALMAIL_CONFIG, none in the working
+    # folder; /etc/dealmail is checked too, so the test is skipped where it exists)
+    if os.path.exists("/etc/dealmail/dealmail.conf"):
+        skips.append("no-configuration check: /etc/dealmail/dealmail.conf exists")
+    else:
+        nocfg = os.path.join(tmp, "noconf")
+        os.mkdir(nocfg)
+        ndb = os.path.join(nocfg, "n.db")
+        with open(os.path.join(nocfg, "m.eml"), "wb") as f:
+            f.write(msg(10))
+        r4 = subprocess.run([BIN, "--db", ndb, "ingest", "m.eml"], env=ENV, cwd=nocfg,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check(r4.returncode == 78 and b"no configuration file" in r4.stderr,
+              "ingest FILE with no configuration file anywhere exits 78 and says so (got %d)" % r4.returncode)
+        r5 = subprocess.run([BIN, "--db", ndb, "ingest"], input=msg(10), env=ENV, cwd=nocfg,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        check(r5.returncode == 75 and r5.stdout.startswith(b"4.3.0"),
+              "... and on the MTA pipe exits 75 with a 4.3.0 line, so the mail is retried (got %d)" % r5.returncode)
+        check(not os.path.exists(ndb), "... and creates no database")
 finally:
     for m in mounted:
         subprocess.run(["umount", m])
