@@ -595,7 +595,10 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		if (a->outcome == O_LOG || a->outcome == O_LEAD) {
 			rc = event(app, a->deal, "email", NULL, msg->subject, NULL, a->sender, a->key);
 			touch(app, a->deal);
-			any_change = a->forwarded;
+			any_change = a->forwarded || a->picked;   /* SPEC §3.3: the confirmation says which deal was picked */
+			if (any_change)
+				change(&ch, "#%lld %s", (long long)a->deal,
+				       L(l, "conversation logged", "conversación registrada", "conversa registrada"));
 		}
 	}
 	if (rc == 0 && (any_change || a->create_deal) && cfg->confirm == CONFIRM_ALWAYS) {
@@ -605,8 +608,22 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		if (a->deal > 0)
 			deal_vars(app, a->deal, ch.v, l);
 		tvars_set(ch.v, "rep.name", a->rep->name);
-		if (a->picked)
+		if (a->picked) {
 			tvars_set(ch.v, "deal.picked", "yes");
+			/* the contact's other open deals, to pick from */
+			struct buf others;
+			buf_init(&others);
+			struct dbq *o = db_query(app->db, "SELECT id, title FROM deals WHERE contact_id = (SELECT contact_id "
+						 "FROM deals WHERE id = ?1) AND status = 'open' AND id <> ?1 "
+						 "ORDER BY last_activity DESC, id DESC LIMIT 5", "i", a->deal);
+			while (db_next(o))
+				buf_addf(&others, "%s#%lld %s", others.len ? ", " : "", (long long)db_col_int(o, 0),
+					 db_col_text(o, 1));
+			db_done(o);
+			if (others.len)
+				tvars_set(ch.v, "deal.others", others.s);
+			buf_release(&others);
+		}
 		/* what the triggers scheduled */
 		bool scheduled = false;
 		/* each line names its deal, as the changes do: a manager's answer
