@@ -225,7 +225,8 @@ add("spoof-rep-reply-to", head(frm="<attacker@evil.example>", subject="Re: [deal
 add("token-other-deal",
     AUTH_OK + head(frm="Ana <ana@example.com>", to="ventas+%s@example.com" % token(2), subject="Re: propuesta") + TEXT
     + "\r\netapa: ganado\r\nvalor: 1 EUR\r\n",
-    exit=(0,), deals="unchanged", config="auth", outcome="refuse", error_to="ana@example.com", why="an authenticated rep with a valid reply token for a deal of another rep")
+    exit=(0,), deals="unchanged", config="auth", outcome="ignore",
+    why="an authenticated rep with a valid reply token for a deal of another rep: SPEC 3.2 treats it as an unknown sender's, no command runs")
 add("token-forged",
     AUTH_OK + head(frm="Ana <ana@example.com>", to="ventas+2-%s@example.com" % token(1).split("-")[1], subject="Re: x") + TEXT
     + "\r\netapa: ganado\r\n",
