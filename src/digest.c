@@ -467,7 +467,12 @@ static int digest_vars(struct app *app, const struct report_base *base, const st
 	char *oj = scope_json(cfg, t, &owners, &nowners);
 	char today[11], prev_buf[21];
 	local_date(now, today);
-	char *prev = db_text(app->db, "SELECT MAX(sent_at) FROM digests WHERE recipient = ?", "t", t->rep->email);
+	/* the previous digest: not the row a scheduled one has just written
+	 * for itself (sent_at = now), or its "since" would be now */
+	char now_iso[21];
+	iso_format(now, now_iso);
+	char *prev = db_text(app->db, "SELECT MAX(sent_at) FROM digests WHERE recipient = ? AND sent_at < ?", "tt",
+			     t->rep->email, now_iso);
 	if (!prev) {
 		iso_format(now - 86400, prev_buf);
 		prev = xstrdup(prev_buf);
@@ -671,10 +676,11 @@ int cmd_digest(int argc, char **argv)
 	size_t nt = 0;
 	if (who) {
 		const struct rep *r = config_rep_find(cfg, who);
-		if (!r) {
+		if (!r || (as_manager && !r->manager)) {
 			free(ts);
 			app_close(&app);
-			return digest_usage("not a configured rep or manager");
+			return digest_usage(r ? "--manager names a rep who is not a manager: use --rep"
+					      : "not a configured rep or manager");
 		}
 		ts[nt++] = (struct target){r, as_manager};
 	} else
@@ -701,6 +707,15 @@ int cmd_digest(int argc, char **argv)
 		if (db_begin(app.db) < 0) {
 			rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;
 			break;
+		}
+		/* SPEC §5: once per recipient per day, by tick or by hand */
+		char day[11];
+		local_date(now, day);
+		if (db_int(app.db, 0, "SELECT COUNT(*) FROM digests WHERE recipient = ? AND day = ?", "tt",
+			   ts[i].rep->email, day) > 0) {
+			db_rollback(app.db);
+			printf("digest for %s already sent today (%s)\n", ts[i].rep->email, day);
+			continue;
 		}
 		int k = digest_queue(&app, base, &ts[i], now, false, &id);
 		if (k < 0 || db_commit(app.db) < 0) {
