@@ -1,8 +1,13 @@
 /* csv.c — `deal import --csv`: RFC 4180 CSV with a header row naming the
  * columns (title, contact, owner, stage, value, close_date; `id` and unknown
  * columns are ignored).  All rows go in one transaction: when any row is bad
- * every problem is reported as FILE:LINE and nothing is imported (65). */
+ * every problem is reported as FILE:LINE and nothing is imported (65).
+ * What spreadsheets write is accepted too: a byte order mark, `;` or tab
+ * between fields (Excel in Spanish and Portuguese locales: the header row
+ * tells which), Windows-1252 text (converted to UTF-8), rows of empty fields,
+ * and a contact written "Name <address>". */
 #include "app.h"
+#include "message.h"
 #include "command.h"
 #include "source.h"
 #include "util.h"
@@ -26,8 +31,10 @@ static void row_clear(struct row *r)
 	r->n = 0;
 }
 
-/* Parse one record starting at *p; advances *p and *line. false at EOF. */
-static bool next_record(const char **p, const char *end, int *line, struct row *r)
+/* Parse one record starting at *p with fields separated by sep; advances *p
+ * and *line.  false at EOF; *open_quote when a quoted field runs to the end
+ * of the file. */
+static bool next_record(const char **p, const char *end, int *line, struct row *r, char sep, bool *open_quote)
 {
 	const char *s = *p;
 	row_clear(r);
@@ -42,6 +49,7 @@ static bool next_record(const char **p, const char *end, int *line, struct row *
 		if (s < end && *s == '"') {
 			quoted = true;
 			s++;
+			bool closed = false;
 			while (s < end) {
 				if (*s == '"') {
 					if (s + 1 < end && s[1] == '"') {
@@ -50,14 +58,17 @@ static bool next_record(const char **p, const char *end, int *line, struct row *
 						continue;
 					}
 					s++;
+					closed = true;
 					break;
 				}
 				if (*s == '\n')
 					(*line)++;
 				buf_addc(&f, *s++);
 			}
+			if (!closed)
+				*open_quote = true;
 		}
-		while (s < end && *s != ',' && *s != '\n' && *s != '\r')
+		while (s < end && *s != sep && *s != '\n' && *s != '\r')
 			buf_addc(&f, *s++);
 		(void)quoted;
 		if (r->n == r->cap) {
@@ -65,7 +76,7 @@ static bool next_record(const char **p, const char *end, int *line, struct row *
 			r->f = xrealloc(r->f, r->cap * sizeof *r->f);
 		}
 		r->f[r->n++] = xstrdup(f.s);
-		if (s < end && *s == ',') {
+		if (s < end && *s == sep) {
 			s++;
 			continue;
 		}
@@ -92,22 +103,53 @@ static char *trimmed(const char *s)
 	return t;
 }
 
+/* The separator of the header row (its first line): the most frequent of
+ * ',', ';' and tab outside quotes; ',' when none. */
+static char guess_sep(const char *p, const char *end)
+{
+	size_t n[3] = {0, 0, 0};
+	bool q = false;
+	for (; p < end && (q || (*p != '\n' && *p != '\r')); p++) {
+		if (*p == '"')
+			q = !q;
+		else if (!q)
+			n[0] += *p == ',', n[1] += *p == ';', n[2] += *p == '\t';
+	}
+	return n[1] > n[0] && n[1] >= n[2] ? ';' : n[2] > n[0] && n[2] > n[1] ? '\t' : ',';
+}
+
+static bool all_blank(const struct row *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		for (const char *c = r->f[i]; *c; c++)
+			if (!isspace((unsigned char)*c))
+				return false;
+	return true;
+}
+
 int csv_import(struct app *app, const char *path)
 {
 	size_t len;
-	char *all = read_file(path, &len);
-	if (!all) {
+	char *raw = read_file(path, &len);
+	if (!raw) {
 		log_error("%s: %s", path, strerror(errno));
 		return EXIT_NOINPUT;
 	}
+	/* UTF-8 as is; anything else is taken as Windows-1252 (what Excel
+	 * writes in Spanish and Portuguese locales), never stored as is */
+	char *all = charset_to_utf8(NULL, raw, len);
+	free(raw);
+	len = strlen(all);
 	const char *p = all, *end = all + len;
 	if (len >= 3 && !memcmp(p, "\xef\xbb\xbf", 3))
 		p += 3;  /* spreadsheets write a BOM */
+	char sep = guess_sep(p, end);
+	bool open_quote = false;
 	int line = 1, bad = 0, added = 0;
 	struct row r = {0};
 	int col[6] = {-1, -1, -1, -1, -1, -1};
 	static const char *const names[6] = {"title", "contact", "owner", "stage", "value", "close_date"};
-	if (!next_record(&p, end, &line, &r)) {
+	if (!next_record(&p, end, &line, &r, sep, &open_quote)) {
 		fprintf(stderr, "%s:1: empty file\n", path);
 		free(all);
 		return EXIT_DATAERR;
@@ -135,9 +177,15 @@ int csv_import(struct app *app, const char *path)
 	}
 	char today[11];
 	app_today(today);
-	while (next_record(&p, end, &line, &r)) {
-		if (r.n == 1 && !r.f[0][0])
-			continue;  /* blank line */
+	while (next_record(&p, end, &line, &r, sep, &open_quote)) {
+		if (open_quote) {
+			fprintf(stderr, "%s:%d: a quoted field is not closed (its \" runs to the end of the file)\n",
+				path, r.line);
+			bad++;
+			break;
+		}
+		if (all_blank(&r))
+			continue;  /* a blank line, or a spreadsheet's row of empty cells */
 		char *v[6] = {0};
 		for (int k = 0; k < 6; k++)
 			v[k] = col[k] >= 0 && (size_t)col[k] < r.n ? trimmed(r.f[col[k]]) : NULL;
@@ -145,10 +193,22 @@ int csv_import(struct app *app, const char *path)
 				     .stage = v[3], .source = "import", .by = "import"};
 		char cur[4] = "", date[11] = "";
 		const char *err = NULL;
+		struct addrlist al = {0};
+		if (d.contact) {
+			/* "Name <address>" or a bare address */
+			addrlist_parse(d.contact, &al);
+			if (al.n == 1 && strchr(al.v[0].email, '@')) {
+				for (char *q = al.v[0].email; *q; q++)
+					*q = (char)tolower((unsigned char)*q);
+				d.contact = al.v[0].email;
+				if (al.v[0].name && *al.v[0].name)
+					d.contact_name = al.v[0].name;
+			}
+		}
 		if (!v[0] || !*v[0])
 			err = "title is empty";
-		else if (d.contact && !strchr(d.contact, '@'))
-			err = "contact is not an email address";
+		else if (d.contact && (al.n != 1 || !strchr(d.contact, '@')))
+			err = "contact is not one email address";
 		else if (v[4] && *v[4]) {
 			if (!parse_amount(v[4], &d.value, cur))
 				err = "value is not an amount";
@@ -164,11 +224,9 @@ int csv_import(struct app *app, const char *path)
 			err = "unknown stage";
 		if (!err && d.owner && *d.owner && !config_rep_find(app->cfg, d.owner))
 			err = "owner is not a configured rep";
-		if (d.contact)
-			for (char *q = v[1]; *q; q++)
-				*q = (char)tolower((unsigned char)*q);
 		if (!err && deal_create(app, &d, &err) < 0 && !err)
 			err = db_error(app->db) ? db_error(app->db) : "cannot create the deal";
+		addrlist_free(&al);
 		if (err) {
 			fprintf(stderr, "%s:%d: %s\n", path, r.line, err);
 			bad++;

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# `deal import --csv` with what teams actually export from their spreadsheets
+# (SPEC §2), checked through `export --json` and exit codes:
+#   1. RFC 4180: header in any order, an ignored `id` column, quoted fields with
+#      commas, doubled quotes and line breaks; deals numbered in file order;
+#   2. Excel in a Spanish locale: `;` between fields, Windows-1252 text, a
+#      contact written "Name <address>", a row of empty cells, CRLF;
+#   3. tab-separated;
+#   4. bad rows: every one reported as FILE:LINE, exit 65, nothing imported —
+#      including a quoted field that is never closed (it swallowed the rest of
+#      the file as one title).
+#   DEALMAIL_BIN, KEEP=1
+set -u
+exec /usr/bin/python3 - "$@" <<'PY'
+import json, os, shutil, subprocess, sys, tempfile
+
+BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="csv-secret-0123456789abcdef!!!!!")
+ENV.pop("DEALMAIL_CONFIG", None)
+tmp = tempfile.mkdtemp(prefix="dealmail-csv-")
+fails = []
+
+
+def check(ok, what):
+    print("  %s %s" % ("ok  " if ok else "FAIL", what), flush=True)
+    if not ok:
+        fails.append(what)
+
+
+conf = os.path.join(tmp, "dealmail.conf")
+with open(conf, "w") as f:
+    f.write("[dealmail]\naddress = ventas@example.com\nlanguage = es\n"
+            "[rep \"ana@example.com\"]\nname = Ana\n[rep \"luis@example.com\"]\nname = Luis\n")
+
+
+def run(name, data):
+    db = os.path.join(tmp, name + ".db")
+    assert subprocess.run([BIN, "-q", "-c", conf, "--db", db, "init"], env=ENV, capture_output=True).returncode == 0
+    path = os.path.join(tmp, name + ".csv")
+    with open(path, "wb") as f:
+        f.write(data)
+    r = subprocess.run([BIN, "-q", "-c", conf, "--db", db, "deal", "import", "--csv", path], env=ENV,
+                       capture_output=True)
+    ex = json.loads(subprocess.run([BIN, "-q", "-c", conf, "--db", db, "export", "--json"], env=ENV,
+                                   capture_output=True).stdout)
+    return r, ex, path
+
+
+try:
+    print("t-csv: 1 RFC 4180", flush=True)
+    r, ex, _ = run("rfc", b'id,value,title,contact,owner,stage,close_date\n'
+                   b'77,12000,"ACME, renewal",cliente@acme.mx,ana@example.com,demo,2026-12-15\n'
+                   b'78,,"Globex ""big"" deal\nphase 2",compras@globex.com.br,luis@example.com,propuesta,15/01/2027\n')
+    check(r.returncode == 0, "imported (exit %d: %s)" % (r.returncode, r.stderr.decode(errors="replace").strip()))
+    d = ex["deals"]
+    check([x["id"] for x in d] == [1, 2], "numbered 1, 2 in file order, the id column ignored (got %s)" % [x["id"] for x in d])
+    check(d and d[0]["title"] == "ACME, renewal" and d[0]["value"] == 12000 and d[0]["close_date"] == "2026-12-15",
+          "a quoted comma stays in the title; value and date read")
+    check(len(d) > 1 and d[1]["title"] == 'Globex "big" deal\nphase 2' and d[1]["stage"] == "proposal"
+          and d[1]["close_date"] == "2027-01-15", "doubled quotes, a line break, a stage by its Spanish name")
+
+    print("t-csv: 2 Excel in a Spanish locale", flush=True)
+    r, ex, _ = run("excel", b'title;contact;owner;stage;value;close_date\r\n'
+                   + "Renovación ACME;Juan Pérez <Juan@Acme.mx>;ana@example.com;propuesta;12.000,50;15/12/2026\r\n"
+                     ";;;;;\r\n".encode("cp1252"))
+    check(r.returncode == 0, "imported (exit %d: %s)" % (r.returncode, r.stderr.decode(errors="replace").strip()))
+    d = ex["deals"]
+    check(len(d) == 1, "one deal: the row of empty cells is skipped (got %d)" % len(d))
+    check(d and d[0]["title"] == "Renovación ACME", "the Windows-1252 title is UTF-8 in the export (got %r)" % (d and d[0]["title"]))
+    check(d and d[0]["contact"] == "juan@acme.mx" and d[0]["value"] == 12000.5,
+          "the contact is the address of \"Name <address>\", the amount read the Spanish way")
+    c = ex["contacts"]
+    check(c and c[0]["name"] == "Juan Pérez", "the contact's name is kept (got %r)" % (c and c[0]["name"]))
+
+    print("t-csv: 3 tab-separated", flush=True)
+    r, ex, _ = run("tab", b"title\tcontact\tvalue\nA\ta@a.example\t100\n")
+    check(r.returncode == 0 and len(ex["deals"]) == 1 and ex["deals"][0]["value"] == 100, "imported")
+
+    print("t-csv: 4 bad rows", flush=True)
+    r, ex, path = run("bad", b'title,contact,stage\nA,a@a.example,demo\nB,b@b.example,nosuchstage\n'
+                      b'"C,c@c.example,demo\nD,d@d.example,demo\n')
+    err = r.stderr.decode(errors="replace")
+    check(r.returncode == 65, "exit 65 (got %d)" % r.returncode)
+    check("%s:3:" % path in err and "unknown stage" in err, "the unknown stage is reported as FILE:3")
+    check("%s:4:" % path in err and "not closed" in err, "the unclosed quote is reported as FILE:4")
+    check(ex["deals"] == [], "nothing imported")
+finally:
+    if os.environ.get("KEEP"):
+        print("t-csv: kept", tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+print("t-csv: %s" % ("ok" if not fails else "%d failed" % len(fails)))
+sys.exit(1 if fails else 0)
+PY
