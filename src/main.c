@@ -345,6 +345,8 @@ static int deal_add(int argc, char **argv)
 	}
 	if (!d.title || !*d.title)
 		return usage("deal add: --title is required");
+	if (!d.contact || !*d.contact)
+		return usage("deal add: --contact is required (the client's email address)");
 	if (optind < argc)
 		return usage("deal add: unexpected argument");
 	if (cur[0] && !d.currency)
@@ -381,8 +383,9 @@ static int deal_add(int argc, char **argv)
 	if (id < 0 || db_commit(app.db) < 0) {
 		db_rollback(app.db);
 		if (err) {
+			/* an unknown stage or owner: a bad argument, as SPEC §2's 64 */
 			fprintf(stderr, "dealmail: deal add: %s\n", err);
-			rc = EXIT_DATAERR;
+			rc = EXIT_USAGE;
 		} else {
 			log_error("%s", db_error(app.db) ? db_error(app.db) : "cannot create the deal");
 			rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;
@@ -448,7 +451,12 @@ static int deal_show(int argc, char **argv)
 {
 	if (argc != 2)
 		return usage("deal show N");
-	long long id = atoll(argv[1][0] == '#' ? argv[1] + 1 : argv[1]);
+	const char *num = argv[1][0] == '#' ? argv[1] + 1 : argv[1];
+	char *end;
+	errno = 0;
+	long long id = strtoll(num, &end, 10);
+	if (!*num || *end || errno || id <= 0)
+		return usage("deal show N: N is a deal number (12 or #12)");
 	struct app app;
 	int rc = app_open_mode(&app, DB_READONLY);
 	if (rc)
