@@ -8,7 +8,8 @@
 #   3. tab-separated;
 #   4. bad rows: every one reported as FILE:LINE, exit 65, nothing imported —
 #      including a quoted field that is never closed (it swallowed the rest of
-#      the file as one title).
+#      the file as one title);
+#   5. `deal add` / `deal show` argument errors exit 64.
 #   DEALMAIL_BIN, KEEP=1
 set -u
 exec /usr/bin/python3 - "$@" <<'PY'
@@ -84,6 +85,20 @@ try:
     check("%s:3:" % path in err and "unknown stage" in err, "the unknown stage is reported as FILE:3")
     check("%s:4:" % path in err and "not closed" in err, "the unclosed quote is reported as FILE:4")
     check(ex["deals"] == [], "nothing imported")
+
+    print("t-csv: 5 deal add / deal show arguments", flush=True)
+    db = os.path.join(tmp, "add.db")
+    dm = lambda *a: subprocess.run([BIN, "-q", "-c", conf, "--db", db] + list(a), env=ENV, capture_output=True)
+    dm("init")
+    check(dm("deal", "add", "--title", "No contact").returncode == 64, "deal add without --contact: 64")
+    check(dm("deal", "add", "--title", "T", "--contact", "t@t.example", "--stage", "bogus").returncode == 64,
+          "deal add with an unknown stage: 64")
+    check(dm("deal", "add", "--title", "T", "--contact", "t@t.example", "--owner", "x@x.example").returncode == 64,
+          "deal add with an owner who is not a rep: 64")
+    r = dm("deal", "add", "--title", "T", "--contact", "Tina <T@t.example>")
+    check(r.returncode == 0 and r.stdout == b"1\n", "deal add prints the new number alone (got %r)" % r.stdout)
+    check(dm("deal", "show", "abc").returncode == 64, "deal show abc: 64")
+    check(dm("deal", "show", "#1").returncode == 0, "deal show #1: 0")
 finally:
     if os.environ.get("KEEP"):
         print("t-csv: kept", tmp)
