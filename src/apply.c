@@ -324,8 +324,11 @@ static void reply_base(struct app *app, const struct message *msg, const struct 
 {
 	struct buf refs;
 	buf_init(&refs);
-	for (size_t i = 0; i < msg->nreferences && i < 20; i++)
-		buf_addf(&refs, "%s%s", refs.len ? " " : "", msg->references[i]);
+	/* a long thread is trimmed as RFC 5322 §3.6.4 suggests: the first id
+	 * (the thread's root) and the most recent ones (the parent last) */
+	for (size_t i = 0; i < msg->nreferences; i++)
+		if (i == 0 || i + 19 >= msg->nreferences)
+			buf_addf(&refs, "%s%s", refs.len ? " " : "", msg->references[i]);
 	if (msg->message_id)
 		buf_addf(&refs, "%s%s", refs.len ? " " : "", msg->message_id);
 	*refs_r = buf_detach(&refs);

@@ -81,12 +81,28 @@ static void encode_words(struct buf *b, const char *s)
 	}
 }
 
+/* The longest run without a space: a header line may not exceed 998 octets
+ * (RFC 5322 §2.1.1), and ASCII text is folded only at spaces. */
+static size_t longest_word(const char *s)
+{
+	size_t best = 0;
+	while (*s) {
+		size_t n = strcspn(s, " ");
+		if (n > best)
+			best = n;
+		s += n;
+		s += strspn(s, " ");
+	}
+	return best;
+}
+
 void compose_header(struct buf *b, const char *name, const char *value)
 {
 	char *v = clean_value(value);
 	buf_adds(b, name);
 	buf_adds(b, ": ");
-	if (needs_encoding(v))
+	/* a word too long to fold goes in encoded-words, which are split */
+	if (needs_encoding(v) || longest_word(v) > 900)
 		encode_words(b, v);
 	else {
 		/* fold long ASCII values at spaces */
@@ -103,6 +119,32 @@ void compose_header(struct buf *b, const char *name, const char *value)
 			col += w;
 			p += w;
 		}
+	}
+	buf_adds(b, "\r\n");
+	free(v);
+}
+
+/* Message-ID, In-Reply-To, References: msg-ids are never encoded-words
+ * (RFC 2047 §5): written as they are, folded between ids. */
+static void id_header(struct buf *b, const char *name, const char *value)
+{
+	char *v = clean_value(value);
+	buf_adds(b, name);
+	buf_adds(b, ":");
+	size_t col = strlen(name) + 1;
+	for (const char *p = v; *p;) {
+		p += strspn(p, " ");
+		size_t n = strcspn(p, " ");
+		if (!n)
+			break;
+		if (col > strlen(name) + 1 && col + 1 + n > 76) {
+			buf_adds(b, "\r\n");
+			col = 0;
+		}
+		buf_addc(b, ' ');
+		buf_add(b, p, n);
+		col += 1 + n;
+		p += n;
 	}
 	buf_adds(b, "\r\n");
 	free(v);
@@ -255,11 +297,11 @@ char *compose_message(const struct outmsg *m, size_t *len_r)
 	if (m->reply_to)
 		compose_addr_header(&b, "Reply-To", NULL, m->reply_to);
 	compose_header(&b, "Subject", m->subject ? m->subject : "");
-	compose_header(&b, "Message-ID", m->message_id);
+	id_header(&b, "Message-ID", m->message_id);
 	if (m->in_reply_to)
-		compose_header(&b, "In-Reply-To", m->in_reply_to);
+		id_header(&b, "In-Reply-To", m->in_reply_to);
 	if (m->references && *m->references)
-		compose_header(&b, "References", m->references);
+		id_header(&b, "References", m->references);
 	compose_header(&b, "Auto-Submitted", m->auto_submitted ? m->auto_submitted : "auto-generated");
 	if (m->list_unsubscribe)
 		compose_header(&b, "List-Unsubscribe", m->list_unsubscribe);

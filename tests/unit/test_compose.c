@@ -212,9 +212,43 @@ static void test_iso(void **state)
 	}
 }
 
+/* RFC 5322 §2.1.1: no line over 998 octets, even for a subject with a word
+ * longer than that (a pasted URL, a deal title of one long word); and
+ * msg-ids are never encoded-words (RFC 2047 §5), even when not ASCII. */
+static void test_long_header_lines_and_ids(void **state)
+{
+	(void)state;
+	char word[1301];
+	memset(word, 'X', 1300);
+	word[1300] = '\0';
+	char *subject = xasprintf("Re: [deal #1] %s la propuesta", word);
+	struct outmsg m = {.from_addr = "a@b.c", .to_addr = "d@e.f", .subject = subject,
+			   .message_id = "<x@y>", .in_reply_to = "<\xC3\xB1" "and\xC3\xBA@x.example>",
+			   .references = "<r1@x> <\xC3\xB1" "and\xC3\xBA@x.example>", .text = "hi", .date = 0};
+	size_t len;
+	char *raw = compose_message(&m, &len);
+	size_t longest = 0;
+	for (const char *p = raw; *p;) {
+		size_t n = strcspn(p, "\r\n");
+		if (n > longest)
+			longest = n;
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	if (longest > 998)
+		print_error("a line of %zu octets\n", longest);
+	assert_true(longest <= 998);
+	assert_non_null(strstr(raw, "Subject: =?UTF-8?"));
+	assert_non_null(strstr(raw, "In-Reply-To: <\xC3\xB1" "and\xC3\xBA@x.example>\r\n"));
+	assert_non_null(strstr(raw, "References: <r1@x> <\xC3\xB1" "and\xC3\xBA@x.example>\r\n"));
+	free(raw);
+	free(subject);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_long_header_lines_and_ids),
 		cmocka_unit_test(test_no_header_injection), cmocka_unit_test(test_rfc2047),
 		cmocka_unit_test(test_long_words_split_on_characters), cmocka_unit_test(test_qp_body),
 		cmocka_unit_test(test_alternative), cmocka_unit_test(test_reply_subject),
