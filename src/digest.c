@@ -244,10 +244,10 @@ static int64_t digest_lists(struct app *app, struct tvars *v, const char *oj, co
 	/* tasks due today or overdue */
 	q = db_query(app->db, oj ?
 		"SELECT t.deal_id, d.title, t.text, t.due FROM deals d CROSS JOIN tasks t ON t.deal_id = d.id "
-		"WHERE d.owner IN (SELECT value FROM json_each(?1)) AND +t.done = 0 AND +t.due <= ?2 "
+		"WHERE d.owner IN (SELECT value FROM json_each(?1)) AND +t.done = 0 AND +t.due <= ?2 AND d.status = 'open' "
 		"ORDER BY t.due, t.id LIMIT 26" :
 		"SELECT t.deal_id, d.title, t.text, t.due FROM tasks t JOIN deals d ON d.id = t.deal_id "
-		"WHERE ?1 IS NULL AND t.done = 0 AND t.due <= ?2 ORDER BY t.due, t.id LIMIT 26",
+		"WHERE ?1 IS NULL AND t.done = 0 AND t.due <= ?2 AND d.status = 'open' ORDER BY t.due, t.id LIMIT 26",
 		"tt", oj, today);
 	for (n = 0; db_next(q); n++) {
 		if (n == LIST_MAX) {

@@ -436,10 +436,11 @@ struct report_base *report_base_load(struct app *app, time_t since, time_t now)
 	if (load_deals(app, b) < 0)
 		goto fail;
 
-	/* open tasks due today or before, by the deal's (current) owner */
+	/* open tasks of open deals due today or before, by the deal's (current)
+	 * owner: a won or lost deal's follow-ups no longer need anyone */
 	q = db_query(app->db,
 		     "SELECT d.owner, TOTAL(t.due = ?1), TOTAL(t.due < ?1) FROM tasks t JOIN deals d ON d.id = t.deal_id "
-		     "WHERE t.done = 0 AND t.due <= ?1 GROUP BY d.owner", "t", b->today);
+		     "WHERE t.done = 0 AND t.due <= ?1 AND d.status = 'open' GROUP BY d.owner", "t", b->today);
 	while (db_next(q)) {
 		struct tally *t = &b->o[owner_idx(b, db_col_text(q, 0))];
 		t->tasks_due += (int64_t)db_col_double(q, 1);

@@ -424,8 +424,10 @@ int task_reminders(struct app *app)
 	app_today(today);
 	if (db_begin(app->db) < 0)
 		goto fail;
+	/* tasks of open deals only: a won or lost deal's follow-up call is noise */
 	struct dbq *q = db_query(app->db, "SELECT t.id, t.deal_id, t.owner, t.text, t.due FROM tasks t WHERE t.done = 0 "
-				 "AND t.reminded = 0 AND t.due IS NOT NULL AND t.due <= ? ORDER BY t.id LIMIT 500",
+				 "AND t.reminded = 0 AND t.due IS NOT NULL AND t.due <= ? AND EXISTS(SELECT 1 FROM deals d "
+				 "WHERE d.id = t.deal_id AND d.status = 'open') ORDER BY t.id LIMIT 500",
 				 "t", today);
 	struct rem { int64_t id, deal; char *owner, *text, *due; } r[500];
 	size_t k = 0;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Task reminders through `tick`: none before the due day, one on it, never two.
+# Task reminders through `tick`: none before the due day, one on it, never two;
+# none for a deal that was lost, whose task the report and digest leave out too.
 set -u
 D=${DEALMAIL_BIN:?}
 T=$(mktemp -d /tmp/dealmail-tasks.XXXXXX)
@@ -33,5 +34,16 @@ check "the due day: one reminder to the owner" [ "$(reminders)" = 1 ]
 DEALMAIL_NOW=2026-11-25T18:00:00Z dm tick
 DEALMAIL_NOW=2026-11-26T18:00:00Z dm tick
 check "later ticks: still one" [ "$(reminders)" = 1 ]
+# a second deal with a task, lost before the task is due: no reminder, and
+# neither the report nor the digest counts its task as due
+dm deal add --title Globex --contact g@globex.example --owner ana@example.com --stage demo >/dev/null
+printf 'From: Ana <ana@example.com>\nTo: ventas@example.com\nSubject: Re: [deal #2] Globex\nMessage-ID: <t2@x>\n\ntarea: Llamar a Marta @ 2026-11-27\n' | dm ingest
+printf 'From: Ana <ana@example.com>\nTo: ventas@example.com\nSubject: Re: [deal #2] Globex\nMessage-ID: <t3@x>\n\nperdido: precio\n' | dm ingest
+DEALMAIL_NOW=2026-11-28T15:00:00Z dm tick
+check "a lost deal's task: no reminder" [ "$(reminders)" = 1 ]
+overdue=$(DEALMAIL_NOW=2026-11-28T15:00:00Z dm report --format json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"]["overdue"])')
+check "report: the lost deal's task is not overdue (only deal 1's is: got $overdue)" [ "$overdue" = 1 ]
+check "digest: the lost deal's task is not listed" \
+	bash -c "! DEALMAIL_NOW=2026-11-28T15:00:00Z DEALMAIL_SECRET=0123456789abcdef0123456789abcdef '$D' -q -c '$T/dealmail.conf' --db '$T/dm.db' digest --rep ana@example.com --print | grep -q 'Llamar a Marta'"
 [ "$fail" = 0 ] && echo "t-task-reminders: ok"
 exit $fail
