@@ -337,6 +337,18 @@ static void test_pipeline_errors(void **state)
 	expect_diag(&d, p, 7, "\"Proposta pendente\" of stage \"demo\" already names stage \"proposal\"");
 	diag_free(&d);
 
+	/* a stage's name that another stage also goes by, in another language:
+	 * `etapa: ganho` would pick whichever comes first */
+	d = load_bad("[pipeline]\n"
+		     "stages = new, demo, delayed, won, lost\n"
+		     "[stage \"delayed\"]\n"
+		     "name.es = Ganho\n"
+		     "[stage \"demo\"]\n"
+		     "name.pt = Proposta pendente\n",
+		     &p);
+	expect_diag(&d, p, 4, "stage \"delayed\" and stage \"won\" are both called \"Ganho\"");
+	diag_free(&d);
+
 	/* on_stale without stale_days; stage action into itself; sequence with no steps */
 	d = load_bad("[stage \"demo\"]\n"
 		     "on_stale = notify owner\n"
