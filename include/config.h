@@ -48,6 +48,7 @@ struct sequence {
 	size_t nsteps;
 	int window_start, window_end; /* minutes since midnight; 0,1440 = always */
 	unsigned days_mask;         /* bit 0 = Sunday … bit 6 = Saturday; 0x7f = every day */
+	int line;                   /* of its `steps` in the config file, for config check */
 };
 
 struct rep {
@@ -83,6 +84,7 @@ struct config {
 	bool require_auth;
 	char *authserv_id;
 	char *templates;            /* override dir, default "<dir>/templates" */
+	int templates_line;         /* of `templates =`, 0 when not written */
 	char *currency;             /* default currency for bare amounts, or NULL */
 	int undo_minutes;           /* default 60 */
 	int pipe_timeout;           /* seconds, default 8 */

@@ -1147,6 +1147,7 @@ static void do_dealmail(struct loader *ld, const struct group *g)
 			get_str(e, &c->authserv_id);
 		} else if (!strcmp(k, "templates")) {
 			get_path(ld, e, &c->templates);
+			c->templates_line = e->line;
 		} else if (!strcmp(k, "currency")) {
 			bool ok = strlen(v) == 3;
 			for (size_t j = 0; ok && j < 3; j++)
@@ -1992,6 +1993,7 @@ static void do_sequence(struct loader *ld, const struct group *g)
 	q->window_end = 24 * 60;
 	q->days_mask = 0x7f;
 	const struct ent *e = ent_find(g, "steps");
+	q->line = e ? e->line : g->line;
 	if (!e) {
 		err(ld, g->line, "[sequence \"%s\"] has no steps (steps = 2d proposal-1, 5d proposal-2)", g->name);
 	} else {

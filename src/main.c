@@ -12,6 +12,7 @@
 #include "text.h"
 #include "util.h"
 #include <errno.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,6 +542,11 @@ static int cmd_config(int argc, char **argv)
 		static const char *const fixed[] = {"confirmation", "error", "help", "list", "history", "undo",
 						    "notify-reply", "notify-lead", "notify-stale", "notify-score",
 						    "notify-bounce", "notify-stage", "notify-task", NULL};
+		struct stat st;
+		errno = 0;
+		if (cfg->templates_line && (stat(cfg->templates, &st) < 0 || !S_ISDIR(st.st_mode)))
+			diag_add(&d, path, cfg->templates_line, "templates: %s is not a folder (%s)", cfg->templates,
+				 strerror(errno ? errno : ENOTDIR));
 		bool langs[NLANG] = {false};
 		langs[cfg->language] = true;
 		for (size_t i = 0; i < cfg->nreps; i++)
@@ -551,7 +557,7 @@ static int cmd_config(int argc, char **argv)
 			for (const char *const *t = fixed; *t; t++) {
 				char *err = NULL;
 				if (template_check(cfg->templates, lang_code((enum lang)l), *t, &err) < 0) {
-					diag_add(&d, err ? err : *t, 0, "template problem");
+					diag_add(&d, path, cfg->templates_line, "%s", err ? err : *t);
 					free(err);
 				}
 			}
@@ -560,7 +566,8 @@ static int cmd_config(int argc, char **argv)
 					char *err = NULL;
 					if (template_check(cfg->templates, lang_code((enum lang)l),
 							   cfg->sequences[s].steps[k].tmpl, &err) < 0) {
-						diag_add(&d, err ? err : cfg->sequences[s].steps[k].tmpl, 0, "template problem");
+						diag_add(&d, path, cfg->sequences[s].line, "[sequence \"%s\"]: %s",
+							 cfg->sequences[s].name, err ? err : cfg->sequences[s].steps[k].tmpl);
 						free(err);
 					}
 				}

@@ -327,6 +327,20 @@ try:
     r3 = subprocess.run([BIN, "-c", os.path.join(tmp, "missing.conf"), "config", "check"], env=ENV,
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(r3.returncode == 78, "config check of a missing file exits 78 (got %d)" % r3.returncode)
+    # template problems are reported at the config line that caused them
+    tconf = os.path.join(tmp, "tmpl.conf")
+    with open(tconf, "w") as f:
+        f.write("[dealmail]\naddress = ventas@example.com\n[stage \"proposal\"]\non_enter = sequence f\n"
+                "[sequence \"f\"]\nsteps = 2d proposal-1, 14d proposal-99\n")
+    r6 = subprocess.run([BIN, "-c", tconf, "config", "check"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(r6.returncode == 78 and ("%s:6: [sequence \"f\"]: template en/proposal-99.txt not found" % tconf).encode()
+          in r6.stderr, "a sequence step's missing template is reported as FILE:LINE of its steps (got %d: %s)" % (
+              r6.returncode, r6.stderr.decode(errors="replace").strip()[:200]))
+    with open(tconf, "w") as f:
+        f.write("[dealmail]\naddress = ventas@example.com\ntemplates = %s/no-such-folder\n" % tmp)
+    r7 = subprocess.run([BIN, "-c", tconf, "config", "check"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check(r7.returncode == 78 and ("%s:3: templates:" % tconf).encode() in r7.stderr,
+          "a templates folder that does not exist is reported as FILE:LINE (got %d)" % r7.returncode)
     # no configuration anywhere (no -c, no DEALMAIL_CONFIG, none in the working
     # folder; /etc/dealmail is checked too, so the test is skipped where it exists)
     if os.path.exists("/etc/dealmail/dealmail.conf"):
