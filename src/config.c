@@ -2048,12 +2048,16 @@ static void do_sequence(struct loader *ld, const struct group *g)
 static void do_rep(struct loader *ld, const struct group *g)
 {
 	struct config *c = ld->cfg;
-	if (!is_email(g->name)) {
+	/* a bad address is reported, and the section's other keys are still
+	 * checked (config check reports every problem), on a rep not kept */
+	bool valid = is_email(g->name);
+	if (!valid)
 		err(ld, g->line, "[rep \"%s\"]: \"%s\" is not an email address", g->name, g->name);
-		return;
+	struct rep scratch, *r = &scratch;
+	if (valid) {
+		c->reps = xrealloc(c->reps, (c->nreps + 1) * sizeof *c->reps);
+		r = &c->reps[c->nreps++];
 	}
-	c->reps = xrealloc(c->reps, (c->nreps + 1) * sizeof *c->reps);
-	struct rep *r = &c->reps[c->nreps++];
 	memset(r, 0, sizeof *r);
 	r->email = xstrdup(g->name);
 	lower_ascii(r->email);
@@ -2078,6 +2082,11 @@ static void do_rep(struct loader *ld, const struct group *g)
 			err(ld, e->line, "role: \"%s\" is not \"rep\" or \"manager\"", v);
 		free(f);
 		free(v);
+	}
+	if (!valid) {
+		free(r->email);
+		free(r->name);
+		free(r->team);
 	}
 }
 

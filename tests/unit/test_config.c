@@ -349,6 +349,16 @@ static void test_pipeline_errors(void **state)
 	expect_diag(&d, p, 4, "stage \"delayed\" and stage \"won\" are both called \"Ganho\"");
 	diag_free(&d);
 
+	/* a rep whose address is bad: the section's other mistakes too */
+	d = load_bad("[rep \"not-an-email\"]\n"
+		     "role = boss\n"
+		     "language = klingon\n",
+		     &p);
+	expect_diag(&d, p, 1, "\"not-an-email\" is not an email address");
+	expect_diag(&d, p, 2, "role: \"boss\" is not");
+	expect_diag(&d, p, 3, "klingon");
+	diag_free(&d);
+
 	/* on_stale without stale_days; stage action into itself; sequence with no steps */
 	d = load_bad("[stage \"demo\"]\n"
 		     "on_stale = notify owner\n"
