@@ -194,6 +194,11 @@ static void test_iso(void **state)
 	assert_int_equal(iso_parse("2026-11-23T24:00:00Z"), -1);
 	assert_int_equal(iso_parse("2026-11-2xT09:00:00Z"), -1);
 	assert_int_equal(iso_parse("2026-00-10"), -1);
+	assert_int_equal(iso_parse("2026-11-31"), -1);
+	assert_int_equal(iso_parse("2026-02-29"), -1);
+	assert_true(iso_parse("2028-02-29") > 0);
+	assert_true(iso_parse("2000-02-29") > 0);
+	assert_int_equal(iso_parse("2100-02-29"), -1);
 	char d[11];
 	date_add_days("2026-12-30", 3, d);
 	assert_string_equal(d, "2027-01-02");
