@@ -1092,8 +1092,8 @@ static time_t parse_since(const char *s)
 		tm.tm_mon = m - 1;
 		tm.tm_mday = d;
 		tm.tm_isdst = -1;
-		if (m < 1 || m > 12 || d < 1 || d > 31)
-			return -1;
+		if (m < 1 || m > 12 || d < 1 || d > 31 || iso_parse(s) < 0)
+			return -1;   /* iso_parse knows the months' lengths */
 		return mktime(&tm);
 	}
 	return iso_parse(s);
