@@ -1496,40 +1496,6 @@ static void finish_aliases(struct loader *ld, struct group **stage_groups)
 				break;
 			}
 	}
-	/* a stage's name (in any language) that is another stage's key, name or
-	 * alias: `etapa: NAME` would silently pick the first of the two */
-	struct strv told = {0};
-	for (size_t i = 0; i < c->nstages; i++) {
-		const struct stage *s = &c->stages[i];
-		for (int l = 0; l < NLANG; l++) {
-			if (!s->name[l] || !*s->name[l])
-				continue;
-			for (size_t j = 0; j < c->nstages; j++) {
-				if (j == i || !stage_names(&c->stages[j], s->name[l], ld->nuser_aliases[j]))
-					continue;
-				char *f = text_fold(s->name[l]);
-				if (!strv_has(&told, f)) {
-					/* the line that wrote it, in either stage's section */
-					static const char *const keys[] = {"name.es", "name.pt", "name.en", "name"};
-					const struct ent *e = NULL;
-					for (size_t k = 0; k < 8 && !e; k++) {
-						struct group *g = stage_groups[k < 4 ? i : j];
-						const struct ent *x = g ? ent_find(g, keys[k % 4]) : NULL;
-						char *v = x ? value_clean(x->raw) : NULL;
-						if (v && text_fold_eq(v, s->name[l]))
-							e = x;
-						free(v);
-					}
-					err(ld, e ? e->line : 0, "stage \"%s\" and stage \"%s\" are both called \"%s\"",
-					    s->key, c->stages[j].key, s->name[l]);
-					strv_add(&told, f);
-				}
-				free(f);
-				break;
-			}
-		}
-	}
-	strv_free(told.v, told.n);
 	/* built-in aliases, unless they would name another stage.  This runs
 	 * at every start (each message on the MTA pipe): what every stage
 	 * already answers to is folded once, not once per comparison. */
@@ -1553,6 +1519,41 @@ static void finish_aliases(struct loader *ld, struct group **stage_groups)
 			free(f);
 		}
 	}
+	/* a stage's name (in any language) that is another stage's key, name or
+	 * alias: `etapa: NAME` would silently pick the first of the two.  On the
+	 * folded names above: this runs at every start */
+	struct strv told = {0};
+	for (size_t i = 0; i < c->nstages; i++) {
+		const struct stage *s = &c->stages[i];
+		for (int l = 0; l < NLANG; l++) {
+			if (!s->name[l] || !*s->name[l])
+				continue;
+			char *f = text_fold(s->name[l]);
+			for (size_t j = 0; j < c->nstages; j++) {
+				if (j == i || !strv_has(&names[j], f))
+					continue;
+				if (!strv_has(&told, f)) {
+					/* the line that wrote it, in either stage's section */
+					static const char *const keys[] = {"name.es", "name.pt", "name.en", "name"};
+					const struct ent *e = NULL;
+					for (size_t k = 0; k < 8 && !e; k++) {
+						struct group *g = stage_groups[k < 4 ? i : j];
+						const struct ent *x = g ? ent_find(g, keys[k % 4]) : NULL;
+						char *v = x ? value_clean(x->raw) : NULL;
+						if (v && text_fold_eq(v, s->name[l]))
+							e = x;
+						free(v);
+					}
+					err(ld, e ? e->line : 0, "stage \"%s\" and stage \"%s\" are both called \"%s\"",
+					    s->key, c->stages[j].key, s->name[l]);
+					strv_add(&told, f);
+				}
+				break;
+			}
+			free(f);
+		}
+	}
+	strv_free(told.v, told.n);
 	for (size_t i = 0; i < c->nstages; i++) {
 		const struct builtin_stage *b = builtin_find(c->stages[i].key);
 		if (!b)
