@@ -49,7 +49,8 @@ struct source_ack {                 /* where the message came from */
  * 75 (temporary: nothing applied), 74 (database error). */
 int process_message(struct app *app, const char *raw, size_t len, const struct source_ack *src);
 /* The same, for a message already parsed by message_parse_for() (msg, or NULL
- * and why): batch sources parse ahead on another thread.  Takes msg. */
+ * and why): batch sources parse ahead on another thread.  msg stays the
+ * caller's (the batch gives it back to the thread that allocated it). */
 struct message;
 struct message *message_parse_for(const struct app *app, const char *raw, size_t len, const char **why_r);
 int process_parsed(struct app *app, const char *raw, size_t len, struct message *msg, const char *why,

@@ -1140,7 +1140,9 @@ int process_message(struct app *app, const char *raw, size_t len, const struct s
 {
 	const char *why;
 	struct message *msg = message_parse_for(app, raw, len, &why);
-	return process_parsed(app, raw, len, msg, why, src);
+	int code = process_parsed(app, raw, len, msg, why, src);
+	message_free(msg);
+	return code;
 }
 
 int process_parsed(struct app *app, const char *raw, size_t len, struct message *msg, const char *why,
@@ -1152,7 +1154,6 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 		return quarantine_message(app, raw, len, why, src);
 	message_key(msg, raw, len, a.key);
 	if (unit_begin(app) < 0) {
-		message_free(msg);
 		int code = tx_code(app);
 		db_clear_error(app->db);
 		return code;
@@ -1164,7 +1165,6 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 	    (other[0] && db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", other) > 0)) {
 		log_verbose("%s: already processed", a.key);
 		save_checkpoint(app, src);
-		message_free(msg);
 		return finish(app);
 	}
 	if (analyze(app, msg, &a) == 0 && apply_analysis(app, msg, &a) == 0) {
@@ -1177,7 +1177,6 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 	log_verbose("%s: %s from %s, deal %lld by %s: %s", a.key, cls_name(a.cls), a.sender,
 		    (long long)a.deal, route_name(a.route), outcome_name(a.outcome));
 	analysis_free(&a);
-	message_free(msg);
 	return finish(app);
 }
 

@@ -345,6 +345,7 @@ static void marker_finish(struct marker *m, pthread_t th)
  * without it.  The read-ahead is bounded in messages and in bytes. */
 #define AHEAD_SLOTS 64
 #define AHEAD_BYTES ((size_t)64 << 20)
+#define AHEAD_TRASH 128
 
 struct ahead_item {
 	char *raw;
@@ -369,12 +370,36 @@ struct ahead {
 	 * not for every message: each wake-up is a futex call and a context
 	 * switch on both sides. */
 	bool reader_waits, applier_waits;
+	/* Applied items go back to the reader, which frees them: memory is
+	 * best freed by the thread whose malloc arena it came from (a free
+	 * from the other thread takes that arena's lock, and the two threads
+	 * then contend for it on every message). */
+	struct ahead_item trash[AHEAD_TRASH];
+	size_t ntrash;
 };
 #define AHEAD_WAKE 8           /* items ready, or slots free, for a wake-up */
+
+static void item_free(struct ahead_item *it)
+{
+	message_free(it->msg);
+	free(it->raw);
+	free(it->why);
+}
+
+/* The applied items handed back so far (called with the lock held; the
+ * caller frees them after unlocking). */
+static size_t trash_take(struct ahead *a, struct ahead_item *out)
+{
+	size_t n = a->ntrash;
+	memcpy(out, a->trash, n * sizeof *out);
+	a->ntrash = 0;
+	return n;
+}
 
 static void *ahead_run(void *arg)
 {
 	struct ahead *a = arg;
+	struct ahead_item *mine = xmalloc(AHEAD_TRASH * sizeof *mine);
 	for (size_t i = 0; i < a->n; i++) {
 		struct ahead_item it = {0};
 		char *path = xasprintf("%s/%s/%s", a->root, a->v[i].dir, a->v[i].name);
@@ -401,9 +426,7 @@ static void *ahead_run(void *arg)
 		}
 		if (a->stop) {
 			pthread_mutex_unlock(&a->mu);
-			message_free(it.msg);
-			free(it.raw);
-			free(it.why);
+			item_free(&it);
 			break;
 		}
 		a->ring[a->head % AHEAD_SLOTS] = it;
@@ -413,14 +436,24 @@ static void *ahead_run(void *arg)
 			a->applier_waits = false;
 			pthread_cond_signal(&a->more);
 		}
+		size_t nt = trash_take(a, mine);
 		pthread_mutex_unlock(&a->mu);
+		for (size_t k = 0; k < nt; k++)
+			item_free(&mine[k]);
 	}
+	free(mine);
 	return NULL;
 }
 
-static void ahead_take(struct ahead *a, struct ahead_item *it)
+/* The next item; done (the applied one, or NULL) goes back to the reader. */
+static void ahead_take(struct ahead *a, struct ahead_item *it, struct ahead_item *done)
 {
 	pthread_mutex_lock(&a->mu);
+	bool kept = false;
+	if (done && a->ntrash < AHEAD_TRASH) {
+		a->trash[a->ntrash++] = *done;
+		kept = true;
+	}
 	while (a->head == a->tail) {
 		a->applier_waits = true;
 		pthread_cond_wait(&a->more, &a->mu);
@@ -435,6 +468,8 @@ static void ahead_take(struct ahead *a, struct ahead_item *it)
 		pthread_cond_signal(&a->room);
 	}
 	pthread_mutex_unlock(&a->mu);
+	if (done && !kept)
+		item_free(done);   /* the reader is behind on freeing: here, then */
 }
 
 static void ahead_stop(struct ahead *a, pthread_t th)
@@ -444,12 +479,11 @@ static void ahead_stop(struct ahead *a, pthread_t th)
 	pthread_cond_signal(&a->room);
 	pthread_mutex_unlock(&a->mu);
 	pthread_join(th, NULL);
-	for (; a->tail < a->head; a->tail++) {
-		struct ahead_item *it = &a->ring[a->tail % AHEAD_SLOTS];
-		message_free(it->msg);
-		free(it->raw);
-		free(it->why);
-	}
+	for (; a->tail < a->head; a->tail++)
+		item_free(&a->ring[a->tail % AHEAD_SLOTS]);
+	for (size_t k = 0; k < a->ntrash; k++)
+		item_free(&a->trash[k]);
+	a->ntrash = 0;
 }
 
 int source_maildir(struct app *app, const char *root)
@@ -508,6 +542,8 @@ int source_maildir(struct app *app, const char *root)
 	 * that fails takes its whole (uncommitted, unmarked) batch with it,
 	 * and the files are still in the Maildir for the next run. */
 	app->batch_whole = true;
+	struct ahead_item done;
+	bool have_done = false;
 	for (size_t i = 0; i < n; i++) {
 		if (!app->in_batch_tx) {
 			int b = batch_begin(app);
@@ -517,9 +553,10 @@ int source_maildir(struct app *app, const char *root)
 			}
 		}
 		struct ahead_item it = {0};
-		if (threaded)
-			ahead_take(ah, &it);
-		else {
+		if (threaded) {
+			ahead_take(ah, &it, have_done ? &done : NULL);
+			have_done = false;
+		} else {
 			char *path = xasprintf("%s/%s/%s", root, v[i].dir, v[i].name);
 			if (!(it.raw = read_file(path, &it.len)))
 				it.err = errno;
@@ -534,8 +571,11 @@ int source_maildir(struct app *app, const char *root)
 			c = process_parsed(app, it.raw, it.len, it.msg, it.why, NULL);
 		else
 			c = process_message(app, it.raw, it.len, NULL);
-		free(it.raw);
-		free(it.why);
+		if (threaded) {
+			done = it;   /* freed by the reader, with the next take */
+			have_done = true;
+		} else
+			item_free(&it);
 		in_batch++;
 		if (c == EXIT_DATAERR)
 			c = 0;  /* kept in the quarantine: the batch goes on */
@@ -560,6 +600,8 @@ int source_maildir(struct app *app, const char *root)
 		}
 	}
 	app->batch_whole = false;
+	if (have_done)
+		item_free(&done);
 	if (threaded)
 		ahead_stop(ah, th);
 	marker_finish(&mark, mark_th);
