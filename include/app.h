@@ -24,6 +24,11 @@ struct app {
 	bool batch_whole;       /* ... or, set by a source that can re-read its
 	                           messages, no savepoint: a message that fails
 	                           makes the source roll the whole batch back */
+	/* Recipients at their cap of automatic replies (confirm_per_hour), and
+	 * until when: outbox.c skips the count while it cannot have changed.
+	 * Valid for db_rollbacks() == capped_gen (a rollback can remove rows). */
+	struct { char rcpt[120]; time_t until; } capped[8];
+	unsigned capped_gen, capped_next;
 };
 
 /* sysexits */

@@ -42,6 +42,9 @@ void db_rollback(struct db *db);
 int db_savepoint(struct db *db);      /* SAVEPOINT m */
 int db_release(struct db *db);        /* RELEASE m */
 void db_rollback_to(struct db *db);   /* ROLLBACK TO m; RELEASE m */
+/* How many transactions or savepoints have been rolled back so far: what
+ * was read from the database since may have been undone. */
+unsigned db_rollbacks(const struct db *db);
 void db_set_sync(struct db *db, bool full);  /* synchronous FULL / NORMAL */
 int db_checkpoint(struct db *db);     /* wal_checkpoint(FULL): makes NORMAL commits durable */
 /* Checkpoint on close only once the WAL holds `frames` frames (then

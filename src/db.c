@@ -26,6 +26,7 @@ struct db {
 	bool tempfail;
 	int wal_frames;  /* frames in the WAL after our last commit */
 	int ckpt_at;     /* > 0: checkpoint on close only from this many frames */
+	unsigned rollbacks;
 };
 
 static const char *const migrations[] = {
@@ -249,6 +250,13 @@ fail:
 	return -1;
 }
 
+/* every rollback of a transaction, asked for or automatic (an error such as
+ * SQLITE_FULL may end the transaction by itself) */
+static void on_rollback(void *arg)
+{
+	((struct db *)arg)->rollbacks++;
+}
+
 struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_r, bool *tempfail_r)
 {
 	struct db *db = xcalloc(1, sizeof *db);
@@ -271,6 +279,7 @@ struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db->h, 1);
+	sqlite3_rollback_hook(db->h, on_rollback, db);
 	sqlite3_busy_timeout(db->h, busy_ms > 0 ? busy_ms : 5000);
 	/* WAL is a property of the file, set by init (a read-only open, for
 	 * export, explain, deal list/show, writes nothing).  Sub-journals (a savepoint
@@ -368,8 +377,11 @@ void db_rollback(struct db *db)
 /* prepared once and cached like any statement: a batch takes one per message */
 int db_savepoint(struct db *db) { return db_exec(db, "SAVEPOINT m", ""); }
 int db_release(struct db *db) { return db_exec(db, "RELEASE m", ""); }
+unsigned db_rollbacks(const struct db *db) { return db->rollbacks; }
+
 void db_rollback_to(struct db *db)
 {
+	db->rollbacks++;
 	sqlite3_exec(db->h, "ROLLBACK TO m; RELEASE m", NULL, NULL, NULL);
 }
 

@@ -21,6 +21,43 @@ static char *plus_address(const char *address, const char *suffix)
 	return xasprintf("%.*s+%s%s", (int)(at - address), address, suffix, at);
 }
 
+/* Has `rcpt` had confirm_per_hour automatic replies in the hour before t?
+ * The cap-th newest of them says until when the answer stays yes: rows are
+ * only ever added (in a batch, by this process: it holds the write lock),
+ * so until that row is an hour old nothing needs counting again; a
+ * rollback (which can remove rows) forgets it all. */
+static bool capped(struct app *app, const char *rcpt, time_t t)
+{
+	int cap = app->cfg->confirm_per_hour;
+	size_t nslots = sizeof app->capped / sizeof app->capped[0];
+	if (app->capped_gen != db_rollbacks(app->db)) {
+		memset(app->capped, 0, sizeof app->capped);
+		app->capped_gen = db_rollbacks(app->db);
+	}
+	for (size_t i = 0; i < nslots; i++)
+		if (app->capped[i].rcpt[0] && !strcmp(app->capped[i].rcpt, rcpt)) {
+			if (t < app->capped[i].until)
+				return true;
+			app->capped[i].rcpt[0] = '\0';
+		}
+	char since[21];
+	iso_format(t - 3600, since);
+	/* the cap-th newest automatic reply of the last hour, if there is one */
+	char *at = db_text(app->db, "SELECT created_at FROM outbox WHERE rcpt = ? AND created_at > ? "
+			   "AND kind IN ('confirmation','error','reply') ORDER BY created_at DESC LIMIT 1 OFFSET ?",
+			   "ttI", rcpt, since, cap - 1);
+	if (!at)
+		return false;
+	time_t until = iso_parse(at) + 3600;
+	free(at);
+	if (strlen(rcpt) < sizeof app->capped[0].rcpt) {
+		size_t k = app->capped_next++ % nslots;
+		snprintf(app->capped[k].rcpt, sizeof app->capped[k].rcpt, "%s", rcpt);
+		app->capped[k].until = until;
+	}
+	return true;
+}
+
 int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 {
 	const struct config *cfg = app->cfg;
@@ -34,17 +71,10 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 	iso_format(t, now);
 	bool automatic = !strcmp(it->kind, "confirmation") || !strcmp(it->kind, "error") ||
 			 !strcmp(it->kind, "reply");
-	if (automatic && cfg->confirm_per_hour > 0) {
-		char since[21];
-		iso_format(t - 3600, since);
-		/* bounded: counts at most `cap` rows however busy the hour was */
-		if (db_int(app->db, 0, "SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE rcpt = ? AND created_at > ? "
-			   "AND kind IN ('confirmation','error','reply') LIMIT ?)", "ttI", it->to_addr, since,
-			   cfg->confirm_per_hour) >= cfg->confirm_per_hour) {
-			log_info("not answering %s: %d automatic replies in the last hour", it->to_addr,
-				 cfg->confirm_per_hour);
-			return 0;
-		}
+	if (automatic && cfg->confirm_per_hour > 0 && capped(app, it->to_addr, t)) {
+		log_info("not answering %s: %d automatic replies in the last hour", it->to_addr,
+			 cfg->confirm_per_hour);
+		return 0;
 	}
 	if (template_render(cfg->templates, it->lang, it->tmpl, it->vars, &r, &err) < 0) {
 		/* a broken template must not block the change itself: say so loudly
