@@ -11,7 +11,18 @@ PKG_CFLAGS := $(shell pkg-config --cflags libetpan libcurl libxml-2.0 libssl $(P
 # (mailimap_authenticate) and liblockfile.  Startup time is most of `ingest`
 # on the MTA pipe.
 ETPAN_LIBS := -Wl,-Bstatic -letpan -Wl,-Bdynamic -lsasl2 -llockfile
-PKG_LIBS   := $(ETPAN_LIBS) $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring
+# SQLite, PCRE2, Nettle, libunistring and inih are linked from their static
+# archives too: resolving their symbols at every start was a tenth of the
+# MTA pipe's time (one process per message).  The cost: a security update
+# of one of them reaches dealmail only when it is rebuilt (`make install`
+# again).  STATIC_DEPS=0 links them as shared libraries.
+STATIC_DEPS ?= 1
+ifeq ($(STATIC_DEPS),1)
+DEP_LIBS   := -Wl,-Bstatic $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring -Wl,-Bdynamic
+else
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lunistring
+endif
+PKG_LIBS   := $(ETPAN_LIBS) $(DEP_LIBS)
 CFLAGS   ?= -O2 -g
 # the project's own flags stay even when CFLAGS is given on the command line
 DM_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude $(PKG_CFLAGS) \

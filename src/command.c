@@ -911,6 +911,19 @@ static void compile_line_re(void)
 		fprintf(stderr, "dealmail: command pattern: %s at %zu\n", (char *)msg, (size_t)off);
 		abort();
 	}
+}
+
+/* JIT-compiling the pattern costs more than matching the few lines of one
+ * message with the interpreter (the MTA pipe's one message per process), so
+ * it is done once a process has matched enough lines to gain from it (a
+ * batch).  commands_parse() runs on one thread at a time (the applying one):
+ * no match runs while the code is being compiled. */
+#define JIT_AFTER_LINES 200
+static unsigned lines_matched;
+static pthread_once_t line_jit_once = PTHREAD_ONCE_INIT;
+
+static void jit_line_re(void)
+{
 	pcre2_jit_compile(line_re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
 }
 
@@ -969,6 +982,8 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 	if (!visible)
 		return;
 	pthread_once(&line_re_once, compile_line_re);
+	if (lines_matched > JIT_AFTER_LINES)
+		pthread_once(&line_jit_once, jit_line_re);
 	pcre2_match_data *md = pcre2_match_data_create_from_pattern(line_re, NULL);
 	if (!md)
 		return;
@@ -987,6 +1002,7 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 		char *clean = drop_invisible(p, &len);
 		if (clean)
 			p = clean;
+		lines_matched++;
 		int rc = len >= 2 ? pcre2_match(line_re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
 		if (rc > 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);

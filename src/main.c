@@ -231,7 +231,10 @@ static int cmd_ingest(int argc, char **argv)
 		}
 		int rc = source_pipe(pipe_work, cfg, timeout, max);
 		config_free(cfg);   /* the parent's copy; the child owned its own */
-		return rc;
+		/* the verdict is final: skip the libraries' exit handlers (the
+		 * MTA waits for this process, and they hold nothing of ours) */
+		fflush(NULL);
+		_exit(rc);
 	}
 	struct app app;
 	int rc = app_open(&app, false);
