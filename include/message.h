@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdbool.h>
 
+struct fwd_block;
+
 struct addr {
 	char *name;   /* decoded display name, or NULL */
 	char *email;  /* lower-cased addr-spec, never NULL */
@@ -64,6 +66,11 @@ struct message {
 	                            reply's new text (reply_visible() of text)
 	                            when the caller works it out early; freed by
 	                            message_free() */
+	struct fwd_block *inline_fwd; /* not set by message_parse() either: the
+	                            inline forwarded block of text (reply_forwarded())
+	                            when the caller works it out early, with
+	                            inline_fwd_done; freed by message_free() */
+	bool inline_fwd_done;
 	bool truncated;          /* MIME structure was broken; best effort used */
 
 	/* delivery status notification (multipart/report; report-type=delivery-status) */

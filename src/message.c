@@ -38,6 +38,7 @@
  * false); its Message-ID goes to dsn_original_id. */
 #include "message.h"
 #include "buf.h"
+#include "reply.h"
 
 #include <errno.h>
 #include <iconv.h>
@@ -2175,6 +2176,10 @@ void message_free(struct message *msg)
 	free(msg->return_path);
 	free(msg->date);
 	free(msg->text);
+	if (msg->inline_fwd) {
+		fwd_block_free(msg->inline_fwd);
+		free(msg->inline_fwd);
+	}
 	addrlist_free(&msg->dsn_failed);
 	free(msg->dsn_original_id);
 	free(msg->dsn_status);

@@ -674,13 +674,16 @@ static void rep_context_contact(struct app *app, const struct message *msg, stru
 			addrlist_parse(msg->fwd_cc.v[i].email, &cand);
 		a->forwarded = true;
 	}
-	if (reply_forwarded(msg->text, &fb)) {
-		if (fb.from)
-			addrlist_parse(fb.from, &cand);
-		if (fb.to)
-			addrlist_parse(fb.to, &cand);
-		if (fb.cc)
-			addrlist_parse(fb.cc, &cand);
+	const struct fwd_block *f = msg->inline_fwd;
+	if (!msg->inline_fwd_done && reply_forwarded(msg->text, &fb))
+		f = &fb;
+	if (f) {
+		if (f->from)
+			addrlist_parse(f->from, &cand);
+		if (f->to)
+			addrlist_parse(f->to, &cand);
+		if (f->cc)
+			addrlist_parse(f->cc, &cand);
 		a->forwarded = true;
 	}
 	fwd_block_free(&fb);
@@ -1133,6 +1136,12 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 	/* needs no database: in a Maildir batch this runs in the read-ahead
 	 * thread, off the thread that applies */
 	msg->visible = reply_visible(msg->text ? msg->text : "");
+	struct fwd_block fb = {0};
+	if (reply_forwarded(msg->text, &fb)) {
+		msg->inline_fwd = xmalloc(sizeof fb);
+		*msg->inline_fwd = fb;
+	}
+	msg->inline_fwd_done = true;
 	return msg;
 }
 
