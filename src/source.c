@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
 #include <fcntl.h>
@@ -268,9 +269,14 @@ static void ack_maildir(const char *root, const struct entry *e)
 /* ---- Maildir: mark what is committed -----------------------------------
  * A rename from new/ to cur/ is a lookup and a write in two large
  * directories for every message: a third thread marks each committed batch
- * while this one goes on with the next.  It is joined before
- * source_maildir() returns, so a finished run has marked everything it
- * committed. */
+ * while this one goes on with the next.  That thread runs at SCHED_IDLE:
+ * the renames wait for a core the other two leave free, instead of taking
+ * turns with them on two cores.  So that a busy machine cannot keep the
+ * run from ending, the thread takes the work a few files at a time, and
+ * source_maildir() does what is left itself before it returns: a finished
+ * run has marked everything it committed. */
+#define MARK_CHUNK 16
+
 struct marker {
 	const char *root;
 	const struct entry *v;
@@ -279,23 +285,35 @@ struct marker {
 	size_t upto;           /* entries [0, upto) are committed */
 	bool done;
 	bool threaded;
-	size_t next;           /* the first not yet marked */
+	size_t next;           /* the first not yet taken */
 };
+
+/* Mark the next few committed entries, if any (called and returning with
+ * the lock held). */
+static bool mark_some(struct marker *m)
+{
+	size_t from = m->next, to = m->upto - from > MARK_CHUNK ? from + MARK_CHUNK : m->upto;
+	if (from == to)
+		return false;
+	m->next = to;
+	pthread_mutex_unlock(&m->mu);
+	for (size_t i = from; i < to; i++)
+		ack_maildir(m->root, &m->v[i]);
+	pthread_mutex_lock(&m->mu);
+	return true;
+}
 
 static void *marker_run(void *arg)
 {
 	struct marker *m = arg;
+	struct sched_param sp = {0};
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);   /* best effort */
 	pthread_mutex_lock(&m->mu);
 	for (;;) {
 		while (m->next == m->upto && !m->done)
 			pthread_cond_wait(&m->cv, &m->mu);
-		size_t upto = m->upto;
-		if (m->next == upto)
+		if (!mark_some(m) && m->done)
 			break;
-		pthread_mutex_unlock(&m->mu);
-		for (; m->next < upto; m->next++)
-			ack_maildir(m->root, &m->v[m->next]);
-		pthread_mutex_lock(&m->mu);
 	}
 	pthread_mutex_unlock(&m->mu);
 	return NULL;
@@ -330,6 +348,8 @@ static void marker_finish(struct marker *m, pthread_t th)
 		pthread_mutex_lock(&m->mu);
 		m->done = true;
 		pthread_cond_signal(&m->cv);
+		while (mark_some(m))
+			;
 		pthread_mutex_unlock(&m->mu);
 		pthread_join(th, NULL);
 	}
