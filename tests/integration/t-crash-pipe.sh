@@ -89,14 +89,16 @@ for i in range(N):
         p.stdin.close()
         killed = False
         if rnd.random() < 0.8:
-            # aim somewhere in the worker's life: most of it is opening the
-            # database and the commit, a short tail is the close
-            deadline = time.monotonic() + rnd.uniform(0, 0.012) * SLOW
+            # wait for the worker to exist, then aim somewhere in its life:
+            # most of it is opening the database and the commit, a short
+            # tail is the close (the parent may exit before that tail: its
+            # answer is sent, and it skips its exit handlers)
             w = None
-            while time.monotonic() < deadline and p.poll() is None:
-                w = worker_of(p.pid) or w
-            w = worker_of(p.pid) or w
+            give_up = time.monotonic() + 5 * SLOW
+            while w is None and p.poll() is None and time.monotonic() < give_up:
+                w = worker_of(p.pid)
             if w:
+                time.sleep(rnd.uniform(0, 0.006) * SLOW)
                 try:
                     os.kill(w, signal.SIGKILL)
                     kills += 1
