@@ -29,6 +29,8 @@ struct app {
 	 * Valid for db_rollbacks() == capped_gen (a rollback can remove rows). */
 	struct { char rcpt[120]; time_t until; } capped[8];
 	unsigned capped_gen, capped_next;
+	unsigned scheduled;     /* tasks and enrolments inserted so far (a
+	                           confirmation lists a message's only if any) */
 };
 
 /* sysexits */
@@ -96,7 +98,12 @@ struct outbox_item {
 	int step;
 	const char *list_unsubscribe;
 	time_t when;                /* due time (0 = now) */
+	bool cap_checked;           /* the caller asked outbox_capped() already */
 };
+/* Would an automatic answer (confirmation, error, reply) of `kind` to `rcpt`
+ * be over the hourly cap (confirm_per_hour)?  Logs it when so.  Callers
+ * ask before they gather an answer's contents, not to gather them in vain. */
+bool outbox_capped(struct app *app, const char *kind, const char *rcpt);
 /* Render and queue; returns the outbox id, 0 when nothing was queued (our own
  * address, the hourly cap, or a template error, logged), -1 on a database error. */
 int64_t outbox_queue(struct app *app, const struct outbox_item *it);

@@ -285,6 +285,7 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		char now[21];
 		app_now_iso(now);
 		char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+		app->scheduled++;
 		int rc = db_exec(app->db, "INSERT INTO tasks(deal_id, owner, text, due, created_at, message_id) "
 				 "VALUES(?, ?, ?, NULLIF(?, ''), ?, ?)", "ittttt", deal, owner ? owner : by, c->text,
 				 c->date, now, mid);
@@ -355,14 +356,13 @@ static void reply_base(struct app *app, const struct message *msg, const struct 
 static int send_error(struct app *app, const struct message *msg, const struct analysis *a)
 {
 	enum lang l = a->rep->lang;
-	struct tvars *v = tvars_new();
 	struct outbox_item it;
 	char *refs;
-	if (app->cfg->confirm == CONFIRM_NEVER) {
-		tvars_free(v);
+	if (app->cfg->confirm == CONFIRM_NEVER || outbox_capped(app, "error", a->sender))
 		return 0;
-	}
+	struct tvars *v = tvars_new();
 	reply_base(app, msg, a, &it, v, l, &refs);
+	it.cap_checked = true;
 	if (a->deal > 0)
 		deal_vars(app, a->deal, v, l);
 	tvars_set(v, "rep.name", a->rep->name);
@@ -434,10 +434,13 @@ static int query_reply(struct app *app, const struct message *msg, const struct 
 		       const struct command *c, const struct cmdres *r)
 {
 	enum lang l = a->rep->lang;
-	struct tvars *v = tvars_new();
 	struct outbox_item it;
 	char *refs;
+	if (outbox_capped(app, "reply", a->sender))
+		return 0;
+	struct tvars *v = tvars_new();
 	reply_base(app, msg, a, &it, v, l, &refs);
+	it.cap_checked = true;
 	it.kind = "reply";
 	int64_t deal = r->deal > 0 ? r->deal : a->deal;
 	if (c->kind == CMD_HELP)
@@ -538,6 +541,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 	const struct config *cfg = app->cfg;
 	enum lang l = a->rep->lang;
 	const char *err = NULL;
+	unsigned scheduled_before = app->scheduled;
 	if (a->outcome == O_REFUSE)
 		return send_error(app, msg, a);
 	if (a->outcome == O_IGNORE) {
@@ -604,10 +608,12 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 				       L(l, "conversation logged", "conversación registrada", "conversa registrada"));
 		}
 	}
-	if (rc == 0 && (any_change || a->create_deal) && cfg->confirm == CONFIRM_ALWAYS) {
+	if (rc == 0 && (any_change || a->create_deal) && cfg->confirm == CONFIRM_ALWAYS &&
+	    !outbox_capped(app, "confirmation", a->sender)) {
 		struct outbox_item it;
 		char *refs;
 		reply_base(app, msg, a, &it, ch.v, l, &refs);
+		it.cap_checked = true;
 		if (a->deal > 0)
 			deal_vars(app, a->deal, ch.v, l);
 		tvars_set(ch.v, "rep.name", a->rep->name);
@@ -630,10 +636,12 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		/* what the triggers scheduled */
 		bool scheduled = false;
 		/* each line names its deal, as the changes do: a manager's answer
-		 * to a digest schedules things on several */
-		struct dbq *q = db_query(app->db, "SELECT text, due, deal_id FROM tasks WHERE message_id = ? ORDER BY id",
-					 "t", a->key);
-		while (db_next(q)) {
+		 * to a digest schedules things on several (and a message that
+		 * scheduled nothing needs no looking) */
+		struct dbq *q = app->scheduled == scheduled_before ? NULL :
+				 db_query(app->db, "SELECT text, due, deal_id FROM tasks WHERE message_id = ? ORDER BY id",
+					  "t", a->key);
+		while (q && db_next(q)) {
 			struct tvars *e = tvars_push(ch.v, "scheduled");
 			scheduled = true;
 			tvars_setf(e, "text", "#%lld %s: %s%s%s", (long long)db_col_int(q, 2),
@@ -641,9 +649,10 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 				   db_col_text(q, 1) ? db_col_text(q, 1) : "");
 		}
 		db_done(q);
-		q = db_query(app->db, "SELECT sequence, next_at, deal_id FROM enrollments WHERE message_id = ? AND "
+		q = app->scheduled == scheduled_before ? NULL :
+		    db_query(app->db, "SELECT sequence, next_at, deal_id FROM enrollments WHERE message_id = ? AND "
 			     "status = 'active' ORDER BY id", "t", a->key);
-		while (db_next(q)) {
+		while (q && db_next(q)) {
 			struct tvars *e = tvars_push(ch.v, "scheduled");
 			scheduled = true;
 			tvars_setf(e, "text", "#%lld %s: %s (%s %s)", (long long)db_col_int(q, 2),

@@ -553,6 +553,8 @@ const void *db_col_blob(struct dbq *q, int i, size_t *len_r)
 
 void db_done(struct dbq *q)
 {
+	if (!q)
+		return;
 	if (q->st)
 		sqlite3_reset(q->st);
 	free(q);

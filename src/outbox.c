@@ -58,6 +58,15 @@ static bool capped(struct app *app, const char *rcpt, time_t t)
 	return true;
 }
 
+bool outbox_capped(struct app *app, const char *kind, const char *rcpt)
+{
+	bool automatic = !strcmp(kind, "confirmation") || !strcmp(kind, "error") || !strcmp(kind, "reply");
+	if (!automatic || app->cfg->confirm_per_hour <= 0 || !rcpt || !*rcpt || !capped(app, rcpt, clock_now()))
+		return false;
+	log_info("not answering %s: %d automatic replies in the last hour", rcpt, app->cfg->confirm_per_hour);
+	return true;
+}
+
 int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 {
 	const struct config *cfg = app->cfg;
@@ -69,13 +78,8 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 	if (!it->to_addr || !*it->to_addr || !strcasecmp(it->to_addr, cfg->address))
 		return 0;   /* never write to ourselves */
 	iso_format(t, now);
-	bool automatic = !strcmp(it->kind, "confirmation") || !strcmp(it->kind, "error") ||
-			 !strcmp(it->kind, "reply");
-	if (automatic && cfg->confirm_per_hour > 0 && capped(app, it->to_addr, t)) {
-		log_info("not answering %s: %d automatic replies in the last hour", it->to_addr,
-			 cfg->confirm_per_hour);
+	if (!it->cap_checked && outbox_capped(app, it->kind, it->to_addr))
 		return 0;
-	}
 	if (template_render(cfg->templates, it->lang, it->tmpl, it->vars, &r, &err) < 0) {
 		/* a broken template must not block the change itself: say so loudly
 		 * (`config check` finds these before they matter) and go on */

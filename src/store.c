@@ -125,6 +125,7 @@ int enroll(struct app *app, int64_t deal, const struct sequence *seq, const char
 		return 0;
 	iso_format(t, now);
 	iso_format(window_adjust(seq, t + seq->steps[0].delay), next);
+	app->scheduled++;
 	return db_exec(app->db, "INSERT INTO enrollments(deal_id, sequence, step, status, started_at, next_at, "
 		       "message_id) VALUES(?, ?, 1, 'active', ?, ?, ?)", "ittt" "t",
 		       deal, seq->name, now, next, message_id);
@@ -298,6 +299,7 @@ int deal_fire(struct app *app, int64_t deal, const struct action *acts, size_t n
 			app_today(today);
 			date_add_days(today, a->days, due);
 			app_now_iso(now);
+			app->scheduled++;
 			rc = db_exec(app->db, "INSERT INTO tasks(deal_id, owner, text, due, created_at, message_id) "
 				     "VALUES(?, ?, ?, ?, ?, ?)", "ittttt", deal, owner, a->arg, due, now, message_id);
 			if (rc == 0)
