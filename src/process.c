@@ -343,12 +343,17 @@ static int64_t thread_deal(struct app *app, const struct message *msg)
 	return 0;
 }
 
+/* 1: `rep` may change `deal`; 0: may not; -1: there is no such deal. */
+static int deal_access(struct app *app, const struct rep *rep, int64_t deal)
+{
+	return (int)db_int(app->db, -1, "SELECT ?3 OR (owner = ?1) OR EXISTS(SELECT 1 FROM deal_shares s WHERE "
+			   "s.deal_id = ?2 AND s.rep = ?1) FROM deals WHERE id = ?2", "tiI", rep->email, deal,
+			   (int)rep->manager);
+}
+
 static bool may_change(struct app *app, const struct rep *rep, int64_t deal)
 {
-	if (rep->manager)
-		return true;
-	return db_int(app->db, 0, "SELECT (owner = ?1) OR EXISTS(SELECT 1 FROM deal_shares s WHERE "
-		      "s.deal_id = ?2 AND s.rep = ?1) FROM deals WHERE id = ?2", "ti", rep->email, deal) > 0;
+	return rep->manager || deal_access(app, rep, deal) > 0;
 }
 
 /* An undo must leave something to revert (an undo is not undone, a message
@@ -499,11 +504,12 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 			     "or add a line `deal: #N`");
 			continue;
 		}
-		if (r->deal > 0 && !deal_exists(app, r->deal)) {
+		int access = r->deal > 0 ? deal_access(app, rep, r->deal) : 1;
+		if (access < 0) {
 			fail(r, E_UNKNOWN_DEAL, "deal #%lld does not exist", (long long)r->deal);
 			continue;
 		}
-		if (r->deal > 0 && !may_change(app, rep, r->deal)) {
+		if (access == 0) {
 			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", r->deal);
 			fail(r, E_NO_PERMISSION, "you may not change deal #%lld (owner: %s)", (long long)r->deal,
 			     owner ? owner : "nobody");
