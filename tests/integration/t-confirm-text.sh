@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# What a rep reads in a confirmation, delivered by `send` to a Maildir
+# transport and decoded as a mail client would:
+#   1. a move into a stage whose on_enter schedules a task and a sequence
+#      lists both under "Programado:", each naming its deal;
+#   2. a change that schedules nothing has no "Programado:" section;
+#   3. a task given by command is listed too.
+#   DEALMAIL_BIN, KEEP=1
+set -u
+exec /usr/bin/python3 - "$@" <<'PY'
+import email, email.policy, json, os, shutil, subprocess, sys, tempfile
+
+BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="text-secret-0123456789abcdef!!!!!")
+ENV.pop("DEALMAIL_CONFIG", None)
+tmp = tempfile.mkdtemp(prefix="dealmail-ctext-")
+fails = []
+
+
+def check(ok, what):
+    print("  %s %s" % ("ok  " if ok else "FAIL", what), flush=True)
+    if not ok:
+        fails.append(what)
+
+
+out = os.path.join(tmp, "out")
+conf = os.path.join(tmp, "dealmail.conf")
+with open(conf, "w") as f:
+    f.write("""[dealmail]
+address = ventas@example.com
+language = es
+timezone = UTC
+
+[stage "proposal"]
+on_enter = sequence proposal-followup; task Llamar para confirmar +2d
+
+[sequence "proposal-followup"]
+steps = 2d proposal-1, 5d proposal-2
+
+[smtp]
+url = maildir:%s
+
+[rep "ana@example.com"]
+name = Ana
+""" % out)
+db = os.path.join(tmp, "dealmail.db")
+
+
+def dm(*args, stdin=None):
+    return subprocess.run([BIN, "-q", "-c", conf, "--db", db] + list(args), input=stdin,
+                          capture_output=True, env=ENV, cwd=tmp)
+
+
+n = [0]
+seen = set()
+
+
+def confirmation(body):
+    """Ana sends `body` on deal #1; the text of the confirmation she gets."""
+    n[0] += 1
+    raw = ("From: Ana <ana@example.com>\nTo: ventas@example.com\nSubject: Re: [deal #1] ACME\n"
+           "Message-ID: <ctext-%d@mail.example.com>\nDate: Mon, 23 Nov 2026 09:%02d:00 -0600\n\n%s\n"
+           % (n[0], n[0], body)).encode()
+    r = dm("ingest", stdin=raw)
+    check(r.returncode == 0, "message %d ingested (exit %d)" % (n[0], r.returncode))
+    r = dm("send")
+    check(r.returncode == 0, "send exit 0 (got %d: %s)" % (r.returncode, r.stderr.decode()[-200:]))
+    texts = []
+    for sub in ("new", "cur"):
+        d = os.path.join(out, sub)
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            if name in seen:
+                continue
+            seen.add(name)
+            with open(os.path.join(d, name), "rb") as f:
+                m = email.message_from_binary_file(f, policy=email.policy.default)
+            if m["To"] and "ana@example.com" in m["To"]:
+                texts.append(m.get_body(preferencelist=("plain",)).get_content())
+    check(len(texts) == 1, "one answer to Ana (got %d)" % len(texts))
+    return texts[0] if texts else ""
+
+
+try:
+    assert dm("init").returncode == 0
+    r = dm("deal", "add", "--title", "ACME", "--contact", "cliente@acme.mx",
+           "--owner", "ana@example.com", "--stage", "demo")
+    assert r.returncode == 0, r
+
+    print("t-confirm-text: 1 what the stage scheduled", flush=True)
+    t = confirmation("etapa: propuesta")
+    check("Programado:" in t, "the confirmation has a Programado: section")
+    check("#1 tarea: Llamar para confirmar @ 2026-11-25" in t, "... with the task, its deal and due date")
+    check("#1 secuencia: proposal-followup" in t, "... and the sequence, with its deal")
+
+    print("t-confirm-text: 2 nothing scheduled", flush=True)
+    t = confirmation("valor: 5000")
+    check("Programado:" not in t and "tarea" not in t, "no Programado: section")
+
+    print("t-confirm-text: 3 a task by command", flush=True)
+    t = confirmation("tarea: enviar contrato @ 2026-12-01")
+    check("Programado:" in t and "#1 tarea: enviar contrato @ 2026-12-01" in t, "the task is listed:\n" + t)
+finally:
+    if os.environ.get("KEEP"):
+        print("kept", tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+if fails:
+    print("t-confirm-text: %d failed" % len(fails))
+    sys.exit(1)
+print("t-confirm-text: ok")
+PY
