@@ -214,7 +214,10 @@ try:
     # ---- crashed rounds ------------------------------------------------------
     total_kills = total_resent = total_rows = rounds = 0
     mid_session = 0
-    while total_kills < KILLS and rounds < 20:
+    # rounds go on until enough kills hit a session in the middle of its
+    # deliveries, not only its start-up (how many do depends on how fast
+    # the process starts compared with the SMTP session)
+    while (total_kills < KILLS or mid_session < 25) and rounds < 20:
         rounds += 1
         label = "round %d" % rounds
         db, rows = fill("r%d" % rounds, conf)
