@@ -409,7 +409,11 @@ static sqlite3_stmt *prepare(struct db *db, const char *sql)
 	return NULL;
 }
 
-static int bind(struct db *db, sqlite3_stmt *st, const char *types, va_list ap)
+/* Texts are bound without a copy (SQLITE_STATIC) when the statement is
+ * stepped and reset before the caller gets control back (db_exec, db_int,
+ * db_text): the caller's strings outlive it.  A db_query() cursor is
+ * stepped later, so its texts are copied. */
+static int bind(struct db *db, sqlite3_stmt *st, const char *types, va_list ap, bool copy)
 {
 	int rc = SQLITE_OK;
 	int i = 1;
@@ -422,7 +426,8 @@ static int bind(struct db *db, sqlite3_stmt *st, const char *types, va_list ap)
 		case 'd': rc = sqlite3_bind_double(st, i, va_arg(ap, double)); break;
 		case 't': {
 			const char *s = va_arg(ap, const char *);
-			rc = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+			rc = s ? sqlite3_bind_text(st, i, s, -1, copy ? SQLITE_TRANSIENT : SQLITE_STATIC)
+			       : sqlite3_bind_null(st, i);
 			break;
 		}
 		case 'b': {
@@ -444,12 +449,12 @@ static int bind(struct db *db, sqlite3_stmt *st, const char *types, va_list ap)
 	return 0;
 }
 
-static sqlite3_stmt *start(struct db *db, const char *sql, const char *types, va_list ap)
+static sqlite3_stmt *start(struct db *db, const char *sql, const char *types, va_list ap, bool copy)
 {
 	if (db->err)
 		return NULL;
 	sqlite3_stmt *st = prepare(db, sql);
-	if (!st || bind(db, st, types, ap) < 0)
+	if (!st || bind(db, st, types, ap, copy) < 0)
 		return NULL;
 	return st;
 }
@@ -458,7 +463,7 @@ int db_exec(struct db *db, const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	sqlite3_stmt *st = start(db, sql, types, ap);
+	sqlite3_stmt *st = start(db, sql, types, ap, false);
 	va_end(ap);
 	if (!st)
 		return -1;
@@ -477,7 +482,7 @@ int64_t db_int(struct db *db, int64_t dflt, const char *sql, const char *types, 
 {
 	va_list ap;
 	va_start(ap, types);
-	sqlite3_stmt *st = start(db, sql, types, ap);
+	sqlite3_stmt *st = start(db, sql, types, ap, false);
 	va_end(ap);
 	if (!st)
 		return dflt;
@@ -496,7 +501,7 @@ char *db_text(struct db *db, const char *sql, const char *types, ...)
 {
 	va_list ap;
 	va_start(ap, types);
-	sqlite3_stmt *st = start(db, sql, types, ap);
+	sqlite3_stmt *st = start(db, sql, types, ap, false);
 	va_end(ap);
 	if (!st)
 		return NULL;
@@ -521,7 +526,7 @@ struct dbq *db_query(struct db *db, const char *sql, const char *types, ...)
 	struct dbq *q = xcalloc(1, sizeof *q);
 	va_start(ap, types);
 	q->db = db;
-	q->st = start(db, sql, types, ap);
+	q->st = start(db, sql, types, ap, true);
 	va_end(ap);
 	q->failed = q->st == NULL;
 	return q;
