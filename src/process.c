@@ -1142,12 +1142,16 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 	/* needs no database: in a Maildir batch this runs in the read-ahead
 	 * thread, off the thread that applies */
 	msg->visible = reply_visible(msg->text ? msg->text : "");
-	struct fwd_block fb = {0};
-	if (reply_forwarded(msg->text, &fb)) {
-		msg->inline_fwd = xmalloc(sizeof fb);
-		*msg->inline_fwd = fb;
+	/* a forwarded block names the client only in a rep's message (the
+	 * config is read-only here: safe to look in from this thread) */
+	if (msg->from.email && config_rep_find(app->cfg, msg->from.email)) {
+		struct fwd_block fb = {0};
+		if (reply_forwarded(msg->text, &fb)) {
+			msg->inline_fwd = xmalloc(sizeof fb);
+			*msg->inline_fwd = fb;
+		}
+		msg->inline_fwd_done = true;
 	}
-	msg->inline_fwd_done = true;
 	return msg;
 }
 
