@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "message.h"
+#include <libetpan/libetpan.h>
 
 static struct message *parse_ok(const char *s)
 {
@@ -811,6 +812,40 @@ static void test_edge_shapes(void **state)
 	message_free(m);
 }
 
+/* The charconv() hook message_parse() installs in libetpan: identity
+ * conversions are copies, everything else still goes to iconv. */
+static void test_charconv_hook(void **state)
+{
+	(void)state;
+	message_free(parse_ok("From: a@example.com\nSubject: x\n\nhola\n"));   /* installs it */
+	assert_non_null(extended_charconv);
+	char *r = NULL;
+	assert_int_equal(charconv("utf-8", "UTF-8", "caf\xc3\xa9", 5, &r), MAIL_CHARCONV_NO_ERROR);
+	assert_string_equal(r, "caf\xc3\xa9");
+	free(r);
+	assert_int_equal(charconv("utf-8", "us-ascii", "plain", 5, &r), MAIL_CHARCONV_NO_ERROR);
+	assert_string_equal(r, "plain");
+	free(r);
+	/* not an identity: iconv, as without the hook */
+	assert_int_equal(charconv("utf-8", "iso-8859-1", "caf\xe9", 4, &r), MAIL_CHARCONV_NO_ERROR);
+	assert_string_equal(r, "caf\xc3\xa9");
+	free(r);
+	assert_int_equal(charconv("utf-8", "windows-1252", "\x80", 1, &r), MAIL_CHARCONV_NO_ERROR);
+	assert_string_equal(r, "\xe2\x82\xac");
+	free(r);
+	/* "UTF-8" that is not: left to iconv (no copy of the bad bytes) */
+	r = NULL;
+	int rc = charconv("utf-8", "utf-8", "a\xff", 2, &r);
+	assert_true(rc != MAIL_CHARCONV_NO_ERROR || (r && !strchr(r, '\xff')));
+	free(r);
+	/* an encoded word in a MIME parameter, decoded through the hook */
+	struct message *m = parse_ok("From: a@example.com\nMIME-Version: 1.0\n"
+				     "Content-Type: text/plain; charset=\"=?UTF-8?Q?utf-8?=\"\n"
+				     "Content-Transfer-Encoding: 8bit\n\ncaf\xc3\xa9\n");
+	assert_non_null(strstr(m->text, "caf\xc3\xa9"));
+	message_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +871,7 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_garbage_header_line),
 		cmocka_unit_test(test_edge_shapes),
+		cmocka_unit_test(test_charconv_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
