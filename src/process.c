@@ -346,8 +346,9 @@ static int64_t thread_deal(struct app *app, const struct message *msg)
 /* 1: `rep` may change `deal`; 0: may not; -1: there is no such deal. */
 static int deal_access(struct app *app, const struct rep *rep, int64_t deal)
 {
-	return (int)db_int(app->db, -1, "SELECT ?3 OR (owner = ?1) OR EXISTS(SELECT 1 FROM deal_shares s WHERE "
-			   "s.deal_id = ?2 AND s.rep = ?1) FROM deals WHERE id = ?2", "tiI", rep->email, deal,
+	/* never NULL for a deal that exists (a deal may have no owner) */
+	return (int)db_int(app->db, -1, "SELECT ?3 OR COALESCE(owner = ?1, 0) OR EXISTS(SELECT 1 FROM deal_shares s "
+			   "WHERE s.deal_id = ?2 AND s.rep = ?1) FROM deals WHERE id = ?2", "tiI", rep->email, deal,
 			   (int)rep->manager);
 }
 
