@@ -9,21 +9,19 @@
 #      and then capped again.
 #   DEALMAIL_BIN, KEEP=1
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export TESTLIB=$here
 exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, shutil, subprocess, sys, tempfile
+import json, os, subprocess, sys, tempfile
+
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
 ENV = dict(os.environ, DEALMAIL_SECRET="cap-secret-0123456789abcdef!!!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
 tmp = tempfile.mkdtemp(prefix="dealmail-cap-")
-fails = []
-
-
-def check(ok, what):
-    print("  %s %s" % ("ok  " if ok else "FAIL", what), flush=True)
-    if not ok:
-        fails.append(what)
-
+check = testlib.Checks("t-confirm-cap")
 
 conf = os.path.join(tmp, "dealmail.conf")
 with open(conf, "w") as f:
@@ -70,12 +68,8 @@ try:
     assert r.returncode == 0, r
 
     print("t-confirm-cap: 1 a batch answers the first 3 of 5", flush=True)
-    md = os.path.join(tmp, "md")
-    for d in ("cur", "new", "tmp"):
-        os.makedirs(os.path.join(md, d))
-    for i in range(5):
-        with open(os.path.join(md, "new", "%02d.cap" % i), "wb") as f:
-            f.write(mail("Ana <ana@example.com>", "valor: %d" % (2000 + i)))
+    md = testlib.make_maildir(os.path.join(tmp, "md"), [
+        ("%02d.cap" % i, mail("Ana <ana@example.com>", "valor: %d" % (2000 + i))) for i in range(5)])
     r = dm("ingest", "--maildir", md)
     check(r.returncode == 0, "ingest --maildir exit 0 (got %d)" % r.returncode)
     d = export()["deals"][0]
@@ -99,12 +93,6 @@ try:
     check(got == [4, 5, 6, 6], "after the hour, 3 more answers and then the cap again (got %s)" % got)
     check(export()["deals"][0]["value"] == 3103, "every command was applied")
 finally:
-    if os.environ.get("KEEP"):
-        print("kept", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-if fails:
-    print("t-confirm-cap: %d failed" % len(fails))
-    sys.exit(1)
-print("t-confirm-cap: ok")
+    check.cleanup(tmp)
+check.finish()
 PY

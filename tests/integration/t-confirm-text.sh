@@ -7,21 +7,19 @@
 #   3. a task given by command is listed too.
 #   DEALMAIL_BIN, KEEP=1
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export TESTLIB=$here
 exec /usr/bin/python3 - "$@" <<'PY'
-import email, email.policy, json, os, shutil, subprocess, sys, tempfile
+import email, email.policy, json, os, subprocess, sys, tempfile
+
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="text-secret-0123456789abcdef!!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
 tmp = tempfile.mkdtemp(prefix="dealmail-ctext-")
-fails = []
-
-
-def check(ok, what):
-    print("  %s %s" % ("ok  " if ok else "FAIL", what), flush=True)
-    if not ok:
-        fails.append(what)
-
+check = testlib.Checks("t-confirm-text")
 
 out = os.path.join(tmp, "out")
 conf = os.path.join(tmp, "dealmail.conf")
@@ -100,12 +98,6 @@ try:
     t = confirmation("tarea: enviar contrato @ 2026-12-01")
     check("Programado:" in t and "#1 tarea: enviar contrato @ 2026-12-01" in t, "the task is listed:\n" + t)
 finally:
-    if os.environ.get("KEEP"):
-        print("kept", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-if fails:
-    print("t-confirm-text: %d failed" % len(fails))
-    sys.exit(1)
-print("t-confirm-text: ok")
+    check.cleanup(tmp)
+check.finish()
 PY

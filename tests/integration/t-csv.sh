@@ -12,21 +12,19 @@
 #   5. `deal add` / `deal show` argument errors exit 64.
 #   DEALMAIL_BIN, KEEP=1
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export TESTLIB=$here
 exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, shutil, subprocess, sys, tempfile
+import json, os, subprocess, sys, tempfile
+
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="csv-secret-0123456789abcdef!!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
 tmp = tempfile.mkdtemp(prefix="dealmail-csv-")
-fails = []
-
-
-def check(ok, what):
-    print("  %s %s" % ("ok  " if ok else "FAIL", what), flush=True)
-    if not ok:
-        fails.append(what)
-
+check = testlib.Checks("t-csv")
 
 conf = os.path.join(tmp, "dealmail.conf")
 with open(conf, "w") as f:
@@ -100,11 +98,6 @@ try:
     check(dm("deal", "show", "abc").returncode == 64, "deal show abc: 64")
     check(dm("deal", "show", "#1").returncode == 0, "deal show #1: 0")
 finally:
-    if os.environ.get("KEEP"):
-        print("t-csv: kept", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-print("t-csv: %s" % ("ok" if not fails else "%d failed" % len(fails)))
-sys.exit(1 if fails else 0)
+    check.cleanup(tmp)
+check.finish()
 PY

@@ -12,21 +12,19 @@
 #   5. an undo by a manager, who may change every deal, is applied.
 #   DEALMAIL_BIN, KEEP=1
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export TESTLIB=$here
 exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, shutil, subprocess, sys, tempfile
+import json, os, subprocess, sys, tempfile
+
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
 
 BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="undo-secret-0123456789abcdef!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
 tmp = tempfile.mkdtemp(prefix="dealmail-undo-")
-fails = []
-
-
-def check(ok, what):
-    print("  %s %s" % ("ok  " if ok else "FAIL", what), flush=True)
-    if not ok:
-        fails.append(what)
-
+check = testlib.Checks("t-undo")
 
 conf = os.path.join(tmp, "dealmail.conf")
 with open(conf, "w") as f:
@@ -130,11 +128,6 @@ try:
     mail("María <maria@example.com>", "deshacer", c4)
     check(deal()["close_date"] is None, "the manager's undo cleared it (got %s)" % deal()["close_date"])
 finally:
-    if os.environ.get("KEEP"):
-        print("t-undo: kept", tmp)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-print("t-undo: %s" % ("ok" if not fails else "%d failed" % len(fails)))
-sys.exit(1 if fails else 0)
+    check.cleanup(tmp)
+check.finish()
 PY

@@ -12,8 +12,10 @@ through the environment:
 """
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -104,6 +106,41 @@ def start_smtp(workdir, maildir, no_fsync=False, name="testlib"):
     with open(logfile, errors="replace") as log:
         tail = log.read()[-500:]
     raise SystemExit("%s: the SMTP server did not start: %s" % (name, tail))
+
+
+class Checks:
+    """The checks of one test script: each prints an "ok"/"FAIL" line as it
+    goes; cleanup() removes the work directory (kept with KEEP=1), finish()
+    prints the verdict and exits 0 or 1.  An exception in the test still
+    ends it with its traceback (cleanup belongs in a `finally`, finish after):
+
+        check = testlib.Checks("t-name")
+        try:
+            check(ok, "what a user would see")
+        finally:
+            check.cleanup(tmp)
+        check.finish()
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self.fails = []
+
+    def __call__(self, ok, what):
+        print("  %s %s" % ("ok  " if ok else "FAIL", what), flush=True)
+        if not ok:
+            self.fails.append(what)
+        return ok
+
+    def cleanup(self, tmp):
+        if os.environ.get("KEEP"):
+            print("%s: kept %s" % (self.name, tmp))
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def finish(self):
+        print("%s: %s" % (self.name, "ok" if not self.fails else "%d failed" % len(self.fails)))
+        sys.exit(1 if self.fails else 0)
 
 
 def make_maildir(path, messages):
