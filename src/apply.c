@@ -638,7 +638,8 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		/* each line names its deal, as the changes do: a manager's answer
 		 * to a digest schedules things on several (and a message that
 		 * scheduled nothing needs no looking) */
-		struct dbq *q = app->scheduled == scheduled_before ? NULL :
+		bool any = app->scheduled != scheduled_before;
+		struct dbq *q = !any ? NULL :
 				 db_query(app->db, "SELECT text, due, deal_id FROM tasks WHERE message_id = ? ORDER BY id",
 					  "t", a->key);
 		while (q && db_next(q)) {
@@ -649,7 +650,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 				   db_col_text(q, 1) ? db_col_text(q, 1) : "");
 		}
 		db_done(q);
-		q = app->scheduled == scheduled_before ? NULL :
+		q = !any ? NULL :
 		    db_query(app->db, "SELECT sequence, next_at, deal_id FROM enrollments WHERE message_id = ? AND "
 			     "status = 'active' ORDER BY id", "t", a->key);
 		while (q && db_next(q)) {
