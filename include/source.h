@@ -11,15 +11,16 @@ char *read_file(const char *path, size_t *len_r);
 /* The same, keeping at most `max` bytes (the rest is read and dropped);
  * *total_r is the full size. */
 char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r);
-/* The MTA pipe: stdin (at most `max` bytes kept), processed in a child with
- * `timeout` seconds; any crash or overrun becomes 75.  `work` gets the total
- * size too, to tell a cut message from a whole one. */
+/* The MTA pipe: stdin (at most `max` bytes kept), processed in a vfork()ed
+ * child with `timeout` seconds; any crash or overrun becomes 75.  `work` gets
+ * the total size too, to tell a cut message from a whole one.  The child
+ * shares the caller's memory and frees what `work` uses: the caller must
+ * _exit() with the result, touching nothing more. */
 int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total), void *ctx,
 		int timeout, size_t max);
-/* In source_pipe's worker: the verdict is final (the commit is durable).
- * The parent exits with `code` now; the worker's stdio goes to /dev/null
- * and what it does next (closing the database) no longer holds up the MTA.
- * Elsewhere a no-op. */
+/* In source_pipe's worker: the verdict `code` is final (the commit is
+ * durable); the worker's stdio goes to /dev/null, so that nothing it logs
+ * next (closing the database) reaches the MTA. */
 void source_pipe_release(int code);
 int source_files(struct app *app, char **files, int n);
 int source_maildir(struct app *app, const char *dir);

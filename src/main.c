@@ -171,7 +171,8 @@ static int pipe_work(void *ctx, const char *raw, size_t len, size_t total)
 	/* As an MTA pipe nothing of ours may bounce the mail: a broken config,
 	 * an unwritable or missing database become 75 (the MTA keeps the
 	 * message and retries); only 0 and 65 (kept in quarantine) remain.
-	 * The config was loaded by the parent before the fork: reuse it. */
+	 * The config was loaded by the parent before the vfork: reuse it (and
+	 * free it: the parent shares this memory and exits without a free). */
 	int rc = app_open_cfg(&app, (struct config *)ctx, DB_READWRITE);
 	if (rc == 0) {
 		db_lazy_checkpoint(app.db, PIPE_CHECKPOINT_FRAMES);
@@ -189,8 +190,7 @@ static int pipe_work(void *ctx, const char *raw, size_t len, size_t total)
 		printf("4.3.0 dealmail: cannot process the message now (exit %d); it will be retried\n", rc);
 		rc = EXIT_TEMPFAIL;
 	}
-	/* committed (or refused with nothing changed): answer the MTA before
-	 * closing the database, whose WAL checkpoint is ~1 ms of syncs */
+	/* committed (or refused with nothing changed): the verdict is final */
 	source_pipe_release(rc);
 	if (app.db)
 		app_close(&app);
@@ -230,10 +230,8 @@ static int cmd_ingest(int argc, char **argv)
 			return EXIT_TEMPFAIL;
 		}
 		int rc = source_pipe(pipe_work, cfg, timeout, max);
-		config_free(cfg);   /* the parent's copy; the child owned its own */
-		/* the verdict is final: skip the libraries' exit handlers (the
-		 * MTA waits for this process, and they hold nothing of ours) */
-		fflush(NULL);
+		/* the worker shared our memory and freed what it used (cfg too):
+		 * nothing more to free, flush or run at exit */
 		_exit(rc);
 	}
 	struct app app;

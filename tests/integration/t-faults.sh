@@ -3,7 +3,8 @@
 #   1. database locked by another writer (a python sqlite3 connection holding
 #      BEGIN IMMEDIATE): `ingest` (pipe and --maildir) exits 75, prints an RFC 3463
 #      4.x.x line, applies nothing; after the lock is released the same delivery
-#      applies exactly once.
+#      applies exactly once.  A lock held past pipe_timeout ends the worker at
+#      the deadline: 75 and a 4.x.x line, SIGALRM ignored by the MTA or not.
 #   2. read-only database (file and directory not writable by the user running
 #      dealmail: we drop to `nobody` with setpriv, since root ignores modes):
 #      no crash, a clear message, nothing applied, and the pipe path exits 75
@@ -19,7 +20,7 @@
 #   DEALMAIL_BIN, KEEP=1
 set -u
 exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, re, shutil, sqlite3, subprocess, sys, tempfile, time
+import json, os, re, shutil, signal, sqlite3, subprocess, sys, tempfile, time
 
 BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="faults-secret-0123456789abcdef!!")
@@ -142,6 +143,35 @@ try:
     check(r.returncode == 0, "a concurrent reader does not block ingest (exit %d)" % r.returncode)
     reader.execute("ROLLBACK")
     reader.close()
+    # the deadline: a lock held longer than pipe_timeout (busy_timeout_ms
+    # would wait 20 s) ends the worker at pipe_timeout, and the MTA gets 75 and
+    # a 4.x.x line naming the deadline, even when the MTA started us with
+    # SIGALRM ignored; nothing is applied and the retry applies it once
+    slow = os.path.join(tmp, "slow.conf")
+    with open(slow, "w") as f:
+        f.write(CONF.replace("busy_timeout_ms = 300", "busy_timeout_ms = 20000\npipe_timeout = 1"))
+    os.chmod(slow, 0o644)
+    before = export(db)
+    holder = sqlite3.connect(db, timeout=0, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    for ignore in (False, True):
+        pre = (lambda: signal.signal(signal.SIGALRM, signal.SIG_IGN)) if ignore else None
+        t0 = time.monotonic()
+        r = subprocess.run([BIN, "-c", slow, "--db", db, "ingest"], env=ENV, input=msg(60), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=60, preexec_fn=pre)
+        el = time.monotonic() - t0
+        how = " (SIGALRM ignored by the MTA)" if ignore else ""
+        check(r.returncode == 75 and el < 10, "pipe_timeout = 1 over a 20 s lock wait: exit 75 after %.1f s%s (got %d)"
+              % (el, how, r.returncode))
+        check(bool(TEMP_LINE.search(r.stdout)) and b"longer than 1 s" in r.stdout,
+              "... with a 4.x.x line naming the deadline (got %r)" % r.stdout[:200])
+    holder.execute("ROLLBACK")
+    holder.close()
+    check(norm(export(db)) == norm(before), "nothing applied by the timed-out worker")
+    r = subprocess.run([BIN, "-c", slow, "--db", db, "ingest"], env=ENV, input=msg(60), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    check(r.returncode == 0 and len(export(db)["deals"]) == len(before["deals"]) + 1,
+          "the retry applies it once (exit %d)" % r.returncode)
 
     # -------------------------------------------------------------- 2. read-only
     print("t-faults: read-only database", flush=True)
