@@ -35,6 +35,7 @@
  */
 #include "config.h"
 #include "buf.h"
+#include "command.h"
 #include "text.h"
 #include <ctype.h>
 #include <errno.h>
@@ -1287,11 +1288,11 @@ static void do_digest(struct loader *ld, const struct group *g)
 		} else if (!strcmp(e->key, "skip_empty")) {
 			get_bool(ld, e, &c->digest_skip_empty);
 		} else if (!strcmp(e->key, "monthly_target")) {
+			/* written as amounts are in a reply: "100.000" and "100 000"
+			 * are a hundred thousand, like "100,000", "100k" or "100000" */
 			char *v = value_clean(e->raw);
-			char *end = NULL;
-			errno = 0;
-			double x = *v ? strtod(v, &end) : 0;
-			if (*v && (errno || *end || x < 0 || x != x))
+			double x;
+			if (*v && !parse_amount(v, &x, NULL))
 				err(ld, e->line, "monthly_target: \"%s\" is not a non-negative amount", v);
 			else if (*v)
 				c->monthly_target = x;
@@ -1666,6 +1667,18 @@ static void do_pipeline_refs(struct loader *ld, const struct group *pg)
 		e = ent_find(pg, "lost") ? ent_find(pg, "lost") : ent_find(pg, "won");
 		err(ld, e ? e->line : line0, "the win stage and the loss stage are both \"%s\"",
 		    c->stages[c->won_stage].key);
+	}
+	/* a won or lost deal is closed: listing its stage as active would count
+	 * closed deals in the open pipeline (digest, report, stale reminders) */
+	if ((e = ent_find(pg, "active"))) {
+		for (int k = 1; k < 3; k++) {
+			int s = *dst[k];
+			if (s >= 0 && s < (int)c->nstages && c->stages[s].active) {
+				err(ld, e->line, "active: \"%s\" is the %s stage; a deal there is closed, not active",
+				    c->stages[s].key, k == 1 ? "win" : "loss");
+				c->stages[s].active = false;
+			}
+		}
 	}
 	if (!ent_find(pg, "active") && ld->custom_pipeline) {
 		bool any = false;

@@ -224,6 +224,20 @@ static void test_spec_example(void **state)
 	assert_true(c->monthly_target == 100000.0);
 	config_free(c);
 	diag_free(&d);
+
+	/* a target written the Spanish or Portuguese way is the same amount */
+	static const char *const targets[] = {"100.000", "100 000", "100,000", "100k", "100000", "$100,000"};
+	for (size_t i = 0; i < sizeof targets / sizeof *targets; i++) {
+		char text[80];
+		snprintf(text, sizeof text, "[digest]\nmonthly_target = %s\n", targets[i]);
+		c = load_ok(text);
+		if (c->monthly_target != 100000.0)
+			fail_msg("monthly_target = %s read as %g", targets[i], c->monthly_target);
+		config_free(c);
+	}
+	c = load_ok("[digest]\nmonthly_target = 12.500,50\n");
+	assert_true(c->monthly_target == 12500.5);
+	config_free(c);
 }
 
 /* ---- diagnostics, each with its line ---------------------------------------------- */
@@ -347,6 +361,14 @@ static void test_pipeline_errors(void **state)
 		     "name.pt = Proposta pendente\n",
 		     &p);
 	expect_diag(&d, p, 4, "stage \"delayed\" and stage \"won\" are both called \"Ganho\"");
+	diag_free(&d);
+
+	/* the win or loss stage listed as active (by alias too) */
+	d = load_bad("[pipeline]\n"
+		     "active = qualify, demo, ganado, Perdido\n",
+		     &p);
+	expect_diag(&d, p, 2, "active: \"won\" is the win stage; a deal there is closed, not active");
+	expect_diag(&d, p, 2, "active: \"lost\" is the loss stage");
 	diag_free(&d);
 
 	/* a rep whose address is bad: the section's other mistakes too */
