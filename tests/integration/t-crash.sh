@@ -16,7 +16,8 @@
 # the reference: every message applied exactly once, no outbox row lost.
 #
 #   DEALMAIL_BIN   binary under test
-#   CRASH_MSGS     messages (default 2500; > 2 batches of 1024, so that acks happen mid-run)
+#   CRASH_MSGS     messages (default 2500; > 2 batches of 1024 with DEALMAIL_BATCH_MAX=1024,
+#                  set here, so that acks happen mid-run)
 #   CRASH_KILLS    total kills (default 60)
 #   CRASH_ROUNDS   at least this many rounds (default 6); more until CRASH_KILLS kills landed
 #   CRASH_SEED     random seed (default: time); printed so a failure can be rerun
@@ -45,6 +46,7 @@ ENV = dict(os.environ)
 ENV["DEALMAIL_NOW"] = "2026-11-23T15:00:00Z"
 ENV["DEALMAIL_SECRET"] = "crash-test-secret-0123456789abcdef"
 ENV.pop("DEALMAIL_CONFIG", None)
+ENV["DEALMAIL_BATCH_MAX"] = "1024"   # several batches, so kills land between acknowledgements
 
 CONF = """[dealmail]
 address = ventas@example.com
@@ -170,6 +172,7 @@ try:
 
     # --- crashed rounds
     total_kills = 0
+    partial = 0
     kill_hist = []
     hi = max(clean_t * 1.1, 0.05)
     rd = 0
@@ -192,6 +195,8 @@ try:
                 break
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
+            if 0 < len(os.listdir(os.path.join(md, "new"))) < NMSG:
+                partial += 1   # killed with some batches acknowledged, others not
             total_kills += 1
             nk += 1
             kill_hist.append(delay)
@@ -209,8 +214,11 @@ try:
         again, _ = normal(db)
         diff(got, again, "round %d rerun" % rd)
         rd += 1
-    print("t-crash: %d SIGKILLs delivered to a running ingest in %d rounds (%d requested); kill delays %.3f..%.3f s"
-          % (total_kills, rd, KILLS, min(kill_hist or [0]), max(kill_hist or [0])), flush=True)
+    print("t-crash: %d SIGKILLs delivered to a running ingest in %d rounds (%d requested), %d with the Maildir "
+          "partly acknowledged; kill delays %.3f..%.3f s"
+          % (total_kills, rd, KILLS, partial, min(kill_hist or [0]), max(kill_hist or [0])), flush=True)
+    if not partial:
+        fail("no kill landed between two batches' acknowledgements: raise CRASH_MSGS")
     if total_kills < 50:
         fail("only %d kills hit a running process (need >= 50): raise CRASH_MSGS" % total_kills)
 finally:
