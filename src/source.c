@@ -364,8 +364,11 @@ static void marker_finish(struct marker *m, pthread_t th)
  * that for the messages ahead while this one applies the current message:
  * on two cores the batch is about as fast as its database work alone.  The
  * order, the transactions and the acknowledgements are this thread's, as
- * without it.  The read-ahead is bounded in messages and in bytes. */
-#define AHEAD_SLOTS 64
+ * without it.  The read-ahead is bounded in messages and in bytes: 512
+ * messages let the parsing thread go on through a commit and its checkpoint
+ * (some 25 ms of syncs on this thread); 64 left it waiting (10,000 messages
+ * 0.75 -> 0.71 s, peak RSS +3 MiB). */
+#define AHEAD_SLOTS 512
 #define AHEAD_BYTES ((size_t)64 << 20)
 #define AHEAD_TRASH 128
 
