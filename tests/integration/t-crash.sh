@@ -16,7 +16,7 @@
 # the reference: every message applied exactly once, no outbox row lost.
 #
 #   DEALMAIL_BIN   binary under test
-#   CRASH_MSGS     messages (default 2500; > 2 batches of 1024 with DEALMAIL_BATCH_MAX=1024,
+#   CRASH_MSGS     messages (default 2500; five batches with DEALMAIL_BATCH_MAX=500,
 #                  set here, so that acks happen mid-run)
 #   CRASH_KILLS    total kills (default 60)
 #   CRASH_ROUNDS   at least this many rounds (default 6); more until CRASH_KILLS kills landed
@@ -46,7 +46,7 @@ ENV = dict(os.environ)
 ENV["DEALMAIL_NOW"] = "2026-11-23T15:00:00Z"
 ENV["DEALMAIL_SECRET"] = "crash-test-secret-0123456789abcdef"
 ENV.pop("DEALMAIL_CONFIG", None)
-ENV["DEALMAIL_BATCH_MAX"] = "1024"   # several batches, so kills land between acknowledgements
+ENV["DEALMAIL_BATCH_MAX"] = "500"   # five batches, so kills land between acknowledgements
 
 CONF = """[dealmail]
 address = ventas@example.com
