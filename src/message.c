@@ -1036,14 +1036,6 @@ static bool name_is(const xmlNode *n, const char *name)
 	return n->name && !strcasecmp((const char *)n->name, name);
 }
 
-static bool name_in(const xmlNode *n, const char *const *names)
-{
-	for (; *names; names++)
-		if (name_is(n, *names))
-			return true;
-	return false;
-}
-
 static bool attr_contains(xmlNode *n, const char *attr, const char *needle, bool squash)
 {
 	xmlChar *v = X.get_prop(n, (const xmlChar *)attr);
@@ -1071,12 +1063,38 @@ static bool attr_is(xmlNode *n, const char *attr, const char *val)
 	return ok;
 }
 
-static const char *const h_skip[] = {"script", "style", "head", "title", "template", "xml", "noscript", NULL};
-static const char *const h_blocks[] = {
-	"div", "table", "tr", "ul", "ol", "dl", "dt", "dd", "pre", "hr", "address", "article", "section",
-	"header", "footer", "nav", "aside", "form", "figure", "figcaption", "center", "body", "html",
-	"main", "fieldset", "tbody", "thead", "tfoot", "caption", "details", "summary", NULL};
-static const char *const h_paras[] = {"p", "h1", "h2", "h3", "h4", "h5", "h6", NULL};
+/* What an element does to the text, looked up once per element (libxml2's
+ * HTML parser gives lower-case names; the table is sorted for bsearch). */
+enum h_kind { HK_OTHER, HK_SKIP, HK_BLOCK, HK_PARA, HK_BR, HK_QUOTE, HK_LI, HK_LIST, HK_CELL, HK_PRE };
+static const struct h_tag {
+	const char *name;
+	enum h_kind kind;
+} h_tags[] = {
+	{"address", HK_BLOCK}, {"article", HK_BLOCK}, {"aside", HK_BLOCK}, {"blockquote", HK_QUOTE},
+	{"body", HK_BLOCK}, {"br", HK_BR}, {"caption", HK_BLOCK}, {"center", HK_BLOCK}, {"dd", HK_BLOCK},
+	{"details", HK_BLOCK}, {"div", HK_BLOCK}, {"dl", HK_BLOCK}, {"dt", HK_BLOCK}, {"fieldset", HK_BLOCK},
+	{"figcaption", HK_BLOCK}, {"figure", HK_BLOCK}, {"footer", HK_BLOCK}, {"form", HK_BLOCK},
+	{"h1", HK_PARA}, {"h2", HK_PARA}, {"h3", HK_PARA}, {"h4", HK_PARA}, {"h5", HK_PARA}, {"h6", HK_PARA},
+	{"head", HK_SKIP}, {"header", HK_BLOCK}, {"hr", HK_BLOCK}, {"html", HK_BLOCK}, {"li", HK_LI},
+	{"main", HK_BLOCK}, {"nav", HK_BLOCK}, {"noscript", HK_SKIP}, {"ol", HK_LIST}, {"p", HK_PARA},
+	{"pre", HK_PRE}, {"script", HK_SKIP}, {"section", HK_BLOCK}, {"style", HK_SKIP}, {"summary", HK_BLOCK},
+	{"table", HK_BLOCK}, {"tbody", HK_BLOCK}, {"td", HK_CELL}, {"template", HK_SKIP}, {"tfoot", HK_BLOCK},
+	{"th", HK_CELL}, {"thead", HK_BLOCK}, {"title", HK_SKIP}, {"tr", HK_BLOCK}, {"ul", HK_LIST},
+	{"xml", HK_SKIP},
+};
+
+static int h_tag_cmp(const void *key, const void *elem)
+{
+	return strcasecmp(key, ((const struct h_tag *)elem)->name);
+}
+
+static enum h_kind h_kind_of(const xmlNode *n)
+{
+	if (!n->name)
+		return HK_OTHER;
+	const struct h_tag *t = bsearch(n->name, h_tags, sizeof h_tags / sizeof *h_tags, sizeof *h_tags, h_tag_cmp);
+	return t ? t->kind : HK_OTHER;
+}
 
 static bool h_is_outlook_sep(xmlNode *n)
 {
@@ -1107,7 +1125,8 @@ static bool h_enter(struct h2t *h, xmlNode *n)
 	}
 	if (n->type != XML_ELEMENT_NODE)
 		return n->type == XML_DOCUMENT_NODE || n->type == XML_HTML_DOCUMENT_NODE;
-	if (name_in(n, h_skip))
+	enum h_kind kind = h_kind_of(n);
+	if (kind == HK_SKIP)
 		return false;
 	if (!h->orig_done && h_is_outlook_sep(n)) {
 		h->orig_done = true;
@@ -1115,36 +1134,50 @@ static bool h_enter(struct h2t *h, xmlNode *n)
 		h_put(h, "-----Original Message-----", 26);
 		h_block(h, 1);
 	}
-	if (name_is(n, "br")) {
+	switch (kind) {
+	case HK_BR:
 		h_flush(h);
 		h->space = false;
 		if (h->started)
 			h_newline(h);
-	} else if (name_is(n, "blockquote")) {
+		break;
+	case HK_QUOTE:
 		h_block(h, 1);
 		h_flush(h);
 		h->quote++;
-	} else if (name_is(n, "li")) {
+		break;
+	case HK_LI:
 		h_block(h, 1);
 		h_flush(h);
 		for (int i = 1; i < h->list; i++)
 			h_put(h, "  ", 2);
 		h_put(h, "- ", 2);
 		h->space = false;
-	} else if (name_is(n, "ul") || name_is(n, "ol")) {
+		break;
+	case HK_LIST:
 		h_block(h, 1);
 		h->list++;
-	} else if (name_is(n, "td") || name_is(n, "th")) {
+		break;
+	case HK_CELL:
 		if (h->col > 0)
 			h->space = true;
-	} else if (name_is(n, "pre")) {
+		break;
+	case HK_PRE:
 		h_block(h, 1);
 		h->pre++;
-	} else if (name_in(n, h_paras)) {
-		if (h_para_breaks(n))
-			h_block(h, h_para_breaks(n));
-	} else if (name_in(n, h_blocks)) {
+		break;
+	case HK_PARA: {
+		int breaks = h_para_breaks(n);
+		if (breaks)
+			h_block(h, breaks);
+		break;
+	}
+	case HK_BLOCK:
 		h_block(h, 1);
+		break;
+	case HK_SKIP:
+	case HK_OTHER:
+		break;
 	}
 	return true;
 }
@@ -1153,26 +1186,35 @@ static void h_leave(struct h2t *h, xmlNode *n)
 {
 	if (n->type != XML_ELEMENT_NODE)
 		return;
-	if (name_is(n, "blockquote")) {
+	switch (h_kind_of(n)) {
+	case HK_QUOTE:
 		h_block(h, 1);
 		h_flush(h);
 		if (h->quote > 0)
 			h->quote--;
-	} else if (name_is(n, "ul") || name_is(n, "ol")) {
+		break;
+	case HK_LIST:
 		if (h->list > 0)
 			h->list--;
 		h_block(h, 1);
-	} else if (name_is(n, "pre")) {
+		break;
+	case HK_PRE:
 		if (h->pre > 0)
 			h->pre--;
 		h_block(h, 1);
-	} else if (name_is(n, "li")) {
+		break;
+	case HK_LI:
+	case HK_BLOCK:
 		h_block(h, 1);
-	} else if (name_in(n, h_paras)) {
-		if (h_para_breaks(n))
-			h_block(h, h_para_breaks(n));
-	} else if (name_in(n, h_blocks)) {
-		h_block(h, 1);
+		break;
+	case HK_PARA: {
+		int breaks = h_para_breaks(n);
+		if (breaks)
+			h_block(h, breaks);
+		break;
+	}
+	default:
+		break;
 	}
 }
 
