@@ -62,9 +62,24 @@ char *read_file(const char *path, size_t *len_r)
 	return read_file_max(path, 0, len_r, &total);
 }
 
+static char *read_fd_max(int fd, size_t max, size_t *len_r, size_t *total_r);
+
 char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r)
 {
 	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+	return read_fd_max(fd, max, len_r, total_r);
+}
+
+/* A file of a directory already open: no path walk from the root each time. */
+static char *read_file_at(int dirfd, const char *name, size_t *len_r)
+{
+	size_t total;
+	return read_fd_max(openat(dirfd, name, O_RDONLY | O_CLOEXEC), 0, len_r, &total);
+}
+
+/* Read fd (0: stdin, left open; any other is closed) to its end. */
+static char *read_fd_max(int fd, size_t max, size_t *len_r, size_t *total_r)
+{
 	struct buf b;
 	char chunk[65536];
 	ssize_t n;
@@ -255,16 +270,26 @@ static void progress(size_t done, size_t total)
 		fputc('\n', stderr);
 }
 
+/* The Maildir's cur/ and new/, open once: each read and rename is then
+ * relative to its directory instead of a walk of the whole path. */
+struct mdirs {
+	const char *root;
+	int cur, new;
+};
+
+static int entry_dirfd(const struct mdirs *d, const struct entry *e)
+{
+	return strcmp(e->dir, "new") ? d->cur : d->new;
+}
+
 /* Mark a message of new/ as seen by moving it to cur/. */
-static void ack_maildir(const char *root, const struct entry *e)
+static void ack_maildir(const struct mdirs *d, const struct entry *e)
 {
 	if (strcmp(e->dir, "new"))
 		return;
-	char *from = xasprintf("%s/new/%s", root, e->name);
-	char *to = xasprintf("%s/cur/%s%s", root, e->name, strchr(e->name, ':') ? "" : ":2,S");
-	if (rename(from, to) < 0)
-		log_verbose("cannot mark %s: %s", from, strerror(errno));
-	free(from);
+	char *to = xasprintf("%s%s", e->name, strchr(e->name, ':') ? "" : ":2,S");
+	if (renameat(d->new, e->name, d->cur, to) < 0)
+		log_verbose("cannot mark %s/new/%s: %s", d->root, e->name, strerror(errno));
 	free(to);
 }
 
@@ -280,7 +305,7 @@ static void ack_maildir(const char *root, const struct entry *e)
 #define MARK_CHUNK 16
 
 struct marker {
-	const char *root;
+	const struct mdirs *dirs;
 	const struct entry *v;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -300,7 +325,7 @@ static bool mark_some(struct marker *m)
 	m->next = to;
 	pthread_mutex_unlock(&m->mu);
 	for (size_t i = from; i < to; i++)
-		ack_maildir(m->root, &m->v[i]);
+		ack_maildir(m->dirs, &m->v[i]);
 	pthread_mutex_lock(&m->mu);
 	return true;
 }
@@ -321,9 +346,9 @@ static void *marker_run(void *arg)
 	return NULL;
 }
 
-static void marker_start(struct marker *m, pthread_t *th, const char *root, const struct entry *v)
+static void marker_start(struct marker *m, pthread_t *th, const struct mdirs *dirs, const struct entry *v)
 {
-	*m = (struct marker){.root = root, .v = v};
+	*m = (struct marker){.dirs = dirs, .v = v};
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cv, NULL);
 	m->threaded = pthread_create(th, NULL, marker_run, m) == 0;
@@ -335,7 +360,7 @@ static void marker_commit(struct marker *m, size_t upto)
 {
 	if (!m->threaded) {
 		for (; m->next < upto; m->next++)
-			ack_maildir(m->root, &m->v[m->next]);
+			ack_maildir(m->dirs, &m->v[m->next]);
 		return;
 	}
 	pthread_mutex_lock(&m->mu);
@@ -382,7 +407,7 @@ struct ahead_item {
 
 struct ahead {
 	const struct app *app;
-	const char *root;
+	const struct mdirs *dirs;
 	const struct entry *v;
 	size_t n;
 	pthread_mutex_t mu;
@@ -427,9 +452,7 @@ static void *ahead_run(void *arg)
 	struct ahead_item *mine = xmalloc(AHEAD_TRASH * sizeof *mine);
 	for (size_t i = 0; i < a->n; i++) {
 		struct ahead_item it = {0};
-		char *path = xasprintf("%s/%s/%s", a->root, a->v[i].dir, a->v[i].name);
-		it.raw = read_file(path, &it.len);
-		free(path);
+		it.raw = read_file_at(entry_dirfd(a->dirs, &a->v[i]), a->v[i].name, &it.len);
 		if (!it.raw)
 			it.err = errno;
 		else {
@@ -546,11 +569,27 @@ int source_maildir(struct app *app, const char *root)
 		closedir(dir);
 	}
 	qsort(v, n, sizeof *v, cmp_entry);
+	struct mdirs dirs = {root, -1, -1};
+	for (int s = 0; s < 2; s++) {
+		char *d = xasprintf("%s/%s", root, subs[s]);
+		int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(d);
+		if (fd < 0 && (s == 0 || errno != ENOENT)) {
+			log_error("%s/%s: %s", root, subs[s], strerror(errno));
+			if (dirs.cur >= 0)
+				close(dirs.cur);
+			for (size_t i = 0; i < n; i++)
+				free(v[i].name);
+			free(v);
+			return EXIT_NOINPUT;
+		}
+		*(s == 0 ? &dirs.cur : &dirs.new) = fd;
+	}
 	app->batch = true;
 	struct ahead *ah = xcalloc(1, sizeof *ah);
 	pthread_t th;
 	ah->app = app;
-	ah->root = root;
+	ah->dirs = &dirs;
 	ah->v = v;
 	ah->n = n;
 	pthread_mutex_init(&ah->mu, NULL);
@@ -559,7 +598,7 @@ int source_maildir(struct app *app, const char *root)
 	bool threaded = n > 1 && pthread_create(&th, NULL, ahead_run, ah) == 0;
 	struct marker mark;
 	pthread_t mark_th;
-	marker_start(&mark, &mark_th, root, v);
+	marker_start(&mark, &mark_th, &dirs, v);
 	size_t in_batch = 0;
 	/* Messages share their batch's transaction without a savepoint each:
 	 * the savepoints copied every page a message touched, an eighth of the
@@ -584,10 +623,8 @@ int source_maildir(struct app *app, const char *root)
 			ahead_take(ah, &it, have_done ? &done : NULL);
 			have_done = false;
 		} else {
-			char *path = xasprintf("%s/%s/%s", root, v[i].dir, v[i].name);
-			if (!(it.raw = read_file(path, &it.len)))
+			if (!(it.raw = read_file_at(entry_dirfd(&dirs, &v[i]), v[i].name, &it.len)))
 				it.err = errno;
-			free(path);
 		}
 		int c;
 		if (!it.raw) {
@@ -638,6 +675,9 @@ int source_maildir(struct app *app, const char *root)
 	free(ah);
 	if (app->in_batch_tx)
 		batch_abort(app);
+	close(dirs.cur);
+	if (dirs.new >= 0)
+		close(dirs.new);
 	for (size_t i = 0; i < n; i++)
 		free(v[i].name);
 	free(v);
