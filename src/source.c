@@ -5,10 +5,9 @@
  * of messages (see BATCH_MAX); each message is still all-or-nothing: in an
  * mbox it has a savepoint of its own, in a Maildir a failed message rolls
  * back its whole batch (the files stay for the next run).  The batch's
- * commit is synced
- * (FULL) and only then are its Maildir files marked (new/ -> cur/ with the S
- * flag).  A crash loses at most the uncommitted batch, which the next run
- * re-reads and de-duplicates. */
+ * commit is synced (FULL) and only then are its Maildir files marked (new/
+ * -> cur/ with the S flag).  A crash loses at most the uncommitted batch,
+ * which the next run re-reads and de-duplicates. */
 #include "source.h"
 #include "util.h"
 #include "message.h"
