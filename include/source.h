@@ -19,8 +19,9 @@ char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r
 int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total), void *ctx,
 		int timeout, size_t max);
 /* In source_pipe's worker: the verdict `code` is final (the commit is
- * durable); the worker's stdio goes to /dev/null, so that nothing it logs
- * next (closing the database) reaches the MTA. */
+ * durable): should the worker die after this, the MTA still gets `code`.
+ * The worker's stdio goes to /dev/null, so that nothing it logs next
+ * (closing the database) reaches the MTA. */
 void source_pipe_release(int code);
 int source_files(struct app *app, char **files, int n);
 int source_maildir(struct app *app, const char *dir);

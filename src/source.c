@@ -122,11 +122,17 @@ static char *read_fd_max(int fd, size_t max, size_t *len_r, size_t *total_r)
 	return buf_detach(&b);
 }
 
-/* In the worker: the verdict is final.  Nothing of ours may reach the MTA
- * after it (the database's close may still log): stdio goes to /dev/null. */
+/* The worker's verdict once its commit is durable, seen by the parent
+ * through the memory vfork() shares (-1: none yet). */
+static volatile sig_atomic_t pipe_verdict = -1;
+
+/* In the worker: the verdict is final.  Should the worker die after it (the
+ * deadline or a crash while closing the database), the parent still answers
+ * with it.  Nothing of ours may reach the MTA after it (the database's close
+ * may still log): stdio goes to /dev/null. */
 void source_pipe_release(int code)
 {
-	(void)code;
+	pipe_verdict = code;
 	fflush(NULL);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
@@ -212,6 +218,8 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total
 		free(raw);   /* vfork() ran as fork() (Valgrind does): our own copy */
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
+	if (pipe_verdict >= 0)
+		return pipe_verdict;   /* died after its commit: the verdict stands */
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
 		pipe_say("4.3.0 dealmail: processing took longer than %d s; the message will be retried\n", timeout);
 	else

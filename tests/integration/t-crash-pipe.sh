@@ -91,8 +91,8 @@ for i in range(N):
         if rnd.random() < 0.8:
             # wait for the worker to exist, then aim somewhere in its life:
             # most of it is opening the database and the commit, a short
-            # tail is the close (the parent may exit before that tail: its
-            # answer is sent, and it skips its exit handlers)
+            # tail is the close (a worker killed there has given its verdict
+            # after the commit, and the parent answers with it: exit 0)
             w = None
             give_up = time.monotonic() + 5 * SLOW
             while w is None and p.poll() is None and time.monotonic() < give_up:
