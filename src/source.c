@@ -549,13 +549,25 @@ int source_maildir(struct app *app, const char *root)
 	struct entry *v = NULL;
 	size_t n = 0, cap = 0;
 	int code = 0;
+	/* each directory is opened once: listed through a duplicate of its
+	 * descriptor, and kept open for the reads and renames (struct mdirs) */
+	struct mdirs dirs = {root, -1, -1};
 	for (int s = 0; s < 2; s++) {
 		char *d = xasprintf("%s/%s", root, subs[s]);
-		DIR *dir = opendir(d);
+		int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		free(d);
+		int lfd = fd < 0 ? -1 : dup(fd);
+		DIR *dir = lfd < 0 ? NULL : fdopendir(lfd);
 		if (!dir) {
-			if (s == 0 || errno != ENOENT) {
-				log_error("%s is not a Maildir (no %s/): %s", root, subs[s], strerror(errno));
+			int e = errno;
+			if (lfd >= 0)
+				close(lfd);
+			if (fd >= 0)
+				close(fd);
+			if (s == 0 || e != ENOENT) {
+				log_error("%s is not a Maildir (no %s/): %s", root, subs[s], strerror(e));
+				if (dirs.cur >= 0)
+					close(dirs.cur);
 				for (size_t i = 0; i < n; i++)
 					free(v[i].name);
 				free(v);
@@ -563,6 +575,7 @@ int source_maildir(struct app *app, const char *root)
 			}
 			continue;
 		}
+		*(s == 0 ? &dirs.cur : &dirs.new) = fd;
 		struct dirent *de;
 		while ((de = readdir(dir))) {
 			if (de->d_name[0] == '.')
@@ -578,22 +591,6 @@ int source_maildir(struct app *app, const char *root)
 		closedir(dir);
 	}
 	qsort(v, n, sizeof *v, cmp_entry);
-	struct mdirs dirs = {root, -1, -1};
-	for (int s = 0; s < 2; s++) {
-		char *d = xasprintf("%s/%s", root, subs[s]);
-		int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		free(d);
-		if (fd < 0 && (s == 0 || errno != ENOENT)) {
-			log_error("%s/%s: %s", root, subs[s], strerror(errno));
-			if (dirs.cur >= 0)
-				close(dirs.cur);
-			for (size_t i = 0; i < n; i++)
-				free(v[i].name);
-			free(v);
-			return EXIT_NOINPUT;
-		}
-		*(s == 0 ? &dirs.cur : &dirs.new) = fd;
-	}
 	app->batch = true;
 	struct ahead *ah = xcalloc(1, sizeof *ah);
 	pthread_t th;
