@@ -1103,16 +1103,18 @@ static bool h_is_outlook_sep(xmlNode *n)
 	       attr_contains(n, "style", "border-top:solid#b5c4df", true);
 }
 
-static int h_para_breaks(xmlNode *n)
+/* The line breaks around a paragraph or heading, on the way in and out. */
+static void h_para(struct h2t *h, xmlNode *n)
 {
 	/* libxml2 turns Outlook's <o:p> into a <p> nested in the real one */
 	if (name_is(n, "p") && n->parent && n->parent->type == XML_ELEMENT_NODE && name_is(n->parent, "p"))
-		return 0;
+		return;
 	if (name_is(n, "p") && (attr_contains(n, "class", "msonormal", false) ||
 				attr_contains(n, "class", "msoplaintext", false) ||
 				attr_contains(n, "style", "margin:0", true)))
-		return 1;
-	return 2;
+		h_block(h, 1);
+	else
+		h_block(h, 2);
 }
 
 /* returns true to descend into the node's children */
@@ -1166,12 +1168,9 @@ static bool h_enter(struct h2t *h, xmlNode *n)
 		h_block(h, 1);
 		h->pre++;
 		break;
-	case HK_PARA: {
-		int breaks = h_para_breaks(n);
-		if (breaks)
-			h_block(h, breaks);
+	case HK_PARA:
+		h_para(h, n);
 		break;
-	}
 	case HK_BLOCK:
 		h_block(h, 1);
 		break;
@@ -1207,12 +1206,9 @@ static void h_leave(struct h2t *h, xmlNode *n)
 	case HK_BLOCK:
 		h_block(h, 1);
 		break;
-	case HK_PARA: {
-		int breaks = h_para_breaks(n);
-		if (breaks)
-			h_block(h, breaks);
+	case HK_PARA:
+		h_para(h, n);
 		break;
-	}
 	default:
 		break;
 	}
