@@ -63,11 +63,12 @@ def msg(i, body="Hello, a quote please."):
             "Message-ID: <fault-%d@test.example>\nDate: Mon, 23 Nov 2026 08:00:00 -0600\n\n%s\n" % (i, i, i, i, body)).encode()
 
 
-def dm(db, *args, stdin=None, user=None, timeout=60):
-    cmd = [BIN, "-c", conf, "--db", db] + list(args)
+def dm(db, *args, stdin=None, user=None, timeout=60, config=None, preexec=None):
+    cmd = [BIN, "-c", config or conf, "--db", db] + list(args)
     if user:
         cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
-    return subprocess.run(cmd, env=ENV, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return subprocess.run(cmd, env=ENV, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                          preexec_fn=preexec)
 
 
 def export(db):
@@ -157,8 +158,7 @@ try:
     for ignore in (False, True):
         pre = (lambda: signal.signal(signal.SIGALRM, signal.SIG_IGN)) if ignore else None
         t0 = time.monotonic()
-        r = subprocess.run([BIN, "-c", slow, "--db", db, "ingest"], env=ENV, input=msg(60), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=60, preexec_fn=pre)
+        r = dm(db, "ingest", stdin=msg(60), config=slow, preexec=pre)
         el = time.monotonic() - t0
         how = " (SIGALRM ignored by the MTA)" if ignore else ""
         check(r.returncode == 75 and el < 10, "pipe_timeout = 1 over a 20 s lock wait: exit 75 after %.1f s%s (got %d)"
@@ -168,8 +168,7 @@ try:
     holder.execute("ROLLBACK")
     holder.close()
     check(norm(export(db)) == norm(before), "nothing applied by the timed-out worker")
-    r = subprocess.run([BIN, "-c", slow, "--db", db, "ingest"], env=ENV, input=msg(60), stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=60)
+    r = dm(db, "ingest", stdin=msg(60), config=slow)
     check(r.returncode == 0 and len(export(db)["deals"]) == len(before["deals"]) + 1,
           "the retry applies it once (exit %d)" % r.returncode)
 
