@@ -88,6 +88,7 @@ struct config {
 	char *currency;             /* default currency for bare amounts, or NULL */
 	int undo_minutes;           /* default 60 */
 	int pipe_timeout;           /* seconds, default 8 */
+	char *socket;               /* `serve` listens here, the pipe hands off here; NULL: none */
 	int busy_timeout_ms;        /* default 5000 */
 	int confirm_per_hour;       /* cap of automatic replies per sender, default 30 */
 

@@ -23,6 +23,14 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total
  * The worker's stdio goes to /dev/null, so that nothing it logs next
  * (closing the database) reaches the MTA. */
 void source_pipe_release(int code);
+/* One message of the MTA pipe (from source_pipe's worker or from `serve`):
+ * processed, or its head quarantined when `total` is over the limit.  The
+ * verdict for the MTA: 0, 65 or 75, with in `line` the RFC 3463 line to
+ * print when there is one beyond what processing printed itself. */
+int source_pipe_message(struct app *app, const char *raw, size_t len, size_t total, char *line, size_t linesz);
+/* Any exit code as the pipe's verdict: 0, 65 and 75 stay; the rest become
+ * 75 with a line saying so in `line` (else empty). */
+int pipe_verdict_of(int rc, char *line, size_t linesz);
 int source_files(struct app *app, char **files, int n);
 int source_maildir(struct app *app, const char *dir);
 int source_mbox(struct app *app, const char *path);

@@ -354,12 +354,12 @@ enum sect_kind {
 static const struct {
 	const char *name;
 	bool named; /* takes a "name" */
-	const char *keys[16];
+	const char *keys[20];
 } sect_defs[S_NKINDS] = {
 	[S_DEALMAIL] = {"dealmail", false,
 			{"database", "address", "name", "language", "timezone", "secret_file", "confirm",
 			 "require_auth", "authserv_id", "templates", "currency", "undo_minutes", "pipe_timeout",
-			 "busy_timeout_ms", "confirm_per_hour", NULL}},
+			 "busy_timeout_ms", "confirm_per_hour", "socket", NULL}},
 	[S_IMAP] = {"imap", false,
 		    {"url", "user", "password_file", "ca_file", "token_file", "auth", "processed", "tls",
 		     "quarantine", NULL}},
@@ -1163,6 +1163,10 @@ static void do_dealmail(struct loader *ld, const struct group *g)
 			}
 		} else if (!strcmp(k, "undo_minutes")) {
 			get_int(ld, e, 0, 7 * 24 * 60, &c->undo_minutes);
+		} else if (!strcmp(k, "socket")) {
+			get_path(ld, e, &c->socket);
+			if (c->socket && strlen(c->socket) >= 108)
+				err(ld, e->line, "socket: the path is too long for a Unix socket (at most 107 bytes)");
 		} else if (!strcmp(k, "pipe_timeout")) {
 			get_int(ld, e, 1, 3600, &c->pipe_timeout);
 		} else if (!strcmp(k, "busy_timeout_ms")) {
@@ -2346,6 +2350,7 @@ void config_free(struct config *c)
 	free(c->name);
 	free(c->timezone);
 	free(c->secret_file);
+	free(c->socket);
 	free(c->authserv_id);
 	free(c->templates);
 	free(c->currency);

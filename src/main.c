@@ -6,7 +6,9 @@
 #include "app.h"
 #include "cli.h"
 #include "command.h"
+#include "handoff.h"
 #include "message.h"
+#include "serve.h"
 #include "source.h"
 #include "template.h"
 #include "text.h"
@@ -33,16 +35,7 @@ static struct opts g;
 
 static const char *config_path(void)
 {
-	const char *e = getenv("DEALMAIL_CONFIG");
-	if (g.config)
-		return g.config;
-	if (e && *e)
-		return e;
-	if (access("dealmail.conf", F_OK) == 0)
-		return "dealmail.conf";
-	if (access("/etc/dealmail/dealmail.conf", F_OK) == 0)
-		return "/etc/dealmail/dealmail.conf";
-	return NULL;
+	return handoff_config_path(g.config);
 }
 
 static int load_config(struct config **cfg_r)
@@ -168,6 +161,7 @@ static int cmd_init(int argc, char **argv)
 static int pipe_work(void *ctx, const char *raw, size_t len, size_t total)
 {
 	struct app app;
+	char line[256];
 	/* As an MTA pipe nothing of ours may bounce the mail: a broken config,
 	 * an unwritable or missing database become 75 (the MTA keeps the
 	 * message and retries); only 0 and 65 (kept in quarantine) remain.
@@ -176,25 +170,57 @@ static int pipe_work(void *ctx, const char *raw, size_t len, size_t total)
 	int rc = app_open_cfg(&app, (struct config *)ctx, DB_READWRITE);
 	if (rc == 0) {
 		db_lazy_checkpoint(app.db, PIPE_CHECKPOINT_FRAMES);
-		if (total > app.cfg->max_message_bytes) {
-			/* over the size limit: only the head was kept in memory; it goes
-			 * to the quarantine with the real size in the reason */
-			char why[160];
-			snprintf(why, sizeof why, "message of %zu bytes is over the %zu-byte limit; its first %zu bytes are kept",
-				 total, app.cfg->max_message_bytes, len / 2);
-			rc = quarantine_message(&app, raw, len / 2, why, NULL);
-		} else
-			rc = process_message(&app, raw, len, NULL);
-	}
-	if (rc != EXIT_OK && rc != EXIT_DATAERR && rc != EXIT_TEMPFAIL) {
-		printf("4.3.0 dealmail: cannot process the message now (exit %d); it will be retried\n", rc);
-		rc = EXIT_TEMPFAIL;
-	}
+		rc = source_pipe_message(&app, raw, len, total, line, sizeof line);
+	} else
+		rc = pipe_verdict_of(rc, line, sizeof line);
+	if (*line)
+		printf("%s\n", line);
 	/* committed (or refused with nothing changed): the verdict is final */
 	source_pipe_release(rc);
 	if (app.db)
 		app_close(&app);
 	return rc;
+}
+
+/* With [dealmail] socket, a running `dealmail serve` may take the message
+ * (handoff.h); then its verdict is ours and we end here.  Otherwise stdin
+ * is untouched and the message is processed below. */
+static void pipe_handoff(void)
+{
+	struct handoff_conf hc;
+	const char *path = config_path();
+	if (!handoff_conf_read(path, &hc))
+		return;
+	if (hc.socket) {
+		if (g.db) {
+			free(hc.database);
+			hc.database = xstrdup(g.db);
+		}
+		unsigned char ctx[32];
+		char line[600];
+		handoff_context(ctx, path, hc.database);
+		int rc = handoff_try(hc.socket, hc.pipe_timeout, ctx, line, sizeof line);
+		if (rc >= 0) {
+			if (*line)
+				printf("%s\n", line);
+			fflush(stdout);
+			_exit(rc);
+		}
+	}
+	handoff_conf_free(&hc);
+}
+
+static int serve_open(struct app *app)
+{
+	return app_open(app, false);
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1)
+		return usage("serve takes no arguments");
+	return serve_run(config_path(), serve_open);
 }
 
 static int cmd_ingest(int argc, char **argv)
@@ -216,6 +242,7 @@ static int cmd_ingest(int argc, char **argv)
 		return usage("ingest: give files or --maildir/--mbox, not both");
 	if (!maildir && !mbox && optind == argc) {
 		/* the MTA pipe: a deadline, and never a crash the MTA would bounce */
+		pipe_handoff();
 		struct config *cfg;
 		int timeout = 8;
 		size_t max = 0;
@@ -618,6 +645,9 @@ static const struct cmd commands[] = {
 	{"ingest", cmd_ingest, "ingest [FILE...] | --maildir DIR | --mbox FILE",
 	 "Process messages. Without arguments one message is read from stdin: the MTA pipe hook\n"
 	 "(exit 0 done, 65 quarantined, 75 try again later)."},
+	{"serve", cmd_serve, "serve",
+	 "Take the MTA pipe's messages from `dealmail ingest` and dealmail-pipe over the Unix socket\n"
+	 "of [dealmail] socket: the same processing without starting it for each message."},
 	{"watch", cmd_watch, "watch [--once]", "IMAP: process what is new, then wait with IDLE."},
 	{"tick", cmd_tick, "tick", "Do what is due now: drip steps, digests, outbox delivery (for cron)."},
 	{"send", cmd_send, "send", "Deliver the outbox now."},
@@ -689,7 +719,7 @@ int main(int argc, char **argv)
 	/* without a configuration there are no reps and no assistant address:
 	 * every rep's reply would become a lead, so the commands that act on
 	 * mail refuse to start (the others show the built-in defaults) */
-	static const char *const acting[] = {"ingest", "watch", "tick", "send", "run", "digest"};
+	static const char *const acting[] = {"ingest", "watch", "tick", "send", "run", "digest", "serve"};
 	for (size_t k = 0; k < sizeof acting / sizeof acting[0]; k++)
 		g.file_required |= !strcmp(argv[i], acting[k]);
 	for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)

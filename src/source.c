@@ -228,6 +228,30 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total
 	return EXIT_TEMPFAIL;
 }
 
+int pipe_verdict_of(int rc, char *line, size_t linesz)
+{
+	line[0] = '\0';
+	if (rc == EXIT_OK || rc == EXIT_DATAERR || rc == EXIT_TEMPFAIL)
+		return rc;
+	snprintf(line, linesz, "4.3.0 dealmail: cannot process the message now (exit %d); it will be retried", rc);
+	return EXIT_TEMPFAIL;
+}
+
+int source_pipe_message(struct app *app, const char *raw, size_t len, size_t total, char *line, size_t linesz)
+{
+	int rc;
+	if (total > app->cfg->max_message_bytes) {
+		/* over the size limit: only the head was kept in memory; it goes
+		 * to the quarantine with the real size in the reason */
+		char why[160];
+		snprintf(why, sizeof why, "message of %zu bytes is over the %zu-byte limit; its first %zu bytes are kept",
+			 total, app->cfg->max_message_bytes, len / 2);
+		rc = quarantine_message(app, raw, len / 2, why, NULL);
+	} else
+		rc = process_message(app, raw, len, NULL);
+	return pipe_verdict_of(rc, line, linesz);
+}
+
 static int worst(int a, int b)
 {
 	/* temporary beats everything: the caller must retry */

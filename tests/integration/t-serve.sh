@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# `dealmail serve` and the MTA pipe's hand-off to it (README "The fast pipe"),
+# checked through exit codes, `export --json` and serve's own log:
+#   1. serve listens on [dealmail] socket, mode 0600;
+#   2. the same messages (a rep's note, a new lead, a refused command, mail
+#      that is not mail, an oversized one, a duplicate) through dealmail-pipe
+#      and `dealmail ingest` with serve running, and through `dealmail ingest`
+#      into another database (serve declines that client: another database):
+#      the same exit codes, the same export; serve took every message of its
+#      database and none of the other;
+#   3. another DEALMAIL_SECRET: declined, the client does the work itself;
+#   4. the configuration edited while serve runs: the next message is
+#      processed with the new one;
+#   5. serve stopped (SIGSTOP) and a client with pipe_timeout = 1: exit 75
+#      within its deadline naming it; serve, continued, leaves that message
+#      alone, and the MTA's retry applies it once;
+#   6. a second serve on the same socket refuses (75); SIGKILL leaves a
+#      dead socket: clients process their messages themselves, and a new
+#      serve replaces it; SIGTERM ends serve with 0 and removes the socket.
+#   DEALMAIL_BIN, KEEP=1
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+export TESTLIB=$here
+exec /usr/bin/python3 - "$@" <<'PY'
+import json, os, signal, stat, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.environ["TESTLIB"])
+import testlib
+
+BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+PIPE = os.path.join(os.path.dirname(BIN), "dealmail-pipe")
+ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="serve-secret-0123456789abcdef!!!!")
+ENV.pop("DEALMAIL_CONFIG", None)
+tmp = tempfile.mkdtemp(prefix="dealmail-serve-")
+check = testlib.Checks("t-serve")
+DROP = {"at", "created_at", "updated_at", "sent_at", "id", "due_at"}
+
+conf = os.path.join(tmp, "dealmail.conf")
+sock = os.path.join(tmp, "serve.sock")
+CONF = ("[dealmail]\naddress = ventas@example.com\nlanguage = es\nsocket = serve.sock  ; beside this file\n"
+        "[limits]\nmax_message_bytes = 20000\n[rep \"ana@example.com\"]\nname = Ana\n")
+with open(conf, "w") as f:
+    f.write(CONF)
+db = os.path.join(tmp, "dm.db")
+ref = os.path.join(tmp, "ref.db")
+log = os.path.join(tmp, "serve.log")
+
+
+def dm(*args, database=db, env=ENV, data=None, prog=None):
+    cmd = ([prog] if prog else [BIN]) + ["-q", "-c", conf, "--db", database] + list(args)
+    return subprocess.run(cmd, env=env, input=data, capture_output=True)
+
+
+def export(database=db):
+    r = dm("export", "--json", database=database)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def listening():
+    return open(log).read().count("serve: listening on") if os.path.exists(log) else 0
+
+
+def start_serve():
+    n = listening()
+    p = subprocess.Popen([BIN, "-v", "-c", conf, "--db", db, "serve"], env=ENV, stderr=open(log, "a"))
+    for _ in range(1000):
+        if listening() > n or p.poll() is not None:
+            break
+        time.sleep(0.01)
+    return p
+
+
+def served():
+    return open(log).read().count(": exit ")
+
+
+def declined():
+    return open(log).read().count(": declined")
+
+
+def msg(i, frm, subject, body):
+    return ("From: %s\nTo: ventas@example.com\nSubject: %s\nMessage-ID: <serve-%d@example.net>\n"
+            "Date: Mon, 23 Nov 2026 09:%02d:00 -0600\n\n%s\n" % (frm, subject, i, i, body)).encode()
+
+
+serve = None
+try:
+    for d in (db, ref):
+        assert dm("init", database=d).returncode == 0
+        r = dm("deal", "add", "--title", "ACME", "--contact", "cliente@acme.mx", "--owner", "ana@example.com",
+               "--stage", "demo", database=d)
+        assert r.returncode == 0, r.stderr
+
+    print("t-serve: 1 serve listens", flush=True)
+    serve = start_serve()
+    mode = stat.S_IMODE(os.stat(sock).st_mode) if os.path.exists(sock) else None
+    check(mode == 0o600, "the socket is there with mode 0600 (got %s)" % (oct(mode) if mode is not None else None))
+
+    print("t-serve: 2 the same messages with and without serve", flush=True)
+    mail = [
+        msg(1, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: llamada con el cliente"),
+        msg(2, "Lead <lead@prospect.example>", "Precios", "Hola, una cotizacion por favor."),
+        msg(3, "Ana <ana@example.com>", "Re: [#1] ACME", "etapa: ganadisimo"),
+        b"\x00\x01 this is not a mail message\n",
+        msg(4, "Lead 2 <lead2@prospect.example>", "Adjunto", "x" * 30000),
+        msg(1, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: llamada con el cliente"),
+    ]
+    got, want = [], []
+    for i, m in enumerate(mail):
+        r = dm(data=m, prog=PIPE) if i % 2 == 0 else dm("ingest", data=m)
+        got.append(r.returncode)
+        want.append(dm("ingest", data=m, database=ref).returncode)
+    check(got == want and got.count(65) == 2 and got.count(0) == 4,
+          "exit codes through serve %s, processed by the clients %s (0 and 65 for the two that are kept)"
+          % (got, want))
+    check(served() == len(mail) and declined() == len(mail),
+          "serve took the %d messages of its database and declined the %d of the other (log: %d, %d)"
+          % (len(mail), len(mail), served(), declined()))
+    a, b = export(ref), export(db)
+    same = testlib.export_diff(testlib.export_normal(a, DROP), testlib.export_normal(b, DROP), "serve",
+                               lambda t: check(False, t))
+    check(same, "the database serve wrote is the one the pipe writes (%d deals, %d events, %d outbox, %d quarantined)"
+          % (len(b["deals"]), len(b["events"]), len(b["outbox"]), len(b["quarantine"])))
+
+    print("t-serve: 3 another secret", flush=True)
+    before = served()
+    other = dict(ENV, DEALMAIL_SECRET="another-secret-0123456789abcdef!")
+    r = dm(data=msg(5, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: otra llave"), prog=PIPE, env=other)
+    notes = [e["to"] for e in export()["events"] if e["type"] == "note"]
+    check(r.returncode == 0 and served() == before and "otra llave" in notes,
+          "declined by serve and applied by the client itself (exit %d, served %d -> %d)"
+          % (r.returncode, before, served()))
+
+    print("t-serve: 4 the configuration changes", flush=True)
+    with open(conf, "a") as f:
+        f.write("[rep \"carla@example.com\"]\nname = Carla\nrole = manager\n")
+    before = served()
+    r = dm(data=msg(6, "Carla <carla@example.com>", "Re: [#1] ACME", "etapa: propuesta"), prog=PIPE)
+    deal1 = [d for d in export()["deals"] if d["id"] == 1][0]
+    check(r.returncode == 0 and served() == before + 1 and deal1["stage"] == "proposal",
+          "serve reloaded it: the new manager moved deal 1 (exit %d, stage %s)" % (r.returncode, deal1["stage"]))
+
+    print("t-serve: 5 a client's deadline", flush=True)
+    text = open(conf).read().replace("language = es\n", "language = es\npipe_timeout = 1\n")
+    with open(conf, "w") as f:
+        f.write(text)
+    # serve loads the edited file before it stops: one message through it first
+    assert dm(data=msg(7, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: antes"), prog=PIPE).returncode == 0
+    before = served()
+    late = msg(8, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: tarde")
+    serve.send_signal(signal.SIGSTOP)
+    t0 = time.monotonic()
+    r = dm(data=late, prog=PIPE)
+    took = time.monotonic() - t0
+    serve.send_signal(signal.SIGCONT)
+    check(r.returncode == 75 and b"within 1 s" in r.stdout and took < 5,
+          "exit 75 after its 1 s deadline, saying so (exit %d in %.1f s: %r)" % (r.returncode, took, r.stdout))
+    assert dm(data=msg(9, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: despues"), prog=PIPE).returncode == 0
+    notes = [e["to"] for e in export()["events"] if e["type"] == "note"]
+    check("tarde" not in notes and served() == before + 1,
+          "serve, continued, left the abandoned message alone (served %d -> %d)" % (before, served()))
+    r = dm(data=late, prog=PIPE)
+    notes = [e["to"] for e in export()["events"] if e["type"] == "note"]
+    check(r.returncode == 0 and notes.count("tarde") == 1, "the MTA's retry applies it once (exit %d)" % r.returncode)
+
+    print("t-serve: 6 one serve per socket; kill and restart", flush=True)
+    r = subprocess.run([BIN, "-c", conf, "--db", db, "serve"], env=ENV, capture_output=True, timeout=10)
+    check(r.returncode == 75 and b"another dealmail serve" in r.stderr,
+          "a second serve exits 75 and says why (%d: %r)" % (r.returncode, r.stderr[-200:]))
+    serve.kill()
+    serve.wait()
+    before = served()
+    r = dm(data=msg(10, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: sin serve"), prog=PIPE)
+    notes = [e["to"] for e in export()["events"] if e["type"] == "note"]
+    check(os.path.exists(sock) and r.returncode == 0 and "sin serve" in notes and served() == before,
+          "with serve killed (its socket left behind) the client processes the message itself (exit %d)"
+          % r.returncode)
+    serve = start_serve()
+    r = dm(data=msg(11, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: serve otra vez"), prog=PIPE)
+    check(r.returncode == 0 and served() == before + 1, "a new serve replaced the dead socket and took the next one")
+    serve.send_signal(signal.SIGTERM)
+    rc = serve.wait(timeout=10)
+    serve = None
+    check(rc == 0 and not os.path.exists(sock), "SIGTERM: exit %d, socket removed (%s)" % (rc, os.path.exists(sock)))
+finally:
+    if serve:
+        serve.kill()
+        serve.wait()
+    check.cleanup(tmp)
+check.finish()
+PY
