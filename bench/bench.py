@@ -4,7 +4,8 @@
 ingest: ../shared/bench/gen_corpus.py (10,000 messages, 1,000 deals) ingested by
 `dealmail ingest --maildir` and by the Python reference peer pyref.py on copies of
 the same corpus.  pipe: one `dealmail ingest` process per message (stdin, durable
-commit) vs one pyref process per message.  send: BENCH_SMTP queued messages
+commit) vs one pyref process per message; the same through dealmail-pipe and a
+running `dealmail serve`.  send: BENCH_SMTP queued messages
 delivered by `dealmail send` to a local aiosmtpd, vs Python's smtplib sending the
 same messages over one connection.  imap: the corpus in a local Dovecot, `watch
 --once` vs curl + `ingest --maildir`, and IDLE latency (imap_bench.sh, root).
@@ -12,7 +13,7 @@ report/digest: a database of 100,000
 deals, 1,000,000 events and 200 reps (gen_report_db.py).  Prints one table.
 Env: BENCH_N (messages, default 10000), BENCH_DEALS (1000), BENCH_PIPE (200).
 """
-import os, shutil, statistics, subprocess, sys, tempfile, time
+import os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -128,6 +129,41 @@ def report_bench(work):
             ("report (100k deals, 1M events) s", t_rep, "goal", 1.0, None),
             ("report peak RSS MiB", m_rep, "", None, None)]
 
+def serve_pipe_bench(work, conf, corpus, paths):
+    """dealmail-pipe, one process per message, handing each to `dealmail
+    serve` (README "The fast pipe"); the verdict still follows the durable
+    commit.  Fails unless serve took every message."""
+    sconf = os.path.join(work, "serve.conf")
+    open(sconf, "w").write(CONF.replace("[dealmail]\n", "[dealmail]\nsocket = serve.sock\n", 1))
+    db3 = os.path.join(work, "serve.db")
+    dm3 = [BIN, "-q", "-c", sconf, "--db", db3]
+    run(dm3 + ["init"], stdout=subprocess.DEVNULL)
+    run(dm3 + ["deal", "import", "--csv", os.path.join(corpus, "deals.csv")], stdout=subprocess.DEVNULL)
+    log = os.path.join(work, "serve.log")
+    srv = subprocess.Popen([BIN, "-c", sconf, "--db", db3, "serve"], env=ENV, stderr=open(log, "w"))
+    try:
+        for _ in range(1000):
+            if "listening on" in open(log).read():
+                break
+            time.sleep(0.01)
+        pipe = [os.path.join(os.path.dirname(BIN), "dealmail-pipe"), "-q", "-c", sconf, "--db", db3]
+        lat = []
+        for path in paths:
+            data = open(path, "rb").read()
+            t0 = time.perf_counter()
+            p = subprocess.run(pipe, input=data, env=ENV, stdout=subprocess.DEVNULL)
+            lat.append((time.perf_counter() - t0) * 1000)
+            if p.returncode not in (0, 65):
+                raise SystemExit("dealmail-pipe failed with %d" % p.returncode)
+    finally:
+        srv.terminate()
+        srv.wait()
+    took = re.search(r"after (\d+) messages", open(log).read())
+    if not took or int(took.group(1)) != len(paths):
+        raise SystemExit("serve did not take all %d messages: %s" % (len(paths), open(log).read()[-300:]))
+    return lat
+
+
 def main():
     rows = []
     work = tempfile.mkdtemp(prefix="dealmail-bench.")
@@ -174,6 +210,8 @@ def main():
             lat.append((time.perf_counter() - t0) * 1000)
             if p.returncode not in (0, 65):
                 raise SystemExit("pipe ingest failed with %d" % p.returncode)
+        # the same messages through dealmail-pipe to a running `dealmail serve`
+        lat_s = serve_pipe_bench(work, conf, corpus, [os.path.join(md1, "cur", f) for f in files])
         # peer: one pyref process per message on a 1-message Maildir
         platency = []
         one = os.path.join(work, "one")
@@ -188,6 +226,9 @@ def main():
         med, pmed = statistics.median(lat), statistics.median(platency)
         rows.append(("pipe ingest median ms (%d msgs)" % len(lat), med, "pyref.py per message", pmed, pmed / med))
         rows.append(("pipe ingest p99 ms", sorted(lat)[int(len(lat) * 0.99) - 1], "", None, None))
+        ms = statistics.median(lat_s)
+        rows.append(("pipe via serve median ms (%d msgs)" % len(lat_s), ms, "pyref.py per message", pmed, pmed / ms))
+        rows.append(("pipe via serve p99 ms", sorted(lat_s)[int(len(lat_s) * 0.99) - 1], "", None, None))
         rows += imap_bench(os.path.join(corpus, "maildir"), os.path.join(corpus, "deals.csv"))
         rows += smtp_bench(work, conf)
         rows += report_bench(work)
