@@ -58,11 +58,15 @@ int main(int argc, char **argv)
 	}
 	const char *path = handoff_config_path(config);
 	struct handoff_conf hc;
-	if (handoff_conf_read(path, &hc) && hc.socket) {
-		unsigned char ctx[32];
+	if (handoff_conf_read(path, &hc)) {
+		int rc = -1;
 		char line[600];
-		handoff_context(ctx, path, db ? db : hc.database);
-		int rc = handoff_try(hc.socket, hc.pipe_timeout, ctx, line, sizeof line);
+		if (hc.socket) {
+			unsigned char ctx[32];
+			handoff_context(ctx, path, db ? db : hc.database);
+			rc = handoff_try(hc.socket, hc.pipe_timeout, ctx, line, sizeof line);
+		}
+		handoff_conf_free(&hc);
 		if (rc >= 0) {
 			if (*line)
 				printf("%s\n", line);
