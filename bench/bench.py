@@ -5,7 +5,7 @@ ingest: ../shared/bench/gen_corpus.py (10,000 messages, 1,000 deals) ingested by
 `dealmail ingest --maildir` and by the Python reference peer pyref.py on copies of
 the same corpus.  pipe: one `dealmail ingest` process per message (stdin, durable
 commit) vs one pyref process per message; the same through dealmail-pipe and a
-running `dealmail serve`.  send: BENCH_SMTP queued messages
+running `dealmail serve`, one at a time and 8 at once (as an MTA runs them).  send: BENCH_SMTP queued messages
 delivered by `dealmail send` to a local aiosmtpd, vs Python's smtplib sending the
 same messages over one connection.  imap: the corpus in a local Dovecot, `watch
 --once` vs curl + `ingest --maildir`, and IDLE latency (imap_bench.sh, root).
@@ -14,6 +14,7 @@ deals, 1,000,000 events and 200 reps (gen_report_db.py).  Prints one table.
 Env: BENCH_N (messages, default 10000), BENCH_DEALS (1000), BENCH_PIPE (200).
 """
 import os, re, shutil, statistics, subprocess, sys, tempfile, time
+from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -129,39 +130,49 @@ def report_bench(work):
             ("report (100k deals, 1M events) s", t_rep, "goal", 1.0, None),
             ("report peak RSS MiB", m_rep, "", None, None)]
 
-def serve_pipe_bench(work, conf, corpus, paths):
-    """dealmail-pipe, one process per message, handing each to `dealmail
-    serve` (README "The fast pipe"); the verdict still follows the durable
-    commit.  Fails unless serve took every message."""
-    sconf = os.path.join(work, "serve.conf")
-    open(sconf, "w").write(CONF.replace("[dealmail]\n", "[dealmail]\nsocket = serve.sock\n", 1))
-    db3 = os.path.join(work, "serve.db")
+def pipe_bench(work, name, corpus, paths, serve, workers=1):
+    """One process per message on a database of its own: `dealmail ingest`,
+    or with serve dealmail-pipe handing each message to a running `dealmail
+    serve` (README "The fast pipe"; fails unless serve took every message);
+    `workers` deliveries at once, as an MTA runs them.  The verdict follows
+    the durable commit either way.  Returns (latencies in ms, wall s)."""
+    sconf = os.path.join(work, name + ".conf")
+    open(sconf, "w").write(CONF.replace("[dealmail]\n", "[dealmail]\nsocket = %s.sock\n" % name, 1))
+    db3 = os.path.join(work, name + ".db")
     dm3 = [BIN, "-q", "-c", sconf, "--db", db3]
     run(dm3 + ["init"], stdout=subprocess.DEVNULL)
     run(dm3 + ["deal", "import", "--csv", os.path.join(corpus, "deals.csv")], stdout=subprocess.DEVNULL)
-    log = os.path.join(work, "serve.log")
-    srv = subprocess.Popen([BIN, "-c", sconf, "--db", db3, "serve"], env=ENV, stderr=open(log, "w"))
+    log = os.path.join(work, name + ".log")
+    srv = subprocess.Popen([BIN, "-c", sconf, "--db", db3, "serve"], env=ENV, stderr=open(log, "w")) if serve else None
+    cmd = [os.path.join(os.path.dirname(BIN), "dealmail-pipe"), "-q", "-c", sconf, "--db", db3] if serve \
+        else dm3 + ["ingest"]
+
+    def one(path):
+        data = open(path, "rb").read()
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, input=data, env=ENV, stdout=subprocess.DEVNULL)
+        if p.returncode not in (0, 65):
+            raise SystemExit("%s failed with %d" % (cmd[0], p.returncode))
+        return (time.perf_counter() - t0) * 1000
+
     try:
-        for _ in range(1000):
+        for _ in range(1000 if serve else 0):
             if "listening on" in open(log).read():
                 break
             time.sleep(0.01)
-        pipe = [os.path.join(os.path.dirname(BIN), "dealmail-pipe"), "-q", "-c", sconf, "--db", db3]
-        lat = []
-        for path in paths:
-            data = open(path, "rb").read()
-            t0 = time.perf_counter()
-            p = subprocess.run(pipe, input=data, env=ENV, stdout=subprocess.DEVNULL)
-            lat.append((time.perf_counter() - t0) * 1000)
-            if p.returncode not in (0, 65):
-                raise SystemExit("dealmail-pipe failed with %d" % p.returncode)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(workers) as ex:
+            lat = list(ex.map(one, paths))
+        wall = time.perf_counter() - t0
     finally:
-        srv.terminate()
-        srv.wait()
-    took = re.search(r"after (\d+) messages", open(log).read())
-    if not took or int(took.group(1)) != len(paths):
-        raise SystemExit("serve did not take all %d messages: %s" % (len(paths), open(log).read()[-300:]))
-    return lat
+        if srv:
+            srv.terminate()
+            srv.wait()
+    if serve:
+        took = re.search(r"after (\d+) messages", open(log).read())
+        if not took or int(took.group(1)) != len(paths):
+            raise SystemExit("serve did not take all %d messages: %s" % (len(paths), open(log).read()[-300:]))
+    return lat, wall
 
 
 def main():
@@ -211,7 +222,10 @@ def main():
             if p.returncode not in (0, 65):
                 raise SystemExit("pipe ingest failed with %d" % p.returncode)
         # the same messages through dealmail-pipe to a running `dealmail serve`
-        lat_s = serve_pipe_bench(work, conf, corpus, [os.path.join(md1, "cur", f) for f in files])
+        paths = [os.path.join(md1, "cur", f) for f in files]
+        lat_s, _ = pipe_bench(work, "serve1", corpus, paths, True)
+        lat_p8, wall_p8 = pipe_bench(work, "plain8", corpus, paths, False, 8)
+        lat_s8, wall_s8 = pipe_bench(work, "serve8", corpus, paths, True, 8)
         # peer: one pyref process per message on a 1-message Maildir
         platency = []
         one = os.path.join(work, "one")
@@ -229,6 +243,11 @@ def main():
         ms = statistics.median(lat_s)
         rows.append(("pipe via serve median ms (%d msgs)" % len(lat_s), ms, "pyref.py per message", pmed, pmed / ms))
         rows.append(("pipe via serve p99 ms", sorted(lat_s)[int(len(lat_s) * 0.99) - 1], "", None, None))
+        p99 = lambda v: sorted(v)[int(len(v) * 0.99) - 1]
+        rows.append(("pipe via serve, 8 at once, msg/s", len(paths) / wall_s8, "ingest, 8 at once",
+                     len(paths) / wall_p8, wall_p8 / wall_s8))
+        rows.append(("pipe via serve, 8 at once, p99 ms", p99(lat_s8), "ingest, 8 at once", p99(lat_p8),
+                     p99(lat_p8) / p99(lat_s8)))
         rows += imap_bench(os.path.join(corpus, "maildir"), os.path.join(corpus, "deals.csv"))
         rows += smtp_bench(work, conf)
         rows += report_bench(work)

@@ -18,6 +18,7 @@
 #include "handoff.h"
 #include "serve.h"
 #include "source.h"
+#include "template.h"
 #include "util.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -33,11 +34,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t stop_signal, reload_signal;
 
-static void on_stop(int sig)
+static void on_signal(int sig)
 {
-	stop_signal = sig;
+	if (sig == SIGHUP)
+		reload_signal = 1;
+	else
+		stop_signal = sig;
 }
 
 /* a file as we loaded it: a change of any of these reloads */
@@ -101,11 +105,14 @@ static void refresh(struct server *s)
 	struct ident conf = ident_of(s->config_path, true);
 	if (s->open_ok) {
 		struct ident db = ident_of(s->app.cfg->database, false), secret = secret_ident(s);
-		if (ident_same(&conf, &s->conf) && ident_same(&db, &s->db) && ident_same(&secret, &s->secret))
+		if (!reload_signal && ident_same(&conf, &s->conf) && ident_same(&db, &s->db) &&
+		    ident_same(&secret, &s->secret))
 			return;
-		log_info("serve: the configuration, database or secret changed: reloading");
+		log_info("serve: %s: reloading", reload_signal ? "SIGHUP" : "the configuration, database or secret changed");
 		server_close(s);
 	}
+	reload_signal = 0;
+	template_cache_clear();   /* templates are read again too */
 	s->conf = conf;
 	if (s->open(&s->app) != 0) {
 		log_error("serve: cannot load the configuration and database; clients process their messages "
@@ -319,17 +326,31 @@ int serve_run(const char *config_path, int (*open)(struct app *))
 		server_close(&s);
 		return -l;
 	}
+	/* The signals arrive only while we wait for a client (ppoll): a
+	 * message in hand is finished, its verdict given. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_stop;   /* no SA_RESTART: poll() returns */
+	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	sigset_t block, waitmask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigdelset(&waitmask, SIGTERM);
+	sigdelset(&waitmask, SIGINT);
+	sigdelset(&waitmask, SIGHUP);
 	log_info("serve: listening on %s (database %s)", path, s.app.cfg->database);
 	while (!stop_signal) {
+		if (reload_signal)
+			refresh(&s);   /* now, so that its errors show now */
 		struct pollfd p = {.fd = l, .events = POLLIN};
-		if (poll(&p, 1, -1) < 0)
+		if (ppoll(&p, 1, NULL, &waitmask) < 0)
 			continue;   /* EINTR: a signal; the loop looks at it */
 		int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 		if (c < 0)

@@ -14,7 +14,8 @@
 #   5. serve stopped (SIGSTOP) and a client with pipe_timeout = 1: exit 75
 #      within its deadline naming it; serve, continued, leaves that message
 #      alone, and the MTA's retry applies it once;
-#   6. a second serve on the same socket refuses (75); SIGKILL leaves a
+#   6. SIGHUP reloads, and serve goes on; a second serve on the same socket
+#      refuses (75); SIGKILL leaves a
 #      dead socket: clients process their messages themselves, and a new
 #      serve replaces it; SIGTERM ends serve with 0 and removes the socket.
 #   DEALMAIL_BIN, KEEP=1
@@ -164,7 +165,17 @@ try:
     notes = [e["to"] for e in export()["events"] if e["type"] == "note"]
     check(r.returncode == 0 and notes.count("tarde") == 1, "the MTA's retry applies it once (exit %d)" % r.returncode)
 
-    print("t-serve: 6 one serve per socket; kill and restart", flush=True)
+    print("t-serve: 6 SIGHUP; one serve per socket; kill and restart", flush=True)
+    before = served()
+    serve.send_signal(signal.SIGHUP)
+    for _ in range(300):
+        if "SIGHUP: reloading" in open(log).read():
+            break
+        time.sleep(0.01)
+    r = dm(data=msg(12, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: tras SIGHUP"), prog=PIPE)
+    check(serve.poll() is None and r.returncode == 0 and served() == before + 1
+          and "SIGHUP: reloading" in open(log).read(),
+          "SIGHUP reloads and serve goes on (exit %d, served %d -> %d)" % (r.returncode, before, served()))
     r = subprocess.run([BIN, "-c", conf, "--db", db, "serve"], env=ENV, capture_output=True, timeout=10)
     check(r.returncode == 75 and b"another dealmail serve" in r.stderr,
           "a second serve exits 75 and says why (%d: %r)" % (r.returncode, r.stderr[-200:]))
