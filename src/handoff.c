@@ -304,14 +304,20 @@ int handoff_try(const char *path, int timeout, const unsigned char ctx[32], char
 		if (r < 0 && errno == EINTR)
 			continue;
 		ssize_t n = r > 0 ? read(s, buf + have, sizeof buf - 1 - have) : -1;
+		if (n < 0 && r > 0 && errno == EINTR)
+			continue;
 		if (n > 0) {
 			have += (size_t)n;
 			if (have < sizeof buf - 1)
 				continue;
 		}
 		close(s);
-		if (!taken && n == 0)
-			return -1;   /* serve went away before it took the message */
+		/* serve went away (or refused us) before it took the message: what
+		 * it says comes in order, so it has not read our stdin.  Past the
+		 * deadline we may not know that any more: it may be sending "Y"
+		 * right now, and then it reads stdin while we would. */
+		if (!taken && r > 0)
+			return -1;
 		if (r == 0)
 			snprintf(line, linesz,
 				 "4.3.0 dealmail: serve did not answer within %d s; the message will be retried", timeout);

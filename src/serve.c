@@ -185,7 +185,7 @@ static char *read_message(int fd, size_t max, const struct timespec *deadline, s
 /* One client: its request and stdin, then the verdict. */
 static void serve_one(struct server *s, int c)
 {
-	struct ucred uc;
+	struct ucred uc = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
 	socklen_t ul = sizeof uc;
 	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 || (uc.uid != geteuid() && uc.uid != 0)) {
 		log_error("serve: refused a client of user %ld (only our own user and root may hand mail over)",
