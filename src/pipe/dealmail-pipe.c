@@ -1,7 +1,8 @@
 /* dealmail-pipe — the MTA pipe hook at its fastest: a small static program
  * that hands the message on its stdin to a running `dealmail serve`
  * (handoff.h) and exits with serve's verdict.  It takes dealmail's global
- * options (-c CONFIG, --db PATH, -q, -v, --syslog) and nothing else.  When
+ * options (-c CONFIG, --db PATH, -q, -v, --syslog) and, optionally, the word
+ * ingest after them.  When
  * no serve takes the message (none configured or running, another
  * configuration or database, anything unexpected), it runs
  * `dealmail [OPTIONS] ingest` from its own folder on the same, untouched
@@ -26,7 +27,8 @@ static void run_dealmail(int argc, char **argv)
 	}
 	self[n] = '\0';
 	char *slash = strrchr(self, '/');
-	*slash = '\0';
+	if (slash)
+		*slash = '\0';
 	snprintf(path, sizeof path, "%s/dealmail", self);
 	char **av = calloc((size_t)argc + 2, sizeof *av);
 	if (!av) {
@@ -36,7 +38,8 @@ static void run_dealmail(int argc, char **argv)
 	av[0] = path;
 	for (int i = 1; i < argc; i++)
 		av[i] = argv[i];
-	av[argc] = "ingest";
+	if (argc < 2 || strcmp(argv[argc - 1], "ingest"))
+		av[argc] = "ingest";
 	execv(path, av);
 	printf("4.3.0 dealmail-pipe: cannot run %s: %s; the message will be retried\n", path, strerror(errno));
 	exit(75);
@@ -52,6 +55,8 @@ int main(int argc, char **argv)
 			db = argv[++i];
 		else if (!strncmp(argv[i], "--db=", 5))
 			db = argv[i] + 5;
+		else if (i == argc - 1 && !strcmp(argv[i], "ingest"))
+			;   /* `dealmail-pipe … ingest`, as dealmail is called, is the same */
 		else if (strcmp(argv[i], "-q") && strcmp(argv[i], "--quiet") && strcmp(argv[i], "-v") &&
 			 strcmp(argv[i], "--verbose") && strcmp(argv[i], "--syslog"))
 			run_dealmail(argc, argv);   /* dealmail says what is wrong with it */
