@@ -17,6 +17,7 @@
 #define DEALMAIL_HANDOFF_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #define HANDOFF_MAGIC "DMPIPE01"   /* 8 bytes: the protocol and its version */
 
@@ -25,6 +26,15 @@ struct handoff_req {
 	char magic[8];
 	unsigned char ctx[32];
 };
+
+/* Room for the one descriptor a request carries, aligned for cmsghdr. */
+union handoff_ctrl {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
+
+/* mh set up to send or receive `req` with `ctrl` (zeroed) for its descriptor. */
+void handoff_msg(struct msghdr *mh, struct iovec *iov, struct handoff_req *req, union handoff_ctrl *ctrl);
 
 /* The configuration file in use: `given` (-c), else $DEALMAIL_CONFIG, else
  * ./dealmail.conf, else /etc/dealmail/dealmail.conf if they exist; NULL

@@ -212,6 +212,18 @@ void handoff_context(unsigned char out[32], const char *config_path, const char 
 
 /* ---- the client ---------------------------------------------------------------- */
 
+void handoff_msg(struct msghdr *mh, struct iovec *iov, struct handoff_req *req, union handoff_ctrl *ctrl)
+{
+	memset(ctrl, 0, sizeof *ctrl);
+	memset(mh, 0, sizeof *mh);
+	iov->iov_base = req;
+	iov->iov_len = sizeof *req;
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	mh->msg_control = ctrl->buf;
+	mh->msg_controllen = sizeof ctrl->buf;
+}
+
 static long ms_since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -247,18 +259,10 @@ int handoff_try(const char *path, int timeout, const unsigned char ctx[32], char
 	struct handoff_req req;
 	memcpy(req.magic, HANDOFF_MAGIC, sizeof req.magic);
 	memcpy(req.ctx, ctx, sizeof req.ctx);
-	struct iovec iov = {.iov_base = &req, .iov_len = sizeof req};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	memset(&u, 0, sizeof u);
+	struct iovec iov;
+	union handoff_ctrl u;
 	struct msghdr mh;
-	memset(&mh, 0, sizeof mh);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = u.buf;
-	mh.msg_controllen = sizeof u.buf;
+	handoff_msg(&mh, &iov, &req, &u);
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;

@@ -193,17 +193,10 @@ static void serve_one(struct server *s, int c)
 		return;
 	}
 	struct handoff_req req;
-	struct iovec iov = {.iov_base = &req, .iov_len = sizeof req};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
+	struct iovec iov;
+	union handoff_ctrl u;
 	struct msghdr mh;
-	memset(&mh, 0, sizeof mh);
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = u.buf;
-	mh.msg_controllen = sizeof u.buf;
+	handoff_msg(&mh, &iov, &req, &u);
 	struct pollfd p = {.fd = c, .events = POLLIN};
 	if (poll(&p, 1, 2000) <= 0)
 		return;   /* a client sends its request right after connecting */
