@@ -1,11 +1,10 @@
 /* dealmail-pipe — the MTA pipe hook at its fastest: a small static program
  * that hands the message on its stdin to a running `dealmail serve`
  * (handoff.h) and exits with serve's verdict.  It takes dealmail's global
- * options (-c CONFIG, --db PATH, -q, -v, --syslog) and, optionally, the word
- * ingest after them.  When
- * no serve takes the message (none configured or running, another
- * configuration or database, anything unexpected), it runs
- * `dealmail [OPTIONS] ingest` from its own folder on the same, untouched
+ * options (-c CONFIG, --db PATH, -q, -v, --syslog) and, optionally, the
+ * word ingest after them.  When no serve takes the message (none configured
+ * or running, another configuration or database, anything unexpected), it
+ * runs `dealmail [OPTIONS] ingest` from its own folder on the same, untouched
  * stdin: the result is the same either way, only the time differs. */
 #include "handoff.h"
 #include <errno.h>
