@@ -66,6 +66,10 @@ TEAM_DEALS = [
 ]
 
 
+# The binary under test (make sets DEALMAIL_BIN; by hand, from the top folder).
+BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     s = socket.socket()

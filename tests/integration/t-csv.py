@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/usr/bin/python3
 # `deal import --csv` with what teams actually export from their spreadsheets
 # (SPEC §2), checked through `export --json` and exit codes:
 #   1. RFC 4180: header in any order, an ignored `id` column, quoted fields with
@@ -11,16 +11,11 @@
 #      the file as one title);
 #   5. `deal add` / `deal show` argument errors exit 64.
 #   DEALMAIL_BIN, KEEP=1
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-export TESTLIB=$here
-exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, subprocess, sys, tempfile
+import json, os, subprocess, tempfile
 
-sys.path.insert(0, os.environ["TESTLIB"])
 import testlib
 
-BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+BIN = testlib.BIN
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="csv-secret-0123456789abcdef!!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
 tmp = tempfile.mkdtemp(prefix="dealmail-csv-")
@@ -100,4 +95,3 @@ try:
 finally:
     check.cleanup(tmp)
 check.finish()
-PY

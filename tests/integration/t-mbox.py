@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/usr/bin/python3
 # `ingest --mbox` (SPEC §2), checked through `export --json` and exit codes:
 #   1. an mboxrd file as mail clients and `formail` write it: "From " lines
 #      between messages, body lines that start with "From " escaped as ">From ",
@@ -8,16 +8,11 @@
 #   2. the same file again: nothing changes (exactly once);
 #   3. a file that does not exist: exit 66 and a message naming it.
 #   DEALMAIL_BIN, KEEP=1
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-export TESTLIB=$here
-exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, subprocess, sys, tempfile
+import json, os, subprocess, tempfile
 
-sys.path.insert(0, os.environ["TESTLIB"])
 import testlib
 
-BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+BIN = testlib.BIN
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="mbox-secret-0123456789abcdef!!!!",
            DEALMAIL_BATCH_MAX="2")
 ENV.pop("DEALMAIL_CONFIG", None)
@@ -101,4 +96,3 @@ try:
 finally:
     check.cleanup(tmp)
 check.finish()
-PY

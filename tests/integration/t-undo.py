@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/usr/bin/python3
 # Undo by mail (SPEC §3.5 `undo`), through the CLI only: each reply is written
 # the way a mail client answers a confirmation (In-Reply-To and References
 # naming the confirmation's Message-ID, read from `export --json`).
@@ -11,16 +11,11 @@
 #      manager's, after the rep's) is refused and the newer value stays;
 #   5. an undo by a manager, who may change every deal, is applied.
 #   DEALMAIL_BIN, KEEP=1
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-export TESTLIB=$here
-exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, subprocess, sys, tempfile
+import json, os, subprocess, tempfile
 
-sys.path.insert(0, os.environ["TESTLIB"])
 import testlib
 
-BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+BIN = testlib.BIN
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="undo-secret-0123456789abcdef!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
 tmp = tempfile.mkdtemp(prefix="dealmail-undo-")
@@ -130,4 +125,3 @@ try:
 finally:
     check.cleanup(tmp)
 check.finish()
-PY

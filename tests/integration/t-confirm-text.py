@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/usr/bin/python3
 # What a rep reads in a confirmation, delivered by `send` to a Maildir
 # transport and decoded as a mail client would:
 #   1. a move into a stage whose on_enter schedules a task and a sequence
@@ -6,16 +6,11 @@
 #   2. a change that schedules nothing has no "Programado:" section;
 #   3. a task given by command is listed too.
 #   DEALMAIL_BIN, KEEP=1
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-export TESTLIB=$here
-exec /usr/bin/python3 - "$@" <<'PY'
-import email, email.policy, json, os, subprocess, sys, tempfile
+import email, email.policy, json, os, subprocess, tempfile
 
-sys.path.insert(0, os.environ["TESTLIB"])
 import testlib
 
-BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+BIN = testlib.BIN
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="text-secret-0123456789abcdef!!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
 tmp = tempfile.mkdtemp(prefix="dealmail-ctext-")
@@ -100,4 +95,3 @@ try:
 finally:
     check.cleanup(tmp)
 check.finish()
-PY

@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/usr/bin/python3
 # The cap on automatic answers (confirm_per_hour, RFC 3834: never flood a
 # mailbox), checked through `export --json`'s outbox:
 #   1. a Maildir batch of 5 commands from one rep, cap 3: every command is
@@ -8,16 +8,11 @@
 #   3. once the hour of those 3 is over the rep is answered again, 3 times,
 #      and then capped again.
 #   DEALMAIL_BIN, KEEP=1
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-export TESTLIB=$here
-exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, subprocess, sys, tempfile
+import json, os, subprocess, tempfile
 
-sys.path.insert(0, os.environ["TESTLIB"])
 import testlib
 
-BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+BIN = testlib.BIN
 ENV = dict(os.environ, DEALMAIL_SECRET="cap-secret-0123456789abcdef!!!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
 tmp = tempfile.mkdtemp(prefix="dealmail-cap-")
@@ -95,4 +90,3 @@ try:
 finally:
     check.cleanup(tmp)
 check.finish()
-PY

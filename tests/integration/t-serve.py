@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/usr/bin/python3
 # `dealmail serve` and the MTA pipe's hand-off to it (README "The fast pipe"),
 # checked through exit codes, `export --json` and serve's own log:
 #   1. serve listens on [dealmail] socket, mode 0600;
@@ -15,20 +15,15 @@
 #      within its deadline naming it; serve, continued, leaves that message
 #      alone, and the MTA's retry applies it once;
 #   6. SIGHUP reloads, and serve goes on; a second serve on the same socket
-#      refuses (75); SIGKILL leaves a
-#      dead socket: clients process their messages themselves, and a new
-#      serve replaces it; SIGTERM ends serve with 0 and removes the socket.
+#      refuses (75); SIGKILL leaves a dead socket: clients process their
+#      messages themselves, and a new serve replaces it; SIGTERM ends serve
+#      with 0 and removes the socket.
 #   DEALMAIL_BIN, KEEP=1
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-export TESTLIB=$here
-exec /usr/bin/python3 - "$@" <<'PY'
-import json, os, signal, stat, subprocess, sys, tempfile, time
+import json, os, signal, stat, subprocess, tempfile, time
 
-sys.path.insert(0, os.environ["TESTLIB"])
 import testlib
 
-BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
+BIN = testlib.BIN
 PIPE = os.path.join(os.path.dirname(BIN), "dealmail-pipe")
 ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="serve-secret-0123456789abcdef!!!!")
 ENV.pop("DEALMAIL_CONFIG", None)
@@ -201,4 +196,3 @@ finally:
         serve.wait()
     check.cleanup(tmp)
 check.finish()
-PY
