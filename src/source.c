@@ -192,7 +192,7 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total
 	}
 	/* The worker is a vfork()ed child: it shares our memory and we sleep
 	 * until it exits, so starting it copies no page table and its writes
-	 * fault no copy-on-write page (fork() did both: 1.5 ms of a 13 ms
+	 * fault no copy-on-write page (fork() did both: ~2 ms of a 12 ms
 	 * message on a small VM).  It is still a process of its own: a crash,
 	 * an abort or the deadline ends it alone, and its exit status is the
 	 * verdict.  From here on the parent touches only its stack (see
