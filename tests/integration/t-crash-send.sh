@@ -141,7 +141,9 @@ def received(md, mids):
             with open(os.path.join(md, "new", rec["file"]), "rb") as g:
                 mid = (email.message_from_binary_file(g).get("Message-ID") or "").strip()
             if mid in mids:
-                out.append((tuple(rec["peer"]), mid))
+                # the server's connection number as well: the client's port
+                # alone is not one connection (the kernel reuses ports)
+                out.append((tuple(rec["peer"]) + (rec["conn"],), mid))
     return out
 
 

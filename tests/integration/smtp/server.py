@@ -6,7 +6,8 @@ aiosmtpd).  Listens on 127.0.0.1:PORT and writes every accepted message's
 exact bytes (as received after DATA, dot-unstuffed, CRLF kept) into
 MAILDIR/new (tmp/ first, then rename), and one JSON line per message into
 MAILDIR/log.jsonl: {"file", "mail_from", "rcpt", "auth", "tls",
-"peer"} (the client's address and port: one port for a batch = one connection).
+"peer", "conn"} (the client's address and port, and the number of the
+connection: the kernel may give a later connection the same port).
 
 Misbehaviour on purpose, for the retry and failure paths:
   --tempfail ADDR   451 to RCPT TO:<ADDR> the first time, accept afterwards
@@ -40,6 +41,7 @@ class Handler:
         self.seen_tempfail = set()
         self.accepted = 0
         self.seq = 0
+        self.conns = 0
         for sub in ("tmp", "new", "cur"):
             os.makedirs(os.path.join(args.maildir, sub), exist_ok=True)
 
@@ -52,6 +54,14 @@ class Handler:
             return "451 4.3.0 <%s>: temporarily unavailable, try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
+
+    def conn_number(self, session):
+        """1, 2, ... in the order connections first delivered a message
+        (aiosmtpd makes one session per connection)."""
+        if getattr(session, "dm_conn", None) is None:
+            self.conns += 1
+            session.dm_conn = self.conns
+        return session.dm_conn
 
     async def handle_DATA(self, server, session, envelope):
         if self.args.die_after is not None and self.accepted >= self.args.die_after:
@@ -76,6 +86,7 @@ class Handler:
             "auth": auth,
             "tls": session.ssl is not None or bool(self.args.implicit),
             "peer": list(session.peer) if session.peer else None,
+            "conn": self.conn_number(session),
         }
         with open(os.path.join(self.args.maildir, "log.jsonl"), "a") as f:
             f.write(json.dumps(rec) + "\n")
