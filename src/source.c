@@ -18,10 +18,12 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,11 +73,25 @@ char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r
 	return read_fd_max(fd, max, len_r, total_r);
 }
 
-/* A file of a directory already open: no path walk from the root each time. */
+/* A file of a directory already open: no path walk from the root each time.
+ * O_NOATIME where the files are ours: a read does not make the kernel
+ * write each file's inode back (its access time), and nothing reads the
+ * access time of a Maildir file.  Files of another owner refuse it (EPERM):
+ * from the first such file on, they are opened as usual. */
+static atomic_bool noatime_refused;
+
 static char *read_file_at(int dirfd, const char *name, size_t *len_r)
 {
 	size_t total;
-	return read_fd_max(openat(dirfd, name, O_RDONLY | O_CLOEXEC), 0, len_r, &total);
+	int fd = -1;
+	if (!atomic_load_explicit(&noatime_refused, memory_order_relaxed)) {
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOATIME);
+		if (fd < 0 && errno == EPERM)
+			atomic_store_explicit(&noatime_refused, true, memory_order_relaxed);
+	}
+	if (fd < 0 && (errno == EPERM || atomic_load_explicit(&noatime_refused, memory_order_relaxed)))
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	return read_fd_max(fd, 0, len_r, &total);
 }
 
 /* Read fd (0: stdin, left open; any other is closed) to its end. */
@@ -90,14 +106,24 @@ static char *read_fd_max(int fd, size_t max, size_t *len_r, size_t *total_r)
 	buf_init(&b);
 	b.max = max;
 	*total_r = 0;
-	/* a regular file: one allocation of the right size */
+	/* a regular file: one allocation of the right size, read into directly
+	 * (the loop below then only sees its end, or what was appended) */
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
 		size_t want = (size_t)st.st_size;
 		if (max && want > max)
 			want = max;
 		b.s = xmalloc(want + 1);
-		b.s[0] = '\0';
 		b.cap = want + 1;
+		while (b.len < want) {
+			n = read(fd, b.s + b.len, want - b.len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;   /* an error is seen again by the loop below */
+			b.len += (size_t)n;
+		}
+		b.s[b.len] = '\0';
+		*total_r = b.len;
 	}
 	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
 		if (n < 0) {
@@ -418,17 +444,22 @@ static void marker_finish(struct marker *m, pthread_t th)
 }
 
 /* ---- Maildir: read and parse ahead -------------------------------------
- * Reading a file and parsing it touch no database, so a second thread does
- * that for the messages ahead while this one applies the current message:
- * on two cores the batch is about as fast as its database work alone.  The
- * order, the transactions and the acknowledgements are this thread's, as
- * without it.  The read-ahead is bounded in messages and in bytes: 512
- * messages let the parsing thread go on through a commit and its checkpoint
- * (some 25 ms of syncs on this thread); 64 left it waiting (10,000 messages
- * 0.75 -> 0.71 s, peak RSS +3 MiB). */
+ * Reading a file and parsing it touch no database, so other threads do that
+ * for the messages ahead while this one applies the current message.  There
+ * is one such thread per core (at most AHEAD_MAX_WORKERS): parsing is the
+ * larger half of the work, and with one parsing thread the applying thread
+ * waited for it.  Each worker takes the next message number, reads and
+ * parses it, and puts it in the ring at its number; this thread takes the
+ * ring's items strictly in order.  The order, the transactions and the
+ * acknowledgements are this thread's, as without it.  The read-ahead is
+ * bounded in messages and in bytes: 512 messages let the workers go on
+ * through a commit and its checkpoint (some 25 ms of syncs on this thread);
+ * 64 left them waiting (10,000 messages 0.75 -> 0.71 s, peak RSS +3 MiB). */
 #define AHEAD_SLOTS 512
 #define AHEAD_BYTES ((size_t)64 << 20)
 #define AHEAD_TRASH 128
+#define AHEAD_MAX_WORKERS 4
+#define AHEAD_NICE 5
 
 struct ahead_item {
 	char *raw;
@@ -436,6 +467,21 @@ struct ahead_item {
 	int err;               /* errno when raw is NULL */
 	struct message *msg;   /* parsed, or NULL with why */
 	char *why;
+	int worker;            /* the worker that read it, and frees it */
+	bool ready;            /* in the ring: parsed and there */
+};
+
+struct ahead;
+struct ahead_worker {
+	struct ahead *a;
+	pthread_t th;
+	int id;
+	/* Applied items go back to the worker that read them, which frees
+	 * them: memory is best freed by the thread whose malloc arena it came
+	 * from (a free from another thread takes that arena's lock, and the
+	 * threads then contend for it on every message). */
+	struct ahead_item trash[AHEAD_TRASH];
+	size_t ntrash;
 };
 
 struct ahead {
@@ -446,19 +492,17 @@ struct ahead {
 	pthread_mutex_t mu;
 	pthread_cond_t more, room;
 	struct ahead_item ring[AHEAD_SLOTS];
-	size_t head, tail;     /* items [tail, head) are ready */
-	size_t bytes;
+	size_t next;           /* the first message no worker has taken */
+	size_t tail;           /* the next one this thread takes */
+	size_t bytes;          /* of the ready items */
 	bool stop;
 	/* A waiting side is woken when there is a good stretch of work for it,
 	 * not for every message: each wake-up is a futex call and a context
 	 * switch on both sides. */
-	bool reader_waits, applier_waits;
-	/* Applied items go back to the reader, which frees them: memory is
-	 * best freed by the thread whose malloc arena it came from (a free
-	 * from the other thread takes that arena's lock, and the two threads
-	 * then contend for it on every message). */
-	struct ahead_item trash[AHEAD_TRASH];
-	size_t ntrash;
+	int workers_wait;
+	bool applier_waits;
+	int nworkers;
+	struct ahead_worker w[AHEAD_MAX_WORKERS];
 };
 #define AHEAD_WAKE 8           /* items ready, or slots free, for a wake-up */
 
@@ -469,22 +513,60 @@ static void item_free(struct ahead_item *it)
 	free(it->why);
 }
 
-/* The applied items handed back so far (called with the lock held; the
- * caller frees them after unlocking). */
-static size_t trash_take(struct ahead *a, struct ahead_item *out)
+/* The applied items handed back to worker w so far (called with the lock
+ * held; the caller frees them after unlocking). */
+static size_t trash_take(struct ahead_worker *w, struct ahead_item *out)
 {
-	size_t n = a->ntrash;
-	memcpy(out, a->trash, n * sizeof *out);
-	a->ntrash = 0;
+	size_t n = w->ntrash;
+	memcpy(out, w->trash, n * sizeof *out);
+	w->ntrash = 0;
 	return n;
+}
+
+/* Wake this thread if it waits and the ring holds a stretch of ready items
+ * from its tail, or all there will be (called with the lock held). */
+static void wake_applier(struct ahead *a, bool anyway)
+{
+	if (!a->applier_waits || !a->ring[a->tail % AHEAD_SLOTS].ready)
+		return;
+	size_t k = 1;
+	while (k < AHEAD_WAKE && a->tail + k < a->n && a->ring[(a->tail + k) % AHEAD_SLOTS].ready)
+		k++;
+	if (anyway || k == AHEAD_WAKE || a->tail + k == a->n || a->next >= a->n) {
+		a->applier_waits = false;
+		pthread_cond_signal(&a->more);
+	}
+}
+
+static void worker_wait(struct ahead *a)
+{
+	wake_applier(a, true);   /* fewer than AHEAD_WAKE ready, but no more coming soon */
+	a->workers_wait++;
+	pthread_cond_wait(&a->room, &a->mu);
+	a->workers_wait--;
 }
 
 static void *ahead_run(void *arg)
 {
-	struct ahead *a = arg;
+	struct ahead_worker *w = arg;
+	struct ahead *a = w->a;
 	struct ahead_item *mine = xmalloc(AHEAD_TRASH * sizeof *mine);
-	for (size_t i = 0; i < a->n; i++) {
-		struct ahead_item it = {0};
+	/* this thread (not the process) a little nicer: the applying thread is
+	 * the one the others wait for */
+	setpriority(PRIO_PROCESS, (id_t)gettid(), AHEAD_NICE);   /* best effort */
+	pthread_mutex_lock(&a->mu);
+	for (;;) {
+		while (!a->stop && a->next < a->n && a->next - a->tail >= AHEAD_SLOTS)
+			worker_wait(a);
+		if (a->stop || a->next >= a->n)
+			break;
+		size_t i = a->next++;
+		size_t nt = trash_take(w, mine);
+		pthread_mutex_unlock(&a->mu);
+		for (size_t k = 0; k < nt; k++)
+			item_free(&mine[k]);
+
+		struct ahead_item it = {.worker = w->id};
 		it.raw = read_file_at(entry_dirfd(a->dirs, &a->v[i]), a->v[i].name, &it.len);
 		if (!it.raw)
 			it.err = errno;
@@ -494,77 +576,95 @@ static void *ahead_run(void *arg)
 			if (!it.msg)
 				it.why = xstrdup(why ? why : "cannot parse the message");
 		}
+
 		pthread_mutex_lock(&a->mu);
-		while (!a->stop && (a->head - a->tail == AHEAD_SLOTS ||
-				    (a->head != a->tail && a->bytes + it.len > AHEAD_BYTES))) {
-			if (a->applier_waits) {
-				/* fewer than AHEAD_WAKE ready, but no more coming */
-				a->applier_waits = false;
-				pthread_cond_signal(&a->more);
-			}
-			a->reader_waits = true;
-			pthread_cond_wait(&a->room, &a->mu);
-		}
+		/* the item this thread waits for always goes in; later ones wait
+		 * while the ready ones hold too many bytes */
+		while (!a->stop && i != a->tail && a->bytes + it.len > AHEAD_BYTES)
+			worker_wait(a);
 		if (a->stop) {
-			pthread_mutex_unlock(&a->mu);
 			item_free(&it);
 			break;
 		}
-		a->ring[a->head % AHEAD_SLOTS] = it;
-		a->head++;
+		it.ready = true;
+		a->ring[i % AHEAD_SLOTS] = it;
 		a->bytes += it.len;
-		if (a->applier_waits && (a->head - a->tail >= AHEAD_WAKE || i + 1 == a->n)) {
-			a->applier_waits = false;
-			pthread_cond_signal(&a->more);
-		}
-		size_t nt = trash_take(a, mine);
-		pthread_mutex_unlock(&a->mu);
-		for (size_t k = 0; k < nt; k++)
-			item_free(&mine[k]);
+		wake_applier(a, false);
 	}
+	/* the last worker out wakes this thread for what is left */
+	wake_applier(a, true);
+	size_t nt = trash_take(w, mine);
+	pthread_mutex_unlock(&a->mu);
+	for (size_t k = 0; k < nt; k++)
+		item_free(&mine[k]);
 	free(mine);
 	return NULL;
 }
 
-/* The next item; done (the applied one, or NULL) goes back to the reader. */
+/* The next item; done (the applied one, or NULL) goes back to its worker. */
 static void ahead_take(struct ahead *a, struct ahead_item *it, struct ahead_item *done)
 {
 	pthread_mutex_lock(&a->mu);
 	bool kept = false;
-	if (done && a->ntrash < AHEAD_TRASH) {
-		a->trash[a->ntrash++] = *done;
-		kept = true;
+	if (done) {
+		struct ahead_worker *w = &a->w[done->worker];
+		if (w->ntrash < AHEAD_TRASH) {
+			w->trash[w->ntrash++] = *done;
+			kept = true;
+		}
 	}
-	while (a->head == a->tail) {
+	struct ahead_item *slot = &a->ring[a->tail % AHEAD_SLOTS];
+	while (!slot->ready) {
 		a->applier_waits = true;
 		pthread_cond_wait(&a->more, &a->mu);
 	}
-	*it = a->ring[a->tail % AHEAD_SLOTS];
+	*it = *slot;
+	slot->ready = false;
 	a->tail++;
 	a->bytes -= it->len;
-	/* an empty ring always wakes the reader: it may be waiting on bytes
-	 * for one large message */
-	if (a->reader_waits && (AHEAD_SLOTS - (a->head - a->tail) >= AHEAD_WAKE || a->head == a->tail)) {
-		a->reader_waits = false;
-		pthread_cond_signal(&a->room);
-	}
+	/* the next item not there yet always wakes the workers: one may be
+	 * waiting on bytes for one large message */
+	if (a->workers_wait && (AHEAD_SLOTS - (a->next - a->tail) >= AHEAD_WAKE ||
+				!a->ring[a->tail % AHEAD_SLOTS].ready))
+		pthread_cond_broadcast(&a->room);
 	pthread_mutex_unlock(&a->mu);
 	if (done && !kept)
-		item_free(done);   /* the reader is behind on freeing: here, then */
+		item_free(done);   /* the worker is behind on freeing: here, then */
 }
 
-static void ahead_stop(struct ahead *a, pthread_t th)
+/* Start the workers; false when none could be started. */
+static bool ahead_start(struct ahead *a)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int want = cores < 1 ? 1 : cores > AHEAD_MAX_WORKERS ? AHEAD_MAX_WORKERS : (int)cores;
+	if ((size_t)want > a->n)
+		want = (int)a->n;
+	for (int k = 0; k < want; k++) {
+		a->w[k].a = a;
+		a->w[k].id = k;
+		if (pthread_create(&a->w[k].th, NULL, ahead_run, &a->w[k]) != 0)
+			break;
+		a->nworkers++;
+	}
+	return a->nworkers > 0;
+}
+
+static void ahead_stop(struct ahead *a)
 {
 	pthread_mutex_lock(&a->mu);
 	a->stop = true;
-	pthread_cond_signal(&a->room);
+	pthread_cond_broadcast(&a->room);
 	pthread_mutex_unlock(&a->mu);
-	pthread_join(th, NULL);
-	for (; a->tail < a->head; a->tail++)
-		item_free(&a->ring[a->tail % AHEAD_SLOTS]);
-	for (size_t k = 0; k < a->ntrash; k++)
-		item_free(&a->trash[k]);
-	a->ntrash = 0;
+	for (int k = 0; k < a->nworkers; k++)
+		pthread_join(a->w[k].th, NULL);
+	for (size_t i = 0; i < AHEAD_SLOTS; i++)
+		if (a->ring[i].ready)
+			item_free(&a->ring[i]);
+	for (int k = 0; k < a->nworkers; k++) {
+		for (size_t j = 0; j < a->w[k].ntrash; j++)
+			item_free(&a->w[k].trash[j]);
+		a->w[k].ntrash = 0;
+	}
 }
 
 int source_maildir(struct app *app, const char *root)
@@ -617,7 +717,6 @@ int source_maildir(struct app *app, const char *root)
 	qsort(v, n, sizeof *v, cmp_entry);
 	app->batch = true;
 	struct ahead *ah = xcalloc(1, sizeof *ah);
-	pthread_t th;
 	ah->app = app;
 	ah->dirs = &dirs;
 	ah->v = v;
@@ -625,7 +724,7 @@ int source_maildir(struct app *app, const char *root)
 	pthread_mutex_init(&ah->mu, NULL);
 	pthread_cond_init(&ah->more, NULL);
 	pthread_cond_init(&ah->room, NULL);
-	bool threaded = n > 1 && pthread_create(&th, NULL, ahead_run, ah) == 0;
+	bool threaded = n > 1 && ahead_start(ah);
 	struct marker mark;
 	pthread_t mark_th;
 	marker_start(&mark, &mark_th, &dirs, v);
@@ -697,7 +796,7 @@ int source_maildir(struct app *app, const char *root)
 	if (have_done)
 		item_free(&done);
 	if (threaded)
-		ahead_stop(ah, th);
+		ahead_stop(ah);
 	marker_finish(&mark, mark_th);
 	pthread_mutex_destroy(&ah->mu);
 	pthread_cond_destroy(&ah->more);
