@@ -564,6 +564,16 @@ static void add_plain(struct buf *out, const char *s, size_t n)
 
 static char *header_decode_n(const char *v, size_t n)
 {
+	/* most fields are one line of printable ASCII without an encoded-word:
+	 * nothing to decode, unfold or convert (the loops below would copy
+	 * them byte by byte into three buffers) */
+	size_t k = 0;
+	while (k < n && (((unsigned char)v[k] >= 0x20 && (unsigned char)v[k] < 0x7f) || v[k] == '\t') &&
+	       !(v[k] == '=' && k + 1 < n && v[k + 1] == '?'))
+		k++;
+	if (k == n)
+		return trim_dup(v, n);
+
 	struct buf out, bytes;
 	char cs[72] = "";
 	buf_init(&out);
@@ -2335,6 +2345,43 @@ static void fill_headers(struct message *msg, const struct rawfields *f)
 	msg->date = v ? xstrdup(v) : NULL;
 }
 
+/* What libetpan's MIME parser needs of the message: the top-level fields
+ * that say MIME things (Content-*, MIME-Version), the empty line and the
+ * body.  Given the whole header block, mailmime_parse() also parses every
+ * address, date and Message-ID field into structures that nothing here
+ * reads (the fields are ours: split_headers()), a tenth of a message's
+ * parsing.  The MIME tree then points into this copy, which lives as long
+ * as the tree. */
+static char *mime_view(const char *s, size_t n, size_t *vn)
+{
+	char *out = xmalloc(n + 3);
+	size_t o = 0, pos = 0;
+	bool keep = false;
+	while (pos < n) {
+		size_t start = pos, len;
+		const char *line = next_line(s, n, &pos, &len);
+		if (len == 0) {            /* the empty line: the body follows */
+			memcpy(out + o, "\r\n", 2);
+			o += 2;
+			memcpy(out + o, s + pos, n - pos);
+			o += n - pos;
+			break;
+		}
+		if (!is_wsp((unsigned char)line[0])) {
+			size_t nl = field_name_len(line, len, NULL);
+			keep = (nl >= 8 && !strncasecmp(line, "Content-", 8)) ||
+			       (nl == 12 && !strncasecmp(line, "MIME-Version", 12));
+		}
+		if (keep) {
+			memcpy(out + o, s + start, pos - start);
+			o += pos - start;
+		}
+	}
+	out[o] = '\0';
+	*vn = o;
+	return out;
+}
+
 enum message_status message_parse(const char *raw, size_t len, const struct message_limits *lim,
 				  struct message **msg_r, const char **why_r)
 {
@@ -2345,6 +2392,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	size_t nlen = 0;
 	struct message *msg = NULL;
 	struct mailmime *mime = NULL;
+	char *view = NULL;
 	struct rawfields f = {NULL, 0};
 	bool truncated = false;
 
@@ -2397,8 +2445,9 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	if (st != MESSAGE_OK)
 		goto out;
 
-	size_t idx = 0;
-	if (mailmime_parse(norm, nlen, &idx, &mime) != MAILIMF_NO_ERROR || !mime) {
+	size_t idx = 0, vlen;
+	view = mime_view(norm, nlen, &vlen);
+	if (mailmime_parse(view, vlen, &idx, &mime) != MAILIMF_NO_ERROR || !mime) {
 		why = "the MIME parser gave up";
 		st = MESSAGE_UNPARSEABLE;
 		goto out;
@@ -2441,6 +2490,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 out:
 	if (mime)
 		mailmime_free(mime);
+	free(view);
 	rawfields_free(&f);
 	free(norm);
 	if (st != MESSAGE_OK) {
