@@ -15,7 +15,8 @@
  *      nesting or 100,000 parts are refused after reading just enough.  It
  *      also notices a multipart whose closing boundary never comes
  *      (msg->truncated).
- *   3. mailmime_parse() on the whole message; we walk the tree to pick the
+ *   3. mailmime_parse() on the message's MIME view (mime_view(): the body and
+ *      only the top-level fields libetpan's MIME parser needs); we walk the tree to pick the
  *      best text, the DSN parts and the first forwarded message/rfc822.
  *      Header fields are split and RFC 2047-decoded by our own code (libetpan
  *      is strict about address syntax that real mail gets wrong).

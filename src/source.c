@@ -124,6 +124,10 @@ static char *read_fd_max(int fd, size_t max, size_t *len_r, size_t *total_r)
 		}
 		b.s[b.len] = '\0';
 		*total_r = b.len;
+		/* all of it: no read to see the end (a syscall per file; a file
+		 * of a Maildir is complete before it is in new/ or cur/) */
+		if (b.len == (size_t)st.st_size)
+			goto done;
 	}
 	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
 		if (n < 0) {
@@ -142,6 +146,7 @@ static char *read_fd_max(int fd, size_t max, size_t *len_r, size_t *total_r)
 		else
 			buf_add(&b, chunk, (size_t)n);
 	}
+done:
 	if (fd)
 		close(fd);
 	*len_r = b.len;
