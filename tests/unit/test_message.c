@@ -126,6 +126,8 @@ static void test_header_decode(void **state)
 		{"=?utf-8*es?q?hola?=", "hola"},
 		{"Caf\xe9 latin1 raw", "Café latin1 raw"},
 		{"  =?us-ascii?q?x?=  ", "x"},
+		/* printable ASCII: trimmed, tabs and inner spaces kept */
+		{" \tplain\ttext  =? not a word ", "plain\ttext  =? not a word"},
 		{"", ""},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
@@ -307,6 +309,54 @@ static void test_alternative(void **state)
 	assert_true(m->text_from_html);
 	message_free(m);
 	free(s);
+}
+
+/* libetpan's MIME parser sees only the top-level Content-* and MIME-Version
+ * fields (mime_view()): in any case and order, folded, and among fields
+ * libetpan would have parsed itself (a folded To:, a Date:) */
+static void test_mime_fields_among_others(void **state)
+{
+	(void)state;
+	const char *s =
+		"X-Mailer: Something\r\n"
+		"\tfolded on\r\n"
+		"content-type: multipart/alternative;\r\n"
+		"\tboundary=\"b2\"\r\n"
+		"From: =?utf-8?q?Jo=C3=A3o?= <joao@example.com>\r\n"
+		"To: a@example.com,\r\n b@example.com\r\n"
+		"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+		"Subject: =?utf-8?q?A=C3=A7=C3=A3o?=\r\n"
+		"mime-version: 1.0\r\n"
+		"CONTENT-TRANSFER-ENCODING: 7bit\r\n"
+		"Message-ID: <m1@example.com>\r\n"
+		"\r\n"
+		"--b2\r\n"
+		"Content-Type: text/plain; charset=iso-8859-1\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		"etapa: negocia=E7=E3o\r\n"
+		"--b2\r\n"
+		"Content-Type: text/html\r\n\r\n"
+		"<p>html</p>\r\n"
+		"--b2--\r\n";
+	struct message *m = parse_ok(s);
+	assert_string_equal(m->text, "etapa: negociação\n");
+	assert_false(m->text_from_html);
+	assert_string_equal(m->subject, "Ação");
+	assert_string_equal(m->from.email, "joao@example.com");
+	assert_string_equal(m->from.name, "João");
+	assert_int_equal(m->to.n, 2);
+	assert_string_equal(m->message_id, "<m1@example.com>");
+	/* the raw message is kept whole, every field there */
+	assert_non_null(strstr(m->raw, "X-Mailer: Something\r\n\tfolded on\r\n"));
+	message_free(m);
+	/* no MIME field at all: one text/plain part */
+	m = parse_ok("From: a@example.com\r\nSubject: x\r\n\r\nhola =?\r\n");
+	assert_string_equal(m->text, "hola =?\n");
+	message_free(m);
+	/* only header fields, no body */
+	m = parse_ok("From: a@example.com\r\nContent-Type: text/plain\r\n");
+	assert_string_equal(m->text, "");
+	message_free(m);
 }
 
 static void test_mixed_with_attachment(void **state)
@@ -856,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_qp_latin1_body),
 		cmocka_unit_test(test_base64_bodies),
 		cmocka_unit_test(test_alternative),
+		cmocka_unit_test(test_mime_fields_among_others),
 		cmocka_unit_test(test_mixed_with_attachment),
 		cmocka_unit_test(test_html_gmail),
 		cmocka_unit_test(test_html_outlook),
