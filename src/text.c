@@ -1,6 +1,7 @@
 /* text.c — see text.h.  UTF-8 folding for case- and accent-insensitive
  * matching (libunistring), validation, small string helpers. */
 #include "text.h"
+#include <pthread.h>
 #include "buf.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -113,13 +114,16 @@ static char *fold_latin(const char *s, size_t n)
 
 /* Folding non-ASCII text through libunistring costs microseconds; the same
  * short strings (stage names, aliases, reasons, keywords) are folded again
- * and again, so short inputs are remembered in a small direct-mapped cache. */
+ * and again, so short inputs are remembered in a small direct-mapped cache.
+ * The batch's parsing threads (reply.c) and its applying thread (commands)
+ * fold at the same time: the cache has a lock. */
 #define FOLD_CACHE 512
 #define FOLD_CACHE_MAXLEN 64
 static struct {
 	char in[FOLD_CACHE_MAXLEN + 1];
 	char *out;
 } fold_cache[FOLD_CACHE];
+static pthread_mutex_t fold_cache_mu = PTHREAD_MUTEX_INITIALIZER;
 
 char *text_fold(const char *s)
 {
@@ -140,12 +144,21 @@ char *text_fold(const char *s)
 	for (i = 0; i < n; i++)
 		h = (h ^ (unsigned char)s[i]) * 16777619u;
 	size_t slot = h % FOLD_CACHE;
+	char *hit = NULL;
+	pthread_mutex_lock(&fold_cache_mu);
 	if (fold_cache[slot].out && !strcmp(fold_cache[slot].in, s))
-		return xstrdup(fold_cache[slot].out);
+		hit = xstrdup(fold_cache[slot].out);
+	pthread_mutex_unlock(&fold_cache_mu);
+	if (hit)
+		return hit;
 	char *f = fold_unicode(s, n);
-	free(fold_cache[slot].out);
+	char *keep = xstrdup(f), *old;
+	pthread_mutex_lock(&fold_cache_mu);
+	old = fold_cache[slot].out;
 	memcpy(fold_cache[slot].in, s, n + 1);
-	fold_cache[slot].out = xstrdup(f);
+	fold_cache[slot].out = keep;
+	pthread_mutex_unlock(&fold_cache_mu);
+	free(old);
 	return f;
 }
 
