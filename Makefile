@@ -35,7 +35,7 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit corpus integration asan valgrind deps install demo bench fuzz clean
+.PHONY: all check unit corpus integration asan tsan valgrind deps install demo bench fuzz clean
 
 all: dealmail dealmail-pipe
 
@@ -88,6 +88,12 @@ asan:
 	$(MAKE) BUILD=build-asan PIPE_STATIC= CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" unit corpus integration
 
+# The batch's threads under ThreadSanitizer (tests/tsan/run.sh): any report,
+# or a wrong result, fails it.
+tsan:
+	$(MAKE) BUILD=build-tsan PIPE_STATIC= CFLAGS="-O1 -g -fsanitize=thread" LDFLAGS="-fsanitize=thread" build-tsan/dealmail
+	DEALMAIL_BIN=$(abspath build-tsan/dealmail) tests/tsan/run.sh
+
 # Every test binary and every dealmail call of the corpus under memcheck (any
 # error or definite leak fails the call with exit 99); the corpus runs
 # CORPUS_JOBS cases at once, by default one per CPU.
@@ -124,4 +130,4 @@ fuzz:
 	FUZZ_PARALLEL="$(FUZZ_PARALLEL)" FUZZ_JOBS="$(FUZZ_JOBS)" tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-asan dealmail dealmail-pipe
+	rm -rf build build-asan build-tsan dealmail dealmail-pipe
