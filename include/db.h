@@ -51,6 +51,11 @@ int db_checkpoint(struct db *db);     /* wal_checkpoint(FULL): makes NORMAL comm
  * TRUNCATE); for the one-message-per-process pipe.  Durability unchanged:
  * each commit still syncs the WAL. */
 void db_lazy_checkpoint(struct db *db, int frames);
+/* A long-lived connection that commits one message at a time (serve): the
+ * WAL file keeps up to `bytes` when the WAL starts over after a checkpoint,
+ * so that commits write over blocks the file has instead of growing it (the
+ * sync of an append also commits the file system's journal). */
+void db_keep_wal(struct db *db, long long bytes);
 
 /* Run a statement that returns no rows.  0 or -1. */
 int db_exec(struct db *db, const char *sql, const char *types, ...);

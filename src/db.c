@@ -367,6 +367,13 @@ void db_lazy_checkpoint(struct db *db, int frames)
 	sqlite3_wal_hook(db->h, wal_hook, db);   /* replaces the autocheckpoint */
 }
 
+void db_keep_wal(struct db *db, long long bytes)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %lld", bytes);
+	exec_plain(db, sql);
+}
+
 void db_close(struct db *db)
 {
 	if (!db)

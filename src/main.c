@@ -210,9 +210,17 @@ static void pipe_handoff(void)
 	handoff_conf_free(&hc);
 }
 
+/* serve's WAL file stays at up to 8 MiB: the autocheckpoint (1,000 pages,
+ * ~4 MiB) starts it over, and each commit then writes over blocks it has
+ * (db_keep_wal(): a sync of 25 frames 0.24 instead of 0.34 ms here) */
+#define SERVE_WAL_KEEP (8LL << 20)
+
 static int serve_open(struct app *app)
 {
-	return app_open(app, false);
+	int rc = app_open(app, false);
+	if (rc == 0)
+		db_keep_wal(app->db, SERVE_WAL_KEEP);
+	return rc;
 }
 
 static int cmd_serve(int argc, char **argv)
