@@ -1,8 +1,8 @@
 /* text.c — see text.h.  UTF-8 folding for case- and accent-insensitive
  * matching (libunistring), validation, small string helpers. */
 #include "text.h"
-#include <pthread.h>
 #include "buf.h"
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
