@@ -8,13 +8,11 @@
 #   3. once the hour of those 3 is over the rep is answered again, 3 times,
 #      and then capped again.
 #   DEALMAIL_BIN, KEEP=1
-import json, os, subprocess, tempfile
+import json, os, tempfile
 
 import testlib
 
-BIN = testlib.BIN
-ENV = dict(os.environ, DEALMAIL_SECRET="cap-secret-0123456789abcdef!!!!!!")
-ENV.pop("DEALMAIL_CONFIG", None)
+ENV = testlib.test_env("cap-secret-0123456789abcdef!!!!!!", now=None)
 tmp = tempfile.mkdtemp(prefix="dealmail-cap-")
 check = testlib.Checks("t-confirm-cap")
 
@@ -33,9 +31,8 @@ name = Bob
 db = os.path.join(tmp, "dealmail.db")
 
 
-def dm(*args, stdin=None, now="2026-11-23T15:00:00Z"):
-    return subprocess.run([BIN, "-q", "-c", conf, "--db", db] + list(args), input=stdin,
-                          capture_output=True, env=dict(ENV, DEALMAIL_NOW=now), cwd=tmp)
+def dm(*args, stdin=None, now=testlib.NOW):
+    return testlib.dealmail(conf, db, *args, env=dict(ENV, DEALMAIL_NOW=now), stdin=stdin, cwd=tmp)
 
 
 n = [0]

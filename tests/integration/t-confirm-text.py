@@ -6,13 +6,11 @@
 #   2. a change that schedules nothing has no "Programado:" section;
 #   3. a task given by command is listed too.
 #   DEALMAIL_BIN, KEEP=1
-import email, email.policy, json, os, subprocess, tempfile
+import email, email.policy, json, os, tempfile
 
 import testlib
 
-BIN = testlib.BIN
-ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="text-secret-0123456789abcdef!!!!!")
-ENV.pop("DEALMAIL_CONFIG", None)
+ENV = testlib.test_env("text-secret-0123456789abcdef!!!!!")
 tmp = tempfile.mkdtemp(prefix="dealmail-ctext-")
 check = testlib.Checks("t-confirm-text")
 
@@ -40,8 +38,7 @@ db = os.path.join(tmp, "dealmail.db")
 
 
 def dm(*args, stdin=None):
-    return subprocess.run([BIN, "-q", "-c", conf, "--db", db] + list(args), input=stdin,
-                          capture_output=True, env=ENV, cwd=tmp)
+    return testlib.dealmail(conf, db, *args, env=ENV, stdin=stdin, cwd=tmp)
 
 
 n = [0]

@@ -11,13 +11,11 @@
 #      the file as one title);
 #   5. `deal add` / `deal show` argument errors exit 64.
 #   DEALMAIL_BIN, KEEP=1
-import json, os, subprocess, tempfile
+import json, os, tempfile
 
 import testlib
 
-BIN = testlib.BIN
-ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="csv-secret-0123456789abcdef!!!!!")
-ENV.pop("DEALMAIL_CONFIG", None)
+ENV = testlib.test_env("csv-secret-0123456789abcdef!!!!!")
 tmp = tempfile.mkdtemp(prefix="dealmail-csv-")
 check = testlib.Checks("t-csv")
 
@@ -29,14 +27,12 @@ with open(conf, "w") as f:
 
 def run(name, data):
     db = os.path.join(tmp, name + ".db")
-    assert subprocess.run([BIN, "-q", "-c", conf, "--db", db, "init"], env=ENV, capture_output=True).returncode == 0
+    assert testlib.dealmail(conf, db, "init", env=ENV).returncode == 0
     path = os.path.join(tmp, name + ".csv")
     with open(path, "wb") as f:
         f.write(data)
-    r = subprocess.run([BIN, "-q", "-c", conf, "--db", db, "deal", "import", "--csv", path], env=ENV,
-                       capture_output=True)
-    ex = json.loads(subprocess.run([BIN, "-q", "-c", conf, "--db", db, "export", "--json"], env=ENV,
-                                   capture_output=True).stdout)
+    r = testlib.dealmail(conf, db, "deal", "import", "--csv", path, env=ENV)
+    ex = json.loads(testlib.dealmail(conf, db, "export", "--json", env=ENV).stdout)
     return r, ex, path
 
 
@@ -81,7 +77,7 @@ try:
 
     print("t-csv: 5 deal add / deal show arguments", flush=True)
     db = os.path.join(tmp, "add.db")
-    dm = lambda *a: subprocess.run([BIN, "-q", "-c", conf, "--db", db] + list(a), env=ENV, capture_output=True)
+    dm = lambda *a: testlib.dealmail(conf, db, *a, env=ENV)
     dm("init")
     check(dm("deal", "add", "--title", "No contact").returncode == 64, "deal add without --contact: 64")
     check(dm("deal", "add", "--title", "T", "--contact", "t@t.example", "--stage", "bogus").returncode == 64,

@@ -8,14 +8,11 @@
 #   2. the same file again: nothing changes (exactly once);
 #   3. a file that does not exist: exit 66 and a message naming it.
 #   DEALMAIL_BIN, KEEP=1
-import json, os, subprocess, tempfile
+import json, os, tempfile
 
 import testlib
 
-BIN = testlib.BIN
-ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="mbox-secret-0123456789abcdef!!!!",
-           DEALMAIL_BATCH_MAX="2")
-ENV.pop("DEALMAIL_CONFIG", None)
+ENV = testlib.test_env("mbox-secret-0123456789abcdef!!!!", DEALMAIL_BATCH_MAX="2")
 tmp = tempfile.mkdtemp(prefix="dealmail-mbox-")
 check = testlib.Checks("t-mbox")
 
@@ -26,7 +23,7 @@ db = os.path.join(tmp, "dm.db")
 
 
 def dm(*args):
-    return subprocess.run([BIN, "-q", "-c", conf, "--db", db] + list(args), env=ENV, capture_output=True)
+    return testlib.dealmail(conf, db, *args, env=ENV)
 
 
 def export():

@@ -25,8 +25,7 @@ import testlib
 
 BIN = testlib.BIN
 PIPE = os.path.join(os.path.dirname(BIN), "dealmail-pipe")
-ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="serve-secret-0123456789abcdef!!!!")
-ENV.pop("DEALMAIL_CONFIG", None)
+ENV = testlib.test_env("serve-secret-0123456789abcdef!!!!")
 tmp = tempfile.mkdtemp(prefix="dealmail-serve-")
 check = testlib.Checks("t-serve")
 DROP = {"at", "created_at", "updated_at", "sent_at", "id", "due_at"}
@@ -43,8 +42,7 @@ log = os.path.join(tmp, "serve.log")
 
 
 def dm(*args, database=db, env=ENV, data=None, prog=None):
-    cmd = ([prog] if prog else [BIN]) + ["-q", "-c", conf, "--db", database] + list(args)
-    return subprocess.run(cmd, env=env, input=data, capture_output=True)
+    return testlib.dealmail(conf, database, *args, env=env, stdin=data, prog=prog)
 
 
 def export(database=db):

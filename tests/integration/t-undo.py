@@ -11,13 +11,11 @@
 #      manager's, after the rep's) is refused and the newer value stays;
 #   5. an undo by a manager, who may change every deal, is applied.
 #   DEALMAIL_BIN, KEEP=1
-import json, os, subprocess, tempfile
+import json, os, tempfile
 
 import testlib
 
-BIN = testlib.BIN
-ENV = dict(os.environ, DEALMAIL_NOW="2026-11-23T15:00:00Z", DEALMAIL_SECRET="undo-secret-0123456789abcdef!!!!")
-ENV.pop("DEALMAIL_CONFIG", None)
+ENV = testlib.test_env("undo-secret-0123456789abcdef!!!!")
 tmp = tempfile.mkdtemp(prefix="dealmail-undo-")
 check = testlib.Checks("t-undo")
 
@@ -40,8 +38,7 @@ db = os.path.join(tmp, "dealmail.db")
 
 
 def dm(*args, stdin=None):
-    return subprocess.run([BIN, "-q", "-c", conf, "--db", db] + list(args), input=stdin,
-                          capture_output=True, env=ENV, cwd=tmp)
+    return testlib.dealmail(conf, db, *args, env=ENV, stdin=stdin, cwd=tmp)
 
 
 n = [0]

@@ -69,6 +69,26 @@ TEAM_DEALS = [
 # The binary under test (make sets DEALMAIL_BIN; by hand, from the top folder).
 BIN = os.path.abspath(os.environ.get("DEALMAIL_BIN", "build/dealmail"))
 
+# The tests' fixed clock.
+NOW = "2026-11-23T15:00:00Z"
+
+
+def test_env(secret, now=NOW, **more):
+    """A test's environment: its DEALMAIL_SECRET, the fixed clock (now=None:
+    the real one), `more` variables, and no DEALMAIL_CONFIG from outside."""
+    env = dict(os.environ, DEALMAIL_SECRET=secret, **more)
+    if now:
+        env["DEALMAIL_NOW"] = now
+    env.pop("DEALMAIL_CONFIG", None)
+    return env
+
+
+def dealmail(conf, db, *args, env, stdin=None, cwd=None, prog=None):
+    """Run `prog` (the binary under test) quietly on conf and db; its
+    CompletedProcess, output captured."""
+    return subprocess.run([prog or BIN, "-q", "-c", conf, "--db", db] + list(args), input=stdin,
+                          capture_output=True, env=env, cwd=cwd)
+
 
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago."""
