@@ -35,6 +35,11 @@ struct stage {
 	bool active;                /* in [pipeline] active */
 	struct action *on_enter, *on_stale;
 	size_t non_enter, non_stale;
+	/* text_fold() of key, names and aliases, made once at load for
+	 * config_stage_find(); NULL when not made (it then folds them itself) */
+	char *fold_key;
+	char *fold_name[NLANG];
+	char **fold_aliases;
 };
 
 struct seq_step {

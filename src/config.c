@@ -786,6 +786,13 @@ static bool tz_exists(const char *tz)
 
 /* ---- stage lookup ---------------------------------------------------------- */
 
+/* Whether folded config text `fc` (made at load) or, without it, config text
+ * `c` matches `f`, itself folded once. */
+static bool fold_match(const char *fc, const char *c, const char *f, const char *ff)
+{
+	return fc ? !strcmp(fc, ff) : text_fold_eq(c, f);
+}
+
 int config_stage_find(const struct config *cfg, const char *name)
 {
 	if (!cfg || !name)
@@ -794,23 +801,40 @@ int config_stage_find(const struct config *cfg, const char *name)
 		if (!strcmp(cfg->stages[i].key, name))
 			return (int)i;
 	char *f = text_fold(name);
+	char *ff = text_fold(f);   /* what text_fold_eq() compares with */
 	int found = -1;
 	if (*f) {
 		for (int pass = 0; pass < 3 && found < 0; pass++)
 			for (size_t i = 0; i < cfg->nstages && found < 0; i++) {
 				const struct stage *s = &cfg->stages[i];
-				if (pass == 0 && text_fold_eq(s->key, f))
+				if (pass == 0 && fold_match(s->fold_key, s->key, f, ff))
 					found = (int)i;
 				for (int l = 0; pass == 1 && l < NLANG && found < 0; l++)
-					if (text_fold_eq(s->name[l], f))
+					if (fold_match(s->fold_key ? s->fold_name[l] : NULL, s->name[l], f, ff))
 						found = (int)i;
 				for (size_t a = 0; pass == 2 && a < s->naliases && found < 0; a++)
-					if (text_fold_eq(s->aliases[a], f))
+					if (fold_match(s->fold_key ? s->fold_aliases[a] : NULL, s->aliases[a], f, ff))
 						found = (int)i;
 			}
 	}
+	free(ff);
 	free(f);
 	return found;
+}
+
+/* The folded forms config_stage_find() compares with (once, at load: a
+ * lookup by a rep's word folded every name of every stage each time). */
+static void fold_stage_names(struct config *c)
+{
+	for (size_t i = 0; i < c->nstages; i++) {
+		struct stage *s = &c->stages[i];
+		s->fold_key = text_fold(s->key);
+		for (int l = 0; l < NLANG; l++)
+			s->fold_name[l] = text_fold(s->name[l]);
+		s->fold_aliases = s->naliases ? xcalloc(s->naliases, sizeof *s->fold_aliases) : NULL;
+		for (size_t a = 0; a < s->naliases; a++)
+			s->fold_aliases[a] = text_fold(s->aliases[a]);
+	}
 }
 
 const char *stage_name(const struct config *cfg, int stage, enum lang l)
@@ -847,6 +871,11 @@ static void stage_free(struct stage *s)
 	free(s->key);
 	for (int l = 0; l < NLANG; l++)
 		free(s->name[l]);
+	free(s->fold_key);
+	for (int l = 0; l < NLANG; l++)
+		free(s->fold_name[l]);
+	if (s->fold_aliases)
+		strv_free(s->fold_aliases, s->naliases);
 	strv_free(s->aliases, s->naliases);
 	for (size_t i = 0; i < s->non_enter; i++)
 		free(s->on_enter[i].arg);
@@ -2324,6 +2353,7 @@ struct config *config_load(const char *path, struct diag *d)
 		config_free(c);
 		return NULL;
 	}
+	fold_stage_names(c);
 	return c;
 }
 
