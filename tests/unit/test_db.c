@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,9 +129,12 @@ static void test_unsynced_commit_is_seen(void **state)
 static void test_commit_survives_the_writer(void **state)
 {
 	(void)state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		close(fds[0]);
 		struct db *db = open_rw();
 		if (db_begin(db) < 0)
 			_exit(1);
@@ -141,12 +145,20 @@ static void test_commit_survives_the_writer(void **state)
 		if (db_begin(db) < 0)
 			_exit(3);
 		insert_rows(db, "lost", 200);
-		_exit(0);   /* no rollback, no close: as if killed */
+		if (write(fds[1], "k", 1) != 1)
+			_exit(4);
+		for (;;)
+			pause();   /* killed here: no rollback, no close */
 	}
+	close(fds[1]);
+	char c;
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	assert_int_equal(kill(pid, SIGKILL), 0);
 	int status = 0;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
 	assert_int_equal(rows_seen("kept"), 1000);
 	assert_int_equal(rows_seen("lost"), 0);
 	struct db *db = open_rw();   /* and the database goes on */
