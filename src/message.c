@@ -2278,8 +2278,11 @@ const char *message_header_next(const struct message *msg, const char *name, siz
 {
 	if (!msg || !name || !pos)
 		return NULL;
+	/* classification asks for a dozen fields by name, each a pass over all
+	 * of them: the first letter (any case) rules most out without a call */
+	unsigned char first = (unsigned char)name[0] | 0x20;
 	for (size_t i = *pos; i < msg->nheaders; i++)
-		if (!strcasecmp(msg->headers[i].name, name)) {
+		if (((unsigned char)msg->headers[i].name[0] | 0x20) == first && !strcasecmp(msg->headers[i].name, name)) {
 			*pos = i + 1;
 			return msg->headers[i].value;
 		}
