@@ -4,6 +4,7 @@
  * inside one transaction, so an interrupted `init` leaves the old version. */
 #include "db.h"
 #include "buf.h"
+#include "dbmem.h"
 #include "dbvfs.h"
 #include <errno.h>
 #include <sqlite3.h>
@@ -339,6 +340,7 @@ struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_
 	static bool configured;
 	if (!configured) {
 		sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+		dbmem_install();
 		configured = true;
 	}
 	int rc = sqlite3_open_v2(path, &db->h, flags, dbvfs_name());

@@ -3,7 +3,8 @@
  * is there for a reader that does not use our VFS, after a synced commit
  * (synchronous=FULL), after a commit without a sync (NORMAL, where nothing
  * may stay gathered), after a checkpoint, and after the writer dies without
- * closing anything; a rolled-back transaction leaves nothing. */
+ * closing anything; a rolled-back transaction leaves nothing.  And SQLite's
+ * allocator (dbmem.c): sizes, growth and reuse keep every byte. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -170,12 +171,47 @@ static void test_commit_survives_the_writer(void **state)
 	assert_int_equal(rows_seen("kept"), 1000);
 }
 
+static void test_allocator_keeps_bytes(void **state)
+{
+	(void)state;
+	/* db_open() (setup) installed dbmem.c as SQLite's allocator */
+	int sizes[] = {1, 63, 64, 65, 500, 1024, 1025, 4000, 70000};
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		int n = sizes[i];
+		unsigned char *p = sqlite3_malloc(n);
+		assert_non_null(p);
+		assert_true(sqlite3_msize(p) >= (sqlite3_uint64)n);
+		memset(p, 0xA5, (size_t)n);
+		/* grow through the small classes into a large block and back */
+		int grow[] = {n + 1, n + 200, 3000, 100000, 40};
+		for (size_t k = 0; k < sizeof grow / sizeof *grow; k++) {
+			int keep = n < grow[k] ? n : grow[k];
+			unsigned char *q = sqlite3_realloc(p, grow[k]);
+			assert_non_null(q);
+			assert_true(sqlite3_msize(q) >= (sqlite3_uint64)grow[k]);
+			for (int b = 0; b < keep; b++)
+				assert_int_equal(q[b], 0xA5);
+			memset(q, 0xA5, (size_t)grow[k]);
+			n = grow[k];
+			p = q;
+		}
+		sqlite3_free(p);
+	}
+	/* a freed small block is reused for the next request of its size */
+	void *a = sqlite3_malloc(200);
+	sqlite3_free(a);
+	void *b = sqlite3_malloc(250);   /* the same 64-byte class */
+	assert_ptr_equal(a, b);
+	sqlite3_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_synced_commit_is_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsynced_commit_is_seen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_survives_the_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_allocator_keeps_bytes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
