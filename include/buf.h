@@ -23,7 +23,17 @@ void buf_release(struct buf *b);           /* frees, leaves b re-initialised */
 void buf_reset(struct buf *b);             /* len = 0, keeps memory */
 void buf_add(struct buf *b, const void *p, size_t n);
 void buf_adds(struct buf *b, const char *s);
-void buf_addc(struct buf *b, char c);
+/* One byte: inline, for the byte-at-a-time loops (quoted-printable,
+ * addresses, HTML text), with the growing out of line. */
+static inline void buf_addc(struct buf *b, char c)
+{
+	if (b->len + 2 <= b->cap && (!b->max || b->len < b->max)) {
+		b->s[b->len++] = c;
+		b->s[b->len] = '\0';
+		return;
+	}
+	buf_add(b, &c, 1);
+}
 void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 char *buf_detach(struct buf *b);           /* caller frees; b re-initialised */

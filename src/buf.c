@@ -120,17 +120,6 @@ void buf_adds(struct buf *b, const char *s)
 		buf_add(b, s, strlen(s));
 }
 
-void buf_addc(struct buf *b, char c)
-{
-	/* the common case in byte-at-a-time loops: room, and under max */
-	if (b->len + 2 <= b->cap && (!b->max || b->len < b->max)) {
-		b->s[b->len++] = c;
-		b->s[b->len] = '\0';
-		return;
-	}
-	buf_add(b, &c, 1);
-}
-
 void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
