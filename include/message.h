@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 struct fwd_block;
+struct command_list;
 
 struct addr {
 	char *name;   /* decoded display name, or NULL */
@@ -71,6 +72,11 @@ struct message {
 	                            when the caller works it out early, with
 	                            inline_fwd_done; freed by message_free() */
 	bool inline_fwd_done;
+	struct command_list *cmds; /* not set by message_parse(): the commands of
+	                            visible when the caller parses them early (a
+	                            rep's message, in a batch's read-ahead), as of
+	                            the date cmds_today; freed by message_free() */
+	char cmds_today[11];
 	bool truncated;          /* MIME structure was broken; best effort used */
 
 	/* delivery status notification (multipart/report; report-type=delivery-status) */

@@ -40,6 +40,7 @@ struct analysis {
 	char *contact, *contact_name;  /* the client this message is about */
 	char *visible;
 	struct command_list cmds;
+	bool cmds_borrowed;      /* cmds are the message's (parsed ahead): not freed here */
 	struct cmdres *res;
 	enum outcome outcome;
 	bool addressed;             /* our address is in To/Cc */

@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <pcre2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -916,15 +917,22 @@ static void compile_line_re(void)
 /* JIT-compiling the pattern costs more than matching the few lines of one
  * message with the interpreter (the MTA pipe's one message per process), so
  * it is done once a process has matched enough lines to gain from it (a
- * batch).  commands_parse() runs on one thread at a time (the applying one):
- * no match runs while the code is being compiled. */
+ * batch).  A batch parses commands on several threads at once (its
+ * read-ahead threads, and the applying one): the compiled code goes into a
+ * copy of the pattern, published when it is ready, and each match uses the
+ * copy or the original, never one being compiled. */
 #define JIT_AFTER_LINES 200
-static unsigned lines_matched;
+static atomic_uint lines_matched;
+static pcre2_code *_Atomic line_jit;
 static pthread_once_t line_jit_once = PTHREAD_ONCE_INIT;
 
 static void jit_line_re(void)
 {
-	pcre2_jit_compile(line_re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+	pcre2_code *c = pcre2_code_copy(line_re);
+	if (c && pcre2_jit_compile(c, PCRE2_JIT_COMPLETE) == 0)
+		atomic_store_explicit(&line_jit, c, memory_order_release);
+	else
+		pcre2_code_free(c);   /* the interpreter it stays */
 }
 
 static void add_command(struct command_list *out, size_t *cap, struct command *c)
@@ -982,9 +990,12 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 	if (!visible)
 		return;
 	pthread_once(&line_re_once, compile_line_re);
-	if (lines_matched > JIT_AFTER_LINES)
+	if (atomic_load_explicit(&lines_matched, memory_order_relaxed) > JIT_AFTER_LINES)
 		pthread_once(&line_jit_once, jit_line_re);
-	pcre2_match_data *md = pcre2_match_data_create_from_pattern(line_re, NULL);
+	const pcre2_code *re = atomic_load_explicit(&line_jit, memory_order_acquire);
+	if (!re)
+		re = line_re;
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
 	if (!md)
 		return;
 	size_t cap = 0;
@@ -1002,8 +1013,8 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 		char *clean = drop_invisible(p, &len);
 		if (clean)
 			p = clean;
-		lines_matched++;
-		int rc = len >= 2 ? pcre2_match(line_re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
+		atomic_fetch_add_explicit(&lines_matched, 1, memory_order_relaxed);
+		int rc = len >= 2 ? pcre2_match(re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
 		if (rc > 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 			int kind = keyword_kind(p + ov[6], ov[7] - ov[6]);

@@ -39,6 +39,7 @@
  * false); its Message-ID goes to dsn_original_id. */
 #include "message.h"
 #include "buf.h"
+#include "command.h"
 #include "reply.h"
 
 #include <errno.h>
@@ -2259,6 +2260,10 @@ void message_free(struct message *msg)
 	free(msg->return_path);
 	free(msg->date);
 	free(msg->text);
+	if (msg->cmds) {
+		commands_free(msg->cmds);
+		free(msg->cmds);
+	}
 	if (msg->inline_fwd) {
 		fwd_block_free(msg->inline_fwd);
 		free(msg->inline_fwd);

@@ -45,7 +45,8 @@ void analysis_free(struct analysis *a)
 		free(a->res[i].choices);
 	}
 	free(a->res);
-	commands_free(&a->cmds);
+	if (!a->cmds_borrowed)
+		commands_free(&a->cmds);
 	free(a->sender);
 	free(a->sender_name);
 	free(a->contact);
@@ -860,7 +861,11 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		a->rep = rep;
 		route_by_headers(app, msg, a, token_deal, false);
 		rep_context_contact(app, msg, a);
-		commands_parse(a->visible, today, &a->cmds);
+		if (msg->cmds && msg->visible && !strcmp(msg->cmds_today, today) && !strcmp(msg->visible, a->visible)) {
+			a->cmds = *msg->cmds;   /* parsed ahead: borrowed, msg outlives a */
+			a->cmds_borrowed = true;
+		} else
+			commands_parse(a->visible, today, &a->cmds);
 		for (size_t i = 0; i < a->cmds.n; i++) {
 			const struct command *c = &a->cmds.v[i];
 			if (c->kind != CMD_DEAL || c->error || c->deal_tag)
@@ -1152,6 +1157,11 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 			*msg->inline_fwd = fb;
 		}
 		msg->inline_fwd_done = true;
+		/* and its commands (dates like "+14d" count from today: analyze()
+		 * parses again if the day has changed by the time it runs) */
+		app_today(msg->cmds_today);
+		msg->cmds = xcalloc(1, sizeof *msg->cmds);
+		commands_parse(msg->visible, msg->cmds_today, msg->cmds);
 	}
 	return msg;
 }

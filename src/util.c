@@ -159,9 +159,10 @@ time_t iso_parse(const char *s)
 time_t clock_now(void)
 {
 	/* the tests' fixed clock; parsed once per distinct value (a batch asks
-	 * for the time several times per message) */
-	static char last[32];
-	static time_t last_t = (time_t)-1;
+	 * for the time several times per message), per thread (a batch's
+	 * read-ahead threads ask too) */
+	static _Thread_local char last[32];
+	static _Thread_local time_t last_t = (time_t)-1;
 	const char *e = getenv("DEALMAIL_NOW");
 	if (e && *e) {
 		if (last_t != (time_t)-1 && strncmp(e, last, sizeof last) == 0)
