@@ -315,7 +315,10 @@ static bool next_tag(struct ctx *c, const char *src, const char *p, struct tag *
 				return false;
 			}
 	}
-	snprintf(t->name, sizeof t->name, "%.*s", (int)(t->kind == '!' ? 0 : n), q);
+	if (t->kind == '!')
+		n = 0;
+	memcpy(t->name, q, n);   /* n < sizeof t->name: checked above */
+	t->name[n] = '\0';
 	/* standalone: only whitespace around a section/comment tag on its line */
 	t->standalone = false;
 	if (t->kind == '#' || t->kind == '^' || t->kind == '/' || t->kind == '!') {
@@ -384,8 +387,8 @@ static const char *render(struct ctx *c, const char *src, const char *p, const c
 			}
 			const struct tentry *e = c->check ? NULL : lookup(c, t.name);
 			const char *end = NULL;
-			char name[128];
-			snprintf(name, sizeof name, "%s", t.name);
+			char name[sizeof t.name];
+			memcpy(name, t.name, sizeof name);
 			if (c->check || !out) {
 				end = render(c, src, after, name, t.start, in_section + 1, NULL);
 			} else if (t.kind == '#' && e && !e->value && e->nitems && c->depth < 31) {

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,10 +217,13 @@ void iso_format(time_t t, char out[21])
 	out[20] = '\0';
 }
 
+static atomic_uint tz_generation;   /* rfc5322_date()'s cache is of one zone */
+
 void tz_set(const char *tz)
 {
 	setenv("TZ", tz && *tz ? tz : "UTC", 1);
 	tzset();
+	atomic_fetch_add(&tz_generation, 1);
 }
 
 void local_tm(time_t t, struct tm *tm)
@@ -257,6 +261,15 @@ void rfc5322_date(time_t t, char out[64])
 	static const char *const wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 	static const char *const mo[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	/* a batch dates every message it queues, many in the same second */
+	static _Thread_local time_t last_t = (time_t)-1;
+	static _Thread_local unsigned last_gen;
+	static _Thread_local char last[64];
+	unsigned gen = atomic_load(&tz_generation);
+	if (t == last_t && gen == last_gen) {
+		memcpy(out, last, sizeof last);
+		return;
+	}
 	struct tm tm;
 	localtime_r(&t, &tm);
 	long off = tm.tm_gmtoff / 60;
@@ -266,6 +279,9 @@ void rfc5322_date(time_t t, char out[64])
 	snprintf(out, 64, "%s, %d %s %04d %02d:%02d:%02d %c%02ld%02ld", wd[tm.tm_wday], tm.tm_mday,
 		 mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60,
 		 off % 60);
+	memcpy(last, out, sizeof last);
+	last_t = t;
+	last_gen = gen;
 }
 
 static void hex(const unsigned char *in, size_t n, char *out)
