@@ -217,6 +217,18 @@ static void qp_add(struct buf *b, const char *text)
 			buf_adds(b, "=\r\n");
 			col = 0;
 		}
+		if (lit && *p != ' ' && *p != '\t' && *p != '.' && *p != 'F') {
+			/* a run of printable ASCII (the bulk of a Latin text) in one
+			 * append: up to the next byte that needs a look, or the
+			 * line's limit */
+			size_t k = 1;
+			while (col + k < 75 && p[k] >= 33 && p[k] <= 126 && p[k] != '=')
+				k++;
+			buf_add(b, p, k);
+			col += k;
+			p += k - 1;
+			continue;
+		}
 		if (lit)
 			buf_addc(b, (char)*p);
 		else {

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "buf.h"
@@ -110,6 +111,53 @@ static void test_qp_body(void **state)
 	assert_non_null(strstr(raw, "12.000,50 =E2=82=AC\r\n"));
 	assert_non_null(strstr(raw, "trailing space=20\r\n"));
 	assert_non_null(strstr(raw, "\r\n=2E\r\n"));
+	free(raw);
+}
+
+/* Long lines: every encoded line fits in 76 characters, and decoding the body
+ * gives the text back (runs of plain ASCII are copied whole: the soft breaks
+ * must still fall at the limit, between characters, never inside =XX). */
+static void test_qp_long_lines(void **state)
+{
+	(void)state;
+	struct buf t;
+	buf_init(&t);
+	for (int i = 0; i < 40; i++)
+		buf_addf(&t, "word%d=x ação. From %d ", i, i);
+	buf_adds(&t, "\n");
+	for (int i = 0; i < 300; i++)
+		buf_addc(&t, (char)('a' + i % 26));
+	buf_adds(&t, "\n.dot start\nend  \n");
+	struct outmsg m = {.from_addr = "a@b.c", .to_addr = "d@e.f", .subject = "s", .message_id = "<x@y>",
+			   .text = t.s, .date = 0};
+	size_t len;
+	char *raw = compose_message(&m, &len);
+	const char *body = strstr(raw, "\r\n\r\n");
+	assert_non_null(body);
+	body += 4;
+	struct buf dec;
+	buf_init(&dec);
+	for (const char *p = body; *p;) {
+		const char *e = strstr(p, "\r\n");
+		assert_non_null(e);
+		assert_true(e - p <= 76);
+		bool soft = e > p && e[-1] == '=';
+		for (const char *q = p; q < e - (soft ? 1 : 0); q++) {
+			if (*q == '=') {
+				unsigned v;
+				assert_int_equal(sscanf(q + 1, "%2X", &v), 1);
+				buf_addc(&dec, (char)v);
+				q += 2;
+			} else
+				buf_addc(&dec, *q);
+		}
+		if (!soft)
+			buf_addc(&dec, '\n');
+		p = e + 2;
+	}
+	assert_string_equal(dec.s, t.s);
+	buf_release(&dec);
+	buf_release(&t);
 	free(raw);
 }
 
@@ -255,7 +303,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_long_header_lines_and_ids),
 		cmocka_unit_test(test_no_header_injection), cmocka_unit_test(test_rfc2047),
-		cmocka_unit_test(test_long_words_split_on_characters), cmocka_unit_test(test_qp_body),
+		cmocka_unit_test(test_long_words_split_on_characters), cmocka_unit_test(test_qp_body), cmocka_unit_test(test_qp_long_lines),
 		cmocka_unit_test(test_alternative), cmocka_unit_test(test_reply_subject),
 		cmocka_unit_test(test_tokens),
 		cmocka_unit_test(test_sha256), cmocka_unit_test(test_iso),
