@@ -80,7 +80,7 @@ char *read_file_max(const char *path, size_t max, size_t *len_r, size_t *total_r
  * from the first such file on, they are opened as usual. */
 static atomic_bool noatime_refused;
 
-static char *read_file_at(int dirfd, const char *name, size_t *len_r)
+static char *read_file_at(int dirfd, const char *name, bool regular, size_t *len_r)
 {
 	size_t total;
 	int fd = -1;
@@ -91,6 +91,31 @@ static char *read_file_at(int dirfd, const char *name, size_t *len_r)
 	}
 	if (fd < 0 && (errno == EPERM || atomic_load_explicit(&noatime_refused, memory_order_relaxed)))
 		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && regular) {
+		/* A mail file is mostly a few KiB: one read() into the stack sees
+		 * all of it (a regular file reads short only at its end), with no
+		 * fstat() for its size first.  One that fills the chunk is read
+		 * again from the start, the general way. */
+		char chunk[65536];
+		ssize_t n;
+		do
+			n = read(fd, chunk, sizeof chunk);
+		while (n < 0 && errno == EINTR);
+		if (n >= 0 && (size_t)n < sizeof chunk) {
+			char *s = xmalloc((size_t)n + 1);
+			memcpy(s, chunk, (size_t)n);
+			s[n] = '\0';
+			close(fd);
+			*len_r = (size_t)n;
+			return s;
+		}
+		if (n < 0 || lseek(fd, 0, SEEK_SET) != 0) {
+			int e = n < 0 ? errno : EIO;
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+	}
 	return read_fd_max(fd, 0, len_r, &total);
 }
 
@@ -313,6 +338,7 @@ int source_files(struct app *app, char **files, int n)
 
 struct entry {
 	char *dir, *name;
+	bool regular;   /* readdir() said so (d_type) */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -572,7 +598,7 @@ static void *ahead_run(void *arg)
 			item_free(&mine[k]);
 
 		struct ahead_item it = {.worker = w->id};
-		it.raw = read_file_at(entry_dirfd(a->dirs, &a->v[i]), a->v[i].name, &it.len);
+		it.raw = read_file_at(entry_dirfd(a->dirs, &a->v[i]), a->v[i].name, a->v[i].regular, &it.len);
 		if (!it.raw)
 			it.err = errno;
 		else {
@@ -715,6 +741,7 @@ int source_maildir(struct app *app, const char *root)
 			}
 			v[n].dir = (char *)subs[s];
 			v[n].name = xstrdup(de->d_name);
+			v[n].regular = de->d_type == DT_REG;
 			n++;
 		}
 		closedir(dir);
@@ -757,7 +784,7 @@ int source_maildir(struct app *app, const char *root)
 			ahead_take(ah, &it, have_done ? &done : NULL);
 			have_done = false;
 		} else {
-			if (!(it.raw = read_file_at(entry_dirfd(&dirs, &v[i]), v[i].name, &it.len)))
+			if (!(it.raw = read_file_at(entry_dirfd(&dirs, &v[i]), v[i].name, v[i].regular, &it.len)))
 				it.err = errno;
 		}
 		int c;
