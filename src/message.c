@@ -23,7 +23,8 @@
  *
  * Text decoding: charset_to_utf8() (own Windows-1252 table, iconv for the
  * rest, U+FFFD for invalid bytes), flowed_unwrap() (RFC 3676) and
- * html_to_text() (libxml2's HTML parser in recover mode).
+ * html_to_text() (libxml2's HTML parser in recover mode, read through its SAX
+ * events).
  *
  * html_to_text() and Outlook: Outlook's HTML has no <blockquote> around the
  * quoted conversation; it separates it with <div id="appendonsend">,
@@ -54,6 +55,7 @@
 #include <libetpan/libetpan.h>
 #include <libxml/HTMLparser.h>
 #include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -903,7 +905,26 @@ char *flowed_unwrap(const char *text, bool delsp)
 }
 
 /* ------------------------------------------------------------------ */
-/* HTML -> text */
+/* HTML -> text
+ *
+ * libxml2's HTML parser reports what it reads as SAX events (its implied
+ * html/body/p elements and the elements it closes by itself among them) and
+ * we write the text as they come: no tree is built.  The events are the ones
+ * libxml2's own tree builder receives, and a few rules of that builder are
+ * mirrored below so that the text is the one a walk of its tree gave: an
+ * element's name loses its prefix (Outlook's <o:p> is a "p"), text outside
+ * any element is dropped, and the parse stops at an element nested deeper
+ * than 257 or at a text node growing past XML_MAX_TEXT_LENGTH. */
+
+/* libxml2's xmlParserMaxDepth: with more elements than this open, its
+ * nodePush() refuses the next one */
+#define H_MAX_DEPTH 256
+
+/* an open element: its h_kind, and what its end needs to know */
+#define H_KIND 0x0f
+#define H_SKIPPED 0x10 /* HK_SKIP or inside one: no text, no line breaks */
+#define H_P 0x20       /* named "p" */
+#define H_LINES 6      /* shift of h_para()'s line breaks (0..2) */
 
 struct h2t {
 	struct buf out;
@@ -912,6 +933,13 @@ struct h2t {
 	int nl;      /* newlines emitted since the last content */
 	size_t col;  /* content bytes on the current line */
 	bool space, started, orig_done;
+	bool half_nbsp; /* the last text piece ended in 0xC2, not yet written */
+	bool stopped;   /* where libxml2's tree builder stopped: ignore the rest */
+	htmlParserCtxtPtr ctxt;
+	int depth, skip;
+	int text;        /* type of the text node being appended to, 0 if none */
+	size_t text_len; /* its length so far */
+	unsigned char open[H_MAX_DEPTH + 1];
 };
 
 static void h_prefix(struct h2t *h, bool trailing_space)
@@ -958,18 +986,40 @@ static void h_put(struct h2t *h, const char *s, size_t n)
 	h->started = true;
 }
 
-static void h_text(struct h2t *h, const char *s)
+/* a word, or a piece of one, outside <pre> */
+static void h_word(struct h2t *h, const char *s, size_t n)
 {
-	size_t n = strlen(s);
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		if (h->pre) {
-			if (c == '\n') {
+	if (h->space && h->col > 0 && h->pending == 0)
+		h_put(h, " ", 1);
+	h->space = false;
+	h_put(h, s, n);
+}
+
+/* One piece of a text node: libxml2 hands a node over in pieces (at most
+ * ~1000 bytes each, entities apart), and the output must not depend on where
+ * it cuts.  Only a nbsp (0xC2 0xA0) needs care: a valid one is never cut, but
+ * a stray 0xC2 ending a piece could meet a stray 0xA0 starting the next when
+ * a tag the parser ignores stood between them, so it waits for that byte. */
+static void h_text(struct h2t *h, const char *s, size_t n)
+{
+	size_t i = 0;
+	if (h->half_nbsp && n) {
+		h->half_nbsp = false;
+		if ((unsigned char)s[0] == 0xA0) {
+			h_word(h, " ", 1);
+			i = 1;
+		} else {
+			h_word(h, "\xC2", 1);
+		}
+	}
+	if (h->pre) {
+		while (i < n) {
+			if (s[i] == '\n') {
 				h_flush(h);
 				if (h->started)
 					h_newline(h);
 				i++;
-			} else if (c == '\r') {
+			} else if (s[i] == '\r') {
 				i++;
 			} else {
 				size_t j = i;
@@ -978,31 +1028,74 @@ static void h_text(struct h2t *h, const char *s)
 				h_put(h, s + i, j - i);
 				i = j;
 			}
-			continue;
 		}
+		return;
+	}
+	/* until the line has content and no line break is pending: h_word() */
+	while (i < n && (h->col == 0 || h->pending)) {
+		unsigned char c = (unsigned char)s[i];
 		if (is_space(c)) {
 			h->space = true;
 			i++;
-			continue;
-		}
-		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) { /* nbsp */
-			if (h->space && h->col > 0 && h->pending == 0)
-				h_put(h, " ", 1);
-			h->space = false;
-			h_put(h, " ", 1);
+		} else if (c == 0xC2 && i + 1 == n) {
+			h->half_nbsp = true;
+			return;
+		} else if (c == 0xC2 && (unsigned char)s[i + 1] == 0xA0) {
+			h_word(h, " ", 1);
 			i += 2;
+		} else {
+			size_t j = i + 1;
+			while (j < n && !is_space((unsigned char)s[j]) && (unsigned char)s[j] != 0xC2)
+				j++;
+			h_word(h, s + i, j - i);
+			i = j;
+		}
+	}
+	/* then a word is bytes added, after a space if white space came first:
+	 * they go through run[], not through h_put() one by one */
+	char run[512];
+	size_t r = 0, added = 0;
+	bool space = h->space;
+	while (i < n) {
+		unsigned char c = (unsigned char)s[i++];
+		if (is_space(c)) {
+			space = true;
 			continue;
 		}
-		size_t j = i;
-		while (j < n && !is_space((unsigned char)s[j]) &&
-		       !((unsigned char)s[j] == 0xC2 && j + 1 < n && (unsigned char)s[j + 1] == 0xA0))
-			j++;
-		if (h->space && h->col > 0 && h->pending == 0)
-			h_put(h, " ", 1);
-		h->space = false;
-		h_put(h, s + i, j - i);
-		i = j;
+		if (c == 0xC2) {
+			if (i == n) {
+				h->half_nbsp = true;
+				break;
+			}
+			if ((unsigned char)s[i] == 0xA0) {
+				c = ' ';
+				i++;
+			}
+		}
+		if (r + 2 > sizeof run) {
+			buf_add(&h->out, run, r);
+			added += r;
+			r = 0;
+		}
+		if (space) {
+			run[r++] = ' ';
+			space = false;
+		}
+		run[r++] = (char)c;
 	}
+	buf_add(&h->out, run, r);
+	h->col += added + r;
+	h->space = space;
+}
+
+/* The text node ends (an element, a comment...): a held 0xC2 was a word. */
+static void h_text_end(struct h2t *h)
+{
+	if (h->half_nbsp) {
+		h->half_nbsp = false;
+		h_word(h, "\xC2", 1);
+	}
+	h->text = 0;
 }
 
 /* libxml2 is loaded the first time a message needs its HTML read, not linked:
@@ -1012,10 +1105,11 @@ static void h_text(struct h2t *h, const char *s)
  * (EX_TEMPFAIL) so that the MTA keeps the message and retries. */
 static struct {
 	void (*init_parser)(void);
-	htmlDocPtr (*read_memory)(const char *, int, const char *, const char *, int);
+	htmlParserCtxtPtr (*new_ctxt)(void);
+	htmlDocPtr (*read_memory)(htmlParserCtxtPtr, const char *, int, const char *, const char *, int);
+	void (*free_ctxt)(htmlParserCtxtPtr);
+	void (*stop_parser)(xmlParserCtxtPtr);
 	void (*free_doc)(xmlDocPtr);
-	xmlChar *(*get_prop)(const xmlNode *, const xmlChar *);
-	xmlFreeFunc *free_fn;
 } X;
 
 static void xml_load_once(void)
@@ -1023,12 +1117,14 @@ static void xml_load_once(void)
 	void *h = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
 	if (h) {
 		*(void **)&X.init_parser = dlsym(h, "xmlInitParser");
-		*(void **)&X.read_memory = dlsym(h, "htmlReadMemory");
+		*(void **)&X.new_ctxt = dlsym(h, "htmlNewParserCtxt");
+		*(void **)&X.read_memory = dlsym(h, "htmlCtxtReadMemory");
+		*(void **)&X.free_ctxt = dlsym(h, "htmlFreeParserCtxt");
+		*(void **)&X.stop_parser = dlsym(h, "xmlStopParser");
 		*(void **)&X.free_doc = dlsym(h, "xmlFreeDoc");
-		*(void **)&X.get_prop = dlsym(h, "xmlGetProp");
-		X.free_fn = dlsym(h, "xmlFree");  /* a variable holding libxml2's free */
 	}
-	if (!h || !X.init_parser || !X.read_memory || !X.free_doc || !X.get_prop || !X.free_fn) {
+	if (!h || !X.init_parser || !X.new_ctxt || !X.read_memory || !X.free_ctxt || !X.stop_parser ||
+	    !X.free_doc) {
 		fprintf(stderr, "dealmail: cannot load libxml2 to read an HTML message (%s): install libxml2\n",
 			dlerror());
 		exit(75);
@@ -1043,36 +1139,47 @@ static void xml_load(void)
 	pthread_once(&once, xml_load_once);
 }
 
-static bool name_is(const xmlNode *n, const char *name)
+/* An attribute's value as xmlGetProp() gave it: "" for one without a value
+ * (none of ours is one of HTML's boolean attributes, which get their name). */
+static const char *attr_get(const xmlChar **atts, const char *attr)
 {
-	return n->name && !strcasecmp((const char *)n->name, name);
+	for (; atts && atts[0]; atts += 2)
+		if (!strcmp((const char *)atts[0], attr))
+			return atts[1] ? (const char *)atts[1] : "";
+	return NULL;
 }
 
-static bool attr_contains(xmlNode *n, const char *attr, const char *needle, bool squash)
+/* Does the value, lower-cased and (squash) without white space, contain
+ * needle?  Compared in place: the value is not copied. */
+static bool attr_contains(const xmlChar **atts, const char *attr, const char *needle, bool squash)
 {
-	xmlChar *v = X.get_prop(n, (const xmlChar *)attr);
+	const char *v = attr_get(atts, attr);
 	if (!v)
 		return false;
-	char *t = (char *)v, *w = t;
-	for (char *r = t; *r; r++) {
-		if (squash && is_space((unsigned char)*r))
+	for (; *v; v++) {
+		if (squash && is_space((unsigned char)*v))
 			continue;
-		*w++ = (char)lc((unsigned char)*r);
+		const char *r = v, *k = needle;
+		while (*k && *r) {
+			if (squash && is_space((unsigned char)*r)) {
+				r++;
+				continue;
+			}
+			if (lc((unsigned char)*r) != (unsigned char)*k)
+				break;
+			r++;
+			k++;
+		}
+		if (!*k)
+			return true;
 	}
-	*w = '\0';
-	bool ok = strstr(t, needle) != NULL;
-	(*X.free_fn)(v);
-	return ok;
+	return false;
 }
 
-static bool attr_is(xmlNode *n, const char *attr, const char *val)
+static bool attr_is(const xmlChar **atts, const char *attr, const char *val)
 {
-	xmlChar *v = X.get_prop(n, (const xmlChar *)attr);
-	if (!v)
-		return false;
-	bool ok = !strcasecmp((const char *)v, val);
-	(*X.free_fn)(v);
-	return ok;
+	const char *v = attr_get(atts, attr);
+	return v && !strcasecmp(v, val);
 }
 
 /* What an element does to the text, looked up once per element (libxml2's
@@ -1100,54 +1207,51 @@ static int h_tag_cmp(const void *key, const void *elem)
 	return strcasecmp(key, ((const struct h_tag *)elem)->name);
 }
 
-static enum h_kind h_kind_of(const xmlNode *n)
+static enum h_kind h_kind_of(const char *name)
 {
-	if (!n->name)
-		return HK_OTHER;
-	const struct h_tag *t = bsearch(n->name, h_tags, sizeof h_tags / sizeof *h_tags, sizeof *h_tags, h_tag_cmp);
+	const struct h_tag *t = bsearch(name, h_tags, sizeof h_tags / sizeof *h_tags, sizeof *h_tags, h_tag_cmp);
 	return t ? t->kind : HK_OTHER;
 }
 
-static bool h_is_outlook_sep(xmlNode *n)
+/* The name libxml2's tree builder gives an element (xmlSplitQName()): what
+ * follows the first ':', unless that ':' starts or ends the name. */
+static const char *h_local_name(const char *name)
 {
-	return attr_is(n, "id", "divRplyFwdMsg") || attr_is(n, "id", "appendonsend") ||
-	       attr_contains(n, "style", "border-top:solid#e1e1e1", true) ||
-	       attr_contains(n, "style", "border-top:solid#b5c4df", true);
+	const char *c = name[0] == ':' ? NULL : strchr(name, ':');
+	return c && c[1] ? c + 1 : name;
 }
 
-/* The line breaks around a paragraph or heading, on the way in and out. */
-static void h_para(struct h2t *h, xmlNode *n)
+static bool h_is_outlook_sep(const xmlChar **atts)
+{
+	return attr_is(atts, "id", "divRplyFwdMsg") || attr_is(atts, "id", "appendonsend") ||
+	       attr_contains(atts, "style", "border-top:solid#e1e1e1", true) ||
+	       attr_contains(atts, "style", "border-top:solid#b5c4df", true);
+}
+
+/* The line breaks around a paragraph or heading, on the way in and out;
+ * in_p: the parent element is a "p". */
+static int h_para(bool is_p, bool in_p, const xmlChar **atts)
 {
 	/* libxml2 turns Outlook's <o:p> into a <p> nested in the real one */
-	if (name_is(n, "p") && n->parent && n->parent->type == XML_ELEMENT_NODE && name_is(n->parent, "p"))
-		return;
-	if (name_is(n, "p") && (attr_contains(n, "class", "msonormal", false) ||
-				attr_contains(n, "class", "msoplaintext", false) ||
-				attr_contains(n, "style", "margin:0", true)))
-		h_block(h, 1);
-	else
-		h_block(h, 2);
+	if (is_p && in_p)
+		return 0;
+	if (is_p && (attr_contains(atts, "class", "msonormal", false) ||
+		     attr_contains(atts, "class", "msoplaintext", false) ||
+		     attr_contains(atts, "style", "margin:0", true)))
+		return 1;
+	return 2;
 }
 
-/* returns true to descend into the node's children */
-static bool h_enter(struct h2t *h, xmlNode *n)
+/* returns h_para()'s line breaks, kept for the element's end */
+static int h_enter(struct h2t *h, enum h_kind kind, bool is_p, bool in_p, const xmlChar **atts)
 {
-	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
-		if (n->content)
-			h_text(h, (const char *)n->content);
-		return false;
-	}
-	if (n->type != XML_ELEMENT_NODE)
-		return n->type == XML_DOCUMENT_NODE || n->type == XML_HTML_DOCUMENT_NODE;
-	enum h_kind kind = h_kind_of(n);
-	if (kind == HK_SKIP)
-		return false;
-	if (!h->orig_done && h_is_outlook_sep(n)) {
+	if (!h->orig_done && h_is_outlook_sep(atts)) {
 		h->orig_done = true;
 		h_block(h, 1);
 		h_put(h, "-----Original Message-----", 26);
 		h_block(h, 1);
 	}
+	int lines = 0;
 	switch (kind) {
 	case HK_BR:
 		h_flush(h);
@@ -1181,7 +1285,9 @@ static bool h_enter(struct h2t *h, xmlNode *n)
 		h->pre++;
 		break;
 	case HK_PARA:
-		h_para(h, n);
+		lines = h_para(is_p, in_p, atts);
+		if (lines)
+			h_block(h, lines);
 		break;
 	case HK_BLOCK:
 		h_block(h, 1);
@@ -1190,14 +1296,12 @@ static bool h_enter(struct h2t *h, xmlNode *n)
 	case HK_OTHER:
 		break;
 	}
-	return true;
+	return lines;
 }
 
-static void h_leave(struct h2t *h, xmlNode *n)
+static void h_leave(struct h2t *h, unsigned e)
 {
-	if (n->type != XML_ELEMENT_NODE)
-		return;
-	switch (h_kind_of(n)) {
+	switch (e & H_KIND) {
 	case HK_QUOTE:
 		h_block(h, 1);
 		h_flush(h);
@@ -1219,11 +1323,108 @@ static void h_leave(struct h2t *h, xmlNode *n)
 		h_block(h, 1);
 		break;
 	case HK_PARA:
-		h_para(h, n);
+		if (e >> H_LINES)
+			h_block(h, (int)(e >> H_LINES));
 		break;
 	default:
 		break;
 	}
+}
+
+/* The element on top ends: the tree builder pops its node whatever the name. */
+static void h_pop(struct h2t *h)
+{
+	unsigned e = h->open[--h->depth];
+	if (e & H_SKIPPED)
+		h->skip--;
+	else
+		h_leave(h, e);
+}
+
+static void h_sax_start(void *ud, const xmlChar *name, const xmlChar **atts)
+{
+	struct h2t *h = ud;
+	if (h->stopped)
+		return;
+	h_text_end(h);
+	if (h->depth > H_MAX_DEPTH) {
+		/* the tree builder halts the parser here and keeps what it has */
+		h->stopped = true;
+		X.stop_parser(h->ctxt);
+		return;
+	}
+	const char *local = h_local_name((const char *)name);
+	enum h_kind kind = h_kind_of(local);
+	unsigned e = kind;
+	if (h->skip || kind == HK_SKIP) {
+		h->skip++;
+		e |= H_SKIPPED;
+	} else {
+		bool is_p = !strcasecmp(local, "p");
+		bool in_p = h->depth > 0 && (h->open[h->depth - 1] & H_P);
+		if (is_p)
+			e |= H_P;
+		e |= (unsigned)h_enter(h, kind, is_p, in_p, atts) << H_LINES;
+	}
+	h->open[h->depth++] = (unsigned char)e;
+}
+
+static void h_sax_end(void *ud, const xmlChar *name)
+{
+	struct h2t *h = ud;
+	(void)name;
+	if (h->stopped)
+		return;
+	h_text_end(h);
+	if (h->depth > 0)
+		h_pop(h);
+}
+
+/* Text and CDATA (what libxml2 reads in <script> and <style>): each makes its
+ * own node in the tree, adjacent pieces of one kind join. */
+static void h_chars(struct h2t *h, const char *s, int len, int type)
+{
+	if (h->stopped || h->depth == 0) /* outside any element: the tree builder drops it */
+		return;
+	if (h->text != type) {
+		h_text_end(h);
+		h->text = type;
+		h->text_len = 0;
+	} else if (h->text_len + (size_t)len > XML_MAX_TEXT_LENGTH) {
+		/* the tree builder refuses to grow a text node further and stops
+		 * the parse as it does (xmlSAX2ErrMemory()) */
+		h->stopped = true;
+		h->ctxt->instate = XML_PARSER_EOF;
+		h->ctxt->disableSAX = 1;
+		return;
+	}
+	h->text_len += (size_t)len;
+	if (!h->skip)
+		h_text(h, s, (size_t)len);
+}
+
+static void h_sax_text(void *ud, const xmlChar *s, int len)
+{
+	h_chars(ud, (const char *)s, len, XML_TEXT_NODE);
+}
+
+static void h_sax_cdata(void *ud, const xmlChar *s, int len)
+{
+	h_chars(ud, (const char *)s, len, XML_CDATA_SECTION_NODE);
+}
+
+/* comments and processing instructions are nodes between two texts */
+static void h_sax_comment(void *ud, const xmlChar *value)
+{
+	(void)value;
+	if (!((struct h2t *)ud)->stopped)
+		h_text_end(ud);
+}
+
+static void h_sax_pi(void *ud, const xmlChar *target, const xmlChar *data)
+{
+	(void)data;
+	h_sax_comment(ud, target);
 }
 
 /* Trim trailing blanks of each line, keep at most one empty line in a row,
@@ -1255,41 +1456,45 @@ static char *h_tidy(const char *s, size_t n)
 	return buf_detach(&out);
 }
 
+/* SAX1-style callbacks, as in libxml2's own HTML handler (initialized = 1);
+ * no error callbacks: HTML_PARSE_NOERROR and NOWARNING clear them anyway.
+ * Ignorable white space is not asked for: with keepBlanks (no
+ * HTML_PARSE_NOBLANKS) the parser gives all of it to characters(). */
+static const xmlSAXHandler h_sax = {
+	.startElement = h_sax_start,
+	.endElement = h_sax_end,
+	.characters = h_sax_text,
+	.cdataBlock = h_sax_cdata,
+	.comment = h_sax_comment,
+	.processingInstruction = h_sax_pi,
+	.initialized = 1,
+};
+
 char *html_to_text(const char *html, size_t len)
 {
 	if (!html || !len || len > INT_MAX)
 		return xstrdup("");
 	xml_load();
-	htmlDocPtr doc = X.read_memory(html, (int)len, NULL, "UTF-8",
-					HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-						HTML_PARSE_NONET |
-						HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT);
-	if (!doc)
+	htmlParserCtxtPtr ctxt = X.new_ctxt();
+	if (!ctxt)
 		return xstrdup("");
 	struct h2t h;
 	memset(&h, 0, sizeof h);
 	buf_init(&h.out);
-	xmlNode *n = doc->children;
-	while (n) {
-		bool d = h_enter(&h, n);
-		if (d && n->children) {
-			n = n->children;
-			continue;
-		}
-		if (d)
-			h_leave(&h, n);
-		while (n && !n->next) {
-			n = n->parent;
-			if (!n || n == (xmlNode *)doc) {
-				n = NULL;
-				break;
-			}
-			h_leave(&h, n);
-		}
-		if (n)
-			n = n->next;
-	}
-	X.free_doc(doc);
+	h.ctxt = ctxt;
+	*ctxt->sax = h_sax; /* the context's own copy of the default handler, freed with it */
+	ctxt->userData = &h;
+	/* as htmlReadMemory() reads: the same options and "UTF-8" switched to */
+	htmlDocPtr doc = X.read_memory(ctxt, html, (int)len, NULL, "UTF-8",
+				       HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+					       HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC | HTML_PARSE_COMPACT);
+	if (doc) /* none: no startDocument callback, no document */
+		X.free_doc(doc);
+	X.free_ctxt(ctxt);
+	/* the walk of the tree left every element still open at the end */
+	h_text_end(&h);
+	while (h.depth > 0)
+		h_pop(&h);
 	char *r = h_tidy(h.out.s, h.out.len);
 	buf_release(&h.out);
 	return r;
