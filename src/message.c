@@ -2068,6 +2068,177 @@ static bool mime_is_attachment(const struct mailmime *m)
 	return false;
 }
 
+/* Quoted-printable and base64 bodies, decoded exactly as libetpan's
+ * mailmime_part_parse() decoded them (malformed input included: a message's
+ * text must not change with the decoder), but into one buffer; libetpan
+ * appended to an MMAPString piece by piece.  It failed only when out of
+ * memory, where xmalloc() aborts. */
+
+static const signed char b64tab[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/* Every character outside the alphabet is skipped, '=' and whatever
+ * follows it included. */
+static char *b64_body(const char *src, size_t n, size_t *len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	char *out = xmalloc(n / 4 * 3 + 3);
+	size_t i = 0, o = 0;
+	uint32_t acc = 0;
+	int k = 0;
+	while (i < n) {
+		/* groups of four characters of the alphabet: a -1 (any other
+		 * byte) sets the top bits */
+		if (k == 0)
+			while (n - i >= 4) {
+				uint32_t v = (uint32_t)b64tab[s[i]] << 18 | (uint32_t)b64tab[s[i + 1]] << 12 |
+					     (uint32_t)b64tab[s[i + 2]] << 6 | (uint32_t)b64tab[s[i + 3]];
+				if (v >> 24)
+					break;
+				out[o] = (char)(v >> 16);
+				out[o + 1] = (char)(v >> 8);
+				out[o + 2] = (char)v;
+				o += 3;
+				i += 4;
+			}
+		if (i == n)
+			break;
+		int v = b64tab[s[i++]];
+		if (v < 0)
+			continue;
+		acc = acc << 6 | (uint32_t)v;
+		if (++k == 4) {
+			out[o] = (char)(acc >> 16);
+			out[o + 1] = (char)(acc >> 8);
+			out[o + 2] = (char)acc;
+			o += 3;
+			acc = 0;
+			k = 0;
+		}
+	}
+	/* libetpan keeps the bits of a last, incomplete group: one byte for one
+	 * or two characters (a lone one shifted left by 2), two for three */
+	if (k == 1)
+		out[o++] = (char)(acc << 2);
+	else if (k == 2)
+		out[o++] = (char)(acc >> 4);
+	else if (k == 3) {
+		out[o++] = (char)(acc >> 10);
+		out[o++] = (char)(acc >> 2);
+	}
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
+/* libetpan reads a digit that is not hex as 0 */
+static unsigned qp_hex(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return 0;
+}
+
+/* s[n] must be readable (see the '=' before the last byte). */
+static char *qp_body(const char *src, size_t n, size_t *len)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+	/* a bare CR or LF becomes CRLF, so the text can outgrow the input
+	 * (never in a normalised message): then the buffer takes 2n */
+	char *out = xmalloc(n + 1);
+	bool grown = false;
+	size_t i = 0, o = 0;
+	while (i < n) {
+		if (n - i >= 8) {
+			uint64_t w, q, m;
+			memcpy(&w, s + i, 8);
+			memcpy(out + o, &w, 8);
+			/* m flags each '=' and byte below 14 (CR, LF): none, and the
+			 * eight bytes are text, already copied */
+			q = w ^ (ones * '=');
+			m = (((w - ones * 14) & ~w) | ((q - ones) & ~q)) & high;
+			if (!m) {
+				i += 8;
+				o += 8;
+				continue;
+			}
+			/* on to the first one (the lowest flag is a true one: a false
+			 * flag needs a borrow from a lower byte found) */
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			size_t k = (size_t)__builtin_ctzll(m) >> 3;
+#else
+			size_t k = 0;
+			while (s[i + k] != '=' && s[i + k] >= 14)
+				k++;
+#endif
+			i += k;
+			o += k;
+		}
+		unsigned char c = s[i];
+		if (c != '=' && c != '\r' && c != '\n') {
+			out[o++] = (char)c;
+			i++;
+		} else if (c == '=') {
+			if (i + 1 == n) {           /* kept */
+				out[o++] = '=';
+				i++;
+			} else if (s[i + 1] == '\n') { /* soft line break */
+				i += 2;
+			} else if (s[i + 1] == '\r') { /* soft line break, "=\r" at the end dropped */
+				i += (i + 2 < n && s[i + 2] == '\n') ? 3 : 2;
+			} else if (i + 2 == n) {
+				/* libetpan's quirk: one byte after '=' at the end comes out
+				 * followed by the byte past the input (s[n]), "==" as "==" */
+				out[o++] = (char)s[i + 1];
+				out[o++] = s[i + 1] == '=' ? '=' : (char)s[n];
+				i = n;
+			} else {
+				out[o++] = (char)(qp_hex(s[i + 1]) << 4 | qp_hex(s[i + 2]));
+				i += 3;
+			}
+		} else {
+			/* CRLF, bare LF and bare CR all end a line with CRLF; a CR
+			 * at the very end is dropped */
+			bool crlf = c == '\r' && i + 1 < n && s[i + 1] == '\n';
+			if (c == '\r' && i + 1 == n) {
+				i++;
+				break;
+			}
+			if (!crlf && !grown) {
+				out = xrealloc(out, 2 * n + 1);
+				grown = true;
+			}
+			out[o++] = '\r';
+			out[o++] = '\n';
+			i += crlf ? 2 : 1;
+		}
+	}
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
 /* The decoded bytes of a part's body (transfer encoding undone). */
 static char *mime_decode(struct walk *w, const struct mailmime *m, size_t *len)
 {
@@ -2091,15 +2262,8 @@ static char *mime_decode(struct walk *w, const struct mailmime *m, size_t *len)
 			if (count % 4 && !pad)
 				w->msg->truncated = true;
 		}
-		size_t idx = 0, rlen = 0;
-		char *res = NULL;
-		if (mailmime_part_parse(s, n, &idx, enc, &res, &rlen) == MAILIMF_NO_ERROR && res) {
-			char *r = xstrndup(res, rlen);
-			mmap_string_unref(res);
-			*len = rlen;
-			return r;
-		}
-		w->msg->truncated = true;
+		/* the MIME view is NUL-terminated: s[n] can be read */
+		return enc == MAILMIME_MECHANISM_BASE64 ? b64_body(s, n, len) : qp_body(s, n, len);
 	}
 	*len = n;
 	return xstrndup(s, n);

@@ -279,6 +279,29 @@ static void test_base64_bodies(void **state)
 	message_free(m);
 }
 
+/* quoted-printable and base64 are decoded as libetpan decoded them: a
+ * non-hex digit of an escape counts as 0, lower-case hex is hex, a '=' that
+ * ends the part is kept; base64 skips whatever is not of its alphabet */
+static void test_qp_base64_decoding(void **state)
+{
+	(void)state;
+	struct message *m = parse_ok(
+		"From: a@b.c\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=\"q\"\r\n\r\n"
+		"--q\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		"etapa: negociaci=C3=B3n, valor =3D 12=\r\n"
+		".000 caf=c3=a9=\r\n"
+		" a=4Gb =7e fin=\r\n"
+		"--q\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n"
+		"ZXRh\r\ncGE6IEHDp8Oj\r\n bwpv\taw==\r\n"
+		"--q--\r\n");
+	assert_string_equal(m->text, "etapa: negociación, valor = 12.000 café a@b ~ fin=\netapa: Ação\nok\n");
+	assert_false(m->truncated);
+	message_free(m);
+}
+
 static const char *ALT =
 	"From: Ana <ana@example.com>\r\n"
 	"Subject: Re: propuesta\r\n"
@@ -905,6 +928,7 @@ int main(void)
 		cmocka_unit_test(test_charset),
 		cmocka_unit_test(test_qp_latin1_body),
 		cmocka_unit_test(test_base64_bodies),
+		cmocka_unit_test(test_qp_base64_decoding),
 		cmocka_unit_test(test_alternative),
 		cmocka_unit_test(test_mime_fields_among_others),
 		cmocka_unit_test(test_mixed_with_attachment),
