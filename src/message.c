@@ -2095,7 +2095,7 @@ static const signed char b64tab[256] = {
 
 /* Every character outside the alphabet is skipped, '=' and whatever
  * follows it included. */
-static char *b64_body(const char *src, size_t n, size_t *len)
+static char *b64_body(const char *src, size_t n, size_t *len, size_t *chars_r)
 {
 	const unsigned char *s = (const unsigned char *)src;
 	char *out = xmalloc(n / 4 * 3 + 3);
@@ -2132,6 +2132,7 @@ static char *b64_body(const char *src, size_t n, size_t *len)
 			k = 0;
 		}
 	}
+	*chars_r = o / 3 * 4 + (size_t)k;   /* characters of the alphabet */
 	/* libetpan keeps the bits of a last, incomplete group: one byte for one
 	 * or two characters (a lone one shifted left by 2), two for three */
 	if (k == 1)
@@ -2251,19 +2252,16 @@ static char *mime_decode(struct walk *w, const struct mailmime *m, size_t *len)
 	int enc = d->dt_encoded ? d->dt_encoding : MAILMIME_MECHANISM_8BIT;
 	if (enc == MAILMIME_MECHANISM_BASE64 || enc == MAILMIME_MECHANISM_QUOTED_PRINTABLE) {
 		if (enc == MAILMIME_MECHANISM_BASE64) {
-			size_t count = 0;
-			bool pad = false;
-			for (size_t i = 0; i < n; i++) {
-				if (s[i] == '=')
-					pad = true;
-				else if (b64val((unsigned char)s[i]) >= 0)
-					count++;
-			}
-			if (count % 4 && !pad)
+			/* characters of the alphabet not a multiple of four, and no
+			 * padding: the part was cut */
+			size_t chars;
+			char *r = b64_body(s, n, len, &chars);
+			if (chars % 4 && !memchr(s, '=', n))
 				w->msg->truncated = true;
+			return r;
 		}
 		/* the MIME view is NUL-terminated: s[n] can be read */
-		return enc == MAILMIME_MECHANISM_BASE64 ? b64_body(s, n, len) : qp_body(s, n, len);
+		return qp_body(s, n, len);
 	}
 	*len = n;
 	return xstrndup(s, n);

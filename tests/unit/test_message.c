@@ -653,6 +653,19 @@ static void test_truncated(void **state)
 	assert_true(m->truncated);
 	assert_non_null(strstr(m->text, "etapa: ganad"));
 	message_free(m);
+	/* the boundaries are all there: only the base64 count says it was cut */
+	const char *cut = "From: a@b.c\r\nContent-Type: multipart/alternative; boundary=\"T\"\r\n\r\n"
+			  "--T\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+			  "ZXRhcGE6\r\nIGdhbmFkbw\r\n--T--\r\n";
+	m = parse_ok(cut);
+	assert_true(m->truncated);
+	message_free(m);
+	m = parse_ok("From: a@b.c\r\nContent-Type: multipart/alternative; boundary=\"T\"\r\n\r\n"
+		     "--T\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+		     "ZXRhcGE6\r\nIGdhbmFkbw==\r\n--T--\r\n");
+	assert_false(m->truncated);
+	assert_non_null(strstr(m->text, "etapa: ganado"));
+	message_free(m);
 }
 
 static void expect_status(const char *s, size_t n, const struct message_limits *lim, enum message_status want)
