@@ -861,7 +861,7 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		a->rep = rep;
 		route_by_headers(app, msg, a, token_deal, false);
 		rep_context_contact(app, msg, a);
-		if (msg->cmds && msg->visible && !strcmp(msg->cmds_today, today) && !strcmp(msg->visible, a->visible)) {
+		if (msg->cmds && !strcmp(msg->cmds_today, today)) {   /* of msg->visible, which a->visible copies */
 			a->cmds = *msg->cmds;   /* parsed ahead: borrowed, msg outlives a */
 			a->cmds_borrowed = true;
 		} else
