@@ -12,7 +12,8 @@
  * another database, a config changed and not loadable), serve answers "no"
  * before it reads anything and the client processes the message itself.
  * Nothing in this module depends on the rest of dealmail: dealmail-pipe is
- * this file and its own main(). */
+ * this file, sha256.c and its own main(), on x86-64 with src/pipe/rt.c in
+ * place of libc (handoff.c calls only what that runtime provides). */
 #ifndef DEALMAIL_HANDOFF_H
 #define DEALMAIL_HANDOFF_H
 #include <stdbool.h>

@@ -1,14 +1,17 @@
-/* handoff.c — see handoff.h.  Only libc and Nettle: dealmail-pipe links this
- * file statically and nothing else of dealmail. */
+/* handoff.c — see handoff.h.  dealmail-pipe links this file with its own
+ * small runtime instead of libc (src/pipe/rt.c: a static program that starts
+ * in a fraction of glibc's time), so it calls only what that runtime has:
+ * the memory and string functions, malloc/free, getenv, and system calls.
+ * No stdio, no printf: the digest's numbers are written by our own code on
+ * both sides of the socket. */
 #include "handoff.h"
+#include "sha256.h"
 #include <errno.h>
-#include <nettle/sha2.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,18 +34,35 @@ const char *handoff_config_path(const char *given)
 
 /* ---- the three keys, as config.c reads them -------------------------------- */
 
-static char *dup_trim(const char *s, size_t n)
+static char *dup_n(const char *s, size_t n)
 {
-	while (n && (*s == ' ' || *s == '\t' || *s == '\r'))
-		s++, n--;
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
-		n--;
 	char *r = malloc(n + 1);
 	if (r) {
 		memcpy(r, s, n);
 		r[n] = '\0';
 	}
 	return r;
+}
+
+static char *dup_trim(const char *s, size_t n)
+{
+	while (n && (*s == ' ' || *s == '\t' || *s == '\r'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
+		n--;
+	return dup_n(s, n);
+}
+
+/* ASCII case-insensitive equality (the section and key names) */
+static bool same_word(const char *a, const char *b)
+{
+	for (; *a && *b; a++, b++) {
+		char x = *a >= 'A' && *a <= 'Z' ? (char)(*a + 32) : *a;
+		char y = *b >= 'A' && *b <= 'Z' ? (char)(*b + 32) : *b;
+		if (x != y)
+			return false;
+	}
+	return *a == *b;
 }
 
 /* A value: "quoted" (with \" and \\), or up to an inline comment (a `;`, or
@@ -85,35 +105,85 @@ static char *join_dir(const char *dir, char *p)
 {
 	if (!p || !*p || p[0] == '/')
 		return p;
-	size_t n = strlen(dir) + strlen(p) + 2;
-	char *r = malloc(n);
-	if (r)
-		snprintf(r, n, "%s/%s", dir, p);
+	size_t d = strlen(dir), n = strlen(p);
+	char *r = malloc(d + n + 2);
+	if (r) {
+		memcpy(r, dir, d);
+		r[d] = '/';
+		memcpy(r + d + 1, p, n + 1);
+	}
 	free(p);
 	return r;
+}
+
+/* pipe_timeout's value: 1 to 3600, digits only */
+static int timeout_of(const char *v)
+{
+	long t = 0;
+	if (!*v)
+		return -1;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9' || (t = t * 10 + (*v - '0')) > 3600)
+			return -1;
+	}
+	return t >= 1 ? (int)t : -1;
+}
+
+/* The whole file, NUL-terminated (a configuration is small: the client
+ * gives up on one over 1 MiB, and dealmail then reads it). */
+static char *slurp(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	char *s = NULL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < (1 << 20) &&
+	    (s = malloc((size_t)st.st_size + 1))) {
+		size_t have = 0;
+		for (;;) {
+			ssize_t n = read(fd, s + have, (size_t)st.st_size - have);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				free(s);
+				s = NULL;
+				break;
+			}
+			have += (size_t)n;
+			if (n == 0 || have == (size_t)st.st_size)
+				break;
+		}
+		if (s)
+			s[have] = '\0';
+	}
+	close(fd);
+	return s;
 }
 
 bool handoff_conf_read(const char *path, struct handoff_conf *hc)
 {
 	memset(hc, 0, sizeof *hc);
 	hc->pipe_timeout = 8;
-	FILE *f = path ? fopen(path, "re") : NULL;
-	if (!f)
+	char *text = path ? slurp(path) : NULL;
+	if (!text)
 		return false;
-	char line[4096];
 	bool ours = false;
-	while (fgets(line, sizeof line, f)) {
-		char *l = line;
-		if (!strncmp(l, "\xEF\xBB\xBF", 3))
+	for (char *l = text, *next; l; l = next) {
+		char *nl = strchr(l, '\n');
+		next = nl ? nl + 1 : NULL;
+		if (nl)
+			*nl = '\0';
+		if (l == text && !strncmp(l, "\xEF\xBB\xBF", 3))
 			l += 3;
-		l[strcspn(l, "\n")] = '\0';
 		while (*l == ' ' || *l == '\t')
 			l++;
 		if (!*l || *l == ';' || *l == '#')
 			continue;
 		if (*l == '[') {
-			char *name = dup_trim(l + 1, strcspn(l + 1, "]"));
-			ours = name && !strcasecmp(name, "dealmail");
+			char *close = strchr(l + 1, ']');
+			char *name = dup_trim(l + 1, close ? (size_t)(close - l - 1) : strlen(l + 1));
+			ours = name && same_word(name, "dealmail");
 			free(name);
 			continue;
 		}
@@ -124,30 +194,31 @@ bool handoff_conf_read(const char *path, struct handoff_conf *hc)
 		char *raw = dup_trim(eq + 1, strlen(eq + 1));
 		char *v = raw ? conf_value(raw) : NULL;
 		free(raw);
-		if (key && v && !strcasecmp(key, "database")) {
+		if (key && v && same_word(key, "database")) {
 			free(hc->database);
 			hc->database = v, v = NULL;
-		} else if (key && v && !strcasecmp(key, "socket")) {
+		} else if (key && v && same_word(key, "socket")) {
 			free(hc->socket);
 			hc->socket = v, v = NULL;
-		} else if (key && v && !strcasecmp(key, "pipe_timeout")) {
-			char *end;
-			long t = strtol(v, &end, 10);
-			if (*v && !*end && t >= 1 && t <= 3600)
-				hc->pipe_timeout = (int)t;
+		} else if (key && v && same_word(key, "pipe_timeout")) {
+			int t = timeout_of(v);
+			if (t > 0)
+				hc->pipe_timeout = t;
 		}
 		free(key);
 		free(v);
 	}
-	fclose(f);
+	free(text);
 	/* paths are relative to the file's folder, the database defaults there */
 	const char *slash = strrchr(path, '/');
-	char *dir = slash ? (slash == path ? strdup("/") : strndup(path, (size_t)(slash - path))) : strdup(".");
-	if (!dir)
+	char *dir = slash ? (slash == path ? dup_n("/", 1) : dup_n(path, (size_t)(slash - path))) : dup_n(".", 1);
+	if (!dir) {
+		handoff_conf_free(hc);
 		return false;
+	}
 	if (!hc->database || !*hc->database) {
 		free(hc->database);
-		hc->database = strdup("dealmail.db");
+		hc->database = dup_n("dealmail.db", 11);
 	}
 	hc->database = join_dir(dir, hc->database);
 	hc->socket = join_dir(dir, hc->socket);
@@ -164,50 +235,88 @@ void handoff_conf_free(struct handoff_conf *hc)
 
 /* ---- the context ------------------------------------------------------------- */
 
-static void ctx_add(struct sha256_ctx *c, const char *label, const char *s)
+static void ctx_add(struct dm_sha256 *c, const char *label, const char *s)
 {
-	sha256_update(c, strlen(label) + 1, (const uint8_t *)label);
+	dm_sha256_update(c, label, strlen(label) + 1);
 	if (s)
-		sha256_update(c, strlen(s) + 1, (const uint8_t *)s);
+		dm_sha256_update(c, s, strlen(s) + 1);
 	else
-		sha256_update(c, 1, (const uint8_t *)"\x01");
+		dm_sha256_update(c, "\x01", 1);
+}
+
+/* `v` in decimal at `o`, at least `width` digits; the end */
+static char *put_num(char *o, uintmax_t v, int width)
+{
+	char d[24];
+	int n = 0;
+	do
+		d[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n < width)
+		d[n++] = '0';
+	while (n)
+		*o++ = d[--n];
+	*o = '\0';
+	return o;
+}
+
+static char *put_signed(char *o, intmax_t v)
+{
+	if (v < 0) {
+		*o++ = '-';
+		return put_num(o, -(uintmax_t)v, 0);
+	}
+	return put_num(o, (uintmax_t)v, 0);
 }
 
 void handoff_context(unsigned char out[32], const char *config_path, const char *database)
 {
-	struct sha256_ctx c;
+	struct dm_sha256 c;
 	struct stat st;
-	char tmp[160];
-	sha256_init(&c);
+	char tmp[160], *o;
+	dm_sha256_init(&c);
 	ctx_add(&c, "dealmail pipe context 1", NULL);
-	if (config_path && stat(config_path, &st) == 0)
-		snprintf(tmp, sizeof tmp, "%ju:%ju:%jd:%jd.%09ld", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino,
-			 (intmax_t)st.st_size, (intmax_t)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-	else
-		snprintf(tmp, sizeof tmp, "none");
+	/* device:inode:size:seconds.nanoseconds of the config's mtime */
+	if (config_path && stat(config_path, &st) == 0) {
+		o = put_num(tmp, (uintmax_t)st.st_dev, 0);
+		*o++ = ':';
+		o = put_num(o, (uintmax_t)st.st_ino, 0);
+		*o++ = ':';
+		o = put_signed(o, (intmax_t)st.st_size);
+		*o++ = ':';
+		o = put_signed(o, (intmax_t)st.st_mtim.tv_sec);
+		*o++ = '.';
+		put_num(o, (uintmax_t)st.st_mtim.tv_nsec, 9);
+	} else
+		memcpy(tmp, "none", 5);
 	ctx_add(&c, "config", tmp);
-	if (database && stat(database, &st) == 0)
-		snprintf(tmp, sizeof tmp, "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
-	else
-		snprintf(tmp, sizeof tmp, "none");
+	if (database && stat(database, &st) == 0) {
+		o = put_num(tmp, (uintmax_t)st.st_dev, 0);
+		*o++ = ':';
+		put_num(o, (uintmax_t)st.st_ino, 0);
+	} else
+		memcpy(tmp, "none", 5);
 	ctx_add(&c, "database", tmp);
 	/* the secret itself stays out of the message: its digest goes in */
 	const char *secret = getenv("DEALMAIL_SECRET");
 	if (secret && *secret) {
-		uint8_t d[SHA256_DIGEST_SIZE];
-		struct sha256_ctx s;
-		sha256_init(&s);
-		sha256_update(&s, strlen(secret), (const uint8_t *)secret);
-		sha256_digest(&s, sizeof d, d);
-		for (size_t i = 0; i < sizeof d; i++)
-			snprintf(tmp + 2 * i, 3, "%02x", d[i]);
+		unsigned char d[32];
+		struct dm_sha256 s;
+		dm_sha256_init(&s);
+		dm_sha256_update(&s, secret, strlen(secret));
+		dm_sha256_final(&s, d);
+		for (size_t i = 0; i < sizeof d; i++) {
+			tmp[2 * i] = "0123456789abcdef"[d[i] >> 4];
+			tmp[2 * i + 1] = "0123456789abcdef"[d[i] & 15];
+		}
+		tmp[64] = '\0';
 		ctx_add(&c, "secret", tmp);
 	} else
 		ctx_add(&c, "secret", NULL);
 	ctx_add(&c, "now", getenv("DEALMAIL_NOW"));
 	ctx_add(&c, "templates", getenv("DEALMAIL_TEMPLATES_DIR"));
 	ctx_add(&c, "tzdir", getenv("TZDIR"));
-	sha256_digest(&c, 32, out);
+	dm_sha256_final(&c, out);
 }
 
 /* ---- the client ---------------------------------------------------------------- */
@@ -222,6 +331,17 @@ void handoff_msg(struct msghdr *mh, struct iovec *iov, struct handoff_req *req, 
 	mh->msg_iovlen = 1;
 	mh->msg_control = ctrl->buf;
 	mh->msg_controllen = sizeof ctrl->buf;
+}
+
+/* a, b and c (those given) one after the other in line[linesz], cut to fit */
+static void copy_line(char *line, size_t linesz, const char *a, const char *b, const char *c)
+{
+	size_t n = 0;
+	const char *parts[3] = {a, b, c};
+	for (int i = 0; i < 3; i++)
+		for (const char *p = parts[i]; p && *p && n + 1 < linesz; p++)
+			line[n++] = *p;
+	line[n] = '\0';
 }
 
 static long ms_since(const struct timespec *t0)
@@ -291,12 +411,14 @@ int handoff_try(const char *path, int timeout, const unsigned char ctx[32], char
 			if (!taken && !strcmp(buf, "Y")) {
 				taken = true;
 			} else if (taken && buf[0] == 'V' && buf[1] == ' ') {
-				char *end;
-				long code = strtol(buf + 2, &end, 10);
+				const char *end = buf + 2;
+				int code = 0;
+				while (*end >= '0' && *end <= '9' && code < 1000)
+					code = code * 10 + (*end++ - '0');
 				if (end > buf + 2 && (code == 0 || code == 65 || code == 75)) {
-					snprintf(line, linesz, "%s", *end == ' ' ? end + 1 : end);
+					copy_line(line, linesz, *end == ' ' ? end + 1 : end, NULL, NULL);
 					close(s);
-					return (int)code;
+					return code;
 				}
 			}
 			memmove(buf, buf + used, have - used);
@@ -322,11 +444,14 @@ int handoff_try(const char *path, int timeout, const unsigned char ctx[32], char
 		 * right now, and then it reads stdin while we would. */
 		if (!taken && r > 0)
 			return -1;
-		if (r == 0)
-			snprintf(line, linesz,
-				 "4.3.0 dealmail: serve did not answer within %d s; the message will be retried", timeout);
-		else
-			snprintf(line, linesz, "4.3.0 dealmail: serve ended without a verdict; the message will be retried");
+		if (r == 0) {
+			char secs[24];
+			put_num(secs, (uintmax_t)(timeout > 0 ? timeout : 0), 0);
+			copy_line(line, linesz, "4.3.0 dealmail: serve did not answer within ", secs,
+				  " s; the message will be retried");
+		} else
+			copy_line(line, linesz, "4.3.0 dealmail: serve ended without a verdict; the message will be retried",
+				  NULL, NULL);
 		return 75;
 	}
 }

@@ -17,9 +17,12 @@
 #   6. SIGHUP reloads, and serve goes on; a second serve on the same socket
 #      refuses (75); SIGKILL leaves a dead socket: clients process their
 #      messages themselves, and a new serve replaces it; SIGTERM ends serve
-#      with 0 and removes the socket.
+#      with 0 and removes the socket;
+#   7. dealmail-pipe copied alone to a folder without dealmail, no serve: exit
+#      75 (the MTA retries), naming the program it could not run; the message
+#      is not applied.
 #   DEALMAIL_BIN, KEEP=1
-import json, os, signal, stat, subprocess, tempfile, time
+import json, os, shutil, signal, stat, subprocess, tempfile, time
 
 import testlib
 
@@ -188,6 +191,18 @@ try:
     rc = serve.wait(timeout=10)
     serve = None
     check(rc == 0 and not os.path.exists(sock), "SIGTERM: exit %d, socket removed (%s)" % (rc, os.path.exists(sock)))
+
+    print("t-serve: 7 dealmail-pipe without dealmail beside it", flush=True)
+    alone = os.path.join(tmp, "alone")
+    os.mkdir(alone)
+    shutil.copy(PIPE, alone)
+    m = msg(13, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: sin dealmail")
+    r = dm(data=m, prog=os.path.join(alone, "dealmail-pipe"))
+    want = ("4.3.0 dealmail-pipe: cannot run %s/dealmail: no such file; the message will be retried\n"
+            % os.path.realpath(alone)).encode()
+    notes = [e["to"] for e in export()["events"] if e["type"] == "note"]
+    check(r.returncode == 75 and r.stdout == want and "sin dealmail" not in notes,
+          "exit 75 with the reason for the MTA, nothing applied (%d: %r)" % (r.returncode, r.stdout))
 finally:
     if serve:
         serve.kill()
