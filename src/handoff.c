@@ -363,7 +363,11 @@ int handoff_try(const char *path, int timeout, const unsigned char ctx[32], char
 	sa.sun_family = AF_UNIX;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
+	/* descriptor 0 for the socket: there is no stdin to pass (it would be
+	 * the socket itself, and serve would wait for it to send a message) */
+	if (s == STDIN_FILENO)
+		close(s);
+	if (s <= STDIN_FILENO)
 		return -1;
 	if (connect(s, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		close(s);

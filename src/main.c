@@ -622,7 +622,7 @@ static int cmd_config(int argc, char **argv)
 	return rc;
 }
 
-/* ---- not yet ----------------------------------------------------------------- */
+/* ---- the other commands (each in its own file) ------------------------------- */
 
 int cmd_send(int argc, char **argv);
 int cmd_tick(int argc, char **argv);

@@ -244,6 +244,7 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total
 	char *raw = read_file_max("-", max, &len, &total);
 	if (!raw) {
 		printf("4.3.0 dealmail: cannot read the message: %s\n", strerror(errno));
+		fflush(stdout);   /* the caller ends with _exit() */
 		return EXIT_TEMPFAIL;
 	}
 	/* The worker is a vfork()ed child: it shares our memory and we sleep

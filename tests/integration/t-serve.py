@@ -18,7 +18,11 @@
 #      refuses (75); SIGKILL leaves a dead socket: clients process their
 #      messages themselves, and a new serve replaces it; SIGTERM ends serve
 #      with 0 and removes the socket;
-#   7. dealmail-pipe copied alone to a folder without dealmail, no serve: exit
+#   7. no stdin at all (descriptor 0 closed) with serve running: dealmail-pipe
+#      and `dealmail ingest` exit 75 at once with a 4.3.0 line (the client's
+#      socket would be descriptor 0, and serve would wait for it to send a
+#      message until the deadline); serve takes nothing;
+#   8. dealmail-pipe copied alone to a folder without dealmail, no serve: exit
 #      75 (the MTA retries), naming the program it could not run; the message
 #      is not applied.
 #   DEALMAIL_BIN, KEEP=1
@@ -192,7 +196,22 @@ try:
     serve = None
     check(rc == 0 and not os.path.exists(sock), "SIGTERM: exit %d, socket removed (%s)" % (rc, os.path.exists(sock)))
 
-    print("t-serve: 7 dealmail-pipe without dealmail beside it", flush=True)
+    print("t-serve: 7 no stdin", flush=True)
+    serve = start_serve()
+    before = served()
+    for prog, args in ((PIPE, []), (BIN, ["ingest"])):
+        t0 = time.monotonic()
+        r = subprocess.run([prog, "-q", "-c", conf, "--db", db] + args, env=ENV, capture_output=True,
+                           preexec_fn=lambda: os.close(0), timeout=30)
+        took = time.monotonic() - t0
+        check(r.returncode == 75 and r.stdout.startswith(b"4.3.0 ") and took < 5 and served() == before,
+              "%s with stdin closed: exit %d in %.1f s, %r, serve took %d"
+              % (os.path.basename(prog), r.returncode, took, r.stdout, served() - before))
+    serve.send_signal(signal.SIGTERM)
+    serve.wait(timeout=10)
+    serve = None
+
+    print("t-serve: 8 dealmail-pipe without dealmail beside it", flush=True)
     alone = os.path.join(tmp, "alone")
     os.mkdir(alone)
     shutil.copy(PIPE, alone)
