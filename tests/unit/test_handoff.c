@@ -139,11 +139,6 @@ static void test_conf_read(void **state)
 	assert_false(handoff_conf_read(p, &hc));
 }
 
-static void ctx_of(const char *conf, const char *db, unsigned char out[32])
-{
-	handoff_context(out, conf, db);
-}
-
 /* The digest changes with what decides a message's outcome, and only then. */
 static void test_context(void **state)
 {
@@ -158,17 +153,17 @@ static void test_context(void **state)
 	setenv("DEALMAIL_SECRET", "one-secret", 1);
 	unsetenv("DEALMAIL_NOW");
 	unsigned char a[32], b[32];
-	ctx_of(conf_path, db, a);
-	ctx_of(conf_path, db, b);
+	handoff_context(a, conf_path, db);
+	handoff_context(b, conf_path, db);
 	assert_memory_equal(a, b, 32);
 
 	setenv("DEALMAIL_SECRET", "another-secret", 1);
-	ctx_of(conf_path, db, b);
+	handoff_context(b, conf_path, db);
 	assert_memory_not_equal(a, b, 32);
 	setenv("DEALMAIL_SECRET", "one-secret", 1);
 
 	setenv("DEALMAIL_NOW", "2026-12-06T10:00:00Z", 1);
-	ctx_of(conf_path, db, b);
+	handoff_context(b, conf_path, db);
 	assert_memory_not_equal(a, b, 32);
 	unsetenv("DEALMAIL_NOW");
 
@@ -176,18 +171,18 @@ static void test_context(void **state)
 	snprintf(other, sizeof other, "%s/other.db", dir);
 	f = fopen(other, "w");
 	fclose(f);
-	ctx_of(conf_path, other, b);
+	handoff_context(b, conf_path, other);
 	assert_memory_not_equal(a, b, 32);
 
 	/* the config touched: its mtime, to the microsecond */
 	struct timeval tv[2] = {{1700000000, 0}, {1700000000, 0}};
 	assert_int_equal(utimes(conf_path, tv), 0);
-	ctx_of(conf_path, db, b);
+	handoff_context(b, conf_path, db);
 	assert_memory_not_equal(a, b, 32);
 	memcpy(a, b, 32);
 	tv[1].tv_usec = 1;   /* nanoseconds count too */
 	assert_int_equal(utimes(conf_path, tv), 0);
-	ctx_of(conf_path, db, b);
+	handoff_context(b, conf_path, db);
 	assert_memory_not_equal(a, b, 32);
 	unlink(other);
 	unlink(db);
