@@ -13,7 +13,10 @@
  *
  * Built -ffreestanding -fno-builtin -fno-stack-protector (no thread pointer
  * is set up, so nothing may read one) and linked -static-pie -nostdlib: the
- * start below applies the program's own relative relocations first. */
+ * start below applies the program's own relative relocations first.  glibc's
+ * headers give the prototypes: from glibc 2.33 on (Debian 12 has 2.36) stat()
+ * and fstat() are plain functions there, not inline calls of __xstat(); with
+ * older headers the link fails and `make PIPE_RT=0` is the way out. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
