@@ -116,10 +116,13 @@ static char *join_dir(const char *dir, char *p)
 	return r;
 }
 
-/* pipe_timeout's value: 1 to 3600, digits only */
+/* pipe_timeout's value: 1 to 3600, digits after an optional `+` (as
+ * config.c takes it) */
 static int timeout_of(const char *v)
 {
 	long t = 0;
+	if (*v == '+')
+		v++;
 	if (!*v)
 		return -1;
 	for (; *v; v++) {

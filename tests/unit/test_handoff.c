@@ -127,6 +127,11 @@ static void test_conf_read(void **state)
 	assert_int_equal(hc.pipe_timeout, 8);
 	handoff_conf_free(&hc);
 
+	p = write_conf("d.conf", "[dealmail]\npipe_timeout = +5\n");
+	assert_true(handoff_conf_read(p, &hc));
+	assert_int_equal(hc.pipe_timeout, 5);
+	handoff_conf_free(&hc);
+
 	/* no file, or one too large for the client: it leaves the message to dealmail */
 	snprintf(want, sizeof want, "%s/missing.conf", dir);
 	assert_false(handoff_conf_read(want, &hc));
