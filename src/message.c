@@ -2085,7 +2085,6 @@ static bool mime_is_attachment(const struct mailmime *m)
  * appended to an MMAPString piece by piece.  It failed only when out of
  * memory, where xmalloc() aborts. */
 
-
 /* Every character outside the alphabet is skipped, '=' and whatever
  * follows it included. */
 static char *b64_body(const char *src, size_t n, size_t *len, size_t *chars_r)
