@@ -201,6 +201,14 @@ static bool put_ymd(const struct tm *tm, char *out)
 
 void iso_format(time_t t, char out[21])
 {
+	/* a message stamps the same second a dozen times: the last one is
+	 * kept, per thread */
+	static _Thread_local time_t last_t = (time_t)-1;
+	static _Thread_local char last[21];
+	if (t == last_t && t != (time_t)-1) {
+		memcpy(out, last, 21);
+		return;
+	}
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	if (!put_ymd(&tm, out)) {
@@ -215,6 +223,8 @@ void iso_format(time_t t, char out[21])
 	}
 	out[19] = 'Z';
 	out[20] = '\0';
+	memcpy(last, out, 21);
+	last_t = t;
 }
 
 static atomic_uint tz_generation;   /* rfc5322_date()'s cache is of one zone */
