@@ -28,6 +28,11 @@ struct cmdres {
 	const char *suggest;        /* did you mean, or NULL */
 };
 
+/* A message is known by its Message-ID (without the angle brackets) when it
+ * has one of up to this many bytes less one (a header line's limit; Office
+ * 365's ids are some 85), else by the SHA-256 of its bytes. */
+#define MESSAGE_KEY_MAX 1000
+
 struct analysis {
 	enum cls cls;
 	char *sender, *sender_name;
@@ -54,7 +59,7 @@ struct analysis {
 	int64_t bounce_outbox;
 	char *bounce_addr;
 	const char *note;           /* why, for explain (static English) */
-	char key[80];               /* processed key: Message-ID or sha256 */
+	char key[MESSAGE_KEY_MAX];  /* processed key: Message-ID or sha256 */
 };
 
 void analysis_free(struct analysis *a);

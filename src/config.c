@@ -435,6 +435,7 @@ static void err(struct loader *ld, int line, const char *fmt, ...)
 
 /* closest of cands (NULL-terminated) to w, or NULL */
 static const char *closest(const char *const *cands, size_t n, const char *w);
+static bool in_group(size_t k, const char *x);
 
 static const char *closest_in(const char *const *cands, const char *w)
 {
@@ -995,10 +996,37 @@ const char *config_suggest(const struct config *cfg, int kind, const char *wrong
 				ADD(s->aliases[a]);
 		}
 	} else if (kind == 1 || kind == 2) {
+		/* a reason is matched in any language through its synonyms, so
+		 * the nearest is looked for among them too ("precios" is nearest
+		 * to "precio"); the answer is the configured reason it stands for */
 		char **list = kind == 1 ? cfg->won_reasons : cfg->lost_reasons;
 		size_t nl = kind == 1 ? cfg->nwon_reasons : cfg->nlost_reasons;
-		for (size_t i = 0; i < nl; i++)
-			ADD(list[i]);
+		struct strv names = {0};
+		const char **owner = NULL;
+		for (size_t i = 0; i < nl; i++) {
+			strv_add(&names, list[i]);
+			owner = xrealloc(owner, names.n * sizeof *owner);
+			owner[names.n - 1] = list[i];
+			for (size_t k = 0; k < sizeof reason_synonyms / sizeof *reason_synonyms; k++) {
+				if (!in_group(k, list[i]))
+					continue;
+				struct strv syn = split_list(reason_synonyms[k].syn, '|');
+				for (size_t j = 0; j < syn.n; j++) {
+					strv_add(&names, syn.v[j]);
+					owner = xrealloc(owner, names.n * sizeof *owner);
+					owner[names.n - 1] = list[i];
+				}
+				strv_free(syn.v, syn.n);
+			}
+		}
+		const char *near = closest((const char *const *)names.v, names.n, wrong);
+		const char *r = NULL;
+		for (size_t i = 0; near && i < names.n; i++)
+			if (names.v[i] == near)
+				r = owner[i];
+		strv_free(names.v, names.n);
+		free(owner);
+		return r;
 	} else if (kind == 3) {
 		for (size_t i = 0; i < cfg->nreps; i++) {
 			ADD(cfg->reps[i].email);

@@ -974,18 +974,18 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 
 static bool has_key_id(const struct message *msg)
 {
-	return msg && msg->message_id && strlen(msg->message_id) < 78 && msg->message_id[0];
+	return msg && msg->message_id && msg->message_id[0] && strlen(msg->message_id) < MESSAGE_KEY_MAX;
 }
 
-static void message_key(const struct message *msg, const char *raw, size_t len, char out[80])
+static void message_key(const struct message *msg, const char *raw, size_t len, char out[MESSAGE_KEY_MAX])
 {
 	if (has_key_id(msg)) {
-		snprintf(out, 80, "%s", msg->message_id);
+		snprintf(out, MESSAGE_KEY_MAX, "%s", msg->message_id);
 		return;
 	}
 	char h[65];
 	sha256_hex(raw, len, h);
-	snprintf(out, 80, "%s", h);
+	snprintf(out, MESSAGE_KEY_MAX, "%s", h);
 }
 
 /* A message without a Message-ID is known by the SHA-256 of its bytes; the
@@ -993,7 +993,7 @@ static void message_key(const struct message *msg, const char *raw, size_t len, 
  * MTA's pipe, then fetched over IMAP) must still apply once, so the digest
  * of its other form is looked up too: CRLF -> LF when it has a CRLF, else
  * LF -> CRLF. */
-static void other_form_key(const char *raw, size_t len, char out[80])
+static void other_form_key(const char *raw, size_t len, char out[MESSAGE_KEY_MAX])
 {
 	bool crlf = memmem(raw, len, "\r\n", 2) != NULL;
 	size_t lf = 0;
@@ -1010,7 +1010,7 @@ static void other_form_key(const char *raw, size_t len, char out[80])
 	char h[65];
 	sha256_hex(o, (size_t)(w - o), h);
 	free(o);
-	snprintf(out, 80, "%s", h);
+	snprintf(out, MESSAGE_KEY_MAX, "%s", h);
 }
 
 static int tx_code(struct app *app)
@@ -1105,7 +1105,7 @@ static int save_checkpoint(struct app *app, const struct source_ack *src)
 int quarantine_message(struct app *app, const char *raw, size_t len, const char *why,
 		       const struct source_ack *src)
 {
-	char key[80], now[21];
+	char key[MESSAGE_KEY_MAX], now[21];
 	message_key(NULL, raw, len, key);
 	app_now_iso(now);
 	if (unit_begin(app) < 0) {
@@ -1188,7 +1188,7 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 		db_clear_error(app->db);
 		return code;
 	}
-	char other[80] = "";
+	char other[MESSAGE_KEY_MAX] = "";
 	if (!has_key_id(msg))
 		other_form_key(raw, len, other);
 	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0 ||
