@@ -660,13 +660,27 @@ void addrlist_free(struct addrlist *l)
 
 static void addr_clean_email(char *e)
 {
-	/* remove whitespace, "mailto:", a source route, surrounding quotes/brackets */
+	/* remove whitespace, Outlook's autolink, surrounding brackets and
+	 * quotes, "mailto:", a source route */
 	char *w = e;
 	for (char *r = e; *r; r++)
 		if (!is_space((unsigned char)*r))
 			*w++ = *r;
 	*w = '\0';
+	/* "x@y<mailto:x@y>": Outlook links every address it writes in a plain
+	 * text part, inside the angle brackets of a forwarded header block too */
+	char *lt = strchr(e, '<');
+	if (lt && lt > e && memchr(e, '@', (size_t)(lt - e)))
+		*lt = '\0';
 	size_t n = strlen(e);
+	size_t s = 0;
+	while (e[s] == '<' || e[s] == '\'' || e[s] == '[' || e[s] == '(')
+		s++;
+	if (s) {
+		memmove(e, e + s, n - s + 1);
+		n -= s;
+	}
+	/* "[mailto:x@y]": Outlook's forwarded header block */
 	if (n >= 7 && mem_ieq(e, "mailto:", 7)) {
 		memmove(e, e + 7, n - 7 + 1);
 		n -= 7;
@@ -678,13 +692,9 @@ static void addr_clean_email(char *e)
 			n = strlen(e);
 		}
 	}
-	while (n && (e[n - 1] == '>' || e[n - 1] == '.' || e[n - 1] == ';' || e[n - 1] == ','))
+	while (n && (e[n - 1] == '>' || e[n - 1] == '.' || e[n - 1] == ';' || e[n - 1] == ',' ||
+		     e[n - 1] == ']' || e[n - 1] == ')' || e[n - 1] == '\''))
 		e[--n] = '\0';
-	size_t s = 0;
-	while (e[s] == '<' || e[s] == '\'')
-		s++;
-	if (s)
-		memmove(e, e + s, n - s + 1);
 	lower_ascii(e);
 }
 
@@ -779,6 +789,14 @@ static void mb_finish(struct mbox_acc *m, struct addrlist *out)
 	m->have_angle = m->have_comment = m->space = false;
 }
 
+/* "Jane Doe [mailto:jane@x.com]" (Outlook's forwarded headers): that colon
+ * does not end a group's display name */
+static bool ends_mailto(const struct buf *phrase)
+{
+	size_t n = phrase->len;
+	return n >= 6 && mem_ieq(phrase->s + n - 6, "mailto", 6);
+}
+
 void addrlist_parse(const char *value, struct addrlist *out)
 {
 	if (!value || !out)
@@ -820,7 +838,12 @@ void addrlist_parse(const char *value, struct addrlist *out)
 			m.space = true;
 		} else if (c == '<') {
 			buf_reset(&m.angle);
-			for (i++; i < n && s[i] != '>'; i++) {
+			int depth = 1;   /* "<x@y<mailto:x@y>>": Outlook's autolink inside */
+			for (i++; i < n; i++) {
+				if (s[i] == '<' && n - i > 7 && mem_ieq(s + i + 1, "mailto:", 7))
+					depth++;
+				else if (s[i] == '>' && --depth == 0)
+					break;
 				if (s[i] == '"') { /* quoted local part */
 					for (i++; i < n && s[i] != '"'; i++) {
 						if (s[i] == '\\' && i + 1 < n)
@@ -834,7 +857,7 @@ void addrlist_parse(const char *value, struct addrlist *out)
 			m.have_angle = true;
 		} else if (c == ',' || c == ';') {
 			mb_finish(&m, out);
-		} else if (c == ':' && !m.have_angle) {
+		} else if (c == ':' && !m.have_angle && !ends_mailto(&m.phrase)) {
 			/* group display name: forget it, members follow */
 			buf_reset(&m.phrase);
 			buf_reset(&m.comment);
