@@ -68,18 +68,31 @@ static bool folded_has_prefix(const char *folded, const char *const *list)
 	return false;
 }
 
+/* An automatic reply known by its subject alone ("Automatic reply: …",
+ * "Fuera de la oficina", "Ausente: …").  The words a person also writes at
+ * the start of a subject ("Vacaciones del cliente", "Ausencia de Roberto la
+ * próxima semana", "Vacation rentals") count only as a responder writes
+ * them, with a colon; "out of office" anywhere, but not "out of office
+ * hours". */
 static bool is_autoreply_subject(const char *subject)
 {
 	static const char *const prefixes[] = {
 		"out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
 		"auto:", "fuera de la oficina", "fuera de oficina", "respuesta automatica",
-		"resposta automatica", "ausente", "ausencia", "fora do escritorio", "reponse automatique",
-		"absence", "abwesenheit", "vacation", "vacaciones", "ferias:", "on vacation", NULL,
+		"resposta automatica", "fora do escritorio", "reponse automatique", "on vacation", NULL,
+	};
+	static const char *const with_colon[] = {
+		"ausente", "ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias", NULL,
 	};
 	char *f = text_fold(subject ? subject : "");
-	bool r = folded_has_prefix(f, prefixes) || strstr(f, "out of office") ||
-		 strstr(f, "fuera de la oficina") || strstr(f, "respuesta automatica") ||
-		 strstr(f, "resposta automatica");
+	bool r = folded_has_prefix(f, prefixes) || strstr(f, "fuera de la oficina") ||
+		 strstr(f, "respuesta automatica") || strstr(f, "resposta automatica");
+	for (const char *const *w = with_colon; !r && *w; w++) {
+		size_t n = strlen(*w);
+		r = !strncmp(f, *w, n) && (f[n] == ':' || (f[n] == ' ' && f[n + 1] == ':'));
+	}
+	for (const char *p = f; !r && (p = strstr(p, "out of office")); p++)
+		r = strncmp(p + 13, " hours", 6) != 0;
 	free(f);
 	return r;
 }
@@ -93,11 +106,13 @@ static bool local_part_is(const char *email, const char *const *names)
 	return false;
 }
 
-static enum cls classify_mail(const struct message *msg, bool *is_bounce_r)
+/* by_subject_r: an automatic reply only by its subject (no header says so) */
+static enum cls classify_mail(const struct message *msg, bool *is_bounce_r, bool *by_subject_r)
 {
 	static const char *const daemons[] = {"mailer-daemon", "postmaster", NULL};
 	const char *v;
 	*is_bounce_r = false;
+	*by_subject_r = false;
 	bool null_path = msg->return_path && !*msg->return_path;
 	if (msg->is_dsn || (msg->from.email && local_part_is(msg->from.email, daemons))) {
 		*is_bounce_r = true;
@@ -116,8 +131,10 @@ static enum cls classify_mail(const struct message *msg, bool *is_bounce_r)
 	}
 	if (message_header(msg, "List-Id") || message_header(msg, "List-Post"))
 		return C_LIST;
-	if (is_autoreply_subject(msg->subject))
+	if (is_autoreply_subject(msg->subject)) {
+		*by_subject_r = true;
 		return C_AUTOREPLY;
+	}
 	if (null_path) {
 		*is_bounce_r = true;
 		return C_BOUNCE;
@@ -757,15 +774,35 @@ static void route_by_headers(struct app *app, const struct message *msg, struct 
 	a->route = R_TAG;
 }
 
+/* The sender is a rep (by address, and authenticated where that is asked
+ * for) and the visible text has at least one command line. */
+static bool rep_with_commands(const struct config *cfg, const struct analysis *a, const struct message *msg)
+{
+	const struct rep *rep = config_rep_find(cfg, a->sender);
+	if (!rep || strcasecmp(rep->email, a->sender) || (cfg->require_auth && a->auth != 1))
+		return false;
+	if (msg->cmds)   /* parsed ahead (a batch) */
+		return msg->cmds->n > 0;
+	char today[11];
+	app_today(today);
+	char *vis = msg->visible ? NULL : reply_visible(msg->text ? msg->text : "");
+	struct command_list cl = {0};
+	commands_parse(msg->visible ? msg->visible : vis, today, &cl);
+	bool any = cl.n > 0;
+	commands_free(&cl);
+	free(vis);
+	return any;
+}
+
 int analyze(struct app *app, const struct message *msg, struct analysis *a)
 {
 	const struct config *cfg = app->cfg;
-	bool bounce;
+	bool bounce, by_subject;
 	char today[11];
 	a->auth = -1;
 	a->sender = xstrdup(msg->from.email ? msg->from.email : "");
 	a->sender_name = xstrdup(msg->from.name);
-	a->cls = classify_mail(msg, &bounce);
+	a->cls = classify_mail(msg, &bounce, &by_subject);
 	if (cfg->require_auth)
 		a->auth = check_auth(cfg, msg);
 
@@ -824,6 +861,11 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->route = R_THREAD;
 		return db_error(app->db) ? -1 : 0;
 	}
+	/* The subject is a guess, there so that an automatic reply never makes a
+	 * lead: a rep's message that carries commands is the rep's, whatever its
+	 * subject says ("Vacaciones: cubrir a Luis" and a `stage:` line). */
+	if (by_subject && rep_with_commands(cfg, a, msg))
+		a->cls = C_UNKNOWN;
 	if (a->cls == C_AUTOREPLY || a->cls == C_LIST) {
 		a->outcome = O_IGNORE;
 		a->note = a->cls == C_LIST ? "mailing-list mail is never processed" : "automatic replies are never processed";
