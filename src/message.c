@@ -2170,6 +2170,26 @@ static unsigned qp_hex(unsigned char c)
 	return v < 0 ? 0 : (unsigned)v;
 }
 
+/* '=' at s[i] followed by blanks up to the end of its line or of the input:
+ * a soft line break with transport padding (RFC 2045 6.7 (3), which a
+ * decoder must take as a soft break: "negociaci=C3= \t" and "=B3n" on the
+ * next line are "negociación").  The index past it, or 0 when it is not. */
+static size_t qp_padded_break(const unsigned char *s, size_t i, size_t n)
+{
+	size_t j = i + 1;
+	if (j == n || (s[j] != ' ' && s[j] != '\t'))
+		return 0;
+	while (j < n && (s[j] == ' ' || s[j] == '\t'))
+		j++;
+	if (j < n && s[j] == '\r')
+		j++;
+	if (j < n && s[j] == '\n')
+		j++;
+	else if (j < n && s[j - 1] != '\r')
+		return 0;   /* more text on the line: not a break */
+	return j;
+}
+
 /* s[n] must be readable (see the '=' before the last byte). */
 static char *qp_body(const char *src, size_t n, size_t *len)
 {
@@ -2211,7 +2231,10 @@ static char *qp_body(const char *src, size_t n, size_t *len)
 			out[o++] = (char)c;
 			i++;
 		} else if (c == '=') {
-			if (i + 1 == n) {           /* kept */
+			size_t past = qp_padded_break(s, i, n);
+			if (past) {
+				i = past;
+			} else if (i + 1 == n) {           /* kept */
 				out[o++] = '=';
 				i++;
 			} else if (s[i + 1] == '\n') { /* soft line break */

@@ -302,6 +302,25 @@ static void test_qp_base64_decoding(void **state)
 	message_free(m);
 }
 
+/* RFC 2045 6.7 (3): blanks after a soft break's '=' are transport padding,
+ * and the break is still a soft one (libetpan decoded "= " as a byte);
+ * a '=' and a blank with more text on the line are read as before */
+static void test_qp_soft_break_padding(void **state)
+{
+	(void)state;
+	struct message *m = parse_ok(
+		"From: a@b.c\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		"etapa: negociaci=C3= \t\r\n"
+		"=B3n\r\n"
+		"valor: 9.000 EUR=  \n"
+		"\r\n"
+		"fin=\t");
+	assert_string_equal(m->text, "etapa: negociación\nvalor: 9.000 EUR\nfin\n");
+	message_free(m);
+}
+
 static const char *ALT =
 	"From: Ana <ana@example.com>\r\n"
 	"Subject: Re: propuesta\r\n"
@@ -942,6 +961,7 @@ int main(void)
 		cmocka_unit_test(test_qp_latin1_body),
 		cmocka_unit_test(test_base64_bodies),
 		cmocka_unit_test(test_qp_base64_decoding),
+		cmocka_unit_test(test_qp_soft_break_padding),
 		cmocka_unit_test(test_alternative),
 		cmocka_unit_test(test_mime_fields_among_others),
 		cmocka_unit_test(test_mixed_with_attachment),
