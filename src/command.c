@@ -756,6 +756,30 @@ static char *strip_dot(const char *v)
 }
 
 /* Read the value of c by kind. */
+/* A rep as a mail client may write it: "bob@x.com<mailto:bob@x.com>" (Outlook
+ * links every address in a plain text part), "Bob <bob@x.com>",
+ * "<bob@x.com>", "mailto:bob@x.com" -> the address; anything else as is. */
+static char *rep_value(const char *v)
+{
+	const char *lt = strchr(v, '<'), *at = strchr(v, '@');
+	size_t n = strlen(v);
+	const char *b = v, *e = v + n;
+	if (lt && at && at < lt) {            /* x@y<mailto:x@y> */
+		e = lt;
+	} else if (lt && at) {                /* Name <x@y> */
+		const char *gt = strchr(lt, '>');
+		b = lt + 1;
+		e = gt ? gt : v + n;
+	}
+	while (b < e && (*b == ' ' || *b == '\t' || *b == '<' || *b == '['))
+		b++;
+	while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '>' || e[-1] == ']'))
+		e--;
+	if (at && (size_t)(e - b) > 7 && !strncasecmp(b, "mailto:", 7))
+		b += 7;
+	return xstrndup(b, (size_t)(e - b));
+}
+
 static void read_value(struct command *c, const char *today)
 {
 	const char *v = c->value;
@@ -872,6 +896,11 @@ static void read_value(struct command *c, const char *today)
 	}
 	case CMD_OWNER:
 	case CMD_SHARE:
+		if (empty)
+			c->error = CMDERR_EMPTY;
+		else
+			c->text = rep_value(v);
+		break;
 	case CMD_NOTE:
 		if (empty)
 			c->error = CMDERR_EMPTY;
