@@ -483,6 +483,30 @@ static const char *value_error(enum cmd_error e)
 	}
 }
 
+/* `list` with a stage: the stage, -1 when none matches */
+static int list_stage(const struct config *cfg, const char *text)
+{
+	int s = config_stage_find(cfg, text);
+	if (s < 0) {
+		char *t = trim_symbols(text);
+		s = config_stage_find(cfg, t);
+		free(t);
+	}
+	return s;
+}
+
+/* `list: all` in the three languages: no filter */
+static bool list_all_word(const char *text)
+{
+	static const char *const all[] = {"all", "todas", "todos", "todo", "tudo", NULL};
+	char *f = text_fold(text);
+	bool r = false;
+	for (const char *const *w = all; *w && !r; w++)
+		r = !strcmp(f, *w);
+	free(f);
+	return r;
+}
+
 static void validate(struct app *app, struct analysis *a, const struct message *msg)
 {
 	const struct config *cfg = app->cfg;
@@ -499,7 +523,15 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 		}
 		switch (c->kind) {
 		case CMD_HELP:
+			continue;
 		case CMD_LIST:
+			/* the optional stage filter is checked like a stage: a typo is
+			 * answered with the choices, not with every deal unfiltered */
+			if (c->text && *c->text && !list_all_word(c->text) && list_stage(cfg, c->text) < 0) {
+				r->choices = stage_choices(cfg);
+				r->suggest = config_suggest(cfg, 0, c->text);
+				fail(r, E_UNKNOWN_STAGE, "unknown stage \"%s\"", c->text);
+			}
 			continue;
 		case CMD_DEAL:
 			if (c->deal_ref > 0 && !deal_exists(app, c->deal_ref)) {

@@ -782,6 +782,11 @@ static void test_suggest(void **state)
 	assert_string_equal(config_suggest(c, 2, "competitr"), "competitor");
 	assert_string_equal(config_suggest(c, 1, "refferal"), "referral");
 	assert_null(config_suggest(c, 1, "competitor"));
+	/* near a Spanish or Portuguese synonym: the configured reason */
+	assert_string_equal(config_suggest(c, 2, "precios"), "price");
+	assert_string_equal(config_suggest(c, 2, "sin presupusto"), "no budget");
+	assert_string_equal(config_suggest(c, 2, "concorrentte"), "competitor");
+	assert_string_equal(config_suggest(c, 1, "referidos"), "referral");
 	assert_string_equal(config_suggest(c, 3, "ana@exmple.com"), "ana@example.com");
 	assert_string_equal(config_suggest(c, 3, "Luis Sousa"), "Luís Souza");
 	assert_null(config_suggest(c, 3, "someone else entirely"));
