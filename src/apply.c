@@ -462,19 +462,57 @@ static int query_reply(struct app *app, const struct message *msg, const struct 
 
 /* ---- undo ----------------------------------------------------------------- */
 
+/* What undoing one event did, as a line of the undo's answer: "#1 stage
+ * back to «Demo»", "#1 value back to 12000 EUR", "#1 task removed". */
+static void undone_line(const struct config *cfg, struct changes *ch, int64_t d, const char *t, const char *f,
+			const char *to)
+{
+	enum lang l = ch->lang;
+	long long id = (long long)d;
+	if (!strcmp(t, "stage")) {
+		int s = f ? config_stage_find(cfg, f) : -1;
+		change(ch, "#%lld %s «%s»", id, L(l, "stage back to", "etapa de vuelta a", "estágio de volta a"),
+		       s >= 0 ? stage_name(cfg, s, l) : f ? f : "?");
+	} else if (!strcmp(t, "value") || !strcmp(t, "close") || !strcmp(t, "probability") ||
+		   !strcmp(t, "owner") || !strcmp(t, "score")) {
+		const char *what = !strcmp(t, "value")	     ? L(l, "value", "valor", "valor")
+				   : !strcmp(t, "close")       ? L(l, "close date", "fecha de cierre", "data de fechamento")
+				   : !strcmp(t, "probability") ? L(l, "probability", "probabilidad", "probabilidade")
+				   : !strcmp(t, "owner")       ? L(l, "owner", "responsable", "responsável")
+							       : L(l, "score", "puntos", "pontos");
+		if (f && *f)
+			change(ch, "#%lld %s %s %s%s", id, what, L(l, "back to", "de vuelta a", "de volta a"), f,
+			       !strcmp(t, "probability") ? "%" : "");
+		else   /* it had none before */
+			change(ch, "#%lld %s %s", id, L(l, "no", "sin", "sem"), what);
+	} else if (!strcmp(t, "share")) {
+		change(ch, "#%lld %s %s", id, L(l, "no longer shared with", "ya no se comparte con", "não é mais compartilhada com"),
+		       to ? to : "?");
+	} else if (!strcmp(t, "task")) {
+		change(ch, "#%lld %s: %s", id, L(l, "task removed", "tarea quitada", "tarefa removida"), to ? to : "");
+	} else if (!strcmp(t, "note")) {
+		change(ch, "#%lld %s", id, L(l, "note marked undone", "nota marcada como deshecha", "nota marcada como desfeita"));
+	} else if (!strcmp(t, "drip") || !strcmp(t, "sequence")) {
+		change(ch, "#%lld %s", id, L(l, "sequence stopped", "secuencia detenida", "sequência parada"));
+	} else {
+		change(ch, "#%lld %s (%s)", id, L(l, "change undone", "cambio deshecho", "alteração desfeita"), t);
+	}
+}
+
 static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 {
 	const struct config *cfg = app->cfg;
 	int64_t ids[256], deals[256];
-	char *types[256], *froms[256];
+	char *types[256], *froms[256], *tos[256];
 	size_t n = 0;
-	struct dbq *q = db_query(app->db, "SELECT id, deal_id, type, from_val FROM events WHERE message_id = ? "
+	struct dbq *q = db_query(app->db, "SELECT id, deal_id, type, from_val, to_val FROM events WHERE message_id = ? "
 				 "AND undone = 0 ORDER BY id DESC", "t", a->undo_of);
 	while (db_next(q) && n < 256) {
 		ids[n] = db_col_int(q, 0);
 		deals[n] = db_col_int(q, 1);
 		types[n] = xstrdup(db_col_text(q, 2));
 		froms[n] = xstrdup(db_col_text(q, 3));
+		tos[n] = xstrdup(db_col_text(q, 4));
 		n++;
 	}
 	db_done(q);
@@ -510,6 +548,8 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 				     (int64_t)(f ? atoll(f) : 0), d);
 		if (rc == 0)
 			rc = db_exec(app->db, "UPDATE events SET undone = 1 WHERE id = ?", "i", ids[i]);
+		if (rc == 0)
+			undone_line(cfg, ch, d, t, f, tos[i]);
 	}
 	if (rc == 0)
 		rc = db_exec(app->db, "DELETE FROM tasks WHERE message_id = ? AND done = 0", "t", a->undo_of);
@@ -521,15 +561,13 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 		bool seen = false;
 		for (size_t j = 0; j < i; j++)
 			seen |= deals[j] == deals[i];
-		if (!seen) {
+		if (!seen)
 			rc = event(app, deals[i], "undo", NULL, a->undo_of, NULL, a->sender, a->key);
-			change(ch, "#%lld %s", (long long)deals[i],
-			       L(ch->lang, "changes undone", "cambios deshechos", "alterações desfeitas"));
-		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		free(types[i]);
 		free(froms[i]);
+		free(tos[i]);
 	}
 	return rc;
 }
@@ -569,7 +607,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 	}
 	struct changes ch = {.v = tvars_new(), .lang = l};
 	int rc = 0;
-	bool any_change = false;
+	bool any_change = false, did_undo = false;
 	if (a->create_deal)
 		change(&ch, "#%lld %s: %s", (long long)a->deal, L(l, "new deal", "nueva oportunidad", "nova oportunidade"),
 		       a->new_title ? a->new_title : "");
@@ -584,7 +622,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 			break;
 		case CMD_UNDO:
 			rc = undo(app, a, &ch);
-			any_change = true;
+			any_change = did_undo = true;
 			break;
 		case CMD_DEAL:
 			break;
@@ -666,7 +704,9 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 			tvars_set(ch.v, "any.scheduled", "yes");
 		it.kind = "confirmation";
 		it.deal_id = a->deal;
-		it.tmpl = "confirmation";
+		/* an undo is answered with what it reverted, and no offer to undo
+		 * it in turn (an undo is not undone: write the change again) */
+		it.tmpl = did_undo ? "undo" : "confirmation";
 		rc = outbox_queue(app, &it) < 0 ? -1 : 0;
 		free(refs);
 	}

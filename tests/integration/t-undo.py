@@ -10,8 +10,10 @@
 #   4. an undo that would overwrite a newer change of the same field (a
 #      manager's, after the rep's) is refused and the newer value stays;
 #   5. an undo by a manager, who may change every deal, is applied.
+# The answer to an undo says what it reverted and does not offer to undo the
+# undo (it is read from the outbox Maildir after `dealmail send`).
 #   DEALMAIL_BIN, KEEP=1
-import json, os, tempfile
+import email, email.policy, json, os, tempfile
 
 import testlib
 
@@ -26,6 +28,9 @@ address = ventas@example.com
 language = es
 undo_minutes = 60
 
+[smtp]
+url = maildir:%s/sent
+
 [rep "ana@example.com"]
 name = Ana
 [rep "bob@example.com"]
@@ -33,7 +38,7 @@ name = Bob
 [rep "maria@example.com"]
 name = María
 role = manager
-""")
+""" % tmp)
 db = os.path.join(tmp, "dealmail.db")
 
 
@@ -71,6 +76,18 @@ def last_answer():
     return got[-1] if got else None
 
 
+def sent_text(message_id):
+    """The body of the outbox message `message_id`, as delivered by `send`."""
+    dm("send")
+    for sub in ("new", "cur"):
+        d = os.path.join(tmp, "sent", sub)
+        for name in os.listdir(d) if os.path.isdir(d) else ():
+            m = email.message_from_bytes(open(os.path.join(d, name), "rb").read(), policy=email.policy.default)
+            if m["Message-ID"] == message_id:
+                return m.get_body(("plain",)).get_content()
+    return ""
+
+
 def last_kind():
     o = last_answer()
     return o["kind"] if o else None
@@ -94,6 +111,9 @@ try:
     check(deal()["stage"] == "demo", "Ana's undo moved the deal back to demo (got %s)" % deal()["stage"])
     check(last_kind() == "confirmation", "Ana got a confirmation of her undo")
     c2 = last_answer()["message_id"]
+    text = sent_text(c2)
+    check("etapa de vuelta a «Demo»" in text, "... which says the stage is back in Demo: %r" % text[:300])
+    check('"deshacer"' not in text, "... and does not offer to undo the undo")
 
     print("t-undo: 3 an undo is not undone, and a message is undone once", flush=True)
     mail("Ana <ana@example.com>", "deshacer", c2)
