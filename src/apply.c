@@ -68,6 +68,23 @@ static const struct l3 err_msgs[] = {
 			    "alteração mais recente, então nada foi desfeito"),
 };
 
+/* An event type as the rep's language names the field */
+static const char *field_name(const char *type, enum lang l)
+{
+	static const struct {
+		const char *type, *en, *es, *pt;
+	} names[] = {
+		{"stage", "stage", "etapa", "estágio"}, {"value", "value", "valor", "valor"},
+		{"close", "close date", "fecha de cierre", "data de fechamento"},
+		{"probability", "probability", "probabilidad", "probabilidade"},
+		{"owner", "owner", "responsable", "responsável"}, {"score", "score", "puntos", "pontos"},
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(type, names[i].type))
+			return L(l, names[i].en, names[i].es, names[i].pt);
+	return type;
+}
+
 static const struct l3 value_msgs[] = {
 	[CMDERR_NONE] = L3("", "", ""),
 	[CMDERR_EMPTY] = L3("a value is required", "falta el valor", "falta o valor"),
@@ -120,10 +137,17 @@ char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
 		arg = r->error && strstr(r->error, "owner: ") ? strstr(r->error, "owner: ") + 7 : "";
 		break;
 	case E_UNDO_LATER:
-		/* validate() wrote "… (#N TYPE by WHO)": the part in parentheses */
+		/* validate() wrote "… (#N TYPE by WHO)": said again in the rep's
+		 * language, "#1 etapa por luis@…" */
 		if (r->error && strchr(r->error, '(')) {
 			const char *p = strchr(r->error, '(') + 1;
-			snprintf(paren, sizeof paren, "%.*s", (int)strcspn(p, ")"), p);
+			long long id = 0;
+			char type[16] = "", who[200] = "";
+			if (sscanf(p, "#%lld %15s by %199[^)]", &id, type, who) == 3)
+				snprintf(paren, sizeof paren, "#%lld %s %s %s", id, field_name(type, l),
+					 L(l, "by", "por", "por"), who);
+			else
+				snprintf(paren, sizeof paren, "%.*s", (int)strcspn(p, ")"), p);
 			arg = paren;
 		}
 		break;

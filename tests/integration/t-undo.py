@@ -132,6 +132,8 @@ try:
     mail("Ana <ana@example.com>", "deshacer", c3)
     check(deal()["value"] == 25000, "the manager's newer value stays (got %s)" % deal()["value"])
     check(last_kind() == "error", "Ana's undo was refused with an error (got %s)" % last_kind())
+    text = sent_text(last_answer()["message_id"])
+    check("(#1 valor por maria@example.com)" in text, "... naming the newer change in Spanish: %r" % text[:400])
 
     print("t-undo: 5 a manager may undo on any deal", flush=True)
     mail("Ana <ana@example.com>", "cierre: 15/12/2026")
