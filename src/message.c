@@ -390,12 +390,29 @@ static bool iconv_to_utf8(struct buf *b, const char *name, const char *in, size_
 	return true;
 }
 
+/* At least one multi-byte UTF-8 sequence in s */
+static bool has_utf8_seq(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] >= 0xC2 && utf8_seq(p + i, n - i) > 1)
+			return true;
+	return false;
+}
+
 static void charset_add(struct buf *b, const char *charset, const char *in, size_t len)
 {
 	char name[64];
 	switch (charset_kind(charset, name, sizeof name)) {
 	case CS_UTF8:
-		utf8_sanitize(b, in, len);
+		/* labelled UTF-8 but written in Latin-1 or Windows-1252 (an old
+		 * client, or a server's footer): not one byte above ASCII forms a
+		 * UTF-8 sequence, so none of it is UTF-8; a text with some UTF-8
+		 * and a stray byte keeps its UTF-8 */
+		if (utf8_valid(in, len) || has_utf8_seq(in, len))
+			utf8_sanitize(b, in, len);
+		else
+			cp1252_to_utf8(b, in, len);
 		return;
 	case CS_CP1252:
 		cp1252_to_utf8(b, in, len);

@@ -209,8 +209,16 @@ static void test_charset(void **state)
 	s = charset_to_utf8("utf-8; evil//IGNORE", "ok", 2);
 	assert_string_equal(s, "ok");
 	free(s);
+	/* labelled UTF-8, written in Latin-1: no byte forms UTF-8 */
+	s = charset_to_utf8("utf-8", "negociaci\xf3n", 11);
+	assert_string_equal(s, "negociación");
+	free(s);
 	s = charset_to_utf8("utf-8", "a\xff" "b\xc3", 4);
-	assert_string_equal(s, "a\xef\xbf\xbd" "b\xef\xbf\xbd");
+	assert_string_equal(s, "aÿbÃ");
+	free(s);
+	/* UTF-8 with a stray byte: the UTF-8 stays, the byte is U+FFFD */
+	s = charset_to_utf8("utf-8", "\xc3\xa9t\xe9", 4);
+	assert_string_equal(s, "ét\xef\xbf\xbd");
 	free(s);
 	s = charset_to_utf8("utf-8", "a\0b", 3);
 	assert_string_equal(s, "ab");
