@@ -207,7 +207,7 @@ static enum hkey header_key(const struct line *l, size_t *val_r)
 		enum hkey key;
 	} keys[] = {
 		{"from", HK_FROM}, {"de", HK_FROM}, {"von", HK_FROM},
-		{"to", HK_TO}, {"para", HK_TO}, {"a", HK_TO}, {"an", HK_TO},
+		{"to", HK_TO}, {"para", HK_TO}, {"a", HK_TO}, {"an", HK_TO}, {"pour", HK_TO},
 		{"cc", HK_CC},
 		{"subject", HK_SUBJECT}, {"asunto", HK_SUBJECT}, {"assunto", HK_SUBJECT},
 		{"objet", HK_SUBJECT}, {"sujet", HK_SUBJECT}, {"betreff", HK_SUBJECT},
