@@ -631,7 +631,8 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 	}
 	struct changes ch = {.v = tvars_new(), .lang = l};
 	int rc = 0;
-	bool any_change = false, did_undo = false;
+	bool any_change = false, did_undo = false, own_changed = false;
+	int64_t other = 0;   /* the deal of the first command, when it is not a->deal */
 	if (a->create_deal)
 		change(&ch, "#%lld %s: %s", (long long)a->deal, L(l, "new deal", "nueva oportunidad", "nova oportunidade"),
 		       a->new_title ? a->new_title : "");
@@ -653,10 +654,18 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		default:
 			rc = run_command(app, a, c, r, r->deal, &ch);
 			any_change = true;
+			own_changed |= r->deal == a->deal;
+			if (!other)
+				other = r->deal;
 			if (rc == 0)
 				touch(app, r->deal);
 		}
 	}
+	/* The confirmation's headline (and the thread its answers come back
+	 * on) is the message's own deal, unless only tagged lines changed
+	 * others ("#3 stage: negotiation" sent in deal 1's thread): then the
+	 * first of those, not a deal that did not change. */
+	int64_t head = a->create_deal || own_changed || did_undo || !other ? a->deal : other;
 	if (rc < 0)
 		goto out;
 	if (a->deal > 0) {
@@ -676,8 +685,8 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		char *refs;
 		reply_base(app, msg, a, &it, ch.v, l, &refs);
 		it.cap_checked = true;
-		if (a->deal > 0)
-			deal_vars(app, a->deal, ch.v, l);
+		if (head > 0)
+			deal_vars(app, head, ch.v, l);
 		tvars_set(ch.v, "rep.name", a->rep->name);
 		if (a->picked) {
 			tvars_set(ch.v, "deal.picked", "yes");
@@ -727,7 +736,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		if (scheduled)  /* the list's heading, shown once */
 			tvars_set(ch.v, "any.scheduled", "yes");
 		it.kind = "confirmation";
-		it.deal_id = a->deal;
+		it.deal_id = head;
 		/* an undo is answered with what it reverted, and no offer to undo
 		 * it in turn (an undo is not undone: write the change again) */
 		it.tmpl = did_undo ? "undo" : "confirmation";
