@@ -883,6 +883,15 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		bool failure = !msg->is_dsn || msg->dsn_failed.n > 0;
 		if (!a->bounce_addr && msg->dsn_failed.n)
 			a->bounce_addr = xstrdup(msg->dsn_failed.v[0].email);
+		/* Exim's plain failure report names the address in a header */
+		const char *xf = message_header(msg, "X-Failed-Recipients");
+		if (!a->bounce_addr && xf && !msg->is_dsn) {
+			struct addrlist l = {0};
+			addrlist_parse(xf, &l);
+			if (l.n)
+				a->bounce_addr = xstrdup(l.v[0].email);
+			addrlist_free(&l);
+		}
 		bool known = a->bounce_addr &&
 			     db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->bounce_addr) > 0;
 		a->outcome = failure && known ? O_LOG : O_IGNORE;
