@@ -711,10 +711,34 @@ static void validate_undo(struct app *app, const struct rep *rep, const char *un
 	db_done(q);
 }
 
+/* A subject as a deal's title: no Re:/Fwd: prefixes, and no deal tags
+ * ("[deal #1]", "[#1]", "[oportunidad #1]": another deal's, when a lead
+ * writes in a thread it was copied on) */
 static void strip_subject(const char *s, struct buf *b)
 {
 	char *t = compose_strip_prefixes(s);
-	buf_adds(b, t);
+	for (const char *p = t; *p;) {
+		const char *o = *p == '[' ? p + 1 : NULL;
+		if (o) {
+			while (*o == ' ')
+				o++;
+			for (const char *w = o; *w && *w != '#' && *w != ']'; w++)
+				if (*w == ' ' || (w[0] | 0x20) >= 'a')
+					o = w + 1;
+			while (*o == ' ')
+				o++;
+		}
+		size_t digits = o && *o == '#' ? strspn(o + 1, "0123456789") : 0;
+		if (digits && o[1 + digits] == ']') {
+			p = o + 1 + digits + 1;
+			while (*p == ' ')
+				p++;
+			continue;
+		}
+		buf_addc(b, *p++);
+	}
+	while (b->len && b->s[b->len - 1] == ' ')
+		b->s[--b->len] = '\0';
 	free(t);
 }
 
