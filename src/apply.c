@@ -842,9 +842,12 @@ static int apply_bounce(struct app *app, const struct message *msg, struct analy
 {
 	if (a->outcome != O_LOG || !a->bounce_addr)
 		return 0;
-	if (a->bounce_outbox > 0)
-		db_exec(app->db, "UPDATE outbox SET status = 'failed', last_error = ? WHERE id = ?", "ti",
-			msg->dsn_status ? msg->dsn_status : "bounced", a->bounce_outbox);
+	if (a->bounce_outbox > 0) {
+		char now[21];
+		app_now_iso(now);
+		db_exec(app->db, "UPDATE outbox SET status = 'failed', last_error = ?, failed_at = ? WHERE id = ?", "tti",
+			msg->dsn_status ? msg->dsn_status : "bounced", now, a->bounce_outbox);
+	}
 	return contact_bounced(app, a->bounce_addr, a->deal, a->key);
 }
 

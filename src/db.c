@@ -189,6 +189,10 @@ static const char *const migrations[] = {
 	 * A feature that reads them by deal creates its index again. */
 	"DROP INDEX IF EXISTS activities_deal;"
 	"DROP INDEX IF EXISTS activities_message;",
+	/* version 6: when a delivery failed for good, for the next digest's
+	 * "failed deliveries" (a message queued before the previous digest
+	 * that failed after it was never shown) */
+	"ALTER TABLE outbox ADD COLUMN failed_at TEXT;",
 };
 
 static void set_err(struct db *db, int rc, const char *what)

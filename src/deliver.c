@@ -107,8 +107,8 @@ static int record(struct app *app, void *ctx)
 			       now, r->id);
 	case XFER_PERM:
 		return db_exec(app->db, "UPDATE outbox SET status = 'failed', attempts = attempts + 1, "
-			       "last_error = ?, next_attempt = NULL WHERE id = ? AND status = 'queued'", "ti",
-			       o->xs->error, r->id);
+			       "last_error = ?, next_attempt = NULL, failed_at = ? WHERE id = ? AND status = 'queued'",
+			       "tti", o->xs->error, now, r->id);
 	case XFER_TEMP:
 	case XFER_DOWN: {
 		time_t created = iso_parse(r->created_at);
@@ -118,8 +118,8 @@ static int record(struct app *app, void *ctx)
 			char *why = xasprintf("gave up after %d attempts over %.1f days: %s", attempts,
 					      (double)(o->now - created) / 86400.0, o->xs->error);
 			int rc = db_exec(app->db, "UPDATE outbox SET status = 'failed', attempts = ?, last_error = ?, "
-					 "next_attempt = NULL WHERE id = ? AND status = 'queued'", "Iti",
-					 attempts, why, r->id);
+					 "next_attempt = NULL, failed_at = ? WHERE id = ? AND status = 'queued'", "Itti",
+					 attempts, why, now, r->id);
 			free(why);
 			return rc;
 		}

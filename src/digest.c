@@ -337,13 +337,14 @@ static int64_t digest_lists(struct app *app, struct tvars *v, const char *oj, co
 	news += n;
 	set_int(v, "digest.new_count", n);
 
-	/* failed deliveries since the previous digest */
+	/* deliveries that failed since the previous digest (at its second or
+	 * later: a tick queues the digest, then delivers in the same second) */
 	q = db_query(app->db, oj ?
 		"SELECT o.id, o.rcpt, o.subject, o.last_error, o.deal_id FROM outbox o LEFT JOIN deals d ON d.id = o.deal_id "
-		"WHERE o.status = 'failed' AND (o.created_at > ?2 OR o.next_attempt > ?2) "
+		"WHERE o.status = 'failed' AND COALESCE(o.failed_at, o.created_at) >= ?2 "
 		"AND COALESCE(d.owner, o.rcpt) IN (SELECT value FROM json_each(?1)) ORDER BY o.id LIMIT 11" :
 		"SELECT o.id, o.rcpt, o.subject, o.last_error, o.deal_id FROM outbox o "
-		"WHERE o.status = 'failed' AND (o.created_at > ?2 OR o.next_attempt > ?2) AND ?1 IS NULL "
+		"WHERE o.status = 'failed' AND COALESCE(o.failed_at, o.created_at) >= ?2 AND ?1 IS NULL "
 		"ORDER BY o.id LIMIT 11",
 		"tt", oj, prev);
 	for (n = 0; db_next(q); n++) {

@@ -352,9 +352,12 @@ dm c8 send >/dev/null 2>&1
 check "8 nobody listening: deferred" [ "$(sql c8 "SELECT status FROM outbox")" = queued ]
 DEALMAIL_NOW=2026-11-26T15:00:00Z dm c8 send >/dev/null 2>&1
 check "8 still retried after 3 days" [ "$(sql c8 "SELECT status || ' ' || attempts FROM outbox")" = "queued 2" ]
+DEALMAIL_NOW=2026-11-26T16:00:00Z dm c8 digest --send >/dev/null 2>&1   # Ana's digest of that day
 DEALMAIL_NOW=2026-11-27T15:00:01Z dm c8 send >/dev/null 2>&1
 check "8 given up after 4 days, with the reason" bash -c \
-	"sqlite3 $T/c8/dm.db \"SELECT status || '|' || last_error FROM outbox\" | grep -q '^failed|gave up after 3 attempts'"
+	"sqlite3 $T/c8/dm.db \"SELECT status || '|' || last_error FROM outbox WHERE kind <> 'digest'\" | grep -q '^failed|gave up after 3 attempts'"
+check "8 the next digest lists it (queued before the previous digest, failed after it)" bash -c \
+	"DEALMAIL_NOW=2026-11-28T16:00:00Z DEALMAIL_CONFIG=$T/c8/dealmail.conf $D digest --rep ana@example.com --print | grep -q 'gave up after 3 attempts'"
 
 # the same with the policy from the config: [smtp] give_up_after = 1d
 mkcase c8b <<EOF || exit 1

@@ -2,7 +2,7 @@
 # Schema upgrade in place: a database at schema version 1 (the first release:
 # version 2 added the indexes tasks_message and enrollments_message, version 3
 # events_stage_deal, version 4 dropped events_at, version 5 activities_deal
-# and activities_message) is brought
+# and activities_message, version 6 added outbox.failed_at) is brought
 # up to date by the first read-write command, e.g. the MTA pipe after the
 # binary was upgraded, without an explicit `init`; a read-only command on the
 # old database says to run `dealmail init` and changes nothing.
@@ -27,7 +27,8 @@ dm deal add --title "Acme" --contact compras@acme.example --owner ana@example.co
 # make it the version-1 database a first-release install has
 sqlite3 "$D/db" "DROP INDEX tasks_message; DROP INDEX enrollments_message; DROP INDEX events_stage_deal;
 	CREATE INDEX events_at ON events(at); CREATE INDEX activities_deal ON activities(deal_id);
-	CREATE INDEX activities_message ON activities(message_id); PRAGMA user_version = 1;"
+	CREATE INDEX activities_message ON activities(message_id); ALTER TABLE outbox DROP COLUMN failed_at;
+	PRAGMA user_version = 1;"
 
 dm export --json >"$D/ro.out" 2>"$D/ro.err"; rc=$?
 check "read-only command on a v1 database exits 74" "[ $rc = 74 ]"
@@ -37,7 +38,8 @@ check "... and leaves it at version 1" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_vers
 printf 'From: Ana <ana@example.com>\r\nTo: ventas@example.com\r\nSubject: Re: [deal #1] Acme\r\nMessage-ID: <up-1@example.com>\r\nDate: Mon, 23 Nov 2026 14:00:00 +0000\r\n\r\nnota: llamar el lunes\r\n' |
 	dm ingest; rc=$?
 check "pipe ingest on a v1 database exits 0" "[ $rc = 0 ]"
-check "... and upgraded it to version 5" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_version')\" = 5 ]"
+check "... and upgraded it to version 6" "[ \"\$(sqlite3 '$D/db' 'PRAGMA user_version')\" = 6 ]"
+check "... with outbox.failed_at" "[ \"\$(sqlite3 '$D/db' \"SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'failed_at'\")\" = 1 ]"
 check "... with the new indexes" "[ \"\$(sqlite3 '$D/db' \"SELECT count(*) FROM sqlite_master WHERE name IN ('tasks_message','enrollments_message','events_stage_deal')\")\" = 3 ]"
 check "... and without those versions 4 and 5 dropped" "[ \"\$(sqlite3 '$D/db' \"SELECT count(*) FROM sqlite_master WHERE name IN ('events_at','activities_deal','activities_message')\")\" = 0 ]"
 check "the note was applied once" "[ \"\$(dm export --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for e in d[\"events\"] if e[\"type\"]==\"note\"))')\" = 1 ]"
