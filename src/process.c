@@ -73,18 +73,23 @@ static bool folded_has_prefix(const char *folded, const char *const *list)
  * the start of a subject ("Vacaciones del cliente", "Ausencia de Roberto la
  * próxima semana", "Vacation rentals") count only as a responder writes
  * them, with a colon; "out of office" anywhere, but not "out of office
- * hours". */
+ * hours".  "Ausente" is one of SPEC's phrases: alone, as a prefix. */
 static bool is_autoreply_subject(const char *subject)
 {
 	static const char *const prefixes[] = {
 		"out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
 		"auto:", "fuera de la oficina", "fuera de oficina", "respuesta automatica",
-		"resposta automatica", "fora do escritorio", "reponse automatique", "on vacation", NULL,
+		"resposta automatica", "fora do escritorio", "reponse automatique", "on vacation", "ausente",
+		NULL,
 	};
 	static const char *const with_colon[] = {
-		"ausente", "ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias", NULL,
+		"ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias", NULL,
 	};
-	char *f = text_fold(subject ? subject : "");
+	/* "Re: Ausente", "RE: Fuera de la oficina": the responder's subject
+	 * quoted by a client */
+	char *bare = compose_strip_prefixes(subject ? subject : "");
+	char *f = text_fold(bare);
+	free(bare);
 	bool r = folded_has_prefix(f, prefixes) || strstr(f, "fuera de la oficina") ||
 		 strstr(f, "respuesta automatica") || strstr(f, "resposta automatica");
 	for (const char *const *w = with_colon; !r && *w; w++) {
