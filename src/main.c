@@ -403,11 +403,19 @@ static int deal_add(int argc, char **argv)
 		addrlist_free(&al);
 		d.contact = contact;
 	}
+	/* a title typed in a Latin-1 terminal is not UTF-8: taken as
+	 * Windows-1252, as a CSV import takes such a file */
+	char *title = charset_to_utf8(NULL, d.title, strlen(d.title)), *given_name = NULL;
+	d.title = title;
+	if (d.contact_name)
+		d.contact_name = given_name = charset_to_utf8(NULL, d.contact_name, strlen(d.contact_name));
 	struct app app;
 	int rc = app_open(&app, false);
 	if (rc) {
 		free(contact);
 		free(cname);
+		free(title);
+		free(given_name);
 		return rc;
 	}
 	const char *err = NULL;
@@ -434,6 +442,8 @@ out:
 	app_close(&app);
 	free(contact);
 	free(cname);
+	free(title);
+	free(given_name);
 	return rc;
 }
 

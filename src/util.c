@@ -1,5 +1,6 @@
 /* util.c — see util.h. */
 #include "util.h"
+#include "text.h"
 #include <nettle/hmac.h>
 #include <nettle/sha2.h>
 #include <stdarg.h>
@@ -454,6 +455,11 @@ void json_str(struct buf *b, const char *s)
 		buf_adds(b, "null");
 		return;
 	}
+	/* JSON is UTF-8: a stored string that is not (a title given on the
+	 * command line in Latin-1, say) is written with U+FFFD for its bad bytes */
+	char *clean = NULL;
+	if (!text_valid_utf8(s, strlen(s)))
+		s = clean = text_sanitize_utf8(s, strlen(s));
 	buf_addc(b, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		switch (*p) {
@@ -470,4 +476,5 @@ void json_str(struct buf *b, const char *s)
 		}
 	}
 	buf_addc(b, '"');
+	free(clean);
 }

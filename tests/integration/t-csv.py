@@ -9,9 +9,11 @@
 #   4. bad rows: every one reported as FILE:LINE, exit 65, nothing imported —
 #      including a quoted field that is never closed (it swallowed the rest of
 #      the file as one title);
-#   5. `deal add` / `deal show` argument errors exit 64.
+#   5. `deal add` / `deal show` argument errors exit 64; a title that is not
+#      UTF-8 (a Latin-1 terminal) is taken as Windows-1252, and `export --json`
+#      stays valid JSON whatever bytes a title holds.
 #   DEALMAIL_BIN, KEEP=1
-import json, os, tempfile
+import json, os, subprocess, tempfile
 
 import testlib
 
@@ -88,6 +90,16 @@ try:
     check(r.returncode == 0 and r.stdout == b"1\n", "deal add prints the new number alone (got %r)" % r.stdout)
     check(dm("deal", "show", "abc").returncode == 64, "deal show abc: 64")
     check(dm("deal", "show", "#1").returncode == 0, "deal show #1: 0")
+    r = dm("deal", "add", "--title", b"Caf\xe9 Tost\xe3o", "--contact", "c@cafe.example")
+    check(r.returncode == 0, "deal add with a Latin-1 title: 0")
+    subprocess.run(["sqlite3", db, "UPDATE deals SET title = CAST(x'626164ff20fe' AS TEXT) WHERE id = 1"], check=True)
+    out = dm("export", "--json").stdout
+    try:
+        titles = [x["title"] for x in json.loads(out.decode("utf-8"))["deals"]]
+    except (UnicodeDecodeError, ValueError) as e:
+        titles = ["not JSON: %s" % e]
+    check(titles[-1:] == ["Café Tostão"], "the Latin-1 title is stored as UTF-8 (got %r)" % titles[-1:])
+    check(titles[:1] == ["bad\ufffd \ufffd"], "bytes that are not UTF-8 export as U+FFFD (got %r)" % titles[:1])
 finally:
     check.cleanup(tmp)
 check.finish()
