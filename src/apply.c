@@ -810,7 +810,10 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 	db_exec(app->db, "UPDATE contacts SET last_activity = ?1 WHERE email = ?2 AND last_activity IS NOT ?1", "tt",
 		now, a->sender);
 	if (!a->unsubscribe) {
+		/* SPEC §3.6: a reply stops *their* sequences, on every deal of
+		 * theirs, not only the deal it is logged on */
 		stop_enrollments(app, a->deal, "reply");
+		contact_stop_sequences(app, a->sender, "reply");
 		if (cfg->score_reply && deal_add_score(app, a->deal, cfg->score_reply, a->sender, a->key) < 0)
 			return -1;
 	}
