@@ -55,6 +55,7 @@ struct analysis {
 	char *new_title;
 	bool unsubscribe;
 	int64_t unsubscribe_contact;  /* contact named by a valid u. token, or 0 */
+	char *unsub_email;          /* whom an unsubscribe is for, when not the sender */
 	char *undo_of;              /* message-id whose changes `undo` reverts */
 	int64_t bounce_outbox;
 	char *bounce_addr;

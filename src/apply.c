@@ -796,8 +796,9 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		return rc;
 	}
 	if (a->unsubscribe) {
-		db_exec(app->db, "UPDATE contacts SET unsubscribed = 1 WHERE email = ?", "t", a->sender);
-		contact_stop_sequences(app, a->sender, "unsubscribe");
+		const char *who = a->unsub_email ? a->unsub_email : a->sender;
+		db_exec(app->db, "UPDATE contacts SET unsubscribed = 1 WHERE email = ?", "t", who);
+		contact_stop_sequences(app, who, "unsubscribe");
 		if (a->deal > 0 && cfg->score_unsubscribe)
 			deal_add_score(app, a->deal, cfg->score_unsubscribe, a->sender, a->key);
 	}

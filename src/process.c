@@ -55,6 +55,7 @@ void analysis_free(struct analysis *a)
 	free(a->new_title);
 	free(a->undo_of);
 	free(a->bounce_addr);
+	free(a->unsub_email);
 	memset(a, 0, sizeof *a);
 }
 
@@ -1061,13 +1062,32 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->picked = count > 1;
 		}
 	}
-	a->unsubscribe = wants_unsubscribe(msg->subject, a->visible) ||
-			 (a->unsubscribe_contact > 0 &&
-			  db_int(app->db, 0, "SELECT id FROM contacts WHERE email = ?", "t", a->sender) == a->unsubscribe_contact);
-	if (a->deal > 0) {
+	a->unsubscribe = wants_unsubscribe(msg->subject, a->visible);
+	if (a->unsubscribe_contact > 0) {
+		/* the signed List-Unsubscribe address of a drip: it names the
+		 * contact, whoever sends to it (the client's alias, a colleague
+		 * the drip was forwarded to, a mail client's unsubscribe button) */
+		char *email = db_text(app->db, "SELECT email FROM contacts WHERE id = ?", "i", a->unsubscribe_contact);
+		if (email && strcasecmp(email, a->sender)) {
+			a->unsub_email = email;
+			email = NULL;
+		}
+		free(email);
+		a->unsubscribe = true;
+	}
+	if (a->unsub_email) {
+		a->outcome = O_LOG;
+		a->note = "unsubscribe request for another address, by its signed List-Unsubscribe address";
+		if (!known)
+			a->deal = 0;   /* nothing of the stranger's to log, and no lead */
+	} else if (a->deal > 0) {
 		a->outcome = O_LOG;
 	} else if (a->unsubscribe && known) {
 		a->outcome = O_LOG;
+	} else if (a->unsubscribe) {
+		/* "unsubscribe" from an address we never wrote to: not a lead */
+		a->outcome = O_IGNORE;
+		a->note = "an unsubscribe request from an address we do not know";
 	} else {
 		a->outcome = O_LEAD;
 		a->route = R_NEW_LEAD;

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A drip's List-Unsubscribe mailto (ventas+u.TOKEN@…) unsubscribes the contact
-# and stops the sequence, whatever the body says; a forged token does nothing.
+# and stops the sequence, whatever the body says and whoever sends to it (the
+# client's alias: no lead made of it); a forged token does nothing; an
+# "unsubscribe" from an address we never wrote to is no lead either.
 set -u
 D=${DEALMAIL_BIN:?}
 T=$(mktemp -d /tmp/dealmail-unsub.XXXXXX)
@@ -44,6 +46,16 @@ check "the token unsubscribed the contact and stopped its sequence" [ "$(state u
 printf 'From: dos@cliente.example\nTo: ventas+u.2-0000000000@example.com\nSubject: hola\nMessage-ID: <u2@cliente.example>\n\nsigo interesado\n' |
 	DEALMAIL_NOW=2026-11-24T11:00:00Z dm ingest
 check "a forged token unsubscribes nobody" bash -c "[ \"\$(DEALMAIL_SECRET=0123456789abcdef0123456789abcdef '$D' -q -c '$T/dealmail.conf' --db '$T/dm.db' export --json | /usr/bin/python3 -c 'import json,sys; print([c for c in json.load(sys.stdin)[\"contacts\"] if c[\"email\"]==\"dos@cliente.example\"][0][\"unsubscribed\"])')\" = False ]"
+# deal 2's address, used from the client's other mailbox (an alias)
+addr2=$(sqlite3 "$T/dm.db" "SELECT raw FROM outbox WHERE kind = 'drip' AND rcpt = 'dos@cliente.example'" |
+	tr -d '\r' | sed -n 's/^List-Unsubscribe: <mailto:\([^?>]*\).*/\1/p' | head -n1)
+printf 'From: Dos <dos@cliente-grupo.example>\nTo: %s\nSubject: unsubscribe\nMessage-ID: <u3@cliente-grupo.example>\n\n' "$addr2" |
+	DEALMAIL_NOW=2026-11-24T11:05:00Z dm ingest
+check "the token used from another address unsubscribed its contact" [ "$(state dos@cliente.example 2)" = "True stopped" ]
+check "... and made no lead of the sender" [ "$(sqlite3 "$T/dm.db" "SELECT COUNT(*) FROM deals")" = 2 ]
+printf 'From: nadie@otro.example\nTo: ventas@example.com\nSubject: darme de baja\nMessage-ID: <u4@otro.example>\n\ndarme de baja\n' |
+	DEALMAIL_NOW=2026-11-24T11:10:00Z dm ingest
+check "an unsubscribe from an address we do not know makes no lead" [ "$(sqlite3 "$T/dm.db" "SELECT COUNT(*) FROM deals")" = 2 ]
 DEALMAIL_NOW=2026-11-27T10:30:00Z dm tick
 n=$(sqlite3 "$T/dm.db" "SELECT COUNT(*) FROM outbox WHERE kind = 'drip' AND rcpt = 'uno@cliente.example'")
 check "no further drip to the unsubscribed contact ($n in all)" [ "$n" = 1 ]
