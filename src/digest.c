@@ -403,9 +403,11 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 		set_money(it, "weighted", l, s->weighted);
 		report_bar(maxc ? (double)s->count / (double)maxc : 0, 20, bar, sizeof bar);
 		tvars_set(it, "bar", bar);
-		char line[512], money_v[64];
-		text_row(line, sizeof line, stage_name(cfg, (int)i, l), s->count,
-			 fmt_money(l, s->value, money_v, sizeof money_v), bar);
+		char line[512], money_v[64], money_w[64], both[140];
+		/* SPEC §5: count, value and weighted value */
+		snprintf(both, sizeof both, "%s%14s", fmt_money(l, s->value, money_v, sizeof money_v),
+			 fmt_money(l, s->weighted, money_w, sizeof money_w));
+		text_row(line, sizeof line, stage_name(cfg, (int)i, l), s->count, both, bar);
 		tvars_set(it, "line", line);
 		tvars_setf(it, "pct", "%d", maxc ? (int)lround(100.0 * (double)s->count / (double)maxc) : 0);
 		tvars_setf(it, "wpct", "%d", maxv > 0 ? (int)lround(100.0 * s->weighted / maxv) : 0);

@@ -48,9 +48,11 @@ timeout 60 "$CHROMIUM" $flags --dump-dom "file://$T/digest.html" 2>/dev/null | /
 import html, re, sys
 print(html.unescape(re.sub(r"<[^>]+>", " ", sys.stdin.read())))' > "$T/page.txt"
 # hand-computed: open deals #1 (12.000,50 @ proposal 50 %), #2 (48.000 @ negotiation 70 %),
-# #4 (22.000 @ negotiation 70 %), #5 (no value): weighted 6.000,25 + 33.600 + 15.400
+# #4 (22.000 @ negotiation 70 %), #5 (no value): weighted 6.000,25 + 33.600 + 15.400;
+# the funnel shows each stage's weighted value too (SPEC §5): proposal 6.000,25,
+# negotiation 49.000
 for want in "55.000,25" "82.000,50" "[deal #1]" "[deal #2]" "[deal #3]" "[deal #5]" "Propuesta pendiente" \
-            "Negociación" "competitor" "100.000"; do
+            "Negociación" "competitor" "100.000" "6.000,25" "49.000"; do
 	check "the rendered page shows \"$want\"" grep -qF -- "$want" "$T/page.txt"
 done
 [ -n "${RENDER_PNG:-}" ] && cp "$T/digest.png" "$RENDER_PNG"
