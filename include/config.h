@@ -143,6 +143,10 @@ void diag_free(struct diag *d);
  * file or when any problem was found; every problem is appended to `d`.
  * With `d->n == 0` and a non-NULL return, the config is valid. */
 struct config *config_load(const char *path, struct diag *d);
+/* The same, but the config is returned even with problems found (NULL only
+ * for an unreadable file): for `config check`, which goes on to check the
+ * templates the config names, so that every problem is reported at once. */
+struct config *config_load_all(const char *path, struct diag *d);
 void config_free(struct config *cfg);
 
 /* Lookups: key, any language's name, or alias, folded.  -1 when none. */

@@ -2313,7 +2313,19 @@ static void interpret(struct loader *ld)
 		c->templates = join_path(c->dir, "templates");
 }
 
+static struct config *load(const char *path, struct diag *d, bool keep);
+
 struct config *config_load(const char *path, struct diag *d)
+{
+	return load(path, d, false);
+}
+
+struct config *config_load_all(const char *path, struct diag *d)
+{
+	return load(path, d, true);
+}
+
+static struct config *load(const char *path, struct diag *d, bool keep)
 {
 	struct config *c = xcalloc(1, sizeof *c);
 	set_defaults(c);
@@ -2377,7 +2389,7 @@ struct config *config_load(const char *path, struct diag *d)
 	free(ld.g);
 	free(ld.nuser_aliases);
 	free(text);
-	if (bad) {
+	if (bad && !keep) {
 		config_free(c);
 		return NULL;
 	}

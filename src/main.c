@@ -582,9 +582,10 @@ static int cmd_config(int argc, char **argv)
 		return usage("config check");
 	struct diag d = {0};
 	const char *path = config_path();
-	struct config *cfg = config_load(path, &d);
+	struct config *cfg = config_load_all(path, &d);
 	if (cfg) {
-		/* every template the config can use, in every language it uses */
+		/* every template the config can use, in every language it uses
+		 * (also when the config has other problems: all are reported) */
 		static const char *const fixed[] = {"confirmation", "error", "help", "list", "history", "undo",
 						    "notify-reply", "notify-lead", "notify-stale", "notify-score",
 						    "notify-bounce", "notify-stage", "notify-task", NULL};
@@ -610,7 +611,7 @@ static int cmd_config(int argc, char **argv)
 			for (size_t s = 0; s < cfg->nsequences; s++)
 				for (size_t k = 0; k < cfg->sequences[s].nsteps; k++) {
 					char *err = NULL;
-					if (template_check(cfg->templates, lang_code((enum lang)l),
+					if (cfg->sequences[s].steps[k].tmpl && template_check(cfg->templates, lang_code((enum lang)l),
 							   cfg->sequences[s].steps[k].tmpl, &err) < 0) {
 						diag_add(&d, path, cfg->sequences[s].line, "[sequence \"%s\"]: %s",
 							 cfg->sequences[s].name, err ? err : cfg->sequences[s].steps[k].tmpl);

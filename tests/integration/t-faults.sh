@@ -370,6 +370,14 @@ try:
     r7 = subprocess.run([BIN, "-c", tconf, "config", "check"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check(r7.returncode == 78 and ("%s:3: templates:" % tconf).encode() in r7.stderr,
           "a templates folder that does not exist is reported as FILE:LINE (got %d)" % r7.returncode)
+    # ... and template problems are reported with the config's other mistakes
+    with open(tconf, "w") as f:
+        f.write("[dealmail]\nconfirm = sometimes\ntemplates = %s/no-such-folder\n"
+                "[sequence \"s\"]\nsteps = 2d nosuchtemplate\n" % tmp)
+    r8 = subprocess.run([BIN, "-c", tconf, "config", "check"], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines8 = sorted(set(int(x) for x in re.findall(r"%s:(\d+):" % re.escape(tconf), r8.stderr.decode(errors="replace"))))
+    check(r8.returncode == 78 and lines8 == [2, 3, 5], "a bad value, the folder and the missing template "
+          "are all reported at once (lines %s)" % lines8)
     # no configuration anywhere (no -c, no DEALMAIL_CONFIG, none in the working
     # folder; /etc/dealmail is checked too, so the test is skipped where it exists)
     if os.path.exists("/etc/dealmail/dealmail.conf"):
