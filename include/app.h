@@ -97,6 +97,7 @@ struct outbox_item {
 	int64_t enrollment_id;      /* drips */
 	int step;
 	const char *list_unsubscribe;
+	const char *list_unsubscribe_post;   /* RFC 8058, with list_unsubscribe */
 	time_t when;                /* due time (0 = now) */
 	bool cap_checked;           /* the caller asked outbox_capped() already */
 };

@@ -92,6 +92,7 @@ struct config {
 	int templates_line;         /* of `templates =`, 0 when not written */
 	char *currency;             /* default currency for bare amounts, or NULL */
 	int undo_minutes;           /* default 60 */
+	char *unsubscribe_url;      /* RFC 8058 one-click endpoint (https://), or NULL */
 	int pipe_timeout;           /* seconds, default 8 */
 	char *socket;               /* `serve` listens here, the pipe hands off here; NULL: none */
 	int busy_timeout_ms;        /* default 5000 */

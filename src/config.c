@@ -359,7 +359,7 @@ static const struct {
 	[S_DEALMAIL] = {"dealmail", false,
 			{"database", "address", "name", "language", "timezone", "secret_file", "confirm",
 			 "require_auth", "authserv_id", "templates", "currency", "undo_minutes", "pipe_timeout",
-			 "busy_timeout_ms", "confirm_per_hour", "socket", NULL}},
+			 "busy_timeout_ms", "confirm_per_hour", "socket", "unsubscribe_url", NULL}},
 	[S_IMAP] = {"imap", false,
 		    {"url", "user", "password_file", "ca_file", "token_file", "auth", "processed", "tls",
 		     "quarantine", NULL}},
@@ -1230,6 +1230,16 @@ static void do_dealmail(struct loader *ld, const struct group *g)
 			get_int(ld, e, 0, 600000, &c->busy_timeout_ms);
 		} else if (!strcmp(k, "confirm_per_hour")) {
 			get_int(ld, e, 0, 1000000, &c->confirm_per_hour);
+		} else if (!strcmp(k, "unsubscribe_url")) {
+			/* RFC 8058 one-click: an HTTPS URL, no query (the token is
+			 * appended) and nothing a header could be split with */
+			bool ok = !strncmp(v, "https://", 8) && v[8] && !strpbrk(v, "?#<>\", \t\r\n");
+			if (!ok)
+				err(ld, e->line, "unsubscribe_url: \"%s\" is not an https:// URL without a query", v);
+			else {
+				free(c->unsubscribe_url);
+				c->unsubscribe_url = xstrdup(v);
+			}
 		}
 		free(v);
 	}
@@ -2424,6 +2434,7 @@ void config_free(struct config *c)
 	free(c->authserv_id);
 	free(c->templates);
 	free(c->currency);
+	free(c->unsubscribe_url);
 	endpoint_free(&c->imap);
 	endpoint_free(&c->smtp);
 	for (size_t i = 0; i < c->nstages; i++)

@@ -127,7 +127,13 @@ static int queue_step(struct app *app, const struct due *d, const struct sequenc
 	token_make(app->secret, app->secret_len, 'u', d->contact, tok);
 	char *suffix = xasprintf("u.%s", tok);
 	char *unsub_addr = plus_address(cfg->address, suffix);
-	char *unsub = xasprintf("<mailto:%s?subject=unsubscribe>", unsub_addr);
+	/* RFC 2369 mailto, and with an endpoint configured the RFC 8058
+	 * one-click URL first (a mail client POSTs to it; the endpoint runs
+	 * `dealmail unsubscribe TOKEN`) */
+	char *unsub = cfg->unsubscribe_url
+			      ? xasprintf("<%s?token=%s>, <mailto:%s?subject=unsubscribe>", cfg->unsubscribe_url, suffix,
+					  unsub_addr)
+			      : xasprintf("<mailto:%s?subject=unsubscribe>", unsub_addr);
 
 	struct tvars *v = tvars_new();
 	deal_vars(app, d->deal, v, lang);
@@ -152,6 +158,7 @@ static int queue_step(struct app *app, const struct due *d, const struct sequenc
 		.enrollment_id = d->id,
 		.step = d->step,
 		.list_unsubscribe = unsub,
+		.list_unsubscribe_post = cfg->unsubscribe_url ? "List-Unsubscribe=One-Click" : NULL,
 	};
 	int64_t id = outbox_queue(app, &it);
 	tvars_free(v);

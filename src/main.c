@@ -642,6 +642,57 @@ int cmd_run(int argc, char **argv);
 int cmd_digest(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 
+/* `unsubscribe TOKEN`: what an RFC 8058 one-click endpoint runs for a POST
+ * to [dealmail] unsubscribe_url?token=TOKEN (a drip's List-Unsubscribe):
+ * the contact the signed token names is unsubscribed and its sequences
+ * stop.  0 done (also when it already was), 65 a token that does not
+ * verify or names no contact, 75 the database is busy. */
+static int cmd_unsubscribe(int argc, char **argv)
+{
+	if (argc != 2 || !argv[1][0])
+		return usage("unsubscribe TOKEN");
+	const char *tok = argv[1];
+	if (!strncasecmp(tok, "u.", 2))
+		tok += 2;
+	struct app app;
+	int rc = app_open(&app, false);
+	if (rc)
+		return rc;
+	int64_t cid = token_verify(app.secret, app.secret_len, 'u', tok);
+	char *email = NULL;
+	if (cid <= 0) {
+		log_error("unsubscribe: the token does not verify");
+		rc = EXIT_DATAERR;
+		goto out;
+	}
+	if (db_begin(app.db) < 0)
+		goto dberr;
+	email = db_text(app.db, "SELECT email FROM contacts WHERE id = ?", "i", cid);
+	if (!email) {
+		db_rollback(app.db);
+		if (db_error(app.db))
+			goto dberr;
+		log_error("unsubscribe: the token names no contact");
+		rc = EXIT_DATAERR;
+		goto out;
+	}
+	db_exec(app.db, "UPDATE contacts SET unsubscribed = 1 WHERE id = ?", "i", cid);
+	contact_stop_sequences(&app, email, "unsubscribe");
+	if (db_error(app.db) || db_commit(app.db) < 0) {
+		db_rollback(app.db);
+		goto dberr;
+	}
+	printf("%s unsubscribed\n", email);
+	goto out;
+dberr:
+	log_error("%s", db_error(app.db) ? db_error(app.db) : "database error");
+	rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;
+out:
+	free(email);
+	app_close(&app);
+	return rc;
+}
+
 static int cmd_version(int argc, char **argv)
 {
 	(void)argc;
@@ -681,6 +732,10 @@ static const struct cmd commands[] = {
 	 "Dry run for one message: class, sender, deal and route, visible text, commands, outcome.\n"
 	 "Reads the database, writes nothing."},
 	{"config", cmd_config, "config check", "Load the config and report every problem with file:line (exit 78)."},
+	{"unsubscribe", cmd_unsubscribe, "unsubscribe TOKEN",
+	 "Unsubscribe the contact a drip's signed token names, and stop its sequences: what the\n"
+	 "RFC 8058 one-click endpoint of [dealmail] unsubscribe_url runs for ?token=TOKEN\n"
+	 "(0 done, 65 a token that does not verify, 75 try again later)."},
 	{"version", cmd_version, "version", "Print the version."},
 	{"help", cmd_help, "help [COMMAND]", "This help."},
 };

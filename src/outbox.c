@@ -119,6 +119,7 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 		.references = it->references ? it->references : it->in_reply_to,
 		.auto_submitted = it->auto_replied ? "auto-replied" : "auto-generated",
 		.list_unsubscribe = it->list_unsubscribe,
+		.list_unsubscribe_post = it->list_unsubscribe_post,
 		.text = r.text,
 		.html = r.html,
 		.extra_name = deal_hdr ? "X-Dealmail-Deal" : NULL,

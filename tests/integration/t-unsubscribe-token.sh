@@ -3,6 +3,9 @@
 # and stops the sequence, whatever the body says and whoever sends to it (the
 # client's alias: no lead made of it); a forged token does nothing; an
 # "unsubscribe" from an address we never wrote to is no lead either.
+# With [dealmail] unsubscribe_url, drips also carry the RFC 8058 one-click URL
+# (List-Unsubscribe-Post), and `dealmail unsubscribe TOKEN` (what that
+# endpoint runs) unsubscribes the contact; a forged token exits 65.
 set -u
 D=${DEALMAIL_BIN:?}
 T=$(mktemp -d /tmp/dealmail-unsub.XXXXXX)
@@ -59,5 +62,30 @@ check "an unsubscribe from an address we do not know makes no lead" [ "$(sqlite3
 DEALMAIL_NOW=2026-11-27T10:30:00Z dm tick
 n=$(sqlite3 "$T/dm.db" "SELECT COUNT(*) FROM outbox WHERE kind = 'drip' AND rcpt = 'uno@cliente.example'")
 check "no further drip to the unsubscribed contact ($n in all)" [ "$n" = 1 ]
+# ---- RFC 8058 one-click
+cp "$T/dealmail.conf" "$T/oc.conf"
+sed -i 's|^confirm = never|confirm = never\nunsubscribe_url = https://crm.example.com/unsubscribe|' "$T/oc.conf"
+oc() { DEALMAIL_SECRET=0123456789abcdef0123456789abcdef "$D" -q -c "$T/oc.conf" --db "$T/oc.db" "$@"; }
+oc init >/dev/null
+DEALMAIL_NOW=2026-11-23T10:00:00Z oc deal add --title C --contact tres@cliente.example --owner ana@example.com --stage proposal >/dev/null
+DEALMAIL_NOW=2026-11-24T10:30:00Z oc tick
+hdr() {
+	/usr/bin/python3 -c '
+import email, email.policy, sqlite3, sys
+raw = sqlite3.connect(sys.argv[1]).execute("SELECT raw FROM outbox WHERE kind = '"'"'drip'"'"'").fetchone()[0]
+print(email.message_from_bytes(raw, policy=email.policy.default)[sys.argv[2]] or "")' "$T/oc.db" "$1"
+}
+lu=$(hdr List-Unsubscribe)
+url=$(printf '%s' "$lu" | sed -n 's/^<\(https:[^>]*\)>, *<mailto:.*/\1/p')
+check "the drip offers the one-click URL first, then the mailto ($lu)" bash -c "echo '$url' | grep -q '^https://crm.example.com/unsubscribe?token=u\.'"
+check "... with List-Unsubscribe-Post: List-Unsubscribe=One-Click" [ "$(hdr List-Unsubscribe-Post)" = "List-Unsubscribe=One-Click" ]
+oc unsubscribe "u.1-0000000000" >/dev/null 2>&1; rc=$?
+check "a forged token: exit 65 (got $rc)" [ "$rc" = 65 ]
+DEALMAIL_NOW=2026-11-24T11:00:00Z oc unsubscribe "${url#*token=}" >/dev/null; rc=$?
+check "unsubscribe TOKEN: exit 0 (got $rc)" [ "$rc" = 0 ]
+check "... the contact is unsubscribed and its sequence stopped" [ "$(sqlite3 "$T/oc.db" "SELECT c.unsubscribed || ' ' || e.status FROM contacts c JOIN deals d ON d.contact_id = c.id JOIN enrollments e ON e.deal_id = d.id")" = "1 stopped" ]
+printf '[dealmail]\nunsubscribe_url = http://crm.example.com/u?x=1\n' > "$T/bad.conf"
+"$D" -q -c "$T/bad.conf" config check >/dev/null 2>&1; rc=$?
+check "config check refuses an unsubscribe_url that is not https:// without a query (exit $rc)" [ "$rc" = 78 ]
 [ "$fail" = 0 ] && echo "t-unsubscribe-token: ok"
 exit $fail
