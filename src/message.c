@@ -224,11 +224,14 @@ static void install_charconv(void)
 	extended_charconv = etpan_identity_conv;
 }
 
-/* Append UTF-8, replacing invalid sequences by U+FFFD and dropping NULs. */
-static void utf8_sanitize(struct buf *b, const char *s, size_t n)
+/* Append UTF-8, replacing invalid sequences by U+FFFD and dropping NULs;
+ * *bad_r and *multi_r (when given) say whether an invalid sequence and a
+ * valid multi-byte one were seen. */
+static void utf8_sanitize_seen(struct buf *b, const char *s, size_t n, bool *bad_r, bool *multi_r)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, run = 0;
+	bool bad = false, multi = false;
 	const uint64_t high = 0x8080808080808080u, ones = 0x0101010101010101u;
 	while (i < n) {
 		/* eight ASCII bytes, none NUL, at a time (most of a mail) */
@@ -251,14 +254,25 @@ static void utf8_sanitize(struct buf *b, const char *s, size_t n)
 		}
 		size_t l = utf8_seq(p + i, n - i);
 		if (l) {
+			multi = true;   /* p[i] >= 0x80 here: a sequence of two or more */
 			i += l;
 			continue;
 		}
+		bad = true;
 		buf_add(b, s + run, i - run);
 		utf8_put(b, 0xFFFD);
 		run = ++i;
 	}
 	buf_add(b, s + run, n - run);
+	if (bad_r)
+		*bad_r = bad;
+	if (multi_r)
+		*multi_r = multi;
+}
+
+static void utf8_sanitize(struct buf *b, const char *s, size_t n)
+{
+	utf8_sanitize_seen(b, s, n, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -390,16 +404,6 @@ static bool iconv_to_utf8(struct buf *b, const char *name, const char *in, size_
 	return true;
 }
 
-/* At least one multi-byte UTF-8 sequence in s */
-static bool has_utf8_seq(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] >= 0xC2 && utf8_seq(p + i, n - i) > 1)
-			return true;
-	return false;
-}
-
 static void charset_add(struct buf *b, const char *charset, const char *in, size_t len)
 {
 	char name[64];
@@ -409,11 +413,17 @@ static void charset_add(struct buf *b, const char *charset, const char *in, size
 		 * client, or a server's footer): not one byte above ASCII forms a
 		 * UTF-8 sequence, so none of it is UTF-8; a text with some UTF-8
 		 * and a stray byte keeps its UTF-8 */
-		if (utf8_valid(in, len) || has_utf8_seq(in, len))
-			utf8_sanitize(b, in, len);
-		else
+	{
+		size_t at = b->len;
+		bool bad, multi;
+		utf8_sanitize_seen(b, in, len, &bad, &multi);
+		if (bad && !multi) {
+			b->len = at;
+			b->s[at] = '\0';
 			cp1252_to_utf8(b, in, len);
+		}
 		return;
+	}
 	case CS_CP1252:
 		cp1252_to_utf8(b, in, len);
 		return;
