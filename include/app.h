@@ -31,6 +31,11 @@ struct app {
 	unsigned capped_gen, capped_next;
 	unsigned scheduled;     /* tasks and enrolments inserted so far (a
 	                           confirmation lists a message's only if any) */
+	/* Asked right before a message's own commit (not in a batch): false
+	 * rolls it back as a temporary failure.  serve's: is the client that
+	 * handed the message over still waiting for the verdict? */
+	bool (*before_commit)(void *arg);
+	void *before_commit_arg;
 };
 
 /* sysexits */

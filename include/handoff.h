@@ -21,6 +21,10 @@
 #include <sys/socket.h>
 
 #define HANDOFF_MAGIC "DMPIPE01"   /* 8 bytes: the protocol and its version */
+/* How long past its deadline a client waits for the verdict once serve has
+ * said it is committing ("C"; a client that does not know "C" skips it):
+ * pipe_timeout (8 s by default) plus this stays under Dovecot's 10 s. */
+#define HANDOFF_COMMIT_GRACE_MS 1000
 
 /* What the client sends with its stdin descriptor. */
 struct handoff_req {

@@ -106,7 +106,7 @@ static const struct l3 value_msgs[] = {
 char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
 {
 	const char *fmt = tr(&err_msgs[r->err], l);
-	char num[32], paren[200];
+	char num[32], paren[256];
 	const char *arg = c->text ? c->text : c->value;
 	switch (r->err) {
 	case E_VALUE:
@@ -142,8 +142,8 @@ char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
 		if (r->error && strchr(r->error, '(')) {
 			const char *p = strchr(r->error, '(') + 1;
 			long long id = 0;
-			char type[16] = "", who[200] = "";
-			if (sscanf(p, "#%lld %15s by %199[^)]", &id, type, who) == 3)
+			char type[16] = "", who[160] = "";
+			if (sscanf(p, "#%lld %15s by %159[^)]", &id, type, who) == 3)
 				snprintf(paren, sizeof paren, "#%lld %s %s %s", id, field_name(type, l),
 					 L(l, "by", "por", "por"), who);
 			else

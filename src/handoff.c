@@ -402,10 +402,13 @@ int handoff_try(const char *path, int timeout, const unsigned char ctx[32], char
 	}
 	/* "N\n": not ours, stdin untouched.  "Y\n": serve has taken the
 	 * message, then "V <code> <line>\n" once its commit is durable.  The
-	 * deadline covers the wait in serve's queue too. */
+	 * deadline covers the wait in serve's queue too.  "C\n" before "V":
+	 * serve is committing (it commits nothing for a client that is gone):
+	 * the verdict is then waited for a moment past the deadline, so that
+	 * a message being applied is not answered 75. */
 	char buf[600];
 	size_t have = 0;
-	bool taken = false;
+	bool taken = false, committing = false;
 	for (;;) {
 		char *nl;
 		while ((nl = memchr(buf, '\n', have))) {
@@ -417,6 +420,8 @@ int handoff_try(const char *path, int timeout, const unsigned char ctx[32], char
 			}
 			if (!taken && !strcmp(buf, "Y")) {
 				taken = true;
+			} else if (taken && !strcmp(buf, "C")) {
+				committing = true;
 			} else if (taken && buf[0] == 'V' && buf[1] == ' ') {
 				const char *end = buf + 2;
 				int code = 0;
@@ -431,7 +436,7 @@ int handoff_try(const char *path, int timeout, const unsigned char ctx[32], char
 			memmove(buf, buf + used, have - used);
 			have -= used;
 		}
-		long left = (long)timeout * 1000 - ms_since(&t0);
+		long left = (long)timeout * 1000 + (committing ? HANDOFF_COMMIT_GRACE_MS : 0) - ms_since(&t0);
 		struct pollfd p = {.fd = s, .events = POLLIN};
 		int r = left > 0 ? poll(&p, 1, (int)left) : 0;
 		if (r < 0 && errno == EINTR)

@@ -1184,6 +1184,10 @@ static int finish(struct app *app)
 		}
 		return EXIT_OK;
 	}
+	if (!db_error(app->db) && app->before_commit && !app->before_commit(app->before_commit_arg)) {
+		db_rollback(app->db);
+		return EXIT_TEMPFAIL;
+	}
 	if (db_error(app->db) || db_commit(app->db) < 0) {
 		int code = tx_code(app);
 		db_rollback(app->db);

@@ -183,6 +183,21 @@ static char *read_message(int fd, size_t max, const struct timespec *deadline, s
 }
 
 /* One client: its request and stdin, then the verdict. */
+struct waiter {
+	int c;        /* the client's connection */
+	bool gone;    /* it had given up when the commit came */
+};
+
+/* before_commit for a handed-over message: the client is still connected
+ * (it has not given up), and now knows that the commit is under way. */
+static bool client_waits(void *arg)
+{
+	struct waiter *w = arg;
+	struct pollfd p = {.fd = w->c, .events = POLLRDHUP};
+	w->gone = poll(&p, 1, 0) != 0 || send(w->c, "C\n", 2, MSG_NOSIGNAL) != 2;
+	return !w->gone;
+}
+
 static void serve_one(struct server *s, int c)
 {
 	struct ucred uc = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
@@ -240,7 +255,20 @@ static void serve_one(struct server *s, int c)
 			 strerror(errno));
 		rc = EXIT_TEMPFAIL;
 	} else {
+		/* A client past its deadline has answered 75 and is gone: the MTA
+		 * retries, and then closes the pipe -- what we read may be the
+		 * head of the message only.  So nothing commits unless the client
+		 * still waits, and it is told first ("C"): it then waits a moment
+		 * past its deadline for the verdict instead of answering 75 for a
+		 * message that is being applied. */
+		struct waiter w = {.c = c};
+		s->app.before_commit = client_waits;
+		s->app.before_commit_arg = &w;
 		rc = source_pipe_message(&s->app, raw, len, total, line, sizeof line);
+		s->app.before_commit = NULL;
+		if (w.gone)
+			log_info("serve: the client gave up before the commit (its deadline): nothing applied, "
+				 "the MTA retries");
 		free(raw);
 		if (rc == EXIT_TEMPFAIL && !*line)
 			snprintf(line, sizeof line, "4.3.0 dealmail: temporary failure; the message will be retried");

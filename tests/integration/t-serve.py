@@ -25,6 +25,10 @@
 #   8. dealmail-pipe copied alone to a folder without dealmail, no serve: exit
 #      75 (the MTA retries), naming the program it could not run; the message
 #      is not applied.
+#   9. a client past its deadline while its MTA is still writing (it stalls,
+#      then closes the pipe): exit 75, and serve, which reads the head of the
+#      message only, commits nothing of it; the MTA's retry applies all of it,
+#      once.
 #   DEALMAIL_BIN, KEEP=1
 import json, os, shutil, signal, stat, subprocess, tempfile, time
 
@@ -207,6 +211,43 @@ try:
         check(r.returncode == 75 and r.stdout.startswith(b"4.3.0 ") and took < 5 and served() == before,
               "%s with stdin closed: exit %d in %.1f s, %r, serve took %d"
               % (os.path.basename(prog), r.returncode, took, r.stdout, served() - before))
+    print("t-serve: 9 the MTA still writing at the client's deadline", flush=True)
+    head = ("From: Ana <ana@example.com>\nTo: ventas@example.com\nSubject: Re: [#1] ACME\n"
+            "Message-ID: <serve-14@example.net>\nDate: Mon, 23 Nov 2026 09:14:00 -0600\n\nnota: cabeza\n").encode()
+    rest = b"valor: 7300 EUR\n"
+    before = served()
+    # another client's slow MTA keeps serve busy 0.5 s: serve takes this
+    # message (and starts its own read deadline) after the client started
+    a = subprocess.Popen([PIPE, "-q", "-c", conf, "--db", db], env=ENV, stdin=subprocess.PIPE,
+                         stdout=subprocess.DEVNULL)
+    a.stdin.write(msg(15, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: lenta")[:60])
+    a.stdin.flush()
+    time.sleep(0.1)
+    p = subprocess.Popen([PIPE, "-q", "-c", conf, "--db", db], env=ENV, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE)
+    p.stdin.write(head)
+    p.stdin.flush()
+    time.sleep(0.4)
+    a.stdin.write(msg(15, "Ana <ana@example.com>", "Re: [#1] ACME", "nota: lenta")[60:])
+    a.stdin.close()
+    a.wait(timeout=10)
+    time.sleep(0.8)          # this client's deadline (pipe_timeout = 1) passes
+    p.stdin.close()          # ... and its MTA closes the pipe: serve reads an end
+    out = p.stdout.read()
+    rc = p.wait(timeout=10)
+    for _ in range(500):     # serve's verdict on what it read
+        if served() > before + 1:
+            break
+        time.sleep(0.01)
+    ex = export()
+    check(rc == 75 and out.startswith(b"4.3.0 "), "the client answered 75 (%d: %r)" % (rc, out))
+    check("cabeza" not in [e["to"] for e in ex["events"] if e["type"] == "note"],
+          "serve committed nothing of the message's head")
+    r = dm(data=head + rest, prog=PIPE)
+    ex = export()
+    check(r.returncode == 0 and [e["to"] for e in ex["events"] if e["type"] == "note"].count("cabeza") == 1
+          and ex["deals"][0]["value"] == 7300, "the MTA's retry applies all of it, once (exit %d, value %s)"
+          % (r.returncode, ex["deals"][0]["value"]))
     serve.send_signal(signal.SIGTERM)
     serve.wait(timeout=10)
     serve = None
