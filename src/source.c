@@ -13,6 +13,7 @@
 #include "message.h"
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -120,6 +121,36 @@ static char *read_file_at(int dirfd, const char *name, bool regular, size_t *len
 }
 
 /* Read fd (0: stdin, left open; any other is closed) to its end. */
+/* What the pipe's worker has left of pipe_timeout once the message is read
+ * (not a local of source_pipe(): vfork() could clobber it). */
+static int worker_timeout;
+
+/* The pipe's deadline for reading its message (tv_sec 0: none): a writer
+ * that stalls must not keep the MTA waiting past pipe_timeout. */
+static struct timespec read_deadline;
+
+/* Wait until fd is readable or read_deadline passes: false (ETIMEDOUT) then. */
+static bool readable_in_time(int fd)
+{
+	if (!read_deadline.tv_sec)
+		return true;
+	for (;;) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long ms = (long)(read_deadline.tv_sec - now.tv_sec) * 1000 +
+			  (read_deadline.tv_nsec - now.tv_nsec) / 1000000;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int r = ms > 0 ? poll(&p, 1, (int)ms) : 0;
+		if (r > 0)
+			return true;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0)
+			errno = ETIMEDOUT;
+		return false;
+	}
+}
+
 static char *read_fd_max(int fd, size_t max, size_t *len_r, size_t *total_r)
 {
 	struct buf b;
@@ -154,7 +185,7 @@ static char *read_fd_max(int fd, size_t max, size_t *len_r, size_t *total_r)
 		if (b.len == (size_t)st.st_size)
 			goto done;
 	}
-	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+	while ((n = readable_in_time(fd) ? read(fd, chunk, sizeof chunk) : -1) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -241,12 +272,26 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total
 		int timeout, size_t max)
 {
 	size_t len, total;
+	/* pipe_timeout counts from here: the message's arrival too (a writer
+	 * that stalls), then the worker has what is left of it */
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	read_deadline = t0;
+	read_deadline.tv_sec += timeout > 0 ? timeout : 1;
 	char *raw = read_file_max("-", max, &len, &total);
+	read_deadline.tv_sec = 0;
 	if (!raw) {
-		printf("4.3.0 dealmail: cannot read the message: %s\n", strerror(errno));
+		if (errno == ETIMEDOUT)
+			printf("4.3.0 dealmail: the message did not arrive within %d s; it will be retried\n", timeout);
+		else
+			printf("4.3.0 dealmail: cannot read the message: %s\n", strerror(errno));
 		fflush(stdout);   /* the caller ends with _exit() */
 		return EXIT_TEMPFAIL;
 	}
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	int spent = (int)(t1.tv_sec - t0.tv_sec);
+	worker_timeout = timeout > 0 && timeout - spent > 1 ? timeout - spent : timeout > 0 ? 1 : timeout;
 	/* The worker is a vfork()ed child: it shares our memory and we sleep
 	 * until it exits, so starting it copies no page table and its writes
 	 * fault no copy-on-write page (fork() did both: ~2 ms of a 12 ms
@@ -259,7 +304,7 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total
 	fflush(NULL);
 	pid_t pid = vfork();
 	if (pid == 0)
-		_exit(pipe_worker(work, ctx, raw, len, total, timeout));
+		_exit(pipe_worker(work, ctx, raw, len, total, worker_timeout));
 	if (pid < 0) {
 		pipe_say("4.3.0 dealmail: cannot start the worker (errno %d); the message will be retried\n", errno);
 		return EXIT_TEMPFAIL;

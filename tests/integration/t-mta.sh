@@ -3,7 +3,8 @@
 # the same command they run (contrib/mta/dealmail-ingest): 0 processed, 0 for a
 # duplicate, 0 for an unparseable message (kept in the quarantine), and 75
 # with a "4.3.0" line when the database is locked (the MTA keeps the message
-# and retries), after which the retry applies it exactly once.
+# and retries), after which the retry applies it exactly once; a writer that
+# stalls past pipe_timeout is answered 75 at the deadline, nothing applied.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${DEALMAIL_BIN:?DEALMAIL_BIN must name the binary under test}"
@@ -83,6 +84,21 @@ msg 180 | "$DEALMAIL_BIN" -q ingest >/dev/null
 w=$(stat -c %s "$T/dealmail.db-wal" 2>/dev/null || echo 0)
 check "then alone again, the WAL is back under 2 MiB ($w bytes)" "$([ "$w" -lt 2097152 ] && echo yes)" yes
 check "integrity_check" "$($PY -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA integrity_check").fetchone()[0])' "$T/dealmail.db")" ok
+
+# a writer that stalls: pipe_timeout counts while the message arrives too
+printf '[dealmail]\npipe_timeout = 1\n' > "$T/short.conf"
+sed -n '/^database/,$p' "$T/dealmail.conf" >> "$T/short.conf"
+before=$(deals)
+{ msg 181; sleep 3; } | {
+	start=$(date +%s%N)
+	DEALMAIL_CONFIG=$T/short.conf "$ING" > "$T/stall.out" 2>/dev/null
+	echo "$? $(( ($(date +%s%N) - start) / 1000000 ))" > "$T/stall.rc"
+}
+read -r rc ms < "$T/stall.rc"
+check "a writer stalling past pipe_timeout = 1: 75 at the deadline, not when the writer ends ($ms ms)" \
+	"$rc $([ "$ms" -lt 2500 ] && echo early)" "75 early"
+check "... with a 4.3.0 line" "$(cut -c1-6 "$T/stall.out")" "4.3.0 "
+check "... and nothing applied" "$(deals)" "$before"
 
 echo "t-mta: $fails failure(s)"
 [ "$fails" -eq 0 ]
