@@ -40,6 +40,10 @@ enum imap_status {
  * `move:` folder when missing).  On success *imap_r is set.  Errors are
  * logged with the server's words. */
 enum imap_status imap_open(const struct config *cfg, struct imap **imap_r);
+/* A mailbox name as IMAP writes it (RFC 3501 5.1.3, modified UTF-7):
+ * "Año" -> "A&APE-o", "Negociação" -> "Negocia&AOcA4w-o", "R&D" -> "R&-D".
+ * Text that is not UTF-8 is taken as Latin-1.  malloc'd. */
+char *imap_mutf7(const char *utf8);
 /* LOGOUT (best effort) and free; sets *imap to NULL. */
 void imap_close(struct imap **imap);
 /* The connection failed and must be reopened. */

@@ -63,6 +63,7 @@ struct imap {
 	mailimap *s;
 	char *host, *mailbox, *user, *key, *folder;
 	char *qfolder;          /* [imap] quarantine: where unparseable messages go, or NULL */
+	char *wmailbox, *wfolder, *wqfolder;   /* the three as the wire has them (modified UTF-7) */
 	uint16_t port;
 	enum mark_mode mark;
 	bool has_move, has_uidplus, has_idle;
@@ -844,7 +845,7 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 	m->has_uidplus = mailimap_has_extension(m->s, "UIDPLUS");
 
 	for (int k = 0; k < 2; k++) {
-		const char *f = k == 0 ? (m->mark == MARK_MOVE ? m->folder : NULL) : m->qfolder;
+		const char *f = k == 0 ? (m->mark == MARK_MOVE ? m->wfolder : NULL) : m->wqfolder;
 		if (!f)
 			continue;
 		r = mailimap_create(m->s, f);  /* NO [ALREADYEXISTS] is fine */
@@ -853,7 +854,7 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 			goto out;
 		}
 	}
-	r = mailimap_select(m->s, m->mailbox);
+	r = mailimap_select(m->s, m->wmailbox);
 	if (r != MAILIMAP_NO_ERROR) {
 		if (!conn_error(r)) {
 			log_error("IMAP %s:%u: cannot select %s: %s", m->host, m->port, m->mailbox, server_says(m, r));
@@ -879,6 +880,66 @@ out:
 	return st;
 }
 
+char *imap_mutf7(const char *utf8)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+	struct buf out;
+	buf_init(&out);
+	const unsigned char *p = (const unsigned char *)(utf8 ? utf8 : "");
+	while (*p) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			if (*p == '&')
+				buf_adds(&out, "&-");
+			else
+				buf_addc(&out, (char)*p);
+			p++;
+			continue;
+		}
+		/* a run of other characters: UTF-16, base64 with ',' for '/' */
+		uint32_t bits = 0;
+		int nbits = 0;
+		buf_addc(&out, '&');
+		while (*p && (*p < 0x20 || *p >= 0x7f)) {
+			uint32_t cp = *p;
+			int len = 1;
+			if (cp >= 0xC2 && cp < 0xE0 && (p[1] & 0xC0) == 0x80) {
+				cp = (cp & 0x1F) << 6 | (p[1] & 0x3F);
+				len = 2;
+			} else if (cp >= 0xE0 && cp < 0xF0 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80) {
+				cp = (cp & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+				len = 3;
+			} else if (cp >= 0xF0 && cp < 0xF5 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 &&
+				   (p[3] & 0xC0) == 0x80) {
+				cp = (cp & 0x07) << 18 | (uint32_t)(p[1] & 0x3F) << 12 | (uint32_t)(p[2] & 0x3F) << 6 |
+				     (p[3] & 0x3F);
+				len = 4;
+			}   /* else a byte that is not UTF-8: Latin-1 */
+			p += len;
+			uint16_t units[2];
+			int nu = 1;
+			if (cp >= 0x10000) {
+				cp -= 0x10000;
+				units[0] = (uint16_t)(0xD800 | (cp >> 10));
+				units[1] = (uint16_t)(0xDC00 | (cp & 0x3FF));
+				nu = 2;
+			} else
+				units[0] = (uint16_t)cp;
+			for (int u = 0; u < nu; u++) {
+				bits = bits << 16 | units[u];
+				nbits += 16;
+				while (nbits >= 6) {
+					nbits -= 6;
+					buf_addc(&out, b64[(bits >> nbits) & 0x3F]);
+				}
+			}
+		}
+		if (nbits)
+			buf_addc(&out, b64[(bits << (6 - nbits)) & 0x3F]);
+		buf_addc(&out, '-');
+	}
+	return buf_detach(&out);
+}
+
 static void imap_free(struct imap *m)
 {
 	if (!m)
@@ -891,6 +952,9 @@ static void imap_free(struct imap *m)
 	free(m->key);
 	free(m->folder);
 	free(m->qfolder);
+	free(m->wmailbox);
+	free(m->wfolder);
+	free(m->wqfolder);
 	free(m);
 }
 
@@ -920,6 +984,18 @@ enum imap_status imap_open(const struct config *cfg, struct imap **imap_r)
 		return IMAP_CONFIG;
 	}
 	m->qfolder = xstrdup(cfg->imap.quarantine);
+	/* "Año", "Negociação": names go out in modified UTF-7 (raw UTF-8 is
+	 * refused by servers as an invalid name) */
+	if (m->mark == MARK_MOVE && m->folder &&
+	    (!strcmp(m->folder, m->mailbox) || (!strcasecmp(m->folder, "INBOX") && !strcasecmp(m->mailbox, "INBOX")))) {
+		log_error("[imap] processed = move:%s is the mailbox dealmail reads: each pass would fetch "
+			  "its messages again", m->folder);
+		imap_free(m);
+		return IMAP_CONFIG;
+	}
+	m->wmailbox = imap_mutf7(m->mailbox);
+	m->wfolder = m->folder ? imap_mutf7(m->folder) : NULL;
+	m->wqfolder = m->qfolder ? imap_mutf7(m->qfolder) : NULL;
 	m->key = xasprintf("%s@%s/%s", m->user, m->host, m->mailbox);
 	enum imap_status st = do_connect(m, cfg, &u);
 	if (st != IMAP_OK) {
@@ -1041,7 +1117,7 @@ static int mark_to(struct imap *m, const uint32_t *uids, size_t n, struct imap_s
 
 static int mark(struct imap *m, const uint32_t *uids, size_t n, struct imap_stats *st)
 {
-	return mark_to(m, uids, n, st, m->mark == MARK_MOVE ? m->folder : NULL);
+	return mark_to(m, uids, n, st, m->mark == MARK_MOVE ? m->wfolder : NULL);
 }
 
 /* Flag the UIDs (folder NULL) or move them to `folder`. */
@@ -1271,7 +1347,7 @@ static int run_batch(struct imap *m, struct app *app, const uint32_t *uids, size
 		code = EXIT_TEMPFAIL;
 	/* messages kept in the quarantine go to the quarantine folder, where a
 	 * person looks at them; the database keeps their bytes either way */
-	if (nqacked && !m->broken && mark_to(m, qacked, nqacked, st, m->qfolder) < 0 && m->broken && !code)
+	if (nqacked && !m->broken && mark_to(m, qacked, nqacked, st, m->wqfolder) < 0 && m->broken && !code)
 		code = EXIT_TEMPFAIL;
 	free(acked);
 	free(qacked);

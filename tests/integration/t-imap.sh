@@ -294,6 +294,21 @@ check "quarantine folder: the junk is in Quarantine" "$(count_search mailbox Qua
 check "quarantine folder: the good one is in Done, INBOX is empty" \
 	"$(count_search mailbox Done all) $(count_search mailbox INBOX all)" "623 0"
 
+# a folder named in Spanish goes out in modified UTF-7 ("A&APE-o": the server
+# refused raw UTF-8 and nothing was ever moved); moving to the mailbox read
+# itself is refused (each pass would fetch its messages again)
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem" "processed = move:Año"
+append_msg 6060 utf8folder
+dm watch --once 2>"$D/err"
+check "move:Año: exits 0" "$?" 0
+check "move:Año: the message is in Año, INBOX is empty" \
+	"$(count_search mailbox 'Año' all) $(count_search mailbox INBOX all) $(ndeals)" "1 0 $((base + 1))"
+base=$((base + 1))
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem" "processed = move:INBOX"
+dm watch --once 2>"$D/err"
+check "move:INBOX, the mailbox read: exit 78" "$?" 78
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem" "processed = move:Done" "quarantine = Quarantine"
+
 dovecot_stop
 dovecot_config "imap_capability = IMAP4rev1 SASL-IR LITERAL+ UIDPLUS"   # no IDLE, no MOVE
 dovecot_start || bad "dovecot restart"
