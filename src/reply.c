@@ -167,12 +167,20 @@ static bool is_marker(const char *f)
 			a++;
 		while (b > a && (f[b - 1] == '-' || f[b - 1] == '=' || f[b - 1] == ' '))
 			b--;
-		if (a < 2 || b == a || b - a > 60)
+		if (a < 2 || b == a || b - a > 120)
 			return false;
-		char inner[64];
+		char inner[128];
 		memcpy(inner, f + a, b - a);
 		inner[b - a] = '\0';
-		return in_list(inner, dashed);
+		/* Horde, SquirrelMail: "----- Mensaje reenviado de x@y -----" */
+		static const char *const of[] = {
+			"mensaje de ", "mensaje reenviado de ", "mensagem de ", "mensagem encaminhada de ",
+			"message from ", "forwarded message from ", "message de ", "message transfere de ", NULL,
+		};
+		for (const char *const *p = of; *p; p++)
+			if (starts(inner, *p))
+				return true;
+		return b - a <= 60 && in_list(inner, dashed);
 	}
 	if (n >= 2 && f[n - 1] == ':') {
 		char inner[128];
@@ -304,6 +312,27 @@ static size_t next_nonblank(const struct lines *L, size_t k)
 	return j;
 }
 
+/* Zoho's attribution between dashes, with no colon:
+ * "---- On Mon, 23 Nov 2026 08:02 -0600 Ana <ana@x> wrote ----" */
+static bool dashed_attribution(const char *f)
+{
+	size_t n = strlen(f), a = 0, b = n;
+	if (n > 400 || n < 8 || f[0] != '-' || f[1] != '-' || f[n - 1] != '-')
+		return false;
+	while (a < n && (f[a] == '-' || f[a] == ' '))
+		a++;
+	while (b > a && (f[b - 1] == '-' || f[b - 1] == ' '))
+		b--;
+	char inner[401];
+	memcpy(inner, f + a, b - a);
+	inner[b - a] = '\0';
+	static const char *const verbs[] = {" wrote", " escribio", " escreveu", " a ecrit", " schrieb", NULL};
+	bool verb = false;
+	for (const char *const *v = verbs; *v && !verb; v++)
+		verb = ends(inner, *v);
+	return verb && (attr_intro(inner) || has_digit_or_at(inner));
+}
+
 /* An attribution starting at line i (folded f): returns its last line in
  * *end_r.  Handles attributions wrapped over up to three lines. */
 static bool attribution_at(const struct lines *L, size_t i, const char *f, size_t *end_r)
@@ -372,7 +401,8 @@ char *reply_visible(const char *text)
 		char *f = fold_line(l);
 		bool cut = false;
 		size_t end;
-		if (is_signature(f) || is_sent_from(f) || is_marker(f) || header_block_at(&L, i))
+		if (is_signature(f) || is_sent_from(f) || is_marker(f) || dashed_attribution(f) ||
+		    header_block_at(&L, i))
 			cut = true;
 		else if (is_underscores(f)) {
 			size_t j = next_nonblank(&L, i);
