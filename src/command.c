@@ -923,7 +923,7 @@ static pthread_once_t line_re_once = PTHREAD_ONCE_INIT;
 
 /* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value */
 static const char line_pattern[] =
-	"^\\h*+(?:[-*\\x{2022}\\x{00B7}\\x{2013}]\\h++)?+"
+	"^\\h*+(?:(?:[-*\\x{2022}\\x{00B7}\\x{2013}\\x{00A7}\\x{25AA}\\x{25CF}\\x{25E6}\\x{2023}\\x{2043}]|[0-9]{1,2}[.)])\\h++|o\\h{2,}+)?+"
 	"(?:(?:#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])\\h*+)?+"
 	"\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+"
 	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)|\\h*+[.!?]?\\h*+$)";

@@ -1531,10 +1531,45 @@ static const xmlSAXHandler h_sax = {
 	.initialized = 1,
 };
 
+/* Outlook's downlevel-revealed conditionals, "<![if !supportLists]>·
+ * <![endif]>" around every list bullet: libxml2 keeps the markers as text.
+ * A copy without the markers (what they enclose stays), or NULL when there
+ * are none. */
+static char *drop_conditionals(const char *html, size_t len, size_t *len_r)
+{
+	if (!memmem(html, len, "<![", 3))
+		return NULL;
+	char *out = xmalloc(len + 1);
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		if (len - i >= 5 && !memcmp(html + i, "<![if", 5)) {
+			const char *e = memmem(html + i, len - i, "]>", 2);
+			if (e) {
+				i = (size_t)(e - html) + 2;
+				continue;
+			}
+		} else if (len - i >= 10 && !memcmp(html + i, "<![endif]>", 10)) {
+			i += 10;
+			continue;
+		}
+		out[o++] = html[i++];
+	}
+	out[o] = '\0';
+	*len_r = o;
+	return out;
+}
+
 char *html_to_text(const char *html, size_t len)
 {
 	if (!html || !len || len > INT_MAX)
 		return xstrdup("");
+	size_t flen;
+	char *filtered = drop_conditionals(html, len, &flen);
+	if (filtered) {
+		char *r = html_to_text(filtered, flen);
+		free(filtered);
+		return r;
+	}
 	xml_load();
 	htmlParserCtxtPtr ctxt = X.new_ctxt();
 	if (!ctxt)
