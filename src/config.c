@@ -2403,7 +2403,8 @@ static struct config *load(const char *path, struct diag *d, bool keep)
 		config_free(c);
 		return NULL;
 	}
-	fold_stage_names(c);
+	if (!bad)   /* a config kept with its problems is only looked at (config check) */
+		fold_stage_names(c);
 	return c;
 }
 

@@ -276,8 +276,10 @@ int source_pipe(int (*work)(void *ctx, const char *raw, size_t len, size_t total
 	 * that stalls), then the worker has what is left of it */
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	read_deadline = t0;
-	read_deadline.tv_sec += timeout > 0 ? timeout : 1;
+	if (timeout > 0) {
+		read_deadline = t0;
+		read_deadline.tv_sec += timeout;
+	}
 	char *raw = read_file_max("-", max, &len, &total);
 	read_deadline.tv_sec = 0;
 	if (!raw) {
