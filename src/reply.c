@@ -129,9 +129,20 @@ static bool is_sent_from(const char *f)
 		"enviado do meu ", "enviado de meu ", "enviado do outlook", "enviado do yahoo",
 		"enviado do email", "enviado do e-mail", "enviado do gmail", "enviado pelo ",
 		"envoye de mon ", "envoye depuis mon ", "envoye a partir de ", "envoye depuis outlook",
-		"telecharger outlook pour ", NULL,
+		"telecharger outlook pour ", "sent with proton mail", "sent via superhuman", "sent via the samsung",
+		"enviado a partir do ", "enviado a partir de ", "enviado con proton mail", NULL,
 	};
 	if (strlen(f) > 80)
+		return false;
+	/* "Sent from my …" is a device's line of a few words ("Sent from my
+	 * Verizon, Samsung Galaxy smartphone"); "Sent from my personal account
+	 * because Outlook is down." is the rep writing */
+	int words = 0;
+	for (const char *p = f; *p; p++)
+		if (*p != ' ' && (p == f || p[-1] == ' '))
+			words++;
+	if (words > 8 && (starts(f, "sent from my ") || starts(f, "enviado desde mi ") ||
+			  starts(f, "enviado do meu ") || starts(f, "envoye de mon ")))
 		return false;
 	for (const char *const *p = prefixes; *p; p++)
 		if (starts(f, *p))

@@ -440,6 +440,20 @@ static void test_big_body(void **state)
 	free(body);
 }
 
+/* device lines: a phone's or a webmail's, however long; "Sent from my …"
+ * only as a few words (a longer one is the rep writing) */
+static void test_device_lines(void **state)
+{
+	(void)state;
+	visible_is("stage: proposal\n\nSent via the Samsung Galaxy S23 Ultra, an AT&T 5G smartphone\n",
+		   "stage: proposal");
+	visible_is("estágio: proposta\n\nEnviado a partir do meu smartphone Samsung Galaxy.\n", "estágio: proposta");
+	visible_is("etapa: propuesta\n\nSent with Proton Mail secure email.\n", "etapa: propuesta");
+	visible_is("Sent from my personal account because Outlook is down.\nstage: proposal\n",
+		   "Sent from my personal account because Outlook is down.\nstage: proposal");
+	visible_is("stage: demo\n\nSent from my Verizon, Samsung Galaxy smartphone\n> quoted\n", "stage: demo");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +478,7 @@ int main(void)
 		cmocka_unit_test(test_forwarded_apple),
 		cmocka_unit_test(test_forwarded_none),
 		cmocka_unit_test(test_big_body),
+		cmocka_unit_test(test_device_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
