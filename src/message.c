@@ -1555,9 +1555,15 @@ static char *drop_conditionals(const char *html, size_t len, size_t *len_r)
 		out[o++] = html[i++];
 	}
 	out[o] = '\0';
+	if (o == len) {   /* "<![" but no marker (CDATA, say): nothing to drop */
+		free(out);
+		return NULL;
+	}
 	*len_r = o;
 	return out;
 }
+
+static char *html_to_text_of(const char *html, size_t len);
 
 char *html_to_text(const char *html, size_t len)
 {
@@ -1565,11 +1571,15 @@ char *html_to_text(const char *html, size_t len)
 		return xstrdup("");
 	size_t flen;
 	char *filtered = drop_conditionals(html, len, &flen);
-	if (filtered) {
-		char *r = html_to_text(filtered, flen);
-		free(filtered);
-		return r;
-	}
+	if (!filtered)
+		return html_to_text_of(html, len);
+	char *r = flen ? html_to_text_of(filtered, flen) : xstrdup("");
+	free(filtered);
+	return r;
+}
+
+static char *html_to_text_of(const char *html, size_t len)
+{
 	xml_load();
 	htmlParserCtxtPtr ctxt = X.new_ctxt();
 	if (!ctxt)

@@ -958,6 +958,22 @@ static void test_charconv_hook(void **state)
 	message_free(m);
 }
 
+/* Outlook's downlevel conditionals around list bullets are dropped; "<!["
+ * without one (CDATA, a marker left open) is read as before, once */
+static void test_html_conditionals(void **state)
+{
+	(void)state;
+	const char *h = "<p><![if !supportLists]>\xc2\xb7 <![endif]>etapa: propuesta</p>";
+	char *t = html_to_text(h, strlen(h));
+	assert_string_equal(t, "\xc2\xb7 etapa: propuesta\n");
+	free(t);
+	h = "<p>a<![CDATA[x]]>b <![if never closed</p>";
+	t = html_to_text(h, strlen(h));
+	assert_non_null(t);
+	assert_null(strstr(t, "<![if !"));
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -970,6 +986,7 @@ int main(void)
 		cmocka_unit_test(test_base64_bodies),
 		cmocka_unit_test(test_qp_base64_decoding),
 		cmocka_unit_test(test_qp_soft_break_padding),
+		cmocka_unit_test(test_html_conditionals),
 		cmocka_unit_test(test_alternative),
 		cmocka_unit_test(test_mime_fields_among_others),
 		cmocka_unit_test(test_mixed_with_attachment),
