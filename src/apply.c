@@ -499,11 +499,7 @@ static void undone_line(const struct config *cfg, struct changes *ch, int64_t d,
 		       s >= 0 ? stage_name(cfg, s, l) : f ? f : "?");
 	} else if (!strcmp(t, "value") || !strcmp(t, "close") || !strcmp(t, "probability") ||
 		   !strcmp(t, "owner") || !strcmp(t, "score")) {
-		const char *what = !strcmp(t, "value")	     ? L(l, "value", "valor", "valor")
-				   : !strcmp(t, "close")       ? L(l, "close date", "fecha de cierre", "data de fechamento")
-				   : !strcmp(t, "probability") ? L(l, "probability", "probabilidad", "probabilidade")
-				   : !strcmp(t, "owner")       ? L(l, "owner", "responsable", "responsável")
-							       : L(l, "score", "puntos", "pontos");
+		const char *what = field_name(t, l);
 		if (f && *f)
 			change(ch, "#%lld %s %s %s%s", id, what, L(l, "back to", "de vuelta a", "de volta a"), f,
 			       !strcmp(t, "probability") ? "%" : "");

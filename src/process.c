@@ -321,27 +321,40 @@ static int64_t contact_open_deal(struct app *app, const char *email, int *count_
 	return id;
 }
 
+/* A deal tag starting at p ('['): "[deal #12]", "[#12]", "[oportunidad #12]",
+ * "[oportunidade #12]".  Its number, and in *end_r the byte after its ']';
+ * 0 when p starts no tag. */
+static int64_t tag_at(const char *p, const char **end_r)
+{
+	const char *q = p + 1;
+	while (*q == ' ')
+		q++;
+	static const char *const words[] = {"oportunidade", "oportunidad", "deal", NULL};
+	for (const char *const *w = words; *w; w++)
+		if (!strncasecmp(q, *w, strlen(*w))) {
+			q += strlen(*w);
+			break;
+		}
+	while (*q == ' ')
+		q++;
+	if (*q != '#' || !isdigit((unsigned char)q[1]))
+		return 0;
+	char *end;
+	long long n = strtoll(q + 1, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (*end != ']' || n <= 0)
+		return 0;
+	*end_r = end + 1;
+	return n;
+}
+
 static int64_t subject_tag(const char *subject)
 {
+	const char *end;
 	for (const char *p = subject ? strchr(subject, '[') : NULL; p; p = strchr(p + 1, '[')) {
-		const char *q = p + 1;
-		while (*q == ' ')
-			q++;
-		static const char *const words[] = {"oportunidade", "oportunidad", "deal", NULL};
-		for (const char *const *w = words; *w; w++)
-			if (!strncasecmp(q, *w, strlen(*w))) {
-				q += strlen(*w);
-				break;
-			}
-		while (*q == ' ')
-			q++;
-		if (*q != '#' || !isdigit((unsigned char)q[1]))
-			continue;
-		char *end;
-		long long n = strtoll(q + 1, &end, 10);
-		while (*end == ' ')
-			end++;
-		if (*end == ']' && n > 0)
+		int64_t n = tag_at(p, &end);
+		if (n > 0)
 			return n;
 	}
 	return 0;
@@ -724,21 +737,10 @@ static void strip_subject(const char *s, struct buf *b)
 {
 	char *t = compose_strip_prefixes(s);
 	for (const char *p = t; *p;) {
-		const char *o = *p == '[' ? p + 1 : NULL;
-		if (o) {
-			while (*o == ' ')
-				o++;
-			for (const char *w = o; *w && *w != '#' && *w != ']'; w++)
-				if (*w == ' ' || (w[0] | 0x20) >= 'a')
-					o = w + 1;
-			while (*o == ' ')
-				o++;
-		}
-		size_t digits = o && *o == '#' ? strspn(o + 1, "0123456789") : 0;
-		if (digits && o[1 + digits] == ']') {
-			p = o + 1 + digits + 1;
-			while (*p == ' ')
-				p++;
+		const char *end;
+		if (*p == '[' && tag_at(p, &end) > 0) {   /* the tags subject_tag() reads */
+			for (p = end; *p == ' '; p++)
+				;
 			continue;
 		}
 		buf_addc(b, *p++);
