@@ -57,28 +57,61 @@ static size_t u8len(const unsigned char *p)
 	return 1;
 }
 
-/* Encoded-words of at most 45 input bytes each (60 chars of base64), split
- * only between UTF-8 characters, separated by CRLF SP (folding). */
-static void encode_words(struct buf *b, const char *s)
+/* Encoded-words split only between UTF-8 characters and separated by CRLF
+ * SP (folding), each as long as the line it starts at allows: a line that
+ * holds an encoded-word is at most 76 characters (RFC 2047 §2), and an
+ * encoded-word is its base64 and 12 characters around it.  col is where the
+ * first one starts; returns the column after the last. */
+static size_t encode_words(struct buf *b, const char *s, size_t col)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	bool first = true;
 	while (*p) {
+		if (!first) {
+			buf_adds(b, "\r\n ");
+			col = 1;
+		}
+		size_t room = col + 12 < 76 ? (76 - col - 12) / 4 * 3 : 0;
+		if (room < 4) {   /* not one character fits here: on the next line */
+			buf_adds(b, "\r\n ");
+			col = 1;
+			room = (76 - 1 - 12) / 4 * 3;
+		}
 		size_t n = 0;
 		while (p[n]) {
 			size_t l = u8len(p + n);
-			if (n + l > 45)
+			if (n + l > room)
 				break;
 			n += l;
 		}
-		if (!first)
-			buf_adds(b, "\r\n ");
 		buf_adds(b, "=?UTF-8?B?");
 		base64_add(b, p, n);
 		buf_adds(b, "?=");
+		col += 12 + (n + 2) / 3 * 4;
 		p += n;
 		first = false;
 	}
+	return col;
+}
+
+/* Append s (which starts with the space that separates it from what is
+ * before it), folded -- CRLF inserted before a run of spaces -- where the
+ * next word would take the line past 76 columns.  A word is never alone on
+ * an otherwise empty first line: `start` is the column right after "Name:".
+ * Returns the column at the end. */
+static size_t add_folded(struct buf *b, const char *s, size_t col, size_t start)
+{
+	while (*s) {
+		size_t sp = strspn(s, " "), w = strcspn(s + sp, " ");
+		if (sp && col + sp + w > 76 && (col > start || sp + w <= 76)) {
+			buf_adds(b, "\r\n");
+			col = 0;
+		}
+		buf_add(b, s, sp + w);
+		col += sp + w;
+		s += sp + w;
+	}
+	return col;
 }
 
 /* The longest run without a space: a header line may not exceed 998 octets
@@ -99,54 +132,91 @@ static size_t longest_word(const char *s)
 void compose_header(struct buf *b, const char *name, const char *value)
 {
 	char *v = clean_value(value);
+	size_t start = strlen(name) + 1;
 	buf_adds(b, name);
-	buf_adds(b, ": ");
+	buf_addc(b, ':');
 	/* a word too long to fold goes in encoded-words, which are split */
-	if (needs_encoding(v) || longest_word(v) > 900)
-		encode_words(b, v);
-	else {
-		/* fold long ASCII values at spaces */
-		size_t col = strlen(name) + 2;
-		const char *p = v;
-		while (*p) {
-			const char *sp = strchr(p + 1, ' ');
-			size_t w = sp ? (size_t)(sp - p) : strlen(p);
-			if (col + w > 76 && col > strlen(name) + 2 && *p == ' ') {
-				buf_adds(b, "\r\n");
-				col = 0;
-			}
-			buf_add(b, p, w);
-			col += w;
-			p += w;
-		}
+	if (needs_encoding(v) || longest_word(v) > 900) {
+		buf_addc(b, ' ');
+		encode_words(b, v, start + 1);
+	} else {
+		char *sv = xasprintf(" %s", v);
+		add_folded(b, sv, start, start);
+		free(sv);
 	}
 	buf_adds(b, "\r\n");
 	free(v);
 }
 
+/* A msg-id as RFC 5322 §3.6.4 writes it: "<" dot-atom-text "@" dot-atom-text
+ * or [no-fold-literal] ">" (atext with RFC 6532's UTF-8; dots not checked:
+ * real ids break that rule harmlessly), and no "=?" that a reader would decode as an
+ * encoded-word (Python's email package turns <=?utf-8?q?a=0D=0ABcc:...?=>
+ * into a value holding CR LF). */
+static bool atext_run(const char *p, const char *end)
+{
+	static const char atext[] = "!#$%&'*+-/=?^_`{|}~.";
+	if (p == end)
+		return false;
+	for (; p < end; p++)
+		if (!(isalnum((unsigned char)*p) || (unsigned char)*p >= 0x80 || strchr(atext, *p)) ||
+		    (p[0] == '=' && p + 1 < end && p[1] == '?'))
+			return false;
+	return true;
+}
+
+static bool valid_msgid(const char *p, size_t n)
+{
+	if (n < 5 || p[0] != '<' || p[n - 1] != '>')
+		return false;
+	const char *end = p + n - 1, *at = memchr(p, '@', n);
+	if (!at || !atext_run(p + 1, at))
+		return false;
+	if (at[1] != '[')
+		return atext_run(at + 1, end);
+	if (end[-1] != ']' || end - 1 == at + 1)
+		return false;
+	for (const char *q = at + 2; q < end - 1; q++)   /* dtext */
+		if (*q < 33 || *q > 126 || *q == '[' || *q == ']' || *q == '\\')
+			return false;
+	return true;
+}
+
 /* Message-ID, In-Reply-To, References: msg-ids are never encoded-words
- * (RFC 2047 §5): written as they are, folded between ids. */
+ * (RFC 2047 §5): written as they are, folded between ids.  An id that is
+ * not a msg-id (a sender's Message-ID is copied into our threading headers)
+ * is left out, and the header with it when none is left. */
 static void id_header(struct buf *b, const char *name, const char *value)
 {
 	char *v = clean_value(value);
+	size_t start = b->len;
 	buf_adds(b, name);
 	buf_adds(b, ":");
 	size_t col = strlen(name) + 1;
+	bool any = false;
 	for (const char *p = v; *p;) {
 		p += strspn(p, " ");
 		size_t n = strcspn(p, " ");
 		if (!n)
 			break;
-		if (col > strlen(name) + 1 && col + 1 + n > 76) {
-			buf_adds(b, "\r\n");
-			col = 0;
+		if (valid_msgid(p, n)) {
+			if (col > strlen(name) + 1 && col + 1 + n > 76) {
+				buf_adds(b, "\r\n");
+				col = 0;
+			}
+			buf_addc(b, ' ');
+			buf_add(b, p, n);
+			col += 1 + n;
+			any = true;
 		}
-		buf_addc(b, ' ');
-		buf_add(b, p, n);
-		col += 1 + n;
 		p += n;
 	}
-	buf_adds(b, "\r\n");
+	if (any)
+		buf_adds(b, "\r\n");
+	else {
+		b->len = start;
+		b->s[start] = '\0';
+	}
 	free(v);
 }
 
@@ -165,31 +235,44 @@ void compose_addr_header(struct buf *b, const char *name, const char *display, c
 	for (char *p = a; *p; p++)
 		if (*p == ' ' || *p == '<' || *p == '>' || *p == ',' || *p == '"')
 			*p = '_';
+	size_t start = strlen(name) + 1, col = start;
 	buf_adds(b, name);
-	buf_adds(b, ": ");
+	buf_addc(b, ':');
 	if (display && *display) {
 		char *d = clean_value(display);
-		if (needs_encoding(d))
-			encode_words(b, d);
-		else if (is_atext_phrase(d))
-			buf_adds(b, d);
-		else {
-			buf_addc(b, '"');
-			for (const char *p = d; *p; p++) {
-				if (*p == '"' || *p == '\\')
-					buf_addc(b, '\\');
-				buf_addc(b, *p);
+		if (needs_encoding(d) || longest_word(d) > 900) {
+			buf_addc(b, ' ');
+			col = encode_words(b, d, col + 1);
+		} else {
+			struct buf q;
+			buf_init(&q);
+			buf_addc(&q, ' ');
+			if (is_atext_phrase(d))
+				buf_adds(&q, d);
+			else {
+				/* a quoted-string, folded at its spaces like a phrase
+				 * (RFC 5322 §3.2.4: FWS inside the quotes) */
+				buf_addc(&q, '"');
+				for (const char *p = d; *p; p++) {
+					if (*p == '"' || *p == '\\')
+						buf_addc(&q, '\\');
+					buf_addc(&q, *p);
+				}
+				buf_addc(&q, '"');
 			}
-			buf_addc(b, '"');
+			col = add_folded(b, q.s, col, start);
+			buf_release(&q);
 		}
-		buf_adds(b, " <");
-		buf_adds(b, a);
-		buf_adds(b, ">\r\n");
+		char *ang = xasprintf(" <%s>", a);
+		add_folded(b, ang, col, start);
+		free(ang);
 		free(d);
 	} else {
-		buf_adds(b, a);
-		buf_adds(b, "\r\n");
+		char *sa = xasprintf(" %s", a);
+		add_folded(b, sa, col, start);
+		free(sa);
 	}
+	buf_adds(b, "\r\n");
 	free(a);
 }
 

@@ -298,10 +298,58 @@ static void test_long_header_lines_and_ids(void **state)
 	free(subject);
 }
 
+/* Every header line fits in 76 columns: encoded-words (RFC 2047 §2), long
+ * ASCII names folded at their spaces, a long single word moved to a line of
+ * its own; threading ids that are not msg-ids are left out. */
+static size_t longest_header_line(const char *raw)
+{
+	size_t longest = 0;
+	const char *end = strstr(raw, "\r\n\r\n");
+	for (const char *p = raw; p < end;) {
+		size_t n = strcspn(p, "\r\n");
+		if (n > longest)
+			longest = n;
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	return longest;
+}
+
+static void test_header_lines_fit(void **state)
+{
+	(void)state;
+	struct buf name;
+	buf_init(&name);
+	for (int i = 0; i < 200; i++)
+		buf_addf(&name, "%sWord%d", i ? " " : "", i);
+	struct outmsg m = {.from_name = "Asistente de ventas — Distribuidora Ñandú del Norte, S.A. de C.V.",
+			   .from_addr = "ventas@example.com", .to_name = name.s, .to_addr = "longname@x.com",
+			   .subject = "Tu embudo 2026-11-23: 1 abiertas, 0 requieren atención — revisión semanal",
+			   .message_id = "<x@y>",
+			   .list_unsubscribe = "<mailto:ventas+u.17.0123456789@example.com?subject=unsubscribe>",
+			   .in_reply_to = "<=?utf-8?q?a=0D=0ABcc:_x?=@evil.com>",
+			   .references = "<r1@x.example> <=?utf-8?q?=0D=0ABcc:_y@evil?=> junk <r2@[10.0.0.1]>",
+			   .text = "hi", .date = 0};
+	size_t len;
+	char *raw = compose_message(&m, &len);
+	size_t longest = longest_header_line(raw);
+	if (longest > 76)
+		print_error("a header line of %zu characters:\n%s\n", longest, raw);
+	assert_true(longest <= 76);
+	assert_null(strstr(raw, "In-Reply-To"));
+	assert_null(strstr(raw, "evil"));
+	assert_non_null(strstr(raw, "References: <r1@x.example> <r2@[10.0.0.1]>\r\n"));
+	assert_non_null(strstr(raw, "Word199 <longname@x.com>") ||
+			strstr(raw, "Word199\r\n <longname@x.com>") ? raw : NULL);
+	assert_non_null(strstr(raw, "List-Unsubscribe:\r\n <mailto:"));
+	free(raw);
+	buf_release(&name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_long_header_lines_and_ids),
+		cmocka_unit_test(test_long_header_lines_and_ids), cmocka_unit_test(test_header_lines_fit),
 		cmocka_unit_test(test_no_header_injection), cmocka_unit_test(test_rfc2047),
 		cmocka_unit_test(test_long_words_split_on_characters), cmocka_unit_test(test_qp_body), cmocka_unit_test(test_qp_long_lines),
 		cmocka_unit_test(test_alternative), cmocka_unit_test(test_reply_subject),
