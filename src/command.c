@@ -302,6 +302,44 @@ static bool parse_named(const char *f, long ty, int tm, int td, long *y_r, int *
 	return true;
 }
 
+/* "lunes", "el viernes", "próximo martes", "sexta-feira", "next friday",
+ * "fri" (folded): the day of the week 0 (Sunday) to 6, or -1. */
+static int weekday_of(const char *f)
+{
+	static const char *const lead[] = {"el ", "la ", "o ", "a ", "na ", "no ", "on ", "this ", "next ", "este ",
+					   "esta ", "proximo ", "proxima ", "que viene ", NULL};
+	static const struct {
+		const char *w;
+		int d;
+	} names[] = {
+		{"sunday", 0}, {"sun", 0}, {"monday", 1}, {"mon", 1}, {"tuesday", 2}, {"tue", 2}, {"tues", 2},
+		{"wednesday", 3}, {"wed", 3}, {"thursday", 4}, {"thu", 4}, {"thurs", 4}, {"friday", 5}, {"fri", 5},
+		{"saturday", 6}, {"sat", 6},
+		{"domingo", 0}, {"lunes", 1}, {"martes", 2}, {"miercoles", 3}, {"jueves", 4}, {"viernes", 5},
+		{"sabado", 6},
+		{"segunda", 1}, {"terca", 2}, {"quarta", 3}, {"quinta", 4}, {"sexta", 5},
+	};
+	for (bool again = true; again;) {
+		again = false;
+		for (const char *const *l = lead; *l; l++)
+			if (!strncmp(f, *l, strlen(*l))) {
+				f += strlen(*l);
+				again = true;
+			}
+	}
+	size_t n = strcspn(f, " -");
+	const char *rest = f + n;
+	if (*rest == '-' || *rest == ' ')
+		rest++;
+	if (*rest && strcmp(rest, "feira") && strcmp(rest, "que viene") && strcmp(rest, "proximo") &&
+	    strcmp(rest, "proxima"))
+		return -1;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strlen(names[i].w) == n && !strncmp(f, names[i].w, n))
+			return names[i].d;
+	return -1;
+}
+
 bool parse_date(const char *s, const char *today, char date_r[11])
 {
 	date_r[0] = '\0';
@@ -324,6 +362,12 @@ bool parse_date(const char *s, const char *today, char date_r[11])
 		ok = true;
 	} else if (!strcmp(f, "tomorrow") || !strcmp(f, "manana") || !strcmp(f, "amanha")) {
 		civil_from_days(tdays + 1, &y, &m, &d);
+		ok = true;
+	} else if (weekday_of(f) >= 0) {
+		/* the next such day after today (a week on when today is one) */
+		int now_wd = (int)(((tdays % 7) + 11) % 7);   /* 1970-01-01 was a Thursday */
+		int ahead = (weekday_of(f) - now_wd + 7) % 7;
+		civil_from_days(tdays + (ahead ? ahead : 7), &y, &m, &d);
 		ok = true;
 	} else if (f[0] == '+') {
 		const char *p = f + 1;
@@ -780,8 +824,39 @@ static char *rep_value(const char *v)
 	return xstrndup(b, (size_t)(e - b));
 }
 
+/* The value without what a rep adds around it: quotes ("propuesta",
+ * «propuesta») and a remark in parentheses at the end ("15.000 EUR (sin
+ * IVA)", "propuesta (enviada hoy)"). */
+static void value_core(struct command *c)
+{
+	static const char *const open_q[] = {"\"", "'", "\xC2\xAB", "\xE2\x80\x9C", "\xE2\x80\x98"};
+	static const char *const close_q[] = {"\"", "'", "\xC2\xBB", "\xE2\x80\x9D", "\xE2\x80\x99"};
+	char *v = c->value;
+	size_t n = strlen(v);
+	if (n > 2 && v[n - 1] == ')') {
+		char *lp = strrchr(v, '(');
+		if (lp && lp > v && (lp[-1] == ' ' || lp[-1] == '\t')) {
+			*lp = '\0';
+			text_trim(v);
+			n = strlen(v);
+		}
+	}
+	for (size_t k = 0; k < sizeof open_q / sizeof open_q[0]; k++) {
+		size_t lo = strlen(open_q[k]), lc = strlen(close_q[k]);
+		if (n > lo + lc && !strncmp(v, open_q[k], lo) && !strcmp(v + n - lc, close_q[k])) {
+			memmove(v, v + lo, n - lo - lc);
+			v[n - lo - lc] = '\0';
+			text_trim(v);
+			break;
+		}
+	}
+}
+
 static void read_value(struct command *c, const char *today)
 {
+	if (c->kind == CMD_STAGE || c->kind == CMD_WON || c->kind == CMD_LOST || c->kind == CMD_VALUE ||
+	    c->kind == CMD_CLOSE || c->kind == CMD_PROBABILITY || c->kind == CMD_SCORE || c->kind == CMD_DEAL)
+		value_core(c);
 	const char *v = c->value;
 	bool empty = v[0] == '\0';
 	switch (c->kind) {
@@ -831,10 +906,10 @@ static void read_value(struct command *c, const char *today)
 		}
 		break;
 	case CMD_TASK: {
-		/* the last " @ " (an '@' with white space on both sides) splits */
+		/* the last " @ " (an '@' with white space on both sides, or first) splits */
 		const char *at = NULL;
 		for (const char *p = v; *p; p++)
-			if (*p == '@' && p > v && (p[-1] == ' ' || p[-1] == '\t') &&
+			if (*p == '@' && (p == v || p[-1] == ' ' || p[-1] == '\t') &&
 			    (p[1] == ' ' || p[1] == '\t' || p[1] == '\0'))
 				at = p;
 		if (at) {
@@ -856,6 +931,14 @@ static void read_value(struct command *c, const char *today)
 			break;
 		}
 		long ref = parse_deal_ref(v);
+		/* "deal: 2": a number alone is the deal's, not a title */
+		if (!ref) {
+			const char *q = v;
+			long num;
+			int len;
+			if (read_num(&q, &num, &len, 9) && (!*q || (q[0] == '.' && !q[1])) && num > 0)
+				ref = num;
+		}
 		if (ref > 0)
 			c->deal_ref = ref;
 		else if (ref < 0)
@@ -921,12 +1004,16 @@ static void read_value(struct command *c, const char *today)
 static pcre2_code *line_re;
 static pthread_once_t line_re_once = PTHREAD_ONCE_INIT;
 
-/* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value */
+/* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value.
+ * A keyword alone on its line (help, undo, history, list, won, lost) may be
+ * in quotes -- the confirmations say: reply "deshacer" -- and followed by
+ * "por favor", "please", "obrigado" and a few ! or . */
 static const char line_pattern[] =
 	"^\\h*+(?:(?:[-*\\x{2022}\\x{00B7}\\x{2013}\\x{00A7}\\x{25AA}\\x{25CF}\\x{25E6}\\x{2023}\\x{2043}]|[0-9]{1,2}[.)])\\h++|o\\h{2,}+)?+"
 	"(?:(?:#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])\\h*+)?+"
-	"\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+"
-	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)|\\h*+[.!?]?\\h*+$)";
+	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+[\"'\\x{00BB}\\x{201D}\\x{2019}]?+"
+	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)"
+	"|(?:\\h*+,?\\h*+(?:por\\h++favor|porfa|please|pls|obrigad[oa]))?+\\h*+[.!?]{0,3}+\\h*+$)";
 
 static void compile_line_re(void)
 {
@@ -1049,7 +1136,8 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 			int kind = keyword_kind(p + ov[6], ov[7] - ov[6]);
 			bool has_sep = rc > 4 && ov[8] != PCRE2_UNSET;
 			if (kind >= 0 && (has_sep || kind == CMD_HELP || kind == CMD_UNDO ||
-					  kind == CMD_HISTORY || kind == CMD_LIST)) {
+					  kind == CMD_HISTORY || kind == CMD_LIST || kind == CMD_WON ||
+					  kind == CMD_LOST)) {
 				struct command c;
 				memset(&c, 0, sizeof c);
 				c.kind = (enum cmd_kind)kind;
@@ -1072,6 +1160,25 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 		p = next;
 	}
 	pcre2_match_data_free(md);
+	/* "Ganamos!" above a "ganado: referido" line is the same news, not a
+	 * second command without the reason (which may be required) */
+	size_t k = 0;
+	for (size_t i = 0; i < out->n; i++) {
+		struct command *c = &out->v[i];
+		bool drop = false;
+		if ((c->kind == CMD_WON || c->kind == CMD_LOST) && !c->value[0])
+			for (size_t j = 0; j < out->n && !drop; j++)
+				drop = j != i && out->v[j].kind == c->kind && out->v[j].value[0] &&
+				       out->v[j].deal_tag == c->deal_tag;
+		if (drop) {
+			free(c->line);
+			free(c->keyword);
+			free(c->value);
+			free(c->text);
+		} else
+			out->v[k++] = *c;
+	}
+	out->n = k;
 }
 
 void commands_free(struct command_list *l)

@@ -108,7 +108,7 @@ static void test_standalone(void **state)
 	kind_is("#12 history", CMD_HISTORY);
 	/* other keywords need a ':' */
 	none("etapa");
-	none("Ganamos");
+	kind_is("Ganamos", CMD_WON);   /* won and lost alone: a reason may follow */
 	none("nota");
 	none("valor");
 	none("help me please");
@@ -490,6 +490,21 @@ static void test_parse_date(void **state)
 	date_is("15 de enero", "2027-01-15");
 	date_is("3 sept 2027", "2027-09-03");
 	date_is("3-ago-27", "2027-08-03");
+	/* days of the week: the next one after today (a Monday) */
+	date_is("viernes", "2026-11-27");
+	date_is("el martes", "2026-11-24");
+	date_is("Miércoles", "2026-11-25");
+	date_is("lunes", "2026-11-30");
+	date_is("el lunes que viene", "2026-11-30");
+	date_is("próximo domingo", "2026-11-29");
+	date_is("sexta-feira", "2026-11-27");
+	date_is("terça", "2026-11-24");
+	date_is("next Friday", "2026-11-27");
+	date_is("thu", "2026-11-26");
+	{
+		char d0[11];
+		assert_false(parse_date("viernes negro", TODAY, d0));
+	}
 
 	char d[11];
 	assert_true(parse_date("+1m", "2026-01-31", d));
@@ -735,6 +750,55 @@ static void test_speed(void **state)
 	print_message("commands_parse: %.0f msgs/s\n", n / s);
 }
 
+/* What reps add around a command: quotes, a remark in parentheses, "por
+ * favor"; a deal number without '#'; won/lost alone on their line. */
+static void test_rep_phrasing(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "\"deshacer\"");
+	assert_int_equal(c->kind, CMD_UNDO);
+	commands_free(&l);
+	kind_is("«Deshacer»", CMD_UNDO);
+	kind_is("Deshacer, por favor.", CMD_UNDO);
+	kind_is("ajuda, obrigado!", CMD_HELP);
+	c = one(&l, "Ganamos!");
+	assert_int_equal(c->kind, CMD_WON);
+	assert_string_equal(c->text, "");
+	commands_free(&l);
+	kind_is("Perdido.", CMD_LOST);
+	c = one(&l, "Ganamos!\n\nganado: referido");   /* one command, with its reason */
+	assert_string_equal(c->text, "referido");
+	commands_free(&l);
+	none("Ganamos el partido del viernes");
+	none("Deshacer lo de ayer no se puede");
+	c = one(&l, "etapa: \"propuesta\"");
+	assert_string_equal(c->text, "propuesta");
+	commands_free(&l);
+	c = one(&l, "etapa: propuesta (enviada hoy)");
+	assert_string_equal(c->text, "propuesta");
+	commands_free(&l);
+	c = one(&l, "valor: 15.000 EUR (sin IVA)");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_true(c->amount == 15000.0);
+	assert_string_equal(c->currency, "EUR");
+	commands_free(&l);
+	c = one(&l, "deal: 2");
+	assert_int_equal(c->deal_ref, 2);
+	commands_free(&l);
+	c = one(&l, "oportunidad: 2024 renovación");
+	assert_int_equal(c->deal_ref, 0);
+	assert_string_equal(c->text, "2024 renovación");
+	commands_free(&l);
+	c = one(&l, "tarea: @ +2d");
+	assert_int_equal(c->error, CMDERR_EMPTY);
+	commands_free(&l);
+	c = one(&l, "tarea: Enviar propuesta @ viernes");
+	assert_string_equal(c->text, "Enviar propuesta");
+	assert_string_equal(c->date, "2026-11-27");
+	commands_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_deal),
 		cmocka_unit_test(test_drip),
 		cmocka_unit_test(test_keyword_names),
+		cmocka_unit_test(test_rep_phrasing),
 		cmocka_unit_test(test_speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
