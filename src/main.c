@@ -14,6 +14,8 @@
 #include "text.h"
 #include "util.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -182,6 +184,50 @@ static int pipe_work(void *ctx, const char *raw, size_t len, size_t total)
 	return rc;
 }
 
+/* The MTA reads what we print as one stream (Postfix's pipe(8) takes stdout
+ * and stderr together) and takes an RFC 3463 code from its start: what is
+ * logged on the way (a config error, a locked database) is held back in
+ * memory and written after the status line.  hold_stderr() returns the real
+ * stderr (or -1: nothing held); release_stderr() writes out what was held,
+ * with system calls and a buffer on the stack only (it runs in the parent of
+ * a vfork()ed worker, see source_pipe()). */
+static int hold_stderr(void)
+{
+	int mem = memfd_create("dealmail-log", MFD_CLOEXEC);
+	if (mem < 0)
+		return -1;
+	fflush(stderr);
+	int real = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (real < 0 || dup2(mem, STDERR_FILENO) < 0) {
+		if (real >= 0)
+			close(real);
+		close(mem);
+		return -1;
+	}
+	close(mem);
+	return real;
+}
+
+static void release_stderr(int real)
+{
+	if (real < 0)
+		return;
+	fflush(stdout);
+	fflush(stderr);
+	char chunk[4096];
+	ssize_t n;
+	if (lseek(STDERR_FILENO, 0, SEEK_SET) == 0)
+		while ((n = read(STDERR_FILENO, chunk, sizeof chunk)) > 0)
+			for (ssize_t o = 0; o < n;) {
+				ssize_t w = write(real, chunk + o, (size_t)(n - o));
+				if (w <= 0)
+					break;
+				o += w;
+			}
+	dup2(real, STDERR_FILENO);
+	close(real);
+}
+
 /* With [dealmail] socket, a running `dealmail serve` may take the message
  * (handoff.h); then its verdict is ours and we end here.  Otherwise stdin
  * is untouched and the message is processed below. */
@@ -251,6 +297,7 @@ static int cmd_ingest(int argc, char **argv)
 	if (!maildir && !mbox && optind == argc) {
 		/* the MTA pipe: a deadline, and never a crash the MTA would bounce */
 		pipe_handoff();
+		int real_stderr = hold_stderr();
 		struct config *cfg;
 		int timeout = 8;
 		size_t max = 0;
@@ -262,9 +309,11 @@ static int cmd_ingest(int argc, char **argv)
 			max = cfg->max_message_bytes + 1;
 		} else {
 			printf("4.3.0 dealmail: configuration error; the message will be retried\n");
+			release_stderr(real_stderr);
 			return EXIT_TEMPFAIL;
 		}
 		int rc = source_pipe(pipe_work, cfg, timeout, max);
+		release_stderr(real_stderr);
 		/* the worker shared our memory and freed what it used (cfg too):
 		 * nothing more to free, flush or run at exit */
 		_exit(rc);

@@ -50,6 +50,12 @@ out=$(msg 2 | "$ING"); rc=$?
 check "database locked: exit 75 (the MTA defers)" "$rc" 75
 case $out in 4.3.0*) echo "ok   - database locked: prints an RFC 3463 4.3.0 line";;
 *) echo "FAIL - database locked: stdout '$out'"; fails=$((fails + 1));; esac
+# Postfix's pipe(8) reads stdout and stderr as one stream and takes the
+# status from its start: the error logged on the way comes after the line
+out=$(msg 3 | "$DEALMAIL_BIN" ingest 2>&1); rc=$?
+check "database locked, logging on: exit 75" "$rc" 75
+case $out in "4.3.0 "*locked*) echo "ok   - ... stdout and stderr together start with the 4.3.0 line, the log follows";;
+*) echo "FAIL - ... stdout and stderr together: '$out'"; fails=$((fails + 1));; esac
 wait "$LOCKER"; LOCKER=
 msg 2 | "$ING"; check "the MTA's retry: exit 0" "$?" 0
 check "retried message applied once" "$(deals)" 2
