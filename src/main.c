@@ -285,6 +285,8 @@ static int cmd_ingest(int argc, char **argv)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+", lo, NULL)) != -1) {
+		if ((c == 'm' || c == 'b') && (maildir || mbox))
+			return usage("ingest: one --maildir DIR or one --mbox FILE at a time");
 		if (c == 'm')
 			maildir = optarg;
 		else if (c == 'b')
@@ -337,23 +339,32 @@ static int cmd_ingest(int argc, char **argv)
 static int cmd_explain(int argc, char **argv)
 {
 	bool json = false;
-	const char *file = "-";
+	const char *file = NULL;
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--format") && i + 1 < argc) {
-			const char *f = argv[++i];
-			if (!strcmp(f, "json"))
-				json = true;
-			else if (strcmp(f, "text"))
+		const char *f = NULL;
+		if (!strcmp(argv[i], "--format")) {
+			if (i + 1 == argc)
 				return usage("explain --format text|json");
+			f = argv[++i];
 		} else if (!strncmp(argv[i], "--format=", 9))
-			json = !strcmp(argv[i] + 9, "json");
+			f = argv[i] + 9;
 		else if (!strcmp(argv[i], "--json"))
-			json = true;
+			f = "json";
 		else if (argv[i][0] == '-' && argv[i][1])
 			return usage("explain [FILE] [--format text|json]");
+		else if (file)
+			return usage("explain takes one message (FILE, or standard input)");
 		else
 			file = argv[i];
+		if (f && !strcmp(f, "json"))
+			json = true;
+		else if (f && !strcmp(f, "text"))
+			json = false;
+		else if (f)
+			return usage("explain --format text|json");
 	}
+	if (!file)
+		file = "-";
 	struct app app;
 	int rc = app_open_mode(&app, DB_READONLY);
 	if (rc)
@@ -511,6 +522,8 @@ static int deal_list(int argc, char **argv)
 		else
 			return usage("deal list [--stage KEY] [--owner EMAIL]");
 	}
+	if (optind < argc)
+		return usage("deal list [--stage KEY] [--owner EMAIL]: unexpected argument");
 	struct app app;
 	int rc = app_open_mode(&app, DB_READONLY);
 	if (rc)
@@ -744,8 +757,9 @@ out:
 
 static int cmd_version(int argc, char **argv)
 {
-	(void)argc;
 	(void)argv;
+	if (argc > 1)
+		return usage("version takes no arguments");
 	printf("dealmail %s\n", DEALMAIL_VERSION);
 	return 0;
 }
@@ -792,6 +806,8 @@ static const struct cmd commands[] = {
 static int cmd_help(int argc, char **argv)
 {
 	size_t n = sizeof commands / sizeof commands[0];
+	if (argc > 2)
+		return usage("help [COMMAND]");
 	if (argc > 1) {
 		for (size_t i = 0; i < n; i++)
 			if (!strcmp(commands[i].name, argv[1])) {
@@ -837,8 +853,14 @@ int main(int argc, char **argv)
 		else
 			break;
 	}
-	if (i >= argc)
-		return cmd_help(1, argv), EXIT_USAGE;
+	if (i >= argc) {
+		/* a bad command line: the usage goes where errors go */
+		fflush(stdout);
+		if (dup2(STDERR_FILENO, STDOUT_FILENO) >= 0)
+			cmd_help(1, argv);
+		fflush(stdout);
+		return EXIT_USAGE;
+	}
 	/* without a configuration there are no reps and no assistant address:
 	 * every rep's reply would become a lead, so the commands that act on
 	 * mail refuse to start (the others show the built-in defaults) */

@@ -1045,7 +1045,10 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->outcome = O_LEAD;
 		else {
 			a->outcome = O_IGNORE;
-			a->note = "no command in the visible text";
+			/* apply_rep() answers it with the usage */
+			a->note = a->addressed && a->visible[0] && cfg->confirm != CONFIRM_NEVER
+					  ? "no command in the visible text: the rep is answered with the usage (help)"
+					  : "no command in the visible text";
 		}
 		return db_error(app->db) ? -1 : 0;
 	}
@@ -1357,7 +1360,7 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 	struct message *msg = message_parse_for(app, raw, len, &why);
 	if (!msg) {
 		if (json) {
-			buf_adds(out, "{\"class\":null,\"sender\":null,\"authenticated\":null,\"deal\":null,"
+			buf_adds(out, "{\"class\":\"unknown\",\"sender\":null,\"authenticated\":null,\"deal\":null,"
 				      "\"route\":\"none\",\"visible_text\":\"\",\"commands\":[],\"outcome\":\"quarantine\","
 				      "\"reason\":");
 			json_str(out, why);
@@ -1372,6 +1375,24 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 	if (dup) {
 		a.outcome = O_IGNORE;
 		a.note = "already processed: a new delivery of it changes nothing";
+	}
+	/* The visible text of every message, and the command lines of one whose
+	 * sender may not run them (a contact, a stranger, a rep's address that
+	 * failed authentication), each with why: what an admin asks explain
+	 * about when "my update did not apply". */
+	if (!a.visible)   /* freed with the analysis */
+		a.visible = msg->visible ? xstrdup(msg->visible) : reply_visible(msg->text ? msg->text : "");
+	struct command_list foreign = {0};
+	const char *foreign_why = NULL;
+	if ((a.cls == C_UNKNOWN || a.cls == C_CONTACT) && !a.cmds.n) {
+		char today[11];
+		app_today(today);
+		commands_parse(a.visible, today, &foreign);
+		const struct rep *rep = config_rep_find(app->cfg, a.sender);
+		foreign_why = rep && !strcasecmp(rep->email, a.sender)
+				      ? "the sender's address is a rep's but the message is not authenticated "
+					"(require_auth): no command runs"
+				      : "the sender is not a rep: commands run only for reps";
 	}
 	if (json) {
 		buf_adds(out, "{\"class\":");
@@ -1411,6 +1432,18 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 			}
 			buf_addc(out, '}');
 		}
+		for (size_t i = 0; i < foreign.n; i++) {
+			const struct command *c = &foreign.v[i];
+			buf_adds(out, i || a.cmds.n ? ",{\"line\":" : "{\"line\":");
+			json_str(out, c->line);
+			buf_adds(out, ",\"keyword\":");
+			json_str(out, command_keyword(c->kind));
+			buf_adds(out, ",\"value\":");
+			json_str(out, c->value);
+			buf_adds(out, ",\"ok\":false,\"error\":");
+			json_str(out, foreign_why);
+			buf_addc(out, '}');
+		}
 		buf_adds(out, "],\"outcome\":");
 		json_str(out, outcome_name(a.outcome));
 		buf_adds(out, ",\"message_id\":");
@@ -1441,8 +1474,11 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 			buf_addf(out, "command:   %s  -> %s%s%s%s%s\n", a.cmds.v[i].line, a.res[i].err ? "ERROR: " : "ok",
 				 a.res[i].error ? a.res[i].error : "", a.res[i].suggest ? " (did you mean \"" : "",
 				 a.res[i].suggest ? a.res[i].suggest : "", a.res[i].suggest ? "\"?)" : "");
+		for (size_t i = 0; i < foreign.n; i++)
+			buf_addf(out, "command:   %s  -> not run: %s\n", foreign.v[i].line, foreign_why);
 		buf_addf(out, "outcome:   %s%s%s\n", outcome_name(a.outcome), a.note ? " — " : "", a.note ? a.note : "");
 	}
+	commands_free(&foreign);
 	analysis_free(&a);
 	message_free(msg);
 	return EXIT_OK;

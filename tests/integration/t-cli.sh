@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# t-cli.sh — the command line of SPEC §2 as a script sees it: a bad command
+# line is 64 with the reason on stderr and nothing on stdout, whatever the
+# command (extra arguments, two sources, two messages for explain, an
+# unknown --format); the good forms still work.
+set -u
+: "${DEALMAIL_BIN:?DEALMAIL_BIN must name the binary under test}"
+T=$(mktemp -d /tmp/dmcli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+check() { if [ "$2" = "$3" ]; then echo "ok   - $1"; else echo "FAIL - $1: got '$2', expected '$3'"; fails=$((fails + 1)); fi; }
+cat > "$T/dealmail.conf" <<EOC
+[dealmail]
+database = $T/dealmail.db
+address = ventas@example.com
+[rep "ana@example.com"]
+name = Ana
+EOC
+export DEALMAIL_CONFIG=$T/dealmail.conf DEALMAIL_SECRET=cli-test-secret-0123456789abcdef DEALMAIL_NOW=2026-11-23T15:00:00Z
+"$DEALMAIL_BIN" init >/dev/null || exit 1
+printf 'From: Ana <ana@example.com>\nTo: ventas@example.com\nSubject: hola\nMessage-ID: <c1@example.com>\n\nhelp\n' > "$T/m.eml"
+cp "$T/m.eml" "$T/n.eml"
+mkdir -p "$T/md/new" "$T/md/cur" "$T/md/tmp"
+: > "$T/box.mbox"
+
+usage() {   # usage NAME ARGS...: exit 64, a reason on stderr, stdout empty
+	local name=$1
+	shift
+	"$DEALMAIL_BIN" "$@" > "$T/out" 2> "$T/err"
+	check "$name: exit 64" "$?" 64
+	check "$name: nothing on stdout" "$(wc -c < "$T/out")" 0
+	if [ -s "$T/err" ]; then echo "ok   - $name: says why on stderr"; else
+		echo "FAIL - $name: nothing on stderr"; fails=$((fails + 1)); fi
+}
+usage "no command" -q
+usage "version with an argument" version extra
+usage "help with two arguments" help init extra
+usage "deal list with an argument" deal list extra
+usage "deal list --stage with an argument" deal list --stage new extra
+usage "explain with two messages" explain "$T/m.eml" "$T/n.eml"
+usage "explain --format=yaml" explain "$T/m.eml" --format=yaml
+usage "explain --format yaml" explain "$T/m.eml" --format yaml
+usage "ingest --mbox and --maildir" ingest --mbox "$T/box.mbox" --maildir "$T/md"
+usage "ingest --maildir twice" ingest --maildir "$T/md" --maildir "$T/md"
+
+"$DEALMAIL_BIN" explain "$T/m.eml" --format=json > "$T/out"
+check "explain --format=json: exit 0" "$?" 0
+check "explain --format=json: JSON" "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["class"])' "$T/out")" rep
+"$DEALMAIL_BIN" explain --format text < "$T/m.eml" | grep -q "^class: *rep"
+check "explain from standard input, as text" "$?" 0
+"$DEALMAIL_BIN" version > /dev/null
+check "version: exit 0" "$?" 0
+"$DEALMAIL_BIN" help ingest > /dev/null
+check "help ingest: exit 0" "$?" 0
+"$DEALMAIL_BIN" ingest --maildir "$T/md"
+check "ingest --maildir (empty): exit 0" "$?" 0
+echo "t-cli: $fails failure(s)"
+[ "$fails" -eq 0 ]
