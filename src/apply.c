@@ -795,11 +795,33 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		const char *who = a->unsub_email ? a->unsub_email : a->sender;
 		db_exec(app->db, "UPDATE contacts SET unsubscribed = 1 WHERE email = ?", "t", who);
 		contact_stop_sequences(app, who, "unsubscribe");
-		if (a->deal > 0 && cfg->score_unsubscribe)
-			deal_add_score(app, a->deal, cfg->score_unsubscribe, a->sender, a->key);
+		if (cfg->score_unsubscribe) {
+			/* the deal it came in on, or else every open deal of the
+			 * contact (an unsubscribe by the drip's signed address
+			 * names the contact, not a deal) */
+			if (a->deal > 0)
+				deal_add_score(app, a->deal, cfg->score_unsubscribe, a->sender, a->key);
+			else {
+				struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON "
+							 "c.id = d.contact_id WHERE c.email = ? AND d.status = 'open' "
+							 "ORDER BY d.id", "t", who);
+				int64_t ids[64];
+				size_t n = 0;
+				while (db_next(q) && n < sizeof ids / sizeof ids[0])
+					ids[n++] = db_col_int(q, 0);
+				db_done(q);
+				for (size_t i = 0; i < n; i++)
+					deal_add_score(app, ids[i], cfg->score_unsubscribe, a->sender, a->key);
+			}
+		}
 	}
 	if (a->deal <= 0)
 		return db_error(app->db) ? -1 : 0;
+	/* a contact added by address alone gets the name they sign their mail
+	 * with ({{contact.first_name}} in the drips) */
+	if (msg->from.name && *msg->from.name && !strchr(msg->from.name, '@'))
+		db_exec(app->db, "UPDATE contacts SET name = ? WHERE email = ? AND (name IS NULL OR name = '')", "tt",
+			msg->from.name, a->sender);
 	if (event(app, a->deal, "email", NULL, msg->subject, NULL, a->sender, a->key) < 0)
 		return -1;
 	activity(app, a->deal, msg, a->visible, a->key);

@@ -167,7 +167,36 @@ void stop_enrollments(struct app *app, int64_t deal, const char *why)
 			"WHERE deal_id = ? AND status = 'active'", "ti", why, deal);
 }
 
-int64_t deal_create(struct app *app, const struct deal_new *d, const char **err_r)
+static int64_t deal_insert(struct app *app, const struct deal_new *d, const char **err_r);
+
+/* A title or a name as stored: control characters (a CR LF typed into a
+ * `deal add --title`, a tab from a spreadsheet) become spaces.  Headers
+ * were safe already (compose.c), but digests, replies and exports were not
+ * (a line "Bcc: x" in a body). */
+static char *one_line(const char *s)
+{
+	if (!s)
+		return NULL;
+	char *t = xstrdup(s);
+	for (unsigned char *p = (unsigned char *)t; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return t;
+}
+
+int64_t deal_create(struct app *app, const struct deal_new *d0, const char **err_r)
+{
+	struct deal_new dd = *d0;
+	char *title = one_line(d0->title), *cname = one_line(d0->contact_name);
+	dd.title = title;
+	dd.contact_name = cname;
+	int64_t id = deal_insert(app, &dd, err_r);
+	free(title);
+	free(cname);
+	return id;
+}
+
+static int64_t deal_insert(struct app *app, const struct deal_new *d, const char **err_r)
 {
 	const struct config *cfg = app->cfg;
 	char now[21];
@@ -410,6 +439,10 @@ void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang)
 		tvars_set(v, "contact.name", cn ? cn : ce);
 		if (cn && *cn) {
 			char first[128];
+			/* "Pérez, José" (as directories write it): José */
+			const char *comma = strstr(cn, ", ");
+			if (comma && comma[2] && !strchr(comma + 2, ','))
+				cn = comma + 2;
 			size_t k = strcspn(cn, " ");
 			if (k >= sizeof first)
 				k = sizeof first - 1;
