@@ -108,11 +108,29 @@ static char *trim_dup(const char *s, size_t n)
 	return xstrndup(s, n);
 }
 
+/* Blank: white space only, the Unicode kinds included (Outlook's text
+ * alternative of an HTML-only reply is often a lone no-break space). */
 static bool is_blank(const char *s)
 {
-	for (; s && *s; s++)
-		if (!is_space((unsigned char)*s))
+	static const char *const uspace[] = {
+		"\xC2\xA0", "\xE2\x80\x8B", "\xE2\x80\xAF", "\xE3\x80\x80", "\xEF\xBB\xBF",
+	};
+	while (s && *s) {
+		if (is_space((unsigned char)*s)) {
+			s++;
+			continue;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < sizeof uspace / sizeof uspace[0] && !k; i++)
+			if (!strncmp(s, uspace[i], strlen(uspace[i])))
+				k = strlen(uspace[i]);
+		if (!k && (unsigned char)s[0] == 0xE2 && (unsigned char)s[1] == 0x80 &&
+		    (unsigned char)s[2] >= 0x80 && (unsigned char)s[2] <= 0x8A)
+			k = 3;   /* U+2000..U+200A */
+		if (!k)
 			return false;
+		s += k;
+	}
 	return true;
 }
 
@@ -2160,8 +2178,17 @@ static const char *mime_param(const struct mailmime *m, const char *name)
 	return NULL;
 }
 
+/* An attachment: so disposed, or a named part (Content-Type: …; name=
+ * "notas.txt" without a Content-Disposition, as some clients attach a file)
+ * after the first of its multipart (which is the body). */
 static bool mime_is_attachment(const struct mailmime *m)
 {
+	const struct mailmime *p = m->mm_parent;
+	if (p && p->mm_type == MAILMIME_MULTIPLE && mime_param(m, "name")) {
+		clist *l = p->mm_data.mm_multipart.mm_mp_list;
+		if (!l || !clist_begin(l) || clist_content(clist_begin(l)) != m)
+			return true;
+	}
 	if (!m->mm_mime_fields)
 		return false;
 	for (clistiter *it = clist_begin(m->mm_mime_fields->fld_list); it; it = clist_next(it)) {

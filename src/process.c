@@ -89,17 +89,35 @@ static bool is_autoreply_subject(const char *subject)
 	/* "Re: Ausente", "RE: Fuera de la oficina": the responder's subject
 	 * quoted by a client */
 	char *bare = compose_strip_prefixes(subject ? subject : "");
-	char *f = text_fold(bare);
+	char *f0 = text_fold(bare);
 	free(bare);
+	/* a gateway's tag ("[EXTERNO] Ausente: …", "[EXTERNAL] Automatic
+	 * reply: …") and French Outlook's "RE :" before it */
+	const char *f = f0;
+	for (bool more = true; more;) {
+		more = false;
+		while (*f == ' ')
+			f++;
+		const char *close = *f == '[' ? strchr(f, ']') : NULL;
+		if (close && close - f <= 32) {
+			f = close + 1;
+			more = true;
+		} else if (!strncmp(f, "re :", 4) || !strncmp(f, "tr :", 4) || !strncmp(f, "re:", 3) ||
+			   !strncmp(f, "fw :", 4) || !strncmp(f, "rv :", 4)) {
+			f = strchr(f, ':') + 1;
+			more = true;
+		}
+	}
 	bool r = folded_has_prefix(f, prefixes) || strstr(f, "fuera de la oficina") ||
-		 strstr(f, "respuesta automatica") || strstr(f, "resposta automatica");
+		 strstr(f, "respuesta automatica") || strstr(f, "resposta automatica") ||
+		 strstr(f, "fora do escritorio");
 	for (const char *const *w = with_colon; !r && *w; w++) {
 		size_t n = strlen(*w);
 		r = !strncmp(f, *w, n) && (f[n] == ':' || (f[n] == ' ' && f[n + 1] == ':'));
 	}
 	for (const char *p = f; !r && (p = strstr(p, "out of office")); p++)
 		r = strncmp(p + 13, " hours", 6) != 0;
-	free(f);
+	free(f0);
 	return r;
 }
 
@@ -129,14 +147,15 @@ static enum cls classify_mail(const struct message *msg, bool *is_bounce_r, bool
 	if (message_header(msg, "X-Autoreply") || message_header(msg, "X-Autorespond") ||
 	    message_header(msg, "X-Autoresponse"))
 		return C_AUTOREPLY;
+	/* a list's mail says so whatever its Precedence (bulk, as many do) */
+	if (message_header(msg, "List-Id") || message_header(msg, "List-Post"))
+		return C_LIST;
 	if ((v = message_header(msg, "Precedence"))) {
 		if (!strncasecmp(v, "list", 4))
 			return C_LIST;
 		if (!strncasecmp(v, "bulk", 4) || !strncasecmp(v, "junk", 4) || !strncasecmp(v, "auto_reply", 10))
 			return C_AUTOREPLY;
 	}
-	if (message_header(msg, "List-Id") || message_header(msg, "List-Post"))
-		return C_LIST;
 	if (is_autoreply_subject(msg->subject)) {
 		*by_subject_r = true;
 		return C_AUTOREPLY;
