@@ -877,6 +877,65 @@ static bool rep_with_commands(const struct config *cfg, const struct analysis *a
 	return any;
 }
 
+/* A failure report in plain text (qmail, Yahoo, many appliances): the
+ * address on a line of its own as "<x@y>:" before the copy of the message,
+ * or, in the copy, the Message-ID of one of our messages. */
+static void plain_bounce_scan(struct app *app, const struct message *msg, struct analysis *a)
+{
+	const char *t = msg->text;
+	if (!t)
+		return;
+	bool in_copy = false;
+	for (const char *p = t; *p && !a->bounce_addr;) {
+		size_t n = strcspn(p, "\n");
+		size_t m = n && p[n - 1] == '\r' ? n - 1 : n;
+		if (m >= 10 && !strncmp(p, "--- Below this line", 19))
+			in_copy = true;
+		else if (!in_copy && m > 4 && p[0] == '<' && p[m - 1] == ':' && p[m - 2] == '>' &&
+			 memchr(p, '@', m) && !memchr(p, ' ', m)) {
+			char *addr = xstrndup(p + 1, m - 3);
+			a->bounce_addr = addr;
+		} else if (m > 12 && !strncasecmp(p, "Message-ID:", 11) && a->bounce_outbox <= 0) {
+			char *id = text_trim(xstrndup(p + 11, m - 11));
+			int64_t ob = db_int(app->db, 0, "SELECT id FROM outbox WHERE message_id = ?", "t", id);
+			free(id);
+			if (ob > 0) {
+				a->bounce_outbox = ob;
+				a->bounce_addr = db_text(app->db, "SELECT rcpt FROM outbox WHERE id = ?", "i", ob);
+				a->deal = db_int(app->db, 0, "SELECT deal_id FROM outbox WHERE id = ?", "i", ob);
+			}
+		}
+		p += n + (p[n] == '\n');
+	}
+}
+
+/* A report without a DSN part that says delivery is only delayed (Exim's
+ * "Warning: message … delayed 24 hours", "Delayed Mail (still being
+ * retried)", "… (Delay)"): not a failure. */
+static bool plain_delay_notice(const struct message *msg)
+{
+	static const char *const subj[] = {"delay", "retrasad", "atrasad", "demorad", "retardad", NULL};
+	static const char *const body[] = {"no action is required", "will continue trying", "still trying",
+					   "has not yet been delivered", "have not yet been delivered",
+					   "not yet been delivered", "this is a warning message only",
+					   "no es necesario que haga nada", "nao e necessario fazer nada", NULL};
+	bool r = false;
+	char *f = text_fold(msg->subject ? msg->subject : "");
+	for (const char *const *w = subj; !r && *w; w++)
+		r = strstr(f, *w) != NULL;
+	free(f);
+	if (r || !msg->text)
+		return r;
+	size_t n = strlen(msg->text);
+	char *head = xstrndup(msg->text, n > 4096 ? 4096 : n);
+	f = text_fold(head);
+	free(head);
+	for (const char *const *w = body; !r && *w; w++)
+		r = strstr(f, *w) != NULL;
+	free(f);
+	return r;
+}
+
 int analyze(struct app *app, const struct message *msg, struct analysis *a)
 {
 	const struct config *cfg = app->cfg;
@@ -931,7 +990,7 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		}
 		/* a DSN whose recipients were only delayed or delivered is not a
 		 * bounce, even when it is about one of our messages */
-		bool failure = !msg->is_dsn || msg->dsn_failed.n > 0;
+		bool failure = msg->is_dsn ? msg->dsn_failed.n > 0 : !plain_delay_notice(msg);
 		if (!a->bounce_addr && msg->dsn_failed.n)
 			a->bounce_addr = xstrdup(msg->dsn_failed.v[0].email);
 		/* Exim's plain failure report names the address in a header */
@@ -943,6 +1002,8 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 				a->bounce_addr = xstrdup(l.v[0].email);
 			addrlist_free(&l);
 		}
+		if (!a->bounce_addr && !msg->is_dsn)
+			plain_bounce_scan(app, msg, a);
 		bool known = a->bounce_addr &&
 			     db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->bounce_addr) > 0;
 		a->outcome = failure && known ? O_LOG : O_IGNORE;
