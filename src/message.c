@@ -443,8 +443,20 @@ static void charset_add(struct buf *b, const char *charset, const char *in, size
 		return;
 	}
 	case CS_CP1252:
-		cp1252_to_utf8(b, in, len);
+		/* and the reverse: labelled Latin-1 (a client's default) but
+		 * written in UTF-8 -- every byte above ASCII is in a well-formed
+		 * UTF-8 sequence, which Latin-1 text ("Ã³" for "ó") never is */
+	{
+		size_t at = b->len;
+		bool bad, multi;
+		utf8_sanitize_seen(b, in, len, &bad, &multi);
+		if (bad || !multi) {
+			b->len = at;
+			b->s[at] = '\0';
+			cp1252_to_utf8(b, in, len);
+		}
 		return;
+	}
 	case CS_ICONV:
 		if (!iconv_to_utf8(b, name, in, len))
 			auto_to_utf8(b, in, len); /* unknown label */
