@@ -250,6 +250,15 @@ static int check_auth(const struct config *cfg, const struct message *msg)
 		}
 		int ok = 0;
 		char *save = NULL;
+		/* a ';' inside a quoted-string (reason="good; signature") does
+		 * not end a resinfo */
+		bool inq = false;
+		for (char *q = p; *q; q++) {
+			if (*q == '"')
+				inq = !inq;
+			else if (*q == ';' && inq)
+				*q = ',';
+		}
 		char *rest = strchr(p, ';');
 		for (char *r = rest ? strtok_r(rest + 1, ";", &save) : NULL; r && !ok;
 		     r = strtok_r(NULL, ";", &save)) {
@@ -266,9 +275,17 @@ static int check_auth(const struct config *cfg, const struct message *msg)
 					 aligned(val[0] == '@' ? val + 1 : domain_of(val), fromdom))
 					ok = 1;
 			} else if (!strncasecmp(r, "spf=pass", 8)) {
-				if (prop_value(r, "smtp.mailfrom=", val, sizeof val) &&
-				    aligned(strchr(val, '@') ? domain_of(val) : val, fromdom))
-					ok = 1;
+				/* smtp.mailfrom=<ana@example.com>, as some servers write it */
+				char *mf = val;
+				if (prop_value(r, "smtp.mailfrom=", val, sizeof val)) {
+					if (*mf == '<')
+						mf++;
+					size_t ml = strlen(mf);
+					if (ml && mf[ml - 1] == '>')
+						mf[ml - 1] = '\0';
+					if (aligned(strchr(mf, '@') ? domain_of(mf) : mf, fromdom))
+						ok = 1;
+				}
 			}
 		}
 		free(s);
