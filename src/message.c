@@ -2703,6 +2703,29 @@ static void set_forwarded(struct walk *w, const struct mailmime *m)
 	rawfields_free(&f);
 }
 
+/* A forwarded message attached as a file ("x.eml" sent as
+ * application/octet-stream, as some clients and web mail do). */
+static bool is_eml_file(const struct mailmime *m, const char *type)
+{
+	if (strcmp(type, "application/octet-stream"))
+		return false;
+	const char *name = mime_param(m, "name");
+	if (!name && m->mm_mime_fields)
+		for (clistiter *it = clist_begin(m->mm_mime_fields->fld_list); it && !name; it = clist_next(it)) {
+			struct mailmime_field *f = clist_content(it);
+			if (!f || f->fld_type != MAILMIME_FIELD_DISPOSITION || !f->fld_data.fld_disposition)
+				continue;
+			clist *pl = f->fld_data.fld_disposition->dsp_parms;
+			for (clistiter *j = pl ? clist_begin(pl) : NULL; j && !name; j = clist_next(j)) {
+				struct mailmime_disposition_parm *dp = clist_content(j);
+				if (dp && dp->pa_type == MAILMIME_DISPOSITION_PARM_FILENAME)
+					name = dp->pa_data.pa_filename;
+			}
+		}
+	size_t n = name ? strlen(name) : 0;
+	return n > 4 && !strcasecmp(name + n - 4, ".eml");
+}
+
 /* Depth-first: the DSN report and the first forwarded message. */
 static void walk_tree(struct walk *w, const struct mailmime *m, bool in_report, int depth)
 {
@@ -2725,7 +2748,8 @@ static void walk_tree(struct walk *w, const struct mailmime *m, bool in_report, 
 		return;
 	}
 	bool is_msg = m->mm_type == MAILMIME_MESSAGE ||
-		      (m->mm_type == MAILMIME_SINGLE && !strcmp(type, "message/rfc822"));
+		      (m->mm_type == MAILMIME_SINGLE &&
+		       (!strcmp(type, "message/rfc822") || is_eml_file(m, type)));
 	if (is_msg && depth > 0 && !in_report && !w->msg->has_forwarded) {
 		set_forwarded(w, m);
 		return;
