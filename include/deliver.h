@@ -38,6 +38,11 @@ struct deliver_stats {
 /* Deliver what is due.  Returns 0, 75 (transport down or database busy: try
  * later), 78 (the [smtp] configuration cannot work) or 74. */
 int outbox_deliver(struct app *app, const struct retry_policy *rp, struct deliver_stats *st);
+/* The same for these rows only (those still queued; `digest --send`). */
+int outbox_deliver_ids(struct app *app, const struct retry_policy *rp, const int64_t *ids, size_t n,
+		       struct deliver_stats *st);
+/* One log line: what a delivery run sent, deferred and failed. */
+void report_send(const struct deliver_stats *st);
 
 /* One `tick`: stale deals, due sequence steps, then delivery.  Returns the
  * worst exit code of the three. */

@@ -193,8 +193,10 @@ static int lock_send(struct app *app, int *fd_r)
 	return 0;
 }
 
-int outbox_deliver(struct app *app, const struct retry_policy *rp, struct deliver_stats *st)
+static int deliver(struct app *app, const struct retry_policy *rp, const int64_t *only, size_t nonly,
+		   struct deliver_stats *st)
 {
+	size_t taken = 0;
 	struct transport *t = NULL;
 	int lockfd = -1, rc = 0, down_in_a_row = 0;
 	int64_t after = 0;
@@ -219,11 +221,16 @@ int outbox_deliver(struct app *app, const struct retry_policy *rp, struct delive
 	for (;;) {
 		int64_t ids[256];
 		size_t n = 0;
-		struct dbq *q = db_query(app->db, "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt <= ? "
-					 "AND id > ? ORDER BY id LIMIT 256", "ti", now_iso, after);
-		while (db_next(q))
-			ids[n++] = db_col_int(q, 0);
-		db_done(q);
+		if (only) {   /* these rows (load_row() takes only the queued ones) */
+			while (n < 256 && taken < nonly)
+				ids[n++] = only[taken++];
+		} else {
+			struct dbq *q = db_query(app->db, "SELECT id FROM outbox WHERE status = 'queued' AND "
+						 "next_attempt <= ? AND id > ? ORDER BY id LIMIT 256", "ti", now_iso, after);
+			while (db_next(q))
+				ids[n++] = db_col_int(q, 0);
+			db_done(q);
+		}
 		if (db_error(app->db)) {
 			log_error("outbox: %s", db_error(app->db));
 			rc = db_tempfail(app->db) ? EXIT_TEMPFAIL : EXIT_IOERR;
@@ -303,7 +310,22 @@ out:
 	return rc;
 }
 
-static void report_send(const struct deliver_stats *st)
+int outbox_deliver(struct app *app, const struct retry_policy *rp, struct deliver_stats *st)
+{
+	return deliver(app, rp, NULL, 0, st);
+}
+
+int outbox_deliver_ids(struct app *app, const struct retry_policy *rp, const int64_t *ids, size_t n,
+		       struct deliver_stats *st)
+{
+	if (!n) {
+		memset(st, 0, sizeof *st);
+		return 0;
+	}
+	return deliver(app, rp, ids, n, st);
+}
+
+void report_send(const struct deliver_stats *st)
 {
 	if (st->sent || st->deferred || st->failed)
 		log_info("send: %d sent, %d deferred, %d failed%s", st->sent, st->deferred, st->failed,

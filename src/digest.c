@@ -14,10 +14,12 @@
 #include "digest.h"
 #include "app.h"
 #include "cli.h"
+#include "deliver.h"
 #include "report.h"
 #include "template.h"
 #include "util.h"
 #include <getopt.h>
+#include <signal.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -646,6 +648,8 @@ int cmd_digest(int argc, char **argv)
 		{"print", no_argument, 0, 'p'}, {"send", no_argument, 0, 's'}, {0, 0, 0, 0}};
 	const char *who = NULL;
 	bool as_manager = false, print = false, send = false;
+	int64_t *queued = NULL;   /* the digests queued: delivered with --send */
+	size_t nq = 0, capq = 0;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -728,16 +732,33 @@ int cmd_digest(int argc, char **argv)
 			rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : db_error(app.db) ? EXIT_IOERR : EXIT_CONFIG;
 			break;
 		}
-		if (k > 0)
+		if (k > 0) {
 			printf("digest for %s queued (outbox #%lld)\n", ts[i].rep->email, (long long)id);
+			if (nq == capq) {
+				capq = capq ? 2 * capq : 16;
+				queued = xrealloc(queued, capq * sizeof *queued);
+			}
+			queued[nq++] = id;
+		}
 	}
 	report_base_free(base);
 	if (send) {
 		db_set_sync(app.db, true);
 		if (db_checkpoint(app.db) < 0 && !rc)
 			rc = EXIT_TEMPFAIL;
+		/* --send sends: the digests just queued are delivered now (a
+		 * server that is down leaves them queued for the next tick: 75) */
+		if (!rc && nq) {
+			struct retry_policy rp;
+			struct deliver_stats ds;
+			retry_policy_default(&rp, app.cfg);
+			signal(SIGPIPE, SIG_IGN);
+			rc = outbox_deliver_ids(&app, &rp, queued, nq, &ds);
+			report_send(&ds);
+		}
 	}
 out:
+	free(queued);
 	free(ts);
 	app_close(&app);
 	return rc;

@@ -159,9 +159,18 @@ bad = [f for f in glob.glob(sys.argv[1] + "/new/*")
 evil = [f for f in glob.glob(sys.argv[1] + "/new/*") if b"Evil" in open(f, "rb").read()]
 sys.exit(1 if bad or not evil else 0)' "$T/srv/plain/md"
 check "1 drips carry List-Unsubscribe with a u. token and a VERP envelope" \
-	bash -c "grep -l '^List-Unsubscribe: <mailto:ventas+u\.' '$T/srv/plain/md/new/'* | wc -l | grep -qx 6 &&
+	bash -c "$PY -c '
+import email, email.policy, glob, sys
+n = sum(1 for f in glob.glob(sys.argv[1] + \"/new/*\")
+        if str(email.message_from_binary_file(open(f, \"rb\"), policy=email.policy.default)
+               .get(\"List-Unsubscribe\", \"\")).strip().startswith(\"<mailto:ventas+u.\"))
+sys.exit(0 if n == 6 else 1)' '$T/srv/plain/md' &&
 		grep -c '\"mail_from\": \"ventas+b\.' '$T/srv/plain/md/log.jsonl' | grep -qx $n"
 check "1 a second send has nothing to do" bash -c "DEALMAIL_NOW=2026-11-24T15:00:00Z DEALMAIL_CONFIG=$T/c1/dealmail.conf $D send && [ \$(ls $T/srv/plain/md/new | wc -l) = $n ]"
+DEALMAIL_NOW=2026-11-24T16:00:00Z dm c1 digest --rep ana@example.com --send >/dev/null 2>&1
+check "1 digest --send exits 0" [ "$?" = 0 ]
+check "1 digest --send delivers the digest then and there" [ "$(sql c1 "SELECT status FROM outbox WHERE kind = 'digest'")" = sent ]
+check "1 ... it reached the server" [ "$(ls "$T/srv/plain/md/new" | wc -l)" = $((n + 1)) ]
 
 # ---- 2 4xx then 2xx ---------------------------------------------------------
 start_server temp --tempfail cliente1@acme.example || exit 1
