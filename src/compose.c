@@ -96,14 +96,15 @@ static size_t encode_words(struct buf *b, const char *s, size_t col)
 
 /* Append s (which starts with the space that separates it from what is
  * before it), folded -- CRLF inserted before a run of spaces -- where the
- * next word would take the line past 76 columns.  A word is never alone on
- * an otherwise empty first line: `start` is the column right after "Name:".
- * Returns the column at the end. */
+ * next word would take the line past 76 columns.  The first word stays on
+ * the field's first line however long ("List-Unsubscribe: <mailto:…>" is
+ * read as one line by many a filter): `start` is the column right after
+ * "Name:".  Returns the column at the end. */
 static size_t add_folded(struct buf *b, const char *s, size_t col, size_t start)
 {
 	while (*s) {
 		size_t sp = strspn(s, " "), w = strcspn(s + sp, " ");
-		if (sp && col + sp + w > 76 && (col > start || sp + w <= 76)) {
+		if (sp && col + sp + w > 76 && col > start) {
 			buf_adds(b, "\r\n");
 			col = 0;
 		}

@@ -242,13 +242,50 @@ static const struct tentry *lookup(const struct ctx *c, const char *name)
 	return NULL;
 }
 
+/* The dotted names of these roots are a fixed set: every one the code sets
+ * and the shipped templates use ({{deal.titel}} is a typo `config check`
+ * reports, not an empty string in every confirmation).  The other roots
+ * (lists, sections) are checked by their root. */
+static const char *const fixed_roots[] = {
+	"deal", "contact", "rep", "owner", "assistant", "message", "sequence", "undo", "unsubscribe", "digest", NULL,
+};
+static const char *const known_names[] = {
+	"assistant.address", "assistant.name", "contact.email", "contact.first_name", "contact.name",
+	"deal.close_date", "deal.currency", "deal.days", "deal.id", "deal.others", "deal.owner",
+	"deal.picked", "deal.reason", "deal.score", "deal.stage", "deal.stage_key", "deal.status", "deal.tag",
+	"deal.title", "deal.value", "digest.address", "digest.attention", "digest.avg_age", "digest.avg_deal",
+	"digest.close_ratio", "digest.conv_count", "digest.conversion", "digest.cycle_days", "digest.date",
+	"digest.deals_needed", "digest.empty", "digest.failed", "digest.failed_count", "digest.failed_more",
+	"digest.forecast_bar", "digest.forecast_pct", "digest.funnel", "digest.lost", "digest.lost_reasons",
+	"digest.lost_reasons_count", "digest.manager", "digest.moves", "digest.moves_count",
+	"digest.moves_lost", "digest.moves_more", "digest.moves_won", "digest.new", "digest.new_count",
+	"digest.new_more", "digest.open_bar", "digest.open_deals", "digest.open_pct", "digest.open_value",
+	"digest.per_rep", "digest.silent", "digest.silent_count", "digest.silent_more", "digest.since",
+	"digest.stalled", "digest.stalled_count", "digest.stalled_more", "digest.target", "digest.target_bar",
+	"digest.target_monthly", "digest.target_pct", "digest.tasks", "digest.tasks_count",
+	"digest.tasks_due", "digest.tasks_more", "digest.tasks_overdue", "digest.team", "digest.velocity_day",
+	"digest.velocity_month", "digest.weighted", "digest.wins_needed", "digest.won", "digest.won_reasons",
+	"digest.won_reasons_count", "message.excerpt", "message.subject", "owner.email", "owner.name",
+	"rep.email", "rep.name", "sequence.name", "sequence.step", "sequence.steps", "undo.minutes",
+	"unsubscribe.address", NULL,
+};
+
 static bool known(const char *name)
 {
 	size_t n = strcspn(name, ".");
-	for (const char *const *r = known_roots; *r; r++)
-		if (strlen(*r) == n && !strncmp(*r, name, n))
-			return true;
-	return false;
+	bool root = false;
+	for (const char *const *r = known_roots; *r && !root; r++)
+		root = strlen(*r) == n && !strncmp(*r, name, n);
+	if (!root || !name[n])
+		return root;
+	for (const char *const *r = fixed_roots; *r; r++)
+		if (strlen(*r) == n && !strncmp(*r, name, n)) {
+			for (const char *const *k = known_names; *k; k++)
+				if (!strcmp(*k, name))
+					return true;
+			return false;
+		}
+	return true;
 }
 
 static void emit(struct buf *out, const char *s, bool escape)

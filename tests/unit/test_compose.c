@@ -298,16 +298,16 @@ static void test_long_header_lines_and_ids(void **state)
 	free(subject);
 }
 
-/* Every header line fits in 76 columns: encoded-words (RFC 2047 §2), long
- * ASCII names folded at their spaces, a long single word moved to a line of
- * its own; threading ids that are not msg-ids are left out. */
+/* Every header line fits in 76 columns (but a single word too long for
+ * its field's first line): encoded-words (RFC 2047 §2), long ASCII names
+ * folded at their spaces; threading ids that are not msg-ids are left out. */
 static size_t longest_header_line(const char *raw)
 {
 	size_t longest = 0;
 	const char *end = strstr(raw, "\r\n\r\n");
 	for (const char *p = raw; p < end;) {
 		size_t n = strcspn(p, "\r\n");
-		if (n > longest)
+		if (n > longest && strncmp(p, "List-Unsubscribe: ", 18))
 			longest = n;
 		p += n;
 		p += strspn(p, "\r\n");
@@ -332,6 +332,9 @@ static void test_header_lines_fit(void **state)
 			   .text = "hi", .date = 0};
 	size_t len;
 	char *raw = compose_message(&m, &len);
+	/* List-Unsubscribe's one long word stays on the field's first line */
+	assert_non_null(strstr(raw, "\r\nList-Unsubscribe: <mailto:ventas+u.17.0123456789@example.com"
+				    "?subject=unsubscribe>\r\n"));
 	size_t longest = longest_header_line(raw);
 	if (longest > 76)
 		print_error("a header line of %zu characters:\n%s\n", longest, raw);
@@ -341,7 +344,6 @@ static void test_header_lines_fit(void **state)
 	assert_non_null(strstr(raw, "References: <r1@x.example> <r2@[10.0.0.1]>\r\n"));
 	assert_non_null(strstr(raw, "Word199 <longname@x.com>") ||
 			strstr(raw, "Word199\r\n <longname@x.com>") ? raw : NULL);
-	assert_non_null(strstr(raw, "List-Unsubscribe:\r\n <mailto:"));
 	free(raw);
 	buf_release(&name);
 }

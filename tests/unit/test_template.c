@@ -112,11 +112,11 @@ static void test_variables_and_sections(void **state)
 	put("t", "en", "a.txt",
 	    "Subject: Re: {{message.subject}} {{deal.tag}}\n"
 	    "\n"
-	    "Hi {{ rep.name }}, {{deal.title}} ({{deal.missing}}).\n"
+	    "Hi {{ rep.name }}, {{deal.title}} ({{any.missing}}).\n"
 	    "{{#deal.value}}Value: {{deal.value}} {{.}}{{/deal.value}}\n"
 	    "{{^deal.value}}No value{{/deal.value}}\n"
-	    "{{#deal.zero}}zero is true{{/deal.zero}}{{^deal.zero}}zero is false{{/deal.zero}}\n"
-	    "{{#deal.no}}no{{/deal.no}}{{#deal.empty}}empty{{/deal.empty}}{{#deal.unset}}unset{{/deal.unset}}\n"
+	    "{{#any.zero}}zero is true{{/any.zero}}{{^any.zero}}zero is false{{/any.zero}}\n"
+	    "{{#any.no}}no{{/any.no}}{{#any.empty}}empty{{/any.empty}}{{#any.unset}}unset{{/any.unset}}\n"
 	    "{{! a comment }}\n"
 	    "{{#changes}}\n"
 	    "  - {{text}} by {{rep.name}}\n"
@@ -137,11 +137,11 @@ static void test_variables_and_sections(void **state)
 	tvars_set(v, "rep.name", "Ana");
 	tvars_set(v, "deal.title", "ACME <renewal>");
 	tvars_setf(v, "deal.value", "%d", 12000);
-	tvars_set(v, "deal.zero", "0");
-	tvars_set(v, "deal.no", "false");
-	tvars_set(v, "deal.empty", "");
-	tvars_set(v, "deal.unset", "x");
-	tvars_set(v, "deal.unset", NULL);
+	tvars_set(v, "any.zero", "0");
+	tvars_set(v, "any.no", "false");
+	tvars_set(v, "any.empty", "");
+	tvars_set(v, "any.unset", "x");
+	tvars_set(v, "any.unset", NULL);
 	tvars_set(tvars_push(v, "changes"), "text", "stage: demo → proposal");
 	tvars_set(tvars_push(v, "changes"), "text", "value: 12000");
 	struct rendered r = render_ok("a", v);
@@ -249,14 +249,17 @@ static void test_errors_with_lines(void **state)
 	expect_err("e6.txt", "Subject: s\n\nok {{deal.title}}\nbroken {{deal.title\n", 4, "unterminated");
 	expect_err("e7.txt", "{{#bogus.thing}}x{{/bogus.thing}}\n", 1, "unknown variable \"bogus.thing\"");
 	expect_err("e8.txt", "{{deal title}}\n", 1, "bad character");
+	/* the names under deal., rep., contact., digest. … are a fixed set: a typo is caught */
+	expect_err("e9.txt", "Subject: s\n\n{{deal.titel}}\n", 3, "unknown variable \"deal.titel\"");
+	expect_err("e10.txt", "Subject: {{rep.nmae}}\n\nx\n", 1, "unknown variable \"rep.nmae\"");
 	/* inside a list section, element fields of any name are fine */
-	put("t", "en", "ok.txt", "{{#events}}{{at}} {{whatever}} {{.}}{{/events}}{{^deal.x}}{{lang}}{{/deal.x}}\n");
+	put("t", "en", "ok.txt", "{{#events}}{{at}} {{whatever}} {{.}}{{/events}}{{^any.x}}{{lang}}{{/any.x}}\n");
 	char *err = NULL;
 	assert_int_equal(template_check(dir_of("t"), "en", "ok", &err), 0);
 	assert_null(err);
 	/* and the html is checked too */
 	put("t", "en", "hb.txt", "Subject: s\n\nfine\n");
-	put("t", "en", "hb.html", "<p>\n{{#deal.x}}\n</p>\n");
+	put("t", "en", "hb.html", "<p>\n{{#any.x}}\n</p>\n");
 	assert_int_equal(template_check(dir_of("t"), "en", "hb", &err), -1);
 	assert_non_null(strstr(err, "/en/hb.html:2: "));
 	free(err);
