@@ -543,8 +543,23 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 		if (!strcmp(t, "stage") && f) {
 			int s = config_stage_find(cfg, f);
 			const char *st = s == cfg->won_stage ? "won" : s == cfg->lost_stage ? "lost" : "open";
-			rc = db_exec(app->db, "UPDATE deals SET stage = ?, status = ?, reason = NULL WHERE id = ?",
-				     "tti", f, st, d);
+			/* the deal as it was in that stage: the reason it was
+			 * won or lost with, since when (the move into it) */
+			char *reason = NULL, *since = NULL;
+			struct dbq *pq = db_query(app->db, "SELECT reason, at FROM events WHERE deal_id = ? AND "
+						  "type = 'stage' AND undone = 0 AND id < ? AND to_val = ? "
+						  "ORDER BY id DESC LIMIT 1", "iit", d, ids[i], f);
+			if (db_next(pq)) {
+				reason = db_col_text(pq, 0) ? xstrdup(db_col_text(pq, 0)) : NULL;
+				since = db_col_text(pq, 1) ? xstrdup(db_col_text(pq, 1)) : NULL;
+			}
+			db_done(pq);
+			rc = db_exec(app->db, "UPDATE deals SET stage = ?1, status = ?2, reason = CASE WHEN ?2 = 'open' "
+				     "THEN NULL ELSE ?3 END, stage_since = COALESCE(?4, created_at), closed_at = CASE "
+				     "WHEN ?2 = 'open' THEN NULL ELSE COALESCE(?4, closed_at) END WHERE id = ?5",
+				     "tttti", f, st, reason, since, d);
+			free(reason);
+			free(since);
 			stop_enrollments(app, d, "undo");
 		} else if (!strcmp(t, "value")) {
 			char cur[8] = "";

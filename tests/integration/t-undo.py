@@ -9,7 +9,8 @@
 #      refused with an error reply saying there is nothing left to undo;
 #   4. an undo that would overwrite a newer change of the same field (a
 #      manager's, after the rep's) is refused and the newer value stays;
-#   5. an undo by a manager, who may change every deal, is applied.
+#   5. an undo by a manager, who may change every deal, is applied;
+#   6. undoing a move out of lost brings back the reason it was lost for.
 # The answer to an undo says what it reverted and does not offer to undo the
 # undo (it is read from the outbox Maildir after `dealmail send`).
 #   DEALMAIL_BIN, KEEP=1
@@ -141,6 +142,17 @@ try:
     check(deal()["close_date"] == "2026-12-15", "the close date was set")
     mail("María <maria@example.com>", "deshacer", c4)
     check(deal()["close_date"] is None, "the manager's undo cleared it (got %s)" % deal()["close_date"])
+
+    print("t-undo: 6 undoing a move out of lost brings back the reason it was lost for", flush=True)
+    mail("Ana <ana@example.com>", "perdido: precio")
+    check(deal()["status"] == "lost" and deal()["reason"] == "price", "lost for price (got %s)" % deal())
+    mail("Ana <ana@example.com>", "etapa: negociación")
+    c5 = last_answer()["message_id"]
+    check(deal()["status"] == "open" and deal()["reason"] is None, "reopened, no reason (got %s)" % deal())
+    mail("Ana <ana@example.com>", "deshacer", c5)
+    d = deal()
+    check(d["stage"] == "lost" and d["status"] == "lost" and d["reason"] == "price",
+          "the undo put it back in lost, for price (got %s %s %s)" % (d["stage"], d["status"], d["reason"]))
 finally:
     check.cleanup(tmp)
 check.finish()
