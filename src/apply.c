@@ -411,14 +411,15 @@ static int send_error(struct app *app, const struct message *msg, const struct a
 	return rc;
 }
 
+/* The open deals, or those of one stage, closed ones too (`lista: perdido`). */
 static void list_deals(struct app *app, const struct analysis *a, const char *stage, struct tvars *v, enum lang l)
 {
 	int s = stage && *stage ? config_stage_find(app->cfg, stage) : -1;
 	const char *key = s >= 0 ? app->cfg->stages[s].key : NULL;
 	struct dbq *q = db_query(app->db,
 				 "SELECT d.id, d.title, d.stage, d.value, d.currency, d.owner FROM deals d "
-				 "WHERE d.status = 'open' AND (?1 OR d.owner = ?2 OR EXISTS(SELECT 1 FROM deal_shares s "
-				 "WHERE s.deal_id = d.id AND s.rep = ?2)) AND (?3 IS NULL OR d.stage = ?3) "
+				 "WHERE (?1 OR d.owner = ?2 OR EXISTS(SELECT 1 FROM deal_shares s "
+				 "WHERE s.deal_id = d.id AND s.rep = ?2)) AND (?3 IS NULL AND d.status = 'open' OR d.stage = ?3) "
 				 "ORDER BY d.last_activity DESC LIMIT 200", "Itt", (int)a->rep->manager, a->sender, key);
 	while (db_next(q)) {
 		struct tvars *e = tvars_push(v, "deals");

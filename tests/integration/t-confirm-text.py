@@ -4,7 +4,8 @@
 #   1. a move into a stage whose on_enter schedules a task and a sequence
 #      lists both under "Programado:", each naming its deal;
 #   2. a change that schedules nothing has no "Programado:" section;
-#   3. a task given by command is listed too.
+#   3. a task given by command is listed too;
+#   4. `lista` answers with the open deals, `lista: perdido` with the lost ones.
 #   DEALMAIL_BIN, KEEP=1
 import email, email.policy, json, os, tempfile
 
@@ -89,6 +90,16 @@ try:
     print("t-confirm-text: 3 a task by command", flush=True)
     t = confirmation("tarea: enviar contrato @ 2026-12-01")
     check("Programado:" in t and "#1 tarea: enviar contrato @ 2026-12-01" in t, "the task is listed:\n" + t)
+
+    print("t-confirm-text: 4 lists: the open deals, or a stage's, closed ones too", flush=True)
+    r = dm("deal", "add", "--title", "Globex", "--contact", "compras@globex.example",
+           "--owner", "ana@example.com", "--stage", "demo")
+    assert r.returncode == 0, r
+    confirmation("#2 perdido: precio")
+    t = confirmation("lista")
+    check("[deal #1]" in t and "[deal #2]" not in t, "'lista': the open deal, not the lost one:\n" + t)
+    t = confirmation("lista: perdido")
+    check("[deal #2]" in t and "[deal #1]" not in t, "'lista: perdido': the lost deal:\n" + t)
 finally:
     check.cleanup(tmp)
 check.finish()
