@@ -296,6 +296,14 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		return rc;
 	}
 	case CMD_SHARE: {
+		/* the owner has the deal already: nothing to share with them */
+		if (db_int(app->db, 0, "SELECT COUNT(*) FROM deals WHERE id = ? AND owner = ?", "it", deal,
+			   r->rep->email) > 0) {
+			change(ch, "#%lld %s: %s (%s)", (long long)deal, L(l, "shared with", "compartida con",
+									  "compartilhada com"),
+			       r->rep->name, L(l, "the owner", "el responsable", "o responsável"));
+			return db_error(app->db) ? -1 : 0;
+		}
 		if (db_exec(app->db, "INSERT OR IGNORE INTO deal_shares(deal_id, rep) VALUES(?, ?)", "it", deal,
 			    r->rep->email) < 0)
 			return -1;
