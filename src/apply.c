@@ -406,7 +406,21 @@ static int send_error(struct app *app, const struct message *msg, const struct a
 		tvars_setf(e, "line", "%d", a->cmds.v[i].line_no);
 		tvars_set(e, "text", a->cmds.v[i].line);
 		tvars_set(e, "reason", t);
-		tvars_set(e, "choices", a->res[i].choices);
+		if (a->res[i].err == E_UNKNOWN_STAGE && l != LANG_EN) {
+			/* the stages as this rep reads them: "proposal (Propuesta
+			 * pendiente)"; either is accepted */
+			struct buf sc;
+			buf_init(&sc);
+			for (size_t k = 0; k < app->cfg->nstages; k++) {
+				const char *key = app->cfg->stages[k].key, *nm = stage_name(app->cfg, (int)k, l);
+				buf_addf(&sc, "%s%s", k ? ", " : "", key);
+				if (nm && strcasecmp(nm, key))
+					buf_addf(&sc, " (%s)", nm);
+			}
+			tvars_set(e, "choices", sc.s);
+			buf_release(&sc);
+		} else
+			tvars_set(e, "choices", a->res[i].choices);
 		tvars_set(e, "suggestion", a->res[i].suggest);
 		free(t);
 	}

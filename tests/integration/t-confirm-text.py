@@ -5,7 +5,8 @@
 #      lists both under "Programado:", each naming its deal;
 #   2. a change that schedules nothing has no "Programado:" section;
 #   3. a task given by command is listed too;
-#   4. `lista` answers with the open deals, `lista: perdido` with the lost ones.
+#   4. `lista` answers with the open deals, `lista: perdido` with the lost ones;
+#   5. an error reply lists the stages with the names in the rep's language.
 #   DEALMAIL_BIN, KEEP=1
 import email, email.policy, json, os, tempfile
 
@@ -100,6 +101,11 @@ try:
     check("[deal #1]" in t and "[deal #2]" not in t, "'lista': the open deal, not the lost one:\n" + t)
     t = confirmation("lista: perdido")
     check("[deal #2]" in t and "[deal #1]" not in t, "'lista: perdido': the lost deal:\n" + t)
+
+    print("t-confirm-text: 5 an unknown stage: the choices as the rep reads them", flush=True)
+    t = confirmation("etapa: propusta")
+    check("proposal (Propuesta pendiente)" in t and "negotiation (Negociación)" in t,
+          "the stages with their Spanish names:\n" + t)
 finally:
     check.cleanup(tmp)
 check.finish()
