@@ -50,9 +50,19 @@ struct command {
 	                         CMD_DEAL title; CMD_DRIP sequence name; CMD_LIST stage */
 };
 
+/* A line that looks like a command whose keyword is mistyped ("valr: 15.000
+ * EUR"): not a command, but the confirmation says it was not understood. */
+struct near_miss {
+	int line_no;
+	char *line;             /* the whole line, trimmed */
+	const char *keyword;    /* the keyword it is one typo away from */
+};
+
 struct command_list {
 	struct command *v;
 	size_t n;
+	struct near_miss *near;
+	size_t nnear;
 };
 
 /* Parse every command line of `visible`.  `today` (YYYY-MM-DD) anchors

@@ -769,6 +769,16 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		db_done(q);
 		if (scheduled)  /* the list's heading, shown once */
 			tvars_set(ch.v, "any.scheduled", "yes");
+		/* lines one typo away from a command: applied they were not,
+		 * and the rep should know ("valr: 15.000 EUR") */
+		for (size_t i = 0; i < a->cmds.nnear; i++) {
+			struct tvars *e = tvars_push(ch.v, "unread");
+			tvars_setf(e, "text", L(l, "line %d \"%s\": not a command (did you mean \"%s:\"?)",
+						"línea %d \"%s\": no es un comando (¿quisiste decir \"%s:\"?)",
+						"linha %d \"%s\": não é um comando (você quis dizer \"%s:\"?)"),
+				   a->cmds.near[i].line_no, a->cmds.near[i].line, a->cmds.near[i].keyword);
+			tvars_set(ch.v, "any.unread", "yes");
+		}
 		it.kind = "confirmation";
 		it.deal_id = head;
 		/* an undo is answered with what it reverted, and no offer to undo

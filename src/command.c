@@ -96,6 +96,49 @@ static int keyword_kind(const char *p, size_t n)
 	return kind;
 }
 
+/* One edit apart: a letter added, dropped or changed, or two neighbours
+ * swapped (the typos of a rep on a phone). */
+static bool one_edit(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > lb + 1 || lb > la + 1 || !strcmp(a, b))
+		return false;
+	size_t i = 0;
+	while (a[i] && a[i] == b[i])
+		i++;
+	if (la == lb)
+		return !strcmp(a + i + 1, b + i + 1) ||
+		       (a[i + 1] && a[i] == b[i + 1] && a[i + 1] == b[i] && !strcmp(a + i + 2, b + i + 2));
+	return la > lb ? !strcmp(a + i + 1, b + i) : !strcmp(a + i, b + i + 1);
+}
+
+/* The keyword a word of four letters or more is one typo away from
+ * ("valr" -> "valor", "etpa" -> "etapa", "tareas" -> "tarea"), or NULL;
+ * never for a word that is one already, nor for everyday words that happen
+ * to be near one ("Nome:", "Cost:", "Base:"). */
+static const char *keyword_near(const char *p, size_t n)
+{
+	static const char *const everyday[] = {
+		"nome", "none", "cost", "post", "host", "most", "last", "past", "tasa", "base", "case", "month",
+		"scope", "store", "tarde", "fast", "vale", "hold", "nada", "data", "dato", "hora", NULL,
+	};
+	char small[32];
+	if (n < 4 || n >= sizeof small)
+		return NULL;
+	memcpy(small, p, n);
+	small[n] = '\0';
+	char *f = text_fold(small);
+	const char *hit = NULL;
+	bool stop = false;
+	for (const char *const *e = everyday; *e && !stop; e++)
+		stop = !strcmp(f, *e);
+	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0] && !stop && !hit; i++)
+		if (strlen(aliases[i].alias) >= 4 && one_edit(f, aliases[i].alias))
+			hit = aliases[i].alias;
+	free(f);
+	return hit;
+}
+
 /* ------------------------------------------------------------------ dates */
 
 static bool leap(long y)
@@ -1103,6 +1146,9 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 {
 	out->v = NULL;
 	out->n = 0;
+	out->near = NULL;
+	out->nnear = 0;
+	size_t near_cap = 0;
 	if (!visible)
 		return;
 	pthread_once(&line_re_once, compile_line_re);
@@ -1154,6 +1200,15 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 					c.deal_tag = strtol(p + ov[4], NULL, 10);
 				read_value(&c, today);
 				add_command(out, &cap, &c);
+			} else if (kind < 0 && has_sep && rc > 5 && ov[10] != PCRE2_UNSET && ov[10] < len) {
+				const char *kw = keyword_near(p + ov[6], ov[7] - ov[6]);
+				if (kw) {
+					if (out->nnear == near_cap) {
+						near_cap = near_cap ? 2 * near_cap : 4;
+						out->near = xrealloc(out->near, near_cap * sizeof *out->near);
+					}
+					out->near[out->nnear++] = (struct near_miss){line_no, text_trim(xstrndup(p, len)), kw};
+				}
 			}
 		}
 		free(clean);
@@ -1194,4 +1249,9 @@ void commands_free(struct command_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+	for (size_t i = 0; i < l->nnear; i++)
+		free(l->near[i].line);
+	free(l->near);
+	l->near = NULL;
+	l->nnear = 0;
 }

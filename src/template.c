@@ -32,7 +32,8 @@ struct tvars {
 
 static const char *const known_roots[] = {
 	"deal", "contact", "rep", "owner", "assistant", "message", "changes", "scheduled", "errors",
-	"deals", "events", "help", "undo", "unsubscribe", "sequence", "digest", "error", "item", "lang", "any", NULL,
+	"deals", "events", "help", "undo", "unsubscribe", "sequence", "digest", "error", "item", "lang", "any", "unread",
+	NULL,
 };
 
 struct tvars *tvars_new(void)

@@ -6,7 +6,8 @@
 #   2. a change that schedules nothing has no "Programado:" section;
 #   3. a task given by command is listed too;
 #   4. `lista` answers with the open deals, `lista: perdido` with the lost ones;
-#   5. an error reply lists the stages with the names in the rep's language.
+#   5. an error reply lists the stages with the names in the rep's language;
+#   6. a line one typo away from a command is named in the confirmation.
 #   DEALMAIL_BIN, KEEP=1
 import email, email.policy, json, os, tempfile
 
@@ -101,6 +102,12 @@ try:
     check("[deal #1]" in t and "[deal #2]" not in t, "'lista': the open deal, not the lost one:\n" + t)
     t = confirmation("lista: perdido")
     check("[deal #2]" in t and "[deal #1]" not in t, "'lista: perdido': the lost deal:\n" + t)
+
+    print("t-confirm-text: 6 a line one typo away from a command is reported, not dropped silently", flush=True)
+    t = confirmation("valor: 9000\nvalr: 15.000 EUR\nNome: João Silva")
+    check('línea 2 "valr: 15.000 EUR": no es un comando (¿quisiste decir "valor:"?)' in t,
+          "the confirmation names the line and the keyword:\n" + t)
+    check("Nome" not in t, "... not an everyday word near one ('Nome:')")
 
     print("t-confirm-text: 5 an unknown stage: the choices as the rep reads them", flush=True)
     t = confirmation("etapa: propusta")

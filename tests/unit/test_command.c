@@ -793,6 +793,14 @@ static void test_rep_phrasing(void **state)
 	c = one(&l, "tarea: @ +2d");
 	assert_int_equal(c->error, CMDERR_EMPTY);
 	commands_free(&l);
+	commands_parse("etapa: demo\nvalr: 15.000 EUR\netpa: x\nNome: João\nTel: 555\ntareas: llamar", TODAY, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.nnear, 3);
+	assert_string_equal(l.near[0].keyword, "valor");
+	assert_int_equal(l.near[0].line_no, 2);
+	assert_string_equal(l.near[1].keyword, "etapa");
+	assert_string_equal(l.near[2].keyword, "tarea");
+	commands_free(&l);
 	c = one(&l, "tarea: Enviar propuesta @ viernes");
 	assert_string_equal(c->text, "Enviar propuesta");
 	assert_string_equal(c->date, "2026-11-27");
