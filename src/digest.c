@@ -185,9 +185,9 @@ static void attention_lists(struct app *app, struct tvars *v, const char *oj, ti
 	struct dbq *q = db_query(app->db, oj ?
 		"SELECT id, title, stage, stage_since, last_activity FROM deals d "
 		"WHERE d.owner IN (SELECT value FROM json_each(?1)) AND d.status = 'open' "
-		"AND (d.stage_since < ?2 OR d.last_activity < ?3)" :
+		"AND (d.stage_since <= ?2 OR d.last_activity <= ?3)" :
 		"SELECT id, title, stage, stage_since, last_activity FROM deals d "
-		"WHERE ?1 IS NULL AND d.status = 'open' AND (d.stage_since < ?2 OR d.last_activity < ?3)",
+		"WHERE ?1 IS NULL AND d.status = 'open' AND (d.stage_since <= ?2 OR d.last_activity <= ?3)",
 		"ttt", oj, stale_cut, silent_cut);
 	struct attention *st = NULL, *si = NULL;
 	size_t nst = 0, nsi = 0;
@@ -197,12 +197,12 @@ static void attention_lists(struct app *app, struct tvars *v, const char *oj, ti
 		time_t since = iso_parse(db_col_text(q, 3));
 		time_t act = iso_parse(db_col_text(q, 4));
 		if (s >= 0 && cfg->stages[s].stale_days > 0 && since >= 0 &&
-		    since < now - (time_t)cfg->stages[s].stale_days * 86400) {
+		    since <= now - (time_t)cfg->stages[s].stale_days * 86400) {
 			st = xrealloc(st, (nst + 1) * sizeof *st);
 			st[nst++] = (struct attention){db_col_int(q, 0), xstrdup(db_col_text(q, 1)),
 						       xstrdup(stage_label(cfg, db_col_text(q, 2), l)), in_stage};
 		}
-		if (cfg->silent_days > 0 && act >= 0 && act < now - (time_t)cfg->silent_days * 86400) {
+		if (cfg->silent_days > 0 && act >= 0 && act <= now - (time_t)cfg->silent_days * 86400) {
 			si = xrealloc(si, (nsi + 1) * sizeof *si);
 			si[nsi++] = (struct attention){db_col_int(q, 0), xstrdup(db_col_text(q, 1)),
 						       xstrdup(stage_label(cfg, db_col_text(q, 2), l)),

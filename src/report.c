@@ -13,9 +13,10 @@
  *                (the win and loss stages hold no open deal and show 0).
  *   avg age      mean days from created_at to now over open deals.
  *   stalled      open deals whose stage has stale_days > 0 and whose
- *                stage_since is more than stale_days × 24 h ago.
- *   silent       open deals whose last_activity is more than silent_days ×
- *                24 h ago (silent_days = 0 turns it off).
+ *                stage_since is stale_days × 24 h ago or more (when `tick`
+ *                fires on_stale).
+ *   silent       open deals whose last_activity is silent_days × 24 h ago
+ *                or more (silent_days = 0 turns it off).
  *   tasks        open tasks of the scope's deals due today (local date) / before.
  *   Flow figures count what happened in the range:
  *   won, lost    deals with that status and closed_at in the range.
@@ -371,13 +372,13 @@ static int load_deals(struct app *app, struct report_base *b)
 			if (c >= 0)
 				t->age_sum += (double)(b->t_now - c) / 86400.0;
 			const char *act = db_col_text(q, 11), *since = db_col_text(q, 10);
-			if (silent_cut[0] && act && strcmp(act, silent_cut) < 0)
+			if (silent_cut[0] && act && strcmp(act, silent_cut) <= 0)
 				t->silent++;
 			if (s >= 0) {
 				t->st_count[s]++;
 				t->st_value[s] += value;
 				t->st_weighted[s] += value * p / 100.0;
-				if (stale_cut[s][0] && since && strcmp(since, stale_cut[s]) < 0)
+				if (stale_cut[s][0] && since && strcmp(since, stale_cut[s]) <= 0)
 					t->stalled++;
 			}
 		} else if (status && closed && strcmp(closed, b->since) >= 0) {
@@ -560,7 +561,7 @@ static int load_ids(struct app *app, const struct report_base *b, const struct r
 		char cut[21];
 		iso_format(b->t_now - (time_t)cfg->stages[s].stale_days * 86400, cut);
 		struct dbq *q = db_query(app->db,
-					 "SELECT id FROM deals WHERE stage = ?1 AND stage_since < ?2 AND status = 'open' "
+					 "SELECT id FROM deals WHERE stage = ?1 AND stage_since <= ?2 AND status = 'open' "
 					 "AND (?3 IS NULL OR owner IN (SELECT value FROM json_each(?3)))",
 					 "ttt", cfg->stages[s].key, cut, oj);
 		while (db_next(q))
@@ -577,7 +578,7 @@ static int load_ids(struct app *app, const struct report_base *b, const struct r
 		char cut[21];
 		iso_format(b->t_now - (time_t)cfg->silent_days * 86400, cut);
 		struct dbq *q = db_query(app->db,
-					 "SELECT id FROM deals WHERE status = 'open' AND last_activity < ?1 "
+					 "SELECT id FROM deals WHERE status = 'open' AND last_activity <= ?1 "
 					 "AND (?2 IS NULL OR owner IN (SELECT value FROM json_each(?2))) ORDER BY id",
 					 "tt", cut, oj);
 		while (db_next(q))

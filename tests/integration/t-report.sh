@@ -181,6 +181,13 @@ if fails:
 print("report: all hand-computed figures match")
 PY
 
+# the boundaries are those of `tick`'s on_stale: exactly stale_days in the
+# stage is stalled, exactly silent_days without activity is silent
+DEALMAIL_NOW=2026-10-08T09:00:00Z dm report --format json | /usr/bin/python3 -c '
+import json, sys; r = json.load(sys.stdin); assert 5 in r["stalled"], r["stalled"]'
+DEALMAIL_NOW=2026-10-31T09:00:00Z dm report --format json | /usr/bin/python3 -c '
+import json, sys; r = json.load(sys.stdin); assert 6 in r["silent"], r["silent"]'
+
 # digests: text in the rep's language, every deal by its tag
 dm digest --print --rep ana@example.com > "$T/ana.txt"
 grep -q "Buenos días" "$T/ana.txt"
