@@ -764,9 +764,10 @@ static void jnum(struct buf *b, double v)
 		buf_adds(b, "null");
 		return;
 	}
-	/* enough digits for hand checks, no binary noise */
+	/* every digit of an amount (1234577890.5, 25000000000), no binary
+	 * noise (15 significant digits: what a double always holds) */
 	char s[64];
-	snprintf(s, sizeof s, "%.10g", v);
+	snprintf(s, sizeof s, "%.15g", v);
 	buf_adds(b, s);
 	if (!strpbrk(s, ".eE") && strlen(s) < 16)
 		buf_adds(b, ".0");

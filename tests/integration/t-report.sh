@@ -202,4 +202,11 @@ import json, sys
 o = [x for x in json.load(sys.stdin)["outbox"] if x["kind"] == "digest"]
 assert sorted(x["to"] for x in o) == ["ana@example.com", "bob@example.com", "mia@example.com"], o
 '
+# amounts keep every digit in the JSON (%.10g printed 1234577890.0)
+before=$(dm report --format json | /usr/bin/python3 -c 'import json,sys; print(repr(json.load(sys.stdin)["open_value"]))')
+add Huge x@c.com bob@example.com 1234567890.5 new
+dm report --format json | /usr/bin/python3 -c '
+import json, sys
+got = json.load(sys.stdin)["open_value"]; want = float(sys.argv[1]) + 1234567890.5
+assert got == want, (got, want)' "$before"
 echo "t-report: ok"
