@@ -78,6 +78,7 @@ struct due {
 	char *sequence, *started_at, *cause, *owner, *email, *name;
 	int step;
 	bool bouncing, unsubscribed;
+	time_t due;             /* next_at, or -1 */
 };
 
 static void due_free(struct due *d)
@@ -192,7 +193,7 @@ static int drip_one(struct app *app, int64_t id, time_t now, const char *now_iso
 		return unit_failed(app, "enrolment", id, EXIT_IOERR);
 	struct dbq *q = db_query(app->db,
 				 "SELECT e.deal_id, e.sequence, e.step, e.started_at, e.message_id, d.owner, "
-				 "c.id, c.email, c.name, c.bouncing, c.unsubscribed "
+				 "c.id, c.email, c.name, c.bouncing, c.unsubscribed, e.next_at "
 				 "FROM enrollments e JOIN deals d ON d.id = e.deal_id "
 				 "LEFT JOIN contacts c ON c.id = d.contact_id "
 				 "WHERE e.id = ? AND e.status = 'active' AND e.next_at <= ?", "it", id, now_iso);
@@ -209,6 +210,7 @@ static int drip_one(struct app *app, int64_t id, time_t now, const char *now_iso
 		d.name = xstrdup(db_col_text(q, 8));
 		d.bouncing = db_col_int(q, 9) != 0;
 		d.unsubscribed = db_col_int(q, 10) != 0;
+		d.due = db_col_text(q, 11) ? iso_parse(db_col_text(q, 11)) : -1;
 	}
 	db_done(q);
 	if (!found) {   /* another tick did it, or it was stopped meanwhile */
@@ -237,6 +239,14 @@ static int drip_one(struct app *app, int64_t id, time_t now, const char *now_iso
 			    id) < 0)
 			goto fail;
 		st->enrollments_done++;
+	} else if (window_adjust(seq, now) > now && d.due > 0 && now - d.due < 86400) {
+		/* due, but this tick is outside the sequence's window (a daemon
+		 * that was down, a tick on a Saturday): a tick inside it sends it.
+		 * Not for more than a day, though: a cron that only ever runs
+		 * outside the window must not hold the sequence for ever. */
+		db_rollback(app->db);
+		log_verbose("deal %lld: %s step %d waits for its window", (long long)d.deal, seq->name, d.step);
+		goto out;
 	} else {
 		/* the UNIQUE index forbids a second copy; a row already there means a
 		 * previous run queued it and did not get to advance the enrolment */

@@ -249,6 +249,26 @@ try:
           "AND o.step = 1", ids[0])[0][0]
     ok(n == 12, "4 concurrent ticks queued step 1 once for each of 12 deals (%d)" % n)
     ok(q("SELECT COUNT(*) FROM outbox WHERE status = 'queued'")[0][0] == 0, "... and delivered them")
+
+    # a step that falls due while no tick runs inside the window waits for
+    # one that does (a daemon down over the window, a tick in the evening)
+    p = run(local(2026, 12, 17, 20), "deal", "add", "--title", "Ventana", "--contact", "ventana@cliente.example",
+            "--owner", "ana@example.com", "--stage", "proposal")
+    win = int(p.stdout.strip())    # step 1 due Mon 21 09:00 (Sat 19 20:00 moved into mon-fri 09-17)
+    run(local(2026, 12, 21, 18), "tick")
+    run(local(2026, 12, 22, 8), "tick")
+    ok(drips(win) == [], "a step due in the window is not sent by ticks outside it (got %s)" % drips(win))
+    run(local(2026, 12, 22, 9, 30), "tick")
+    ok([c for _, c in drips(win)] == [iso(local(2026, 12, 22, 9, 30))],
+       "... the first tick inside the window sends it (got %s)" % drips(win))
+    p = run(local(2026, 12, 17, 20), "deal", "add", "--title", "Cron nocturno", "--contact",
+            "nocturno@cliente.example", "--owner", "ana@example.com", "--stage", "proposal")
+    late = int(p.stdout.strip())
+    run(local(2026, 12, 22, 6), "tick")
+    ok(drips(late) == [], "a tick at 06:00 the day after leaves it for the window")
+    run(local(2026, 12, 23, 6), "tick")
+    ok(len(drips(late)) == 1, "... but a day late it goes out whatever the hour (a cron that never runs "
+       "inside the window must not hold the sequence for ever)")
 finally:
     if os.environ.get("KEEP") == "1":
         print("kept " + T)
