@@ -337,15 +337,21 @@ static int stale_one(struct app *app, int64_t deal, int stage, const char *cutof
 	}
 	if (db_exec(app->db, "UPDATE deals SET stale_fired = 1 WHERE id = ?", "i", deal) < 0)
 		goto fail;
-	/* in order: "stage delayed; sequence nurture" moves first, then enrols */
-	for (size_t i = 0; i < s->non_stale; i++) {
-		const struct action *a = &s->on_stale[i];
-		int r = a->kind == ACT_NOTIFY
-			? deal_notify(app, deal, a->target, "notify-stale", NULL, s->stale_days)
-			: deal_fire(app, deal, a, 1, "dealmail", NULL, 0);
-		if (r < 0 || db_error(app->db))
-			goto fail;
-	}
+	/* the notifications first, while the deal is still in the stage they
+	 * are about ("stage delayed; notify owner" told the owner the deal had
+	 * been in Delayed too long); then the rest in order: "stage delayed;
+	 * sequence nurture" moves first, then enrols */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < s->non_stale; i++) {
+			const struct action *a = &s->on_stale[i];
+			if ((a->kind == ACT_NOTIFY) != (pass == 0))
+				continue;
+			int r = a->kind == ACT_NOTIFY
+				? deal_notify(app, deal, a->target, "notify-stale", NULL, s->stale_days)
+				: deal_fire(app, deal, a, 1, "dealmail", NULL, 0);
+			if (r < 0 || db_error(app->db))
+				goto fail;
+		}
 	if (db_commit(app->db) < 0)
 		goto fail;
 	st->stale_fired++;

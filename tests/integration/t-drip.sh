@@ -226,6 +226,10 @@ try:
     ok(st is not None and st[0] == "active", "stale: the nurture sequence started (%s)" % (st,))
     n = q("SELECT COUNT(*) FROM outbox WHERE deal_id = ? AND kind = 'notification' AND rcpt = 'ana@example.com'", stale)[0][0]
     ok(n == 1, "stale: the owner was notified once (%d)" % n)
+    subj = q("SELECT subject FROM outbox WHERE deal_id = ? AND kind = 'notification' AND rcpt = 'ana@example.com'",
+             stale)
+    ok(subj and "Calificar" in subj[0][0] and "Retrasado" not in subj[0][0],
+       "stale: the notification names the stage it was stale in, not the one on_stale moved it to (%s)" % subj)
     nur = q("SELECT o.created_at FROM outbox o JOIN enrollments e ON e.id = o.enrollment_id "
             "WHERE e.deal_id = ? AND e.sequence = 'nurture' ORDER BY o.step", stale)
     # enrolled Mon 30 20:00 local; 3d -> Thu 3 20:00 -> next tue-thu 10:00 = Tue 8 10:00
