@@ -142,6 +142,11 @@ void stop_enrollments(struct app *app, int64_t deal, const char *why);
 /* Stop the sequences of every deal of a contact; returns the contact's most
  * recently active deal, or 0. */
 int64_t contact_stop_sequences(struct app *app, const char *email, const char *why);
+/* Unsubscribe a contact (by mail, by the List-Unsubscribe address, by the
+ * one-click `unsubscribe TOKEN`): marked, sequences stopped, and the first
+ * time the unsubscribe score on `deal`, or on each of the contact's open
+ * deals when it is 0.  0 or -1. */
+int contact_unsubscribe(struct app *app, const char *email, int64_t deal, const char *by, const char *message_id);
 /* A contact's address bounced: mark it, stop its sequences, tell the owner of
  * `deal` (or of the contact's most recent deal when 0).  0 or -1. */
 int contact_bounced(struct app *app, const char *email, int64_t deal, const char *message_id);

@@ -839,30 +839,9 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		tvars_free(v);
 		return rc;
 	}
-	if (a->unsubscribe) {
-		const char *who = a->unsub_email ? a->unsub_email : a->sender;
-		db_exec(app->db, "UPDATE contacts SET unsubscribed = 1 WHERE email = ?", "t", who);
-		contact_stop_sequences(app, who, "unsubscribe");
-		if (cfg->score_unsubscribe) {
-			/* the deal it came in on, or else every open deal of the
-			 * contact (an unsubscribe by the drip's signed address
-			 * names the contact, not a deal) */
-			if (a->deal > 0)
-				deal_add_score(app, a->deal, cfg->score_unsubscribe, a->sender, a->key);
-			else {
-				struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON "
-							 "c.id = d.contact_id WHERE c.email = ? AND d.status = 'open' "
-							 "ORDER BY d.id", "t", who);
-				int64_t ids[64];
-				size_t n = 0;
-				while (db_next(q) && n < sizeof ids / sizeof ids[0])
-					ids[n++] = db_col_int(q, 0);
-				db_done(q);
-				for (size_t i = 0; i < n; i++)
-					deal_add_score(app, ids[i], cfg->score_unsubscribe, a->sender, a->key);
-			}
-		}
-	}
+	if (a->unsubscribe &&
+	    contact_unsubscribe(app, a->unsub_email ? a->unsub_email : a->sender, a->deal, a->sender, a->key) < 0)
+		return -1;
 	if (a->deal <= 0)
 		return db_error(app->db) ? -1 : 0;
 	/* a contact added by address alone gets the name they sign their mail

@@ -738,8 +738,7 @@ static int cmd_unsubscribe(int argc, char **argv)
 		rc = EXIT_DATAERR;
 		goto out;
 	}
-	db_exec(app.db, "UPDATE contacts SET unsubscribed = 1 WHERE id = ?", "i", cid);
-	contact_stop_sequences(&app, email, "unsubscribe");
+	contact_unsubscribe(&app, email, 0, email, NULL);
 	if (db_error(app.db) || db_commit(app.db) < 0) {
 		db_rollback(app.db);
 		goto dberr;

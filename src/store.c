@@ -4,6 +4,7 @@
  * rows (outgoing mail becomes outbox rows through outbox_queue()).  SQL text
  * is always a literal with bound parameters. */
 #include "app.h"
+#include "process.h"
 #include "drip.h"
 #include "template.h"
 #include "util.h"
@@ -153,6 +154,31 @@ int contact_bounced(struct app *app, const char *email, int64_t deal, const char
 		deal = recent;
 	if (deal > 0 && deal_notify(app, deal, NOTIFY_OWNER, "notify-bounce", message_id, 0) < 0)
 		return -1;
+	return db_error(app->db) ? -1 : 0;
+}
+
+int contact_unsubscribe(struct app *app, const char *email, int64_t deal, const char *by, const char *message_id)
+{
+	bool first = db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ? AND unsubscribed = 0", "t",
+			    email) > 0;
+	db_exec(app->db, "UPDATE contacts SET unsubscribed = 1 WHERE email = ?", "t", email);
+	contact_stop_sequences(app, email, "unsubscribe");
+	int pts = app->cfg->score_unsubscribe;
+	if (first && pts) {
+		if (deal > 0)
+			deal_add_score(app, deal, pts, by, message_id);
+		else {
+			struct dbq *q = db_query(app->db, "SELECT d.id FROM deals d JOIN contacts c ON c.id = d.contact_id "
+						 "WHERE c.email = ? AND d.status = 'open' ORDER BY d.id", "t", email);
+			int64_t ids[64];
+			size_t n = 0;
+			while (db_next(q) && n < sizeof ids / sizeof ids[0])
+				ids[n++] = db_col_int(q, 0);
+			db_done(q);
+			for (size_t i = 0; i < n; i++)
+				deal_add_score(app, ids[i], pts, by, message_id);
+		}
+	}
 	return db_error(app->db) ? -1 : 0;
 }
 

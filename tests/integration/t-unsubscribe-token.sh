@@ -84,6 +84,9 @@ check "a forged token: exit 65 (got $rc)" [ "$rc" = 65 ]
 DEALMAIL_NOW=2026-11-24T11:00:00Z oc unsubscribe "${url#*token=}" >/dev/null; rc=$?
 check "unsubscribe TOKEN: exit 0 (got $rc)" [ "$rc" = 0 ]
 check "... the contact is unsubscribed and its sequence stopped" [ "$(sqlite3 "$T/oc.db" "SELECT c.unsubscribed || ' ' || e.status FROM contacts c JOIN deals d ON d.contact_id = c.id JOIN enrollments e ON e.deal_id = d.id")" = "1 stopped" ]
+check "... and its deal loses the unsubscribe points (-3)" [ "$(sqlite3 "$T/oc.db" "SELECT score FROM deals")" = -3 ]
+DEALMAIL_NOW=2026-11-24T11:05:00Z oc unsubscribe "${url#*token=}" >/dev/null; rc=$?
+check "the same click again: exit 0, the points are not taken twice" [ "$rc:$(sqlite3 "$T/oc.db" "SELECT score FROM deals")" = "0:-3" ]
 printf '[dealmail]\nunsubscribe_url = http://crm.example.com/u?x=1\n' > "$T/bad.conf"
 "$D" -q -c "$T/bad.conf" config check >/dev/null 2>&1; rc=$?
 check "config check refuses an unsubscribe_url that is not https:// without a query (exit $rc)" [ "$rc" = 78 ]
