@@ -289,6 +289,11 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		if (rc == 0 && cfg->sync_contact_owner)
 			rc = db_exec(app->db, "UPDATE contacts SET owner = ? WHERE id = (SELECT contact_id FROM deals "
 				     "WHERE id = ?)", "ti", r->rep->email, deal);
+		/* the open tasks the deal's owner had go with it (their reminders
+		 * went to the previous owner) */
+		if (rc == 0)
+			rc = db_exec(app->db, "UPDATE tasks SET owner = ?1 WHERE deal_id = ?2 AND done = 0 AND owner IS ?3",
+				     "tit", r->rep->email, deal, from);
 		if (rc == 0)
 			rc = event(app, deal, "owner", from, r->rep->email, NULL, by, mid);
 		free(from);

@@ -14,6 +14,12 @@ timezone = America/Mexico_City
 [rep "ana@example.com"]
 name = Ana
 language = es
+[rep "luis@example.com"]
+name = Luis
+language = es
+[rep "maria@example.com"]
+name = Maria
+role = manager
 EOC
 dm() { DEALMAIL_SECRET=0123456789abcdef0123456789abcdef "$D" -q -c "$T/dealmail.conf" --db "$T/dm.db" "$@"; }
 reminders() {
@@ -45,5 +51,15 @@ overdue=$(DEALMAIL_NOW=2026-11-28T15:00:00Z dm report --format json | /usr/bin/p
 check "report: the lost deal's task is not overdue (only deal 1's is: got $overdue)" [ "$overdue" = 1 ]
 check "digest: the lost deal's task is not listed" \
 	bash -c "! DEALMAIL_NOW=2026-11-28T15:00:00Z DEALMAIL_SECRET=0123456789abcdef0123456789abcdef '$D' -q -c '$T/dealmail.conf' --db '$T/dm.db' digest --rep ana@example.com --print | grep -q 'Llamar a Marta'"
+# a deal given to another rep takes its open tasks along: the reminder goes
+# to the new owner
+dm deal add --title Initech --contact i@initech.example --owner ana@example.com --stage demo >/dev/null
+printf 'From: Ana <ana@example.com>\nTo: ventas@example.com\nSubject: Re: [deal #3] Initech\nMessage-ID: <t4@x>\n\ntarea: Demo @ 2026-12-01\n' | dm ingest
+printf 'From: Maria <maria@example.com>\nTo: ventas@example.com\nSubject: Re: [deal #3] Initech\nMessage-ID: <t5@x>\n\nowner: luis@example.com\n' | dm ingest
+DEALMAIL_NOW=2026-12-01T15:00:00Z dm tick
+to=$(dm export --json | /usr/bin/python3 -c '
+import json, sys
+print(" ".join(o["to"] for o in json.load(sys.stdin)["outbox"] if o["kind"] == "notification" and "Demo" in o["subject"]))')
+check "a reassigned deal's task reminds its new owner (got: $to)" [ "$to" = luis@example.com ]
 [ "$fail" = 0 ] && echo "t-task-reminders: ok"
 exit $fail
