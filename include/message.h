@@ -85,6 +85,10 @@ struct message {
 	char *dsn_original_id;       /* Message-ID of the returned message, if included */
 	char *dsn_status;            /* e.g. "5.1.1", or NULL */
 
+	/* an iTIP reply (RFC 5546: text/calendar; METHOD:REPLY) whose attendee
+	 * accepted the meeting */
+	bool meeting_accepted;
+
 	/* first attached message/rfc822, if any (a forwarded conversation) */
 	bool has_forwarded;
 	struct addr fwd_from;

@@ -867,6 +867,10 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		contact_stop_sequences(app, a->sender, "reply");
 		if (cfg->score_reply && deal_add_score(app, a->deal, cfg->score_reply, a->sender, a->key) < 0)
 			return -1;
+		/* the contact accepted a meeting invitation (SPEC §1: meeting +5) */
+		if (msg->meeting_accepted && cfg->score_meeting &&
+		    deal_add_score(app, a->deal, cfg->score_meeting, a->sender, a->key) < 0)
+			return -1;
 	}
 	/* tell the owner */
 	char *o = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", a->deal);

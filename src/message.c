@@ -2726,13 +2726,56 @@ static bool is_eml_file(const struct mailmime *m, const char *type)
 	return n > 4 && !strcasecmp(name + n - 4, ".eml");
 }
 
-/* Depth-first: the DSN report and the first forwarded message. */
+/* A calendar reply (iTIP, RFC 5546): METHOD:REPLY and an attendee whose
+ * PARTSTAT is ACCEPTED -- what Outlook, Gmail and Apple Calendar send when
+ * the contact accepts a meeting invitation. */
+static void walk_calendar(struct walk *w, const struct mailmime *m)
+{
+	size_t n;
+	char *b = mime_decode(w, m, &n);
+	bool reply = false, accepted = false;
+	for (size_t pos = 0; pos < n;) {
+		const char *line = b + pos;
+		size_t len = 0;
+		while (pos + len < n && b[pos + len] != '\n')
+			len++;
+		pos += len + 1;
+		if (len >= 12 && !strncasecmp(line, "METHOD:REPLY", 12))
+			reply = true;
+		else if (len >= 8 && !strncasecmp(line, "ATTENDEE", 8)) {
+			/* the parameters end at the first ':' outside quotes; a long
+			 * line is folded, so look at this line and the next one */
+			size_t span = len;
+			if (pos < n && (b[pos] == ' ' || b[pos] == '\t')) {
+				size_t k = 0;
+				while (pos + k < n && b[pos + k] != '\n')
+					k++;
+				span = len + 1 + k;
+			}
+			for (size_t i = 0; i + 17 <= span; i++)
+				if (!strncasecmp(line + i, "PARTSTAT=ACCEPTED", 17))
+					accepted = true;
+		}
+	}
+	free(b);
+	if (reply && accepted)
+		w->msg->meeting_accepted = true;
+}
+
+/* Depth-first: the DSN report, a calendar reply and the first forwarded
+ * message. */
 static void walk_tree(struct walk *w, const struct mailmime *m, bool in_report, int depth)
 {
 	if (!m || depth > 64)
 		return;
 	char type[128];
 	mime_type(m, type, sizeof type);
+	if (m->mm_type == MAILMIME_SINGLE && !strcmp(type, "text/calendar") && !w->msg->meeting_accepted) {
+		const char *meth = mime_param(m, "method");
+		if (!meth || !strcasecmp(meth, "reply"))
+			walk_calendar(w, m);
+		return;
+	}
 	if (m->mm_type == MAILMIME_MULTIPLE) {
 		if (!strcmp(type, "multipart/report")) {
 			const char *rt = mime_param(m, "report-type");
