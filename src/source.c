@@ -85,13 +85,25 @@ static char *read_file_at(int dirfd, const char *name, bool regular, size_t *len
 {
 	size_t total;
 	int fd = -1;
+	/* O_NONBLOCK: a FIFO that readdir() could not tell apart must not
+	 * block the run at its open; O_NOFOLLOW: a symlink is not a message
+	 * of this Maildir (one to /etc/passwd was read as one) */
 	if (!atomic_load_explicit(&noatime_refused, memory_order_relaxed)) {
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOATIME);
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOATIME | O_NONBLOCK | O_NOFOLLOW);
 		if (fd < 0 && errno == EPERM)
 			atomic_store_explicit(&noatime_refused, true, memory_order_relaxed);
 	}
 	if (fd < 0 && (errno == EPERM || atomic_load_explicit(&noatime_refused, memory_order_relaxed)))
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd >= 0 && !regular) {
+		/* readdir() did not say it is a file (DT_UNKNOWN, a symlink) */
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			errno = EINVAL;
+			return NULL;
+		}
+	}
 	if (fd >= 0 && regular) {
 		/* A mail file is mostly a few KiB: one read() into the stack sees
 		 * all of it (a regular file reads short only at its end), with no
@@ -387,6 +399,7 @@ int source_files(struct app *app, char **files, int n)
 struct entry {
 	char *dir, *name;
 	bool regular;   /* readdir() said so (d_type) */
+	bool unread;    /* could not be read: left where it is, not marked */
 };
 
 static int cmp_entry(const void *a, const void *b)
@@ -423,7 +436,7 @@ static int entry_dirfd(const struct mdirs *d, const struct entry *e)
 /* Mark a message of new/ as seen by moving it to cur/. */
 static void ack_maildir(const struct mdirs *d, const struct entry *e)
 {
-	if (strcmp(e->dir, "new"))
+	if (strcmp(e->dir, "new") || e->unread)
 		return;
 	char *to = xasprintf("%s%s", e->name, strchr(e->name, ':') ? "" : ":2,S");
 	if (renameat(d->new, e->name, d->cur, to) < 0)
@@ -783,6 +796,13 @@ int source_maildir(struct app *app, const char *root)
 		while ((de = readdir(dir))) {
 			if (de->d_name[0] == '.')
 				continue;
+			/* a Maildir holds files: a directory, a FIFO (whose open
+			 * would block for ever), a socket or a device is not mail
+			 * and is left alone */
+			if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN && de->d_type != DT_LNK) {
+				log_error("%s/%s/%s: not a file, left alone", root, subs[s], de->d_name);
+				continue;
+			}
 			if (n == cap) {
 				cap = cap ? cap * 2 : 1024;
 				v = xrealloc(v, cap * sizeof *v);
@@ -837,9 +857,16 @@ int source_maildir(struct app *app, const char *root)
 		}
 		int c;
 		if (!it.raw) {
-			c = it.err == ENOENT ? 0 : EXIT_NOINPUT;   /* ENOENT: moved by a mail client */
-			if (c)
-				log_error("%s/%s/%s: %s", root, v[i].dir, v[i].name, strerror(it.err));
+			/* ENOENT: moved by a mail client; ELOOP, EINVAL: a symlink or
+			 * not a file, which is not mail (left alone, as a directory
+			 * is); anything else could not be read (66) */
+			c = it.err == ENOENT || it.err == ELOOP || it.err == EINVAL ? 0 : EXIT_NOINPUT;
+			if (it.err != ENOENT) {
+				/* not read, not applied: not marked either */
+				v[i].unread = true;
+				log_error("%s/%s/%s: %s (left in place)", root, v[i].dir, v[i].name,
+					  it.err == ELOOP || it.err == EINVAL ? "not a file" : strerror(it.err));
+			}
 		} else if (threaded)
 			c = process_parsed(app, it.raw, it.len, it.msg, it.why, NULL);
 		else
