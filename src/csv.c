@@ -1,6 +1,7 @@
 /* csv.c — `deal import --csv`: RFC 4180 CSV with a header row naming the
- * columns (title, contact, owner, stage, value, close_date; `id` and unknown
- * columns are ignored).  All rows go in one transaction: when any row is bad
+ * columns (title, contact, owner, stage, value, close_date, or what a team's
+ * spreadsheet calls them: "Contact Email", "Fecha de cierre", "Valor"…;
+ * `id` is ignored, any other column is named on stderr and left out).  All rows go in one transaction: when any row is bad
  * every problem is reported as FILE:LINE and nothing is imported (65).
  * What spreadsheets write is accepted too: a byte order mark, `;` or tab
  * between fields (Excel in Spanish and Portuguese locales: the header row
@@ -10,6 +11,7 @@
 #include "message.h"
 #include "command.h"
 #include "source.h"
+#include "text.h"
 #include "util.h"
 #include <ctype.h>
 #include <errno.h>
@@ -154,13 +156,38 @@ int csv_import(struct app *app, const char *path)
 		free(all);
 		return EXIT_DATAERR;
 	}
+	/* the names SPEC gives, and what a team's own spreadsheet calls the
+	 * same columns, in English, Spanish and Portuguese (folded: case,
+	 * accents, '_' and '-' as spaces) */
+	static const char *const also[6][12] = {
+		{"deal", "deal title", "name", "titulo", "oportunidad", "oportunidade", "negocio", "asunto", NULL},
+		{"contact email", "email", "e mail", "contact e mail", "contacto", "contato", "correo",
+		 "email del contacto", "email do contato", "cliente", NULL},
+		{"rep", "responsable", "responsavel", "vendedor", "propietario", "dono", "assigned to", NULL},
+		{"etapa", "fase", "estagio", "stage key", NULL},
+		{"amount", "valor", "importe", "monto", "deal value", NULL},
+		{"close", "close date", "expected close date", "fecha de cierre", "cierre", "fecha cierre",
+		 "data de fechamento", "fechamento", NULL},
+	};
 	for (size_t i = 0; i < r.n; i++) {
-		char *h = trimmed(r.f[i]);
-		for (char *q = h; *q; q++)
-			*q = (char)tolower((unsigned char)*q);
-		for (int k = 0; k < 6; k++)
-			if (!strcmp(h, names[k]) || (k == 5 && !strcmp(h, "close")))
+		char *h0 = trimmed(r.f[i]);
+		for (char *q = h0; *q; q++)
+			if (*q == '_' || *q == '-')
+				*q = ' ';
+		char *h = text_fold(h0);
+		free(h0);
+		bool known = !strcmp(h, "id") || !*h;
+		for (int k = 0; k < 6; k++) {
+			bool hit = !strcmp(h, names[k]) || (k == 5 && !strcmp(h, "close date"));
+			for (int a = 0; !hit && also[k][a]; a++)
+				hit = !strcmp(h, also[k][a]);
+			if (hit && col[k] < 0)
 				col[k] = (int)i;
+			known |= hit;
+		}
+		if (!known)
+			fprintf(stderr, "%s:1: column \"%s\" is not one dealmail reads (title, contact, owner, stage, "
+				"value, close_date): left out\n", path, h);
 		free(h);
 	}
 	if (col[0] < 0) {

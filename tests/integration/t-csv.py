@@ -69,6 +69,16 @@ try:
     r, ex, _ = run("tab", b"title\tcontact\tvalue\nA\ta@a.example\t100\n")
     check(r.returncode == 0 and len(ex["deals"]) == 1 and ex["deals"][0]["value"] == 100, "imported")
 
+    print("t-csv: 3b a team's own column names (Excel in Spanish)", flush=True)
+    r, ex, path = run("names", "Título;Email del contacto;Responsable;Etapa;Valor;Fecha de cierre;Notas\n"
+                      "Renovación ACME;cliente@acme.mx;ana@example.com;propuesta;12.000,50;15/12/2026;llamar\n"
+                      .encode())
+    d = ex["deals"]
+    check(r.returncode == 0 and len(d) == 1 and d[0]["contact"] == "cliente@acme.mx" and d[0]["owner"] ==
+          "ana@example.com" and d[0]["stage"] == "proposal" and d[0]["value"] == 12000.5 and
+          d[0]["close_date"] == "2026-12-15", "every column read by its Spanish name (got %s)" % d)
+    check('column "notas" is not one dealmail reads' in r.stderr.decode(), "the column it does not read is named")
+
     print("t-csv: 4 bad rows", flush=True)
     r, ex, path = run("bad", b'title,contact,stage\nA,a@a.example,demo\nB,b@b.example,nosuchstage\n'
                       b'"C,c@c.example,demo\nD,d@d.example,demo\n')
