@@ -12,6 +12,7 @@
 #include "util.h"
 #include "message.h"
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -920,6 +921,33 @@ int source_maildir(struct app *app, const char *root)
 	return code;
 }
 
+/* An mbox separator: "From SENDER DATE", the date as ctime() writes it
+ * ("From ana@x.com Mon Nov 23 09:00:00 2026") or near it ("Mon, 23 Nov
+ * 2026 09:00:00"): a month's name and a time after the sender.  A line of
+ * a message's body that starts with "From " unescaped (mboxo, a file made
+ * by hand: "From the start of the year…") has neither, and does not split
+ * the message. */
+static bool from_line(const char *p, size_t n)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *e = memchr(p, '\n', n);
+	size_t len = e ? (size_t)(e - p) : n;
+	size_t i = 5;
+	while (i < len && p[i] != ' ' && p[i] != '\t')   /* the sender */
+		i++;
+	bool month = false, time = false;
+	for (size_t k = i; k < len; k++) {
+		bool word_start = k > 0 && !isalpha((unsigned char)p[k - 1]);
+		if (word_start && k + 3 <= len && (k + 3 == len || !isalpha((unsigned char)p[k + 3])))
+			for (size_t m = 0; m < 36 && !month; m += 3)
+				month = !strncmp(p + k, months + m, 3);
+		if (k + 5 <= len && isdigit((unsigned char)p[k]) && isdigit((unsigned char)p[k + 1]) && p[k + 2] == ':' &&
+		    isdigit((unsigned char)p[k + 3]) && isdigit((unsigned char)p[k + 4]))
+			time = true;
+	}
+	return month && time;
+}
+
 int source_mbox(struct app *app, const char *path)
 {
 	size_t len;
@@ -949,7 +977,7 @@ int source_mbox(struct app *app, const char *path)
 				break;
 			}
 			end = (size_t)(nl - all) + 1;
-			if (end + 5 <= len && !memcmp(all + end, "From ", 5))
+			if (end + 5 <= len && !memcmp(all + end, "From ", 5) && from_line(all + end, len - end))
 				break;
 		}
 		/* mboxrd: ">From " -> "From " */

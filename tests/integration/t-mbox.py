@@ -5,7 +5,8 @@
 #      LF and CRLF messages, a message without Message-ID; committed in several
 #      batches (DEALMAIL_BATCH_MAX=2): every message applied once (one lead per
 #      unknown sender, one note per rep command), none quarantined;
-#   2. the same file again: nothing changes (exactly once);
+#   2. the same file again: nothing changes (exactly once); an mboxo file whose
+#      body has an unescaped "From the start…" line is not cut there;
 #   3. a file that does not exist: exit 66 and a message naming it.
 #   DEALMAIL_BIN, KEEP=1
 import json, os, tempfile
@@ -85,6 +86,21 @@ try:
           and len(again["outbox"]) == len(ex["outbox"]),
           "a second run changes nothing (%d deals, %d events, %d outbox rows)"
           % (len(again["deals"]), len(again["events"]), len(again["outbox"])))
+
+    print("t-mbox: 2b an mboxo file: a body line starting with \"From \" unescaped", flush=True)
+    box2 = os.path.join(tmp, "mboxo.mbox")
+    with open(box2, "w") as f:
+        f.write("From lead9@prospect.example Tue Nov 24 08:00:00 2026\n")
+        f.write(lead(9, "Hola,\nFrom the start of the year we want 20 licenses.\nGracias."))
+        f.write("\nFrom - Tue Nov 24 08:05:00 2026\n")
+        f.write(lead(10, "Otra consulta."))
+    r = dm("ingest", "--mbox", box2)
+    ex2 = export()
+    new = sorted(d["contact"] for d in ex2["deals"] if d["contact"] in ("lead9@prospect.example",
+                                                                        "lead10@prospect.example"))
+    check(r.returncode == 0 and new == ["lead10@prospect.example", "lead9@prospect.example"] and
+          ex2["quarantine"] == [], "two messages, neither cut at the body's \"From the start\" line (got %s, %s)"
+          % (new, ex2["quarantine"]))
 
     print("t-mbox: 3 a missing file", flush=True)
     r = dm("ingest", "--mbox", os.path.join(tmp, "nope.mbox"))
