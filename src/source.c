@@ -815,7 +815,8 @@ int source_maildir(struct app *app, const char *root)
 		}
 		closedir(dir);
 	}
-	qsort(v, n, sizeof *v, cmp_entry);
+	if (n)   /* qsort() of a NULL array is undefined */
+		qsort(v, n, sizeof *v, cmp_entry);
 	app->batch = true;
 	struct ahead *ah = xcalloc(1, sizeof *ah);
 	ah->app = app;
