@@ -844,6 +844,24 @@ static enum imap_status do_connect(struct imap *m, const struct config *cfg, con
 	m->has_move = mailimap_has_extension(m->s, "MOVE");
 	m->has_uidplus = mailimap_has_extension(m->s, "UIDPLUS");
 
+	/* "Dealmail/Done" is written with '/', as SPEC's example does; a server
+	 * whose hierarchy separator is another (Dovecot's Maildir++ layout:
+	 * '.') refuses '/' in a name, and every MOVE failed.  LIST "" "" names
+	 * the separator (RFC 3501 §6.3.8). */
+	clist *sep = NULL;
+	if (mailimap_list(m->s, "", "", &sep) == MAILIMAP_NO_ERROR && sep && clist_begin(sep)) {
+		const struct mailimap_mailbox_list *mb = clist_content(clist_begin(sep));
+		char d = mb ? mb->mb_delimiter : 0;
+		if (d && d != '/') {
+			char *names[] = {m->wmailbox, m->wfolder, m->wqfolder};
+			for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+				for (char *c = names[k]; c && *c; c++)
+					if (*c == '/')
+						*c = d;
+		}
+	}
+	if (sep)
+		mailimap_list_result_free(sep);
 	for (int k = 0; k < 2; k++) {
 		const char *f = k == 0 ? (m->mark == MARK_MOVE ? m->wfolder : NULL) : m->wqfolder;
 		if (!f)

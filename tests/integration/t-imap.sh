@@ -304,6 +304,15 @@ check "move:Año: exits 0" "$?" 0
 check "move:Año: the message is in Año, INBOX is empty" \
 	"$(count_search mailbox 'Año' all) $(count_search mailbox INBOX all) $(ndeals)" "1 0 $((base + 1))"
 base=$((base + 1))
+# SPEC's own example, "move:Dealmail/Done": this Dovecot's hierarchy
+# separator is '.', and a '/' in a name was refused on every MOVE
+dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem" "processed = move:Dealmail/Done"
+append_msg 6070 nestedfolder
+dm watch --once 2>"$D/err"
+check "move:Dealmail/Done: exits 0" "$?" 0
+check "move:Dealmail/Done: the message is in Dealmail.Done (the server's separator), INBOX is empty" \
+	"$(count_search mailbox 'Dealmail.Done' all) $(count_search mailbox INBOX all) $(ndeals)" "1 0 $((base + 1))"
+base=$((base + 1))
 dealmail_config "$CONF" "$IMAPS" "ca_file = $D/cert.pem" "processed = move:INBOX"
 dm watch --once 2>"$D/err"
 check "move:INBOX, the mailbox read: exit 78" "$?" 78
