@@ -89,6 +89,7 @@ struct report_scope {
 	const char *const *owners;  /* deal owners included; NULL = every deal */
 	size_t nowners;
 	bool ids;                   /* fill stalled[] / silent[] (report) */
+	const char *team;           /* a team's scope: its reps share the target */
 };
 
 /* Run the aggregates.  `since` = UTC lower bound of flow metrics or 0 for all

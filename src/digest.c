@@ -483,7 +483,8 @@ static int digest_vars(struct app *app, const struct report_base *base, const st
 		prev = xstrdup(prev_buf);
 	}
 	struct report r;
-	struct report_scope sc = {.owners = oj ? owners : NULL, .nowners = nowners, .ids = false};
+	struct report_scope sc = {.owners = oj ? owners : NULL, .nowners = nowners, .ids = false,
+				  .team = t->team ? t->rep->team : NULL};
 	int rc = report_build(app, base, &sc, &r);
 	if (rc == 0) {
 		char stamp[20];

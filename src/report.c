@@ -591,11 +591,13 @@ static int load_ids(struct app *app, const struct report_base *b, const struct r
 	return db_error(app->db) ? -1 : 0;
 }
 
-static int nonmanager_reps(const struct config *cfg)
+/* The reps (not managers) who share the monthly target: a team's, or all. */
+static int nonmanager_reps(const struct config *cfg, const char *team)
 {
 	int n = 0;
 	for (size_t i = 0; i < cfg->nreps; i++)
-		n += !cfg->reps[i].manager;
+		n += !cfg->reps[i].manager &&
+		     (!team || (cfg->reps[i].team && !strcasecmp(cfg->reps[i].team, team)));
 	return n;
 }
 
@@ -711,7 +713,8 @@ int report_build(struct app *app, const struct report_base *b, const struct repo
 	if (cfg->monthly_target > 0) {
 		r->has_target = true;
 		r->target_monthly = cfg->monthly_target;
-		r->target_reps = nonmanager_reps(cfg);
+		r->target_reps = sc->team && nonmanager_reps(cfg, sc->team) ? nonmanager_reps(cfg, sc->team)
+									      : nonmanager_reps(cfg, NULL);
 		r->wins_needed = !isnan(r->avg_deal_size) && r->avg_deal_size > 0 ?
 			cfg->monthly_target / r->avg_deal_size : NAN;
 		r->deals_needed = !isnan(r->close_ratio) && r->close_ratio > 0 ? r->wins_needed / r->close_ratio : NAN;
@@ -1177,7 +1180,7 @@ int cmd_report(int argc, char **argv)
 		rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;
 		goto out;
 	}
-	struct report_scope sc = {.owners = owners, .nowners = nowners, .ids = true};
+	struct report_scope sc = {.owners = owners, .nowners = nowners, .ids = true, .team = team_arg};
 	if (report_build(&app, b, &sc, &r) < 0) {
 		log_error("report: %s", db_error(app.db) ? db_error(app.db) : "database error");
 		rc = EXIT_IOERR;

@@ -202,6 +202,19 @@ import json, sys
 o = [x for x in json.load(sys.stdin)["outbox"] if x["kind"] == "digest"]
 assert sorted(x["to"] for x in o) == ["ana@example.com", "bob@example.com", "mia@example.com"], o
 '
+# the target is shared by the reps of the scope: a team's reps for --team
+# (the whole config's reps divided it)
+sed 's/^\[digest\]$/[rep "carl@example.com"]\nname = Carl\nteam = sur\n\n[digest]/' "$T/dealmail.conf" > "$T/teams.conf"
+DEALMAIL_CONFIG=$T/teams.conf dm report --format json > "$T/all3.json"
+DEALMAIL_CONFIG=$T/teams.conf dm report --format json --team norte > "$T/norte.json"
+/usr/bin/python3 - "$T" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1] + "/all3.json"))["target"]
+n = json.load(open(sys.argv[1] + "/norte.json"))["target"]
+assert a["reps"] == 3 and abs(a["per_rep"] - a["deals_needed"] / 3) < 1e-9, a
+assert n["reps"] == 2 and abs(n["per_rep"] - n["deals_needed"] / 2) < 1e-9, n
+PY
+
 # amounts keep every digit in the JSON (%.10g printed 1234577890.0)
 before=$(dm report --format json | /usr/bin/python3 -c 'import json,sys; print(repr(json.load(sys.stdin)["open_value"]))')
 add Huge x@c.com bob@example.com 1234567890.5 new
