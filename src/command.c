@@ -898,8 +898,8 @@ static void value_core(struct command *c)
 static void read_value(struct command *c, const char *today)
 {
 	if (c->kind == CMD_STAGE || c->kind == CMD_WON || c->kind == CMD_LOST || c->kind == CMD_VALUE ||
-	    c->kind == CMD_CLOSE || c->kind == CMD_PROBABILITY || c->kind == CMD_SCORE || c->kind == CMD_DEAL)
-		value_core(c);
+	    c->kind == CMD_CLOSE || c->kind == CMD_PROBABILITY || c->kind == CMD_SCORE)
+		value_core(c);   /* not a deal's title: "Renovación (2027)" is its name */
 	const char *v = c->value;
 	bool empty = v[0] == '\0';
 	switch (c->kind) {
@@ -1217,15 +1217,18 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 	pcre2_match_data_free(md);
 	/* "Ganamos!" above a "ganado: referido" line is the same news, not a
 	 * second command without the reason (which may be required) */
+	bool *drop_v = out->n ? xcalloc(out->n, sizeof *drop_v) : NULL;
+	for (size_t i = 0; i < out->n; i++) {   /* decided first, then compacted */
+		const struct command *c = &out->v[i];
+		if ((c->kind == CMD_WON || c->kind == CMD_LOST) && !c->value[0])
+			for (size_t j = 0; j < out->n && !drop_v[i]; j++)
+				drop_v[i] = j != i && out->v[j].kind == c->kind && out->v[j].value[0] &&
+					    out->v[j].deal_tag == c->deal_tag;
+	}
 	size_t k = 0;
 	for (size_t i = 0; i < out->n; i++) {
 		struct command *c = &out->v[i];
-		bool drop = false;
-		if ((c->kind == CMD_WON || c->kind == CMD_LOST) && !c->value[0])
-			for (size_t j = 0; j < out->n && !drop; j++)
-				drop = j != i && out->v[j].kind == c->kind && out->v[j].value[0] &&
-				       out->v[j].deal_tag == c->deal_tag;
-		if (drop) {
+		if (drop_v[i]) {
 			free(c->line);
 			free(c->keyword);
 			free(c->value);
@@ -1234,6 +1237,7 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 			out->v[k++] = *c;
 	}
 	out->n = k;
+	free(drop_v);
 }
 
 void commands_free(struct command_list *l)

@@ -770,6 +770,9 @@ static void test_rep_phrasing(void **state)
 	c = one(&l, "Ganamos!\n\nganado: referido");   /* one command, with its reason */
 	assert_string_equal(c->text, "referido");
 	commands_free(&l);
+	c = one(&l, "Ganamos!\nGanado.\nganado: referido");   /* two alone, one with its reason */
+	assert_string_equal(c->text, "referido");
+	commands_free(&l);
 	none("Ganamos el partido del viernes");
 	none("Deshacer lo de ayer no se puede");
 	c = one(&l, "etapa: \"propuesta\"");
