@@ -851,9 +851,15 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		return db_error(app->db) ? -1 : 0;
 	/* a contact added by address alone gets the name they sign their mail
 	 * with ({{contact.first_name}} in the drips) */
-	if (msg->from.name && *msg->from.name && !strchr(msg->from.name, '@'))
+	if (msg->from.name && *msg->from.name && !strchr(msg->from.name, '@')) {
+		char *nm = xstrdup(msg->from.name);   /* on one line, as deal_create() stores names */
+		for (unsigned char *q = (unsigned char *)nm; *q; q++)
+			if (*q < 0x20 || *q == 0x7f)
+				*q = ' ';
 		db_exec(app->db, "UPDATE contacts SET name = ? WHERE email = ? AND (name IS NULL OR name = '')", "tt",
-			msg->from.name, a->sender);
+			nm, a->sender);
+		free(nm);
+	}
 	if (event(app, a->deal, "email", NULL, msg->subject, NULL, a->sender, a->key) < 0)
 		return -1;
 	activity(app, a->deal, msg, a->visible, a->key);
