@@ -811,6 +811,7 @@ int source_maildir(struct app *app, const char *root)
 			v[n].dir = (char *)subs[s];
 			v[n].name = xstrdup(de->d_name);
 			v[n].regular = de->d_type == DT_REG;
+			v[n].unread = false;
 			n++;
 		}
 		closedir(dir);
