@@ -18,6 +18,10 @@ int text_distance(const char *a, const char *b);
 bool text_valid_utf8(const char *s, size_t n);
 /* Copy with invalid UTF-8 replaced by U+FFFD and NUL bytes dropped. */
 char *text_sanitize_utf8(const char *s, size_t n);
+/* A copy with the control characters (CR, LF, TAB, DEL…) turned into
+ * spaces: a value that must stay on one line (a header, a deal's title, a
+ * contact's name).  NULL for NULL.  malloc'd. */
+char *text_one_line(const char *s);
 /* Trim ASCII and Unicode whitespace from both ends, in place; returns s. */
 char *text_trim(char *s);
 /* strcasecmp-style prefix test, ASCII only. */

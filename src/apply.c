@@ -852,10 +852,7 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 	/* a contact added by address alone gets the name they sign their mail
 	 * with ({{contact.first_name}} in the drips) */
 	if (msg->from.name && *msg->from.name && !strchr(msg->from.name, '@')) {
-		char *nm = xstrdup(msg->from.name);   /* on one line, as deal_create() stores names */
-		for (unsigned char *q = (unsigned char *)nm; *q; q++)
-			if (*q < 0x20 || *q == 0x7f)
-				*q = ' ';
+		char *nm = text_one_line(msg->from.name);   /* as deal_create() stores names */
 		db_exec(app->db, "UPDATE contacts SET name = ? WHERE email = ? AND (name IS NULL OR name = '')", "tt",
 			nm, a->sender);
 		free(nm);

@@ -1,6 +1,7 @@
 /* compose.c — outgoing MIME; see compose.h.  The one place where text
  * becomes header bytes, so the injection rules live here only. */
 #include "compose.h"
+#include "text.h"
 #include "buf.h"
 #include "util.h"
 #include <stdbool.h>
@@ -19,14 +20,10 @@ static bool needs_encoding(const char *s)
 	return strstr(s, "=?") != NULL;
 }
 
-/* Copy with controls (CR, LF, TAB, …) turned into spaces. */
+/* Copy with controls (CR, LF, TAB, …) turned into spaces; "" for NULL. */
 static char *clean_value(const char *s)
 {
-	char *c = xstrdup(s ? s : "");
-	for (unsigned char *p = (unsigned char *)c; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	return c;
+	return text_one_line(s ? s : "");
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

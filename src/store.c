@@ -5,6 +5,7 @@
  * is always a literal with bound parameters. */
 #include "app.h"
 #include "process.h"
+#include "text.h"
 #include "drip.h"
 #include "template.h"
 #include "util.h"
@@ -195,25 +196,13 @@ void stop_enrollments(struct app *app, int64_t deal, const char *why)
 
 static int64_t deal_insert(struct app *app, const struct deal_new *d, const char **err_r);
 
-/* A title or a name as stored: control characters (a CR LF typed into a
- * `deal add --title`, a tab from a spreadsheet) become spaces.  Headers
- * were safe already (compose.c), but digests, replies and exports were not
- * (a line "Bcc: x" in a body). */
-static char *one_line(const char *s)
-{
-	if (!s)
-		return NULL;
-	char *t = xstrdup(s);
-	for (unsigned char *p = (unsigned char *)t; *p; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	return t;
-}
-
+/* A title and a name are stored on one line (text_one_line()): a CR LF
+ * typed into a `deal add --title` reached digests, replies and exports as a
+ * line "Bcc: x" of a body (headers were safe already, compose.c). */
 int64_t deal_create(struct app *app, const struct deal_new *d0, const char **err_r)
 {
 	struct deal_new dd = *d0;
-	char *title = one_line(d0->title), *cname = one_line(d0->contact_name);
+	char *title = text_one_line(d0->title), *cname = text_one_line(d0->contact_name);
 	dd.title = title;
 	dd.contact_name = cname;
 	int64_t id = deal_insert(app, &dd, err_r);

@@ -322,6 +322,17 @@ static size_t space_at(const char *s, size_t n)
 	return (uc_is_property_white_space(uc) || zero_width(uc)) ? (size_t)len : 0;
 }
 
+char *text_one_line(const char *s)
+{
+	if (!s)
+		return NULL;
+	char *t = xstrdup(s);
+	for (unsigned char *p = (unsigned char *)t; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return t;
+}
+
 char *text_trim(char *s)
 {
 	if (!s)
