@@ -894,6 +894,15 @@ static bool rep_with_commands(const struct config *cfg, const struct analysis *a
 	return any;
 }
 
+/* The outbox row a bounce is about: its recipient is the address that
+ * failed, its deal the bounce's. */
+static void bounce_of_outbox(struct app *app, struct analysis *a, int64_t ob)
+{
+	a->bounce_outbox = ob;
+	a->bounce_addr = db_text(app->db, "SELECT rcpt FROM outbox WHERE id = ?", "i", ob);
+	a->deal = db_int(app->db, 0, "SELECT deal_id FROM outbox WHERE id = ?", "i", ob);
+}
+
 /* A failure report in plain text (qmail, Yahoo, many appliances): the
  * address on a line of its own as "<x@y>:" before the copy of the message,
  * or, in the copy, the Message-ID of one of our messages. */
@@ -916,11 +925,8 @@ static void plain_bounce_scan(struct app *app, const struct message *msg, struct
 			char *id = text_trim(xstrndup(p + 11, m - 11));
 			int64_t ob = db_int(app->db, 0, "SELECT id FROM outbox WHERE message_id = ?", "t", id);
 			free(id);
-			if (ob > 0) {
-				a->bounce_outbox = ob;
-				a->bounce_addr = db_text(app->db, "SELECT rcpt FROM outbox WHERE id = ?", "i", ob);
-				a->deal = db_int(app->db, 0, "SELECT deal_id FROM outbox WHERE id = ?", "i", ob);
-			}
+			if (ob > 0)
+				bounce_of_outbox(app, a, ob);
 		}
 		p += n + (p[n] == '\n');
 	}
@@ -1001,10 +1007,8 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		if (a->bounce_outbox <= 0 && msg->in_reply_to)
 			a->bounce_outbox = db_int(app->db, 0, "SELECT id FROM outbox WHERE message_id = ?", "t",
 						  msg->in_reply_to);
-		if (a->bounce_outbox > 0) {
-			a->bounce_addr = db_text(app->db, "SELECT rcpt FROM outbox WHERE id = ?", "i", a->bounce_outbox);
-			a->deal = db_int(app->db, 0, "SELECT deal_id FROM outbox WHERE id = ?", "i", a->bounce_outbox);
-		}
+		if (a->bounce_outbox > 0)
+			bounce_of_outbox(app, a, a->bounce_outbox);
 		/* a DSN whose recipients were only delayed or delivered is not a
 		 * bounce, even when it is about one of our messages */
 		bool failure = msg->is_dsn ? msg->dsn_failed.n > 0 : !plain_delay_notice(msg);
