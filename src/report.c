@@ -713,8 +713,8 @@ int report_build(struct app *app, const struct report_base *b, const struct repo
 	if (cfg->monthly_target > 0) {
 		r->has_target = true;
 		r->target_monthly = cfg->monthly_target;
-		r->target_reps = sc->team && nonmanager_reps(cfg, sc->team) ? nonmanager_reps(cfg, sc->team)
-									      : nonmanager_reps(cfg, NULL);
+		int team_reps = sc->team ? nonmanager_reps(cfg, sc->team) : 0;
+		r->target_reps = team_reps ? team_reps : nonmanager_reps(cfg, NULL);
 		r->wins_needed = !isnan(r->avg_deal_size) && r->avg_deal_size > 0 ?
 			cfg->monthly_target / r->avg_deal_size : NAN;
 		r->deals_needed = !isnan(r->close_ratio) && r->close_ratio > 0 ? r->wins_needed / r->close_ratio : NAN;
