@@ -5,6 +5,7 @@
 #include "util.h"
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static FILE *sink;
@@ -26,8 +27,17 @@ static void num(struct buf *b, struct dbq *q, int i)
 	double v = db_col_double(q, i);
 	if (isfinite(v) && v == floor(v) && fabs(v) < 1e15)
 		buf_addf(b, "%.1f", v);
-	else
-		buf_addf(b, "%.17g", v);
+	else {
+		/* the shortest form that reads back as the same double: 3199.99,
+		 * not 3199.9899999999998 */
+		char t[32];
+		for (int prec = 15; prec <= 17; prec++) {
+			snprintf(t, sizeof t, "%.*g", prec, v);
+			if (strtod(t, NULL) == v)
+				break;
+		}
+		buf_adds(b, t);
+	}
 }
 
 static void intcol(struct buf *b, struct dbq *q, int i)

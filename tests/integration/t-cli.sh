@@ -54,5 +54,11 @@ check "version: exit 0" "$?" 0
 check "help ingest: exit 0" "$?" 0
 "$DEALMAIL_BIN" ingest --maildir "$T/md"
 check "ingest --maildir (empty): exit 0" "$?" 0
+# export --json writes a value as a person wrote it, not the nearest double's
+# 17 digits (19.99, not 19.989999999999998), and a whole value with ".0"
+"$DEALMAIL_BIN" -q deal add --title Cents --contact c1@acme.mx --owner ana@example.com --value 19.99 > /dev/null
+"$DEALMAIL_BIN" -q deal add --title Whole --contact c2@acme.mx --owner ana@example.com --value '3.199,99 BRL' > /dev/null
+"$DEALMAIL_BIN" -q deal add --title Round --contact c3@acme.mx --owner ana@example.com --value 12000 > /dev/null
+check "export: 19.99 as written" "$("$DEALMAIL_BIN" export --json | grep -o '"value":[^,]*' | tr '\n' ' ')" '"value":19.99 "value":3199.99 "value":12000.0 '
 echo "t-cli: $fails failure(s)"
 [ "$fails" -eq 0 ]
