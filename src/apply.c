@@ -601,8 +601,17 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 			rc = db_exec(app->db, "UPDATE deals SET close_date = ? WHERE id = ?", "ti", f, d);
 		else if (!strcmp(t, "probability"))
 			rc = db_exec(app->db, "UPDATE deals SET probability = ? WHERE id = ?", "ti", f, d);
-		else if (!strcmp(t, "owner"))
+		else if (!strcmp(t, "owner")) {
+			/* everything the reassignment moved goes back: the deal,
+			 * its contact (sync_contact_owner) and its open tasks */
 			rc = db_exec(app->db, "UPDATE deals SET owner = ? WHERE id = ?", "ti", f, d);
+			if (rc == 0 && f && cfg->sync_contact_owner)
+				rc = db_exec(app->db, "UPDATE contacts SET owner = ? WHERE id = (SELECT contact_id "
+					     "FROM deals WHERE id = ?)", "ti", f, d);
+			if (rc == 0 && f && tos[i])
+				rc = db_exec(app->db, "UPDATE tasks SET owner = ? WHERE deal_id = ? AND done = 0 AND "
+					     "owner = ?", "tit", f, d, tos[i]);
+		}
 		else if (!strcmp(t, "share"))
 			rc = db_exec(app->db, "DELETE FROM deal_shares WHERE deal_id = ? AND rep = (SELECT to_val FROM "
 				     "events WHERE id = ?)", "ii", d, ids[i]);

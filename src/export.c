@@ -61,7 +61,7 @@ static void deals(struct app *app, struct buf *b)
 	struct dbq *q = db_query(app->db,
 		"SELECT d.id, d.title, d.stage, d.status, d.reason, d.value, d.currency, d.owner, c.email, "
 		"d.close_date, d.probability, d.score, d.created_at, d.source, d.stage_since, d.last_activity, "
-		"(SELECT json_group_array(rep) FROM (SELECT rep FROM deal_shares s WHERE s.deal_id = d.id ORDER BY rep)), "
+		"(SELECT json_group_array(rep) FROM (SELECT rep FROM deal_shares s WHERE s.deal_id = d.id AND s.rep IS NOT d.owner ORDER BY rep)), "
 		"c.name FROM deals d LEFT JOIN contacts c ON c.id = d.contact_id ORDER BY d.id", "");
 	bool first = true;
 	buf_adds(b, "\"deals\":[");

@@ -62,6 +62,15 @@ def mail(frm, body, reply_to=None):
     return "<undo-%d@mail.example.com>" % n[0]
 
 
+def dm_tasks_owners():
+    import sqlite3
+    c = sqlite3.connect(db)
+    try:
+        return [r[0] for r in c.execute("SELECT owner FROM tasks WHERE done = 0 ORDER BY id")]
+    finally:
+        c.close()
+
+
 def export():
     return json.loads(dm("export", "--json").stdout)
 
@@ -153,6 +162,21 @@ try:
     d = deal()
     check(d["stage"] == "lost" and d["status"] == "lost" and d["reason"] == "price",
           "the undo put it back in lost, for price (got %s %s %s)" % (d["stage"], d["status"], d["reason"]))
+
+    print("t-undo: 7 undoing a reassignment gives the contact and the open tasks back too", flush=True)
+    mail("Ana <ana@example.com>", "tarea: llamar al cliente @ 2026-11-30")
+    mail("María <maria@example.com>", "responsable: Bob")
+    c6 = last_answer()["message_id"]
+    e = export()
+    check(e["deals"][0]["owner"] == "bob@example.com" and e["contacts"][0]["owner"] == "bob@example.com",
+          "Bob owns the deal and its contact (got %s / %s)" % (e["deals"][0]["owner"], e["contacts"][0]["owner"]))
+    mail("María <maria@example.com>", "deshacer", c6)
+    e = export()
+    check(e["deals"][0]["owner"] == "ana@example.com", "the deal is Ana's again (got %s)" % e["deals"][0]["owner"])
+    check(e["contacts"][0]["owner"] == "ana@example.com",
+          "its contact is Ana's again (sync_contact_owner; got %s)" % e["contacts"][0]["owner"])
+    owners = dm_tasks_owners()
+    check(owners == ["ana@example.com"], "the open task is Ana's again (got %s)" % owners)
 finally:
     check.cleanup(tmp)
 check.finish()
