@@ -127,7 +127,10 @@ static void contacts(struct app *app, struct buf *b)
 static void events(struct app *app, struct buf *b)
 {
 	struct dbq *q = db_query(app->db, "SELECT deal_id, type, from_val, to_val, by, at, message_id, reason, undone "
-				 "FROM events ORDER BY id", "");
+				 "FROM events WHERE type <> 'probability' ORDER BY id", "");
+	/* SPEC §7 lists the event types a script may meet; a probability
+	 * override (and its reset by a stage change) is kept for `history` and
+	 * `undo` but is not one of them: the deal's "probability" says it */
 	bool first = true;
 	buf_adds(b, ",\n\"events\":[");
 	while (db_next(q)) {

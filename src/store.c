@@ -396,7 +396,25 @@ int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 	}
 	const char *status = stage == cfg->won_stage ? "won" : stage == cfg->lost_stage ? "lost" : "open";
 	app_now_iso(now);
-	int rc = db_exec(app->db, "UPDATE deals SET stage = ?, status = ?, reason = ?, stage_since = ?, "
+	/* a rep's probability was an estimate for the stage the deal was in:
+	 * the new stage's own applies (a won deal is not "70 %"); the event
+	 * lets an undo of this message put the estimate back */
+	char *prob = db_text(app->db, "SELECT probability FROM deals WHERE id = ? AND probability IS NOT NULL", "i",
+			     deal);
+	int rc = 0;
+	if (prob) {
+		rc = db_exec(app->db, "UPDATE deals SET probability = NULL WHERE id = ?", "i", deal);
+		if (rc == 0)
+			rc = db_exec(app->db, "INSERT INTO events(deal_id, type, from_val, to_val, by, at, message_id) "
+				     "VALUES(?, 'probability', ?, NULL, ?, ?, ?)", "ittt" "t", deal, prob, by, now,
+				     message_id);
+		free(prob);
+		if (rc < 0) {
+			free(from);
+			return -1;
+		}
+	}
+	rc = db_exec(app->db, "UPDATE deals SET stage = ?, status = ?, reason = ?, stage_since = ?, "
 			 "last_activity = ?, stale_fired = 0, closed_at = CASE WHEN ? = 'open' THEN NULL "
 			 "ELSE ? END WHERE id = ?", "tttttttI" , to, status,
 			 strcmp(status, "open") && reason && *reason ? reason : NULL, now, now, status, now,

@@ -177,6 +177,19 @@ try:
           "its contact is Ana's again (sync_contact_owner; got %s)" % e["contacts"][0]["owner"])
     owners = dm_tasks_owners()
     check(owners == ["ana@example.com"], "the open task is Ana's again (got %s)" % owners)
+
+    print("t-undo: 8 a rep's probability is for the stage it was given in; an undo puts it back", flush=True)
+    mail("Ana <ana@example.com>", "etapa: negociación\nprobabilidad: 70%")
+    check(deal()["probability"] == 70, "70 %% in negotiation (got %s)" % deal()["probability"])
+    mail("Ana <ana@example.com>", "ganado: referido")
+    c7 = last_answer()["message_id"]
+    check(deal()["status"] == "won" and deal()["probability"] == 100,
+          "won: the win stage's 100 %%, not the estimate (got %s %s)" % (deal()["status"], deal()["probability"]))
+    types = sorted(set(ev["type"] for ev in export()["events"]))
+    check("probability" not in types, "export lists only SPEC's event types (got %s)" % types)
+    mail("Ana <ana@example.com>", "deshacer", c7)
+    check(deal()["stage"] == "negotiation" and deal()["probability"] == 70,
+          "the undo brought back the stage and the 70 %% (got %s %s)" % (deal()["stage"], deal()["probability"]))
 finally:
     check.cleanup(tmp)
 check.finish()
