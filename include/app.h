@@ -152,6 +152,10 @@ int contact_unsubscribe(struct app *app, const char *email, int64_t deal, const 
 int contact_bounced(struct app *app, const char *email, int64_t deal, const char *message_id);
 /* Queue a notification (template `tmpl`) about a deal to its owner or to the
  * managers of the owner's team.  0 or -1. */
+/* Tell the rep `to` (not the sender) of a change another made to their
+ * deal: a reassignment to them (notify-owner), a share (notify-share). */
+int deal_notify_rep(struct app *app, int64_t deal, const char *to, const char *tmpl, const char *message_id,
+		    const char *by);
 int deal_notify(struct app *app, int64_t deal, enum notify_target target, const char *tmpl,
 		const char *message_id, int days);
 

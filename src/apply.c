@@ -296,6 +296,9 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 				     "tit", r->rep->email, deal, from);
 		if (rc == 0)
 			rc = event(app, deal, "owner", from, r->rep->email, NULL, by, mid);
+		/* the new owner hears it from us, not days later from a reminder */
+		if (rc == 0 && (!from || strcasecmp(from, r->rep->email)))
+			rc = deal_notify_rep(app, deal, r->rep->email, "notify-owner", mid, by);
 		free(from);
 		change(ch, "#%lld %s: %s", (long long)deal, L(l, "owner", "responsable", "responsável"), r->rep->name);
 		return rc;
@@ -312,7 +315,8 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		if (db_exec(app->db, "INSERT OR IGNORE INTO deal_shares(deal_id, rep) VALUES(?, ?)", "it", deal,
 			    r->rep->email) < 0)
 			return -1;
-		if (db_changes(app->db) && event(app, deal, "share", NULL, r->rep->email, NULL, by, mid) < 0)
+		if (db_changes(app->db) && (event(app, deal, "share", NULL, r->rep->email, NULL, by, mid) < 0 ||
+					    deal_notify_rep(app, deal, r->rep->email, "notify-share", mid, by) < 0))
 			return -1;
 		change(ch, "#%lld %s: %s", (long long)deal, L(l, "shared with", "compartida con", "compartilhada com"),
 		       r->rep->name);

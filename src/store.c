@@ -275,14 +275,18 @@ static void managers_of(const struct config *cfg, const char *owner, const char 
 /* Fill deal.*, contact.*, owner.* variables. */
 void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang);
 
-static int notify(struct app *app, int64_t deal, const char *to, const char *tmpl, const char *message_id,
-		  int days)
+static int notify_by(struct app *app, int64_t deal, const char *to, const char *tmpl, const char *message_id,
+		     int days, const char *by)
 {
 	const struct rep *r = config_rep_find(app->cfg, to);
 	enum lang lang = r ? r->lang : app->cfg->language;
 	struct tvars *v = tvars_new();
 	deal_vars(app, deal, v, lang);
 	tvars_set(v, "rep.name", r ? r->name : to);
+	if (by) {
+		const struct rep *b = config_rep_find(app->cfg, by);
+		tvars_set(v, "message.by", b ? b->name : by);
+	}
 	if (days)
 		tvars_setf(v, "deal.days", "%d", days);
 	struct outbox_item it = {
@@ -292,6 +296,20 @@ static int notify(struct app *app, int64_t deal, const char *to, const char *tmp
 	int64_t id = outbox_queue(app, &it);
 	tvars_free(v);
 	return id < 0 ? -1 : 0;
+}
+
+static int notify(struct app *app, int64_t deal, const char *to, const char *tmpl, const char *message_id,
+		  int days)
+{
+	return notify_by(app, deal, to, tmpl, message_id, days, NULL);
+}
+
+int deal_notify_rep(struct app *app, int64_t deal, const char *to, const char *tmpl, const char *message_id,
+		    const char *by)
+{
+	if (!to || (by && !strcasecmp(to, by)))
+		return 0;
+	return notify_by(app, deal, to, tmpl, message_id, 0, by);
 }
 
 int deal_notify(struct app *app, int64_t deal, enum notify_target target, const char *tmpl,
