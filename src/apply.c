@@ -876,6 +876,9 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 	touch(app, a->deal);
 	db_exec(app->db, "UPDATE contacts SET last_activity = ?1 WHERE email = ?2 AND last_activity IS NOT ?1", "tt",
 		now, a->sender);
+	/* mail from the address proves it works again (a full mailbox, a
+	 * server that refused for a day): it may be written to again */
+	db_exec(app->db, "UPDATE contacts SET bouncing = 0 WHERE email = ? AND bouncing = 1", "t", a->sender);
 	if (!a->unsubscribe) {
 		/* SPEC §3.6: a reply stops *their* sequences, on every deal of
 		 * theirs, not only the deal it is logged on */

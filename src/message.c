@@ -2733,6 +2733,20 @@ static void walk_calendar(struct walk *w, const struct mailmime *m)
 {
 	size_t n;
 	char *b = mime_decode(w, m, &n);
+	/* unfold first (RFC 5545 3.1): a line break followed by a space or a
+	 * tab continues the line, anywhere, even inside a word
+	 * ("PARTST\r\n AT=ACCEPTED" from Apple Calendar's 75-octet folds) */
+	size_t u = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (b[i] == '\r' && i + 1 < n && b[i + 1] == '\n')
+			continue;
+		if (b[i] == '\n' && i + 1 < n && (b[i + 1] == ' ' || b[i + 1] == '\t')) {
+			i++;
+			continue;
+		}
+		b[u++] = b[i];
+	}
+	n = u;
 	bool reply = false, accepted = false;
 	for (size_t pos = 0; pos < n;) {
 		const char *line = b + pos;
@@ -2743,18 +2757,14 @@ static void walk_calendar(struct walk *w, const struct mailmime *m)
 		if (len >= 12 && !strncasecmp(line, "METHOD:REPLY", 12))
 			reply = true;
 		else if (len >= 8 && !strncasecmp(line, "ATTENDEE", 8)) {
-			/* the parameters end at the first ':' outside quotes; a long
-			 * line is folded, so look at this line and the next one */
-			size_t span = len;
-			if (pos < n && (b[pos] == ' ' || b[pos] == '\t')) {
-				size_t k = 0;
-				while (pos + k < n && b[pos + k] != '\n')
-					k++;
-				span = len + 1 + k;
-			}
-			for (size_t i = 0; i + 17 <= span; i++)
-				if (!strncasecmp(line + i, "PARTSTAT=ACCEPTED", 17))
+			/* the parameters end at the first ':' outside quotes */
+			bool quoted = false;
+			for (size_t i = 0; i < len && (quoted || line[i] != ':'); i++) {
+				if (line[i] == '"')
+					quoted = !quoted;
+				else if (!quoted && i + 17 <= len && !strncasecmp(line + i, "PARTSTAT=ACCEPTED", 17))
 					accepted = true;
+			}
 		}
 	}
 	free(b);
