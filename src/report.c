@@ -1077,9 +1077,9 @@ void report_print_text(const struct app *app, const struct report *r, const char
 
 	if (r->has_target) {
 		fprintf(out, "\n%sTarget%s  %s per month\n", c.bold, c.off, money(r->target_monthly, a, sizeof a));
-		fprintf(out, "  %-20s %6s\n", "Wins needed", num(ceil(r->wins_needed), "%.0f", a, sizeof a));
-		fprintf(out, "  %-20s %6s\n", "Deals needed", num(ceil(r->deals_needed), "%.0f", b2, sizeof b2));
-		fprintf(out, "  %-20s %6s  (%d reps)\n", "Per rep", num(ceil(r->per_rep), "%.0f", c3, sizeof c3),
+		fprintf(out, "  %-20s %6s\n", "Wins needed", num(ceil(r->wins_needed - 1e-9), "%.0f", a, sizeof a));
+		fprintf(out, "  %-20s %6s\n", "Deals needed", num(ceil(r->deals_needed - 1e-9), "%.0f", b2, sizeof b2));
+		fprintf(out, "  %-20s %6s  (%d reps)\n", "Per rep", num(ceil(r->per_rep - 1e-9), "%.0f", c3, sizeof c3),
 			r->target_reps);
 	}
 }
