@@ -120,6 +120,7 @@ int export_json(struct app *app, FILE *out);
 /* ---- deals (store.c) ---------------------------------------------- */
 struct deal_new {
 	const char *title, *contact, *contact_name, *owner, *stage, *currency, *close_date;
+	const char *reason;         /* won/lost reason (deal add --reason) */
 	double value;
 	bool has_value;
 	const char *source;         /* manual, import, mail */

@@ -413,7 +413,8 @@ static int deal_add(int argc, char **argv)
 		{"title", required_argument, 0, 't'}, {"contact", required_argument, 0, 'c'},
 		{"owner", required_argument, 0, 'o'}, {"stage", required_argument, 0, 's'},
 		{"value", required_argument, 0, 'v'}, {"currency", required_argument, 0, 'u'},
-		{"close", required_argument, 0, 'd'}, {"name", required_argument, 0, 'n'}, {0, 0, 0, 0}};
+		{"close", required_argument, 0, 'd'}, {"name", required_argument, 0, 'n'},
+		{"reason", required_argument, 0, 'r'}, {0, 0, 0, 0}};
 	char cur[4] = "", date[11] = "", today[11];
 	int c;
 	optind = 1;
@@ -426,6 +427,7 @@ static int deal_add(int argc, char **argv)
 		case 's': d.stage = optarg; break;
 		case 'n': d.contact_name = optarg; break;
 		case 'u': d.currency = optarg; break;
+		case 'r': d.reason = optarg; break;
 		case 'v':
 			if (!parse_amount(optarg, &d.value, cur))
 				return usage("deal add: --value is not an amount");
@@ -437,7 +439,7 @@ static int deal_add(int argc, char **argv)
 			d.close_date = date;
 			break;
 		default:
-			return usage("deal add --title T --contact EMAIL [--owner EMAIL] [--stage KEY] [--value N]");
+			return usage("deal add --title T --contact EMAIL [--owner EMAIL] [--stage KEY] [--value N] [--reason R]");
 		}
 	}
 	if (!d.title || !*d.title)
@@ -446,6 +448,8 @@ static int deal_add(int argc, char **argv)
 		return usage("deal add: --contact is required (the client's email address)");
 	if (optind < argc)
 		return usage("deal add: unexpected argument");
+	if (d.reason && !*d.reason)
+		d.reason = NULL;
 	if (cur[0] && !d.currency)
 		d.currency = cur;
 	char *contact = NULL, *cname = NULL;
@@ -482,6 +486,17 @@ static int deal_add(int argc, char **argv)
 	if (db_begin(app.db) < 0) {
 		rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;
 		log_error("%s", db_error(app.db));
+		goto out;
+	}
+	/* a deal added as won or lost follows the rule a rep's "lost:" does:
+	 * the reason the pipeline requires (a CSV import of old deals does not) */
+	int st = d.stage ? config_stage_find(app.cfg, d.stage) : -1;
+	if (st >= 0 && !d.reason && ((st == app.cfg->lost_stage && app.cfg->require_lost_reason) ||
+				     (st == app.cfg->won_stage && app.cfg->require_won_reason))) {
+		db_rollback(app.db);
+		fprintf(stderr, "dealmail: deal add: a %s deal needs --reason (require_%s_reason)\n",
+			st == app.cfg->lost_stage ? "lost" : "won", st == app.cfg->lost_stage ? "lost" : "won");
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	int64_t id = deal_create(&app, &d, &err);
@@ -789,6 +804,7 @@ static const struct cmd commands[] = {
 	{"report", cmd_report, "report [--since DATE] [--format text|json]", "Pipeline metrics."},
 	{"deal", cmd_deal, "deal add|list|show|import ...",
 	 "deal add --title T --contact EMAIL [--owner EMAIL] [--stage KEY] [--value N]\n"
+	 "         [--reason R]   (a won or lost deal: its reason, required where the pipeline requires it)\n"
 	 "deal list [--stage KEY] [--owner EMAIL]\ndeal show N\ndeal import --csv FILE"},
 	{"export", cmd_export, "export --json", "The whole database as JSON on stdout."},
 	{"explain", cmd_explain, "explain [FILE] [--format text|json]",

@@ -241,15 +241,27 @@ static int64_t deal_insert(struct app *app, const struct deal_new *d, const char
 			db_exec(app->db, "UPDATE contacts SET owner = ? WHERE id = ?", "ti", owner, contact);
 	}
 	const char *status = stage == cfg->won_stage ? "won" : stage == cfg->lost_stage ? "lost" : "open";
+	/* a closed deal's reason, as a rep's "lost: price" gives it */
+	const char *reason = NULL;
+	if (strcmp(status, "open") && d->reason && *d->reason) {
+		bool won = stage == cfg->won_stage;
+		reason = config_reason_find(cfg, won, d->reason);
+		if (!reason && cfg->strict_reasons) {
+			*err_r = "unknown reason (strict_reasons: one of won_reasons/lost_reasons)";
+			return -1;
+		}
+		if (!reason)
+			reason = d->reason;
+	}
 	if (db_exec(app->db, "INSERT INTO deals(title, contact_id, stage, initial_stage, status, value, currency, "
-		    "owner, close_date, source, created_at, stage_since, last_activity, closed_at) "
-		    "VALUES(?, NULLIF(?, 0), ?, ?, ?, CASE WHEN ? THEN ? END, ?, ?, ?, ?, ?, ?, ?, ?)",
-		    "titttIdttttttt" "t", d->title, contact, cfg->stages[stage].key,
+		    "owner, close_date, source, created_at, stage_since, last_activity, closed_at, reason) "
+		    "VALUES(?, NULLIF(?, 0), ?, ?, ?, CASE WHEN ? THEN ? END, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    "titttIdttttttt" "tt", d->title, contact, cfg->stages[stage].key,
 		    cfg->stages[stage].key, status, (int)d->has_value, d->value,
 		    d->currency && *d->currency ? d->currency : (d->has_value ? cfg->currency : NULL),
 		    owner, d->close_date && *d->close_date ? d->close_date : NULL,
 		    d->source ? d->source : "manual", now, now, now,
-		    strcmp(status, "open") ? now : NULL) < 0)
+		    strcmp(status, "open") ? now : NULL, reason) < 0)
 		return -1;
 	int64_t id = db_last_id(app->db);
 	if (deal_fire(app, id, cfg->stages[stage].on_enter, cfg->stages[stage].non_enter, d->by,

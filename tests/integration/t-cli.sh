@@ -60,5 +60,11 @@ check "ingest --maildir (empty): exit 0" "$?" 0
 "$DEALMAIL_BIN" -q deal add --title Whole --contact c2@acme.mx --owner ana@example.com --value '3.199,99 BRL' > /dev/null
 "$DEALMAIL_BIN" -q deal add --title Round --contact c3@acme.mx --owner ana@example.com --value 12000 > /dev/null
 check "export: 19.99 as written" "$("$DEALMAIL_BIN" export --json | grep -o '"value":[^,]*' | tr '\n' ' ')" '"value":19.99 "value":3199.99 "value":12000.0 '
+# a deal added as lost follows the pipeline's rule for a rep's "lost:": the
+# required reason (64 without it), given as --reason, read as the rep's is
+usage "deal add --stage lost without the required --reason" deal add --title Gone --contact g@acme.mx --stage lost
+"$DEALMAIL_BIN" -q deal add --title Gone --contact g@acme.mx --owner ana@example.com --stage lost --reason "la competencia" > /dev/null
+check "deal add --stage lost --reason: exit 0" "$?" 0
+check "deal add --reason: the configured reason" "$("$DEALMAIL_BIN" export --json | /usr/bin/python3 -c 'import json,sys; print([d["reason"] for d in json.load(sys.stdin)["deals"] if d["title"] == "Gone"])')" "['competitor']"
 echo "t-cli: $fails failure(s)"
 [ "$fails" -eq 0 ]
