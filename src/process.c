@@ -1545,7 +1545,22 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 			json_str(out, foreign_why);
 			buf_addc(out, '}');
 		}
-		buf_adds(out, "],\"outcome\":");
+		buf_adds(out, "]");
+		/* lines one typo away from a keyword: not commands (so not in
+		 * "commands"), but what an admin asked "why didn't it apply?"
+		 * needs to see; the confirmation names them too */
+		if (a.cmds.nnear) {
+			buf_adds(out, ",\"unread\":[");
+			for (size_t i = 0; i < a.cmds.nnear; i++) {
+				buf_addf(out, "%s{\"line_no\":%d,\"line\":", i ? "," : "", a.cmds.near[i].line_no);
+				json_str(out, a.cmds.near[i].line);
+				buf_adds(out, ",\"suggestion\":");
+				json_str(out, a.cmds.near[i].keyword);
+				buf_adds(out, ",\"error\":\"not a command\"}");
+			}
+			buf_adds(out, "]");
+		}
+		buf_adds(out, ",\"outcome\":");
 		json_str(out, outcome_name(a.outcome));
 		buf_adds(out, ",\"message_id\":");
 		json_str(out, a.key);
@@ -1577,6 +1592,9 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 				 a.res[i].suggest ? a.res[i].suggest : "", a.res[i].suggest ? "\"?)" : "");
 		for (size_t i = 0; i < foreign.n; i++)
 			buf_addf(out, "command:   %s  -> not run: %s\n", foreign.v[i].line, foreign_why);
+		for (size_t i = 0; i < a.cmds.nnear; i++)
+			buf_addf(out, "not read:  line %d \"%s\": not a command (did you mean \"%s:\"?)\n",
+				 a.cmds.near[i].line_no, a.cmds.near[i].line, a.cmds.near[i].keyword);
 		buf_addf(out, "outcome:   %s%s%s\n", outcome_name(a.outcome), a.note ? " — " : "", a.note ? a.note : "");
 	}
 	commands_free(&foreign);
