@@ -157,6 +157,9 @@ int config_stage_find(const struct config *cfg, const char *name);
 const char *config_reason_find(const struct config *cfg, bool won, const char *reason);
 /* A rep by address (case-insensitive) or by name (folded); NULL when none. */
 const struct rep *config_rep_find(const struct config *cfg, const char *who);
+/* The reps a bare first name or local part ("Ana") could mean when it means
+ * more than one ("Ana López <ana@…>, Ana Souza <asouza@…>"), malloc'd; else NULL. */
+char *config_rep_ambiguous(const struct config *cfg, const char *who);
 const struct sequence *config_sequence_find(const struct config *cfg, const char *name);
 /* "did you mean": the closest candidate within a small edit distance, or NULL.
  * kind 0 = stage (keys and names), 1 = won reason, 2 = lost reason, 3 = rep. */

@@ -1116,18 +1116,20 @@ const struct rep *config_rep_find(const struct config *cfg, const char *who)
 	for (size_t i = 0; i < cfg->nreps && !r && *f; i++)
 		if (text_fold_eq(cfg->reps[i].name, f))
 			r = &cfg->reps[i];
-	/* a unique local part ("ana") or first name ("Ana") */
-	for (int pass = 0; pass < 2 && !r && *f && !strchr(f, '@') && !strchr(f, ' '); pass++) {
+	/* a local part ("ana") or a first name ("Ana") that is one rep's
+	 * only: with ana@ and Ana Souza <asouza@> both "Ana", it names nobody
+	 * (the command is refused with the reps to choose from) */
+	if (!r && *f && !strchr(f, '@') && !strchr(f, ' ')) {
 		const struct rep *hit = NULL;
 		int hits = 0;
 		for (size_t i = 0; i < cfg->nreps; i++) {
 			const struct rep *p = &cfg->reps[i];
-			char *c = pass == 0 ? xstrndup(p->email, strcspn(p->email, "@")) : text_fold(p->name);
-			if (pass == 1)
-				c[strcspn(c, " ")] = '\0';
-			if (text_fold_eq(c, f) && hit != p)
+			char *local = xstrndup(p->email, strcspn(p->email, "@")), *first = text_fold(p->name);
+			first[strcspn(first, " ")] = '\0';
+			if (text_fold_eq(local, f) || text_fold_eq(first, f))
 				hit = p, hits++;
-			free(c);
+			free(local);
+			free(first);
 		}
 		if (hits == 1)
 			r = hit;
@@ -1135,6 +1137,34 @@ const struct rep *config_rep_find(const struct config *cfg, const char *who)
 	free(f);
 	free(w);
 	return r;
+}
+
+char *config_rep_ambiguous(const struct config *cfg, const char *who)
+{
+	if (!cfg || !who || strchr(who, '@') || strchr(who, '<'))
+		return NULL;
+	char *f = text_fold(who);
+	struct buf b;
+	buf_init(&b);
+	int hits = 0;
+	for (size_t i = 0; i < cfg->nreps && *f && !strchr(f, ' '); i++) {
+		const struct rep *p = &cfg->reps[i];
+		char *local = xstrndup(p->email, strcspn(p->email, "@")), *first = text_fold(p->name);
+		first[strcspn(first, " ")] = '\0';
+		if (text_fold_eq(local, f) || text_fold_eq(first, f)) {
+			buf_addf(&b, "%s%s <%s>", hits ? ", " : "", p->name, p->email);
+			hits++;
+		}
+		free(local);
+		free(first);
+	}
+	free(f);
+	char *out = buf_detach(&b);
+	if (hits < 2) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 const struct sequence *config_sequence_find(const struct config *cfg, const char *name)

@@ -693,6 +693,12 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 		case CMD_SHARE: {
 			const struct rep *who = config_rep_find(cfg, c->text);
 			if (!who) {
+				char *amb = config_rep_ambiguous(cfg, c->text);
+				if (amb) {
+					r->choices = amb;
+					fail(r, E_AMBIGUOUS_REP, "\"%s\" names more than one rep", c->text);
+					break;
+				}
 				r->choices = rep_choices(cfg);
 				r->suggest = config_suggest(cfg, 3, c->text);
 				fail(r, E_UNKNOWN_REP, "\"%s\" is not a rep", c->text);

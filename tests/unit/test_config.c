@@ -807,7 +807,15 @@ static void test_rep_find(void **state)
 	assert_string_equal(config_rep_find(c, "ANA BELTRAN")->email, "ana.b@example.com");
 	assert_string_equal(config_rep_find(c, "luis")->email, "luis@example.com");   /* local part */
 	assert_string_equal(config_rep_find(c, "Luís")->email, "luis@example.com");   /* first name */
-	assert_string_equal(config_rep_find(c, "ana")->email, "ana@example.com");     /* unique local part */
+	/* "ana" is ana@'s local part and Ana Beltrán's first name: nobody in
+	 * particular; the refusal lists the two */
+	assert_null(config_rep_find(c, "ana"));
+	assert_null(config_rep_find(c, "Ana"));
+	char *amb = config_rep_ambiguous(c, "Ana");
+	assert_string_equal(amb, "Ana López <ana@example.com>, Ana Beltrán <ana.b@example.com>");
+	free(amb);
+	assert_null(config_rep_ambiguous(c, "luis"));
+	assert_null(config_rep_ambiguous(c, "ana@example.com"));
 	assert_true(config_rep_find(c, "luis@example.com")->manager);
 	assert_null(config_rep_find(c, "nobody@example.com"));
 	assert_null(config_rep_find(c, NULL));
