@@ -161,7 +161,8 @@ static const struct {
 	{"no budget", "sin presupuesto|sem orçamento|sem orcamento|sem verba|presupuesto|orçamento|orcamento|"
 		      "budget|no presupuesto|sin dinero|sem dinheiro"},
 	{"no response", "sin respuesta|sem resposta|no contesta|no responde|nao responde|não responde|"
-			"no answer|ghosted|unresponsive"},
+			"no answer|ghosted|unresponsive|no contestan|no responden|nao respondem|não respondem|"
+			"no contestaron|no respondieron|sin contestar|never replied|no reply"},
 	{"referral", "referido|referida|recomendacion|recomendación|indicação|indicacao|referencia|referência|"
 		     "recomendação|recomendacao|recommendation|referred"},
 	{"features", "funcionalidades|funcionalidad|características|caracteristicas|funcionalidade|producto|"
@@ -1069,6 +1070,61 @@ static const char *reason_match(char **list, size_t n, const char *f)
 	return NULL;
 }
 
+/* " w1 w2 … ": the folded words of f between single spaces. */
+static char *word_padded(const char *f)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_addc(&b, ' ');
+	for (const unsigned char *p = (const unsigned char *)f; *p; p++) {
+		bool word = isalnum(*p) || *p >= 0x80;
+		if (word)
+			buf_addc(&b, (char)*p);
+		else if (b.s[b.len - 1] != ' ')
+			buf_addc(&b, ' ');
+	}
+	if (b.s[b.len - 1] != ' ')
+		buf_addc(&b, ' ');
+	return buf_detach(&b);
+}
+
+static bool has_words(const char *padded, const char *phrase)
+{
+	char *f = text_fold(phrase), *p = word_padded(f);
+	bool hit = strlen(p) > 2 && strstr(padded, p) != NULL;
+	free(p);
+	free(f);
+	return hit;
+}
+
+/* A reason written as a phrase ("el precio", "precio alto", "se fueron con la
+ * competencia", "no hay presupuesto"): the one configured reason whose name or
+ * synonym it contains as whole words; none when it names two. */
+static const char *reason_within(char **list, size_t n, const char *f)
+{
+	char *padded = word_padded(f);
+	const char *found = NULL;
+	bool two = false;
+	for (size_t i = 0; i < n && !two; i++) {
+		bool hit = has_words(padded, list[i]);
+		for (size_t k = 0; k < sizeof reason_synonyms / sizeof *reason_synonyms && !hit; k++) {
+			if (!in_group(k, list[i]))
+				continue;
+			struct strv syn = split_list(reason_synonyms[k].syn, '|');
+			for (size_t j = 0; j < syn.n && !hit; j++)
+				hit = has_words(padded, syn.v[j]);
+			strv_free(syn.v, syn.n);
+			hit = hit || has_words(padded, reason_synonyms[k].canon);
+		}
+		if (hit && found && found != list[i])
+			two = true;
+		else if (hit)
+			found = list[i];
+	}
+	free(padded);
+	return two ? NULL : found;
+}
+
 const char *config_reason_find(const struct config *cfg, bool won, const char *reason)
 {
 	if (!cfg || !reason)
@@ -1090,6 +1146,8 @@ const char *config_reason_find(const struct config *cfg, bool won, const char *r
 			free(lead);
 		}
 	}
+	if (!r && *f)
+		r = reason_within(list, n, f);
 	free(f);
 	return r;
 }

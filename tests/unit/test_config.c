@@ -748,6 +748,18 @@ static void test_reasons(void **state)
 	assert_string_equal(config_reason_find(c, true, "relacionamento"), "relationship");
 	assert_string_equal(config_reason_find(c, true, "precio"), "price");
 	assert_null(config_reason_find(c, true, "competencia")); /* not a win reason */
+	/* phrases as reps write them: the one reason they name */
+	assert_string_equal(config_reason_find(c, true, "el precio"), "price");
+	assert_string_equal(config_reason_find(c, true, "por precio"), "price");
+	assert_string_equal(config_reason_find(c, false, "precio alto"), "price");
+	assert_string_equal(config_reason_find(c, false, "se fueron con la competencia"), "competitor");
+	assert_string_equal(config_reason_find(c, false, "no hay presupuesto"), "no budget");
+	assert_string_equal(config_reason_find(c, false, "no contestan"), "no response");
+	assert_string_equal(config_reason_find(c, false, "muito caro para eles"), "price");
+	/* two reasons named: none picked (kept as written) */
+	assert_null(config_reason_find(c, false, "precio y la competencia"));
+	/* a word inside another is no match ("caro" in "Carolina") */
+	assert_null(config_reason_find(c, false, "Carolina se fue"));
 	assert_null(config_reason_find(c, false, "the weather"));
 	assert_null(config_reason_find(c, false, ""));
 	assert_null(config_reason_find(c, false, NULL));
