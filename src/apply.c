@@ -183,6 +183,7 @@ static void change(struct changes *ch, const char *fmt, ...)
 	va_end(ap);
 	struct tvars *e = tvars_push(ch->v, "changes");
 	tvars_set(e, "text", b.s);
+	tvars_set(ch->v, "any.changes", "yes");   /* the heading, shown once */
 	buf_release(&b);
 }
 
@@ -336,8 +337,8 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		free(owner);
 		if (rc == 0)
 			rc = event(app, deal, "task", NULL, c->text, c->date[0] ? c->date : NULL, by, mid);
-		change(ch, "#%lld %s: %s%s%s", (long long)deal, L(l, "task", "tarea", "tarefa"), c->text,
-		       c->date[0] ? " @ " : "", c->date);
+		/* not a "change" line: the confirmation lists it under what was
+		 * scheduled, with the tasks the stage's triggers created */
 		return rc;
 	}
 	case CMD_NOTE:
@@ -882,6 +883,11 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 	/* mail from the address proves it works again (a full mailbox, a
 	 * server that refused for a day): it may be written to again */
 	db_exec(app->db, "UPDATE contacts SET bouncing = 0 WHERE email = ? AND bouncing = 1", "t", a->sender);
+	/* the owner is told the follow-ups stopped only when some were running */
+	bool stopped = !a->unsubscribe &&
+		       db_int(app->db, 0, "SELECT EXISTS(SELECT 1 FROM enrollments e JOIN deals d ON d.id = e.deal_id "
+			      "LEFT JOIN contacts c ON c.id = d.contact_id WHERE e.status = 'active' AND (d.id = ? OR "
+			      "c.email = ?))", "it", a->deal, a->sender) > 0;
 	if (!a->unsubscribe) {
 		/* SPEC §3.6: a reply stops *their* sequences, on every deal of
 		 * theirs, not only the deal it is logged on */
@@ -908,6 +914,8 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		tvars_set(v, "message.subject", subj);
 		free(subj);
 		tvars_set(v, "message.excerpt", a->visible);
+		if (stopped)
+			tvars_set(v, "message.stopped", "yes");
 		struct outbox_item it = {.kind = "notification", .deal_id = a->deal, .to_addr = o,
 					 .to_name = r ? r->name : NULL, .tmpl = "notify-reply",
 					 .lang = lang_code(l), .vars = v, .cause_message_id = a->key};

@@ -266,7 +266,7 @@ static const char *const known_names[] = {
 	"digest.target_monthly", "digest.target_pct", "digest.tasks", "digest.tasks_count",
 	"digest.tasks_due", "digest.tasks_more", "digest.tasks_overdue", "digest.team", "digest.velocity_day",
 	"digest.velocity_month", "digest.weighted", "digest.wins_needed", "digest.won", "digest.won_reasons",
-	"digest.won_reasons_count", "message.by", "message.excerpt", "message.subject", "owner.email", "owner.name",
+	"digest.won_reasons_count", "message.by", "message.excerpt", "message.stopped", "message.subject", "owner.email", "owner.name",
 	"rep.email", "rep.name", "sequence.name", "sequence.step", "sequence.steps", "undo.minutes",
 	"unsubscribe.address", NULL,
 };

@@ -92,6 +92,8 @@ try:
     print("t-confirm-text: 3 a task by command", flush=True)
     t = confirmation("tarea: enviar contrato @ 2026-12-01")
     check("Programado:" in t and "#1 tarea: enviar contrato @ 2026-12-01" in t, "the task is listed:\n" + t)
+    check(t.count("enviar contrato") == 1 and "Cambios:" not in t,
+          "once, under what was scheduled (no empty 'Cambios:' heading):\n" + t)
 
     print("t-confirm-text: 4 lists: the open deals, or a stage's, closed ones too", flush=True)
     r = dm("deal", "add", "--title", "Globex", "--contact", "compras@globex.example",

@@ -69,6 +69,19 @@ try:
           % [(o["deal"], o["subject"]) for o in later if o["to"] == "x@c.example"])
     check(len([o for o in later if o["to"] == "y@d.example"]) == 2, "the other client got the next two steps (got %d)"
           % len([o for o in later if o["to"] == "y@d.example"]))
+    # the owner was told of the first reply that it stopped the follow-ups;
+    # a second reply (nothing left running) does not say so again
+    msg2 = msg.replace("<reply-1@c.example>", "<reply-2@c.example>")
+    r = dm("ingest", now="2026-11-30T18:00:00Z", stdin=msg2.encode())
+    check(r.returncode == 0, "the client's second reply was ingested (exit %d)" % r.returncode)
+    import email, sqlite3
+    c = sqlite3.connect(db)
+    bodies = [email.message_from_bytes(raw if isinstance(raw, bytes) else raw.encode()).get_payload(decode=True)
+              .decode() for (raw,) in c.execute("SELECT raw FROM outbox WHERE kind = 'notification' AND "
+                                                "rcpt = 'ana@example.com' ORDER BY id")]
+    c.close()
+    said = ["Detuve los correos de seguimiento" in b for b in bodies]
+    check(said == [True, False], "'follow-ups stopped' only when some were running (got %s)" % said)
 finally:
     check.cleanup(tmp)
 check.finish()
