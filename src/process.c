@@ -1496,7 +1496,10 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 		app_today(today);
 		commands_parse(a.visible, today, &foreign);
 		const struct rep *rep = config_rep_find(app->cfg, a.sender);
-		foreign_why = rep && !strcasecmp(rep->email, a.sender)
+		foreign_why = rep && a.note && strstr(a.note, "reply token")
+				      ? "the reply token names a deal this rep may not change (require_auth): no "
+					"command runs"
+			      : rep && !strcasecmp(rep->email, a.sender)
 				      ? "the sender's address is a rep's but the message is not authenticated "
 					"(require_auth): no command runs"
 				      : "the sender is not a rep: commands run only for reps";
