@@ -928,7 +928,7 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 
 static int apply_bounce(struct app *app, const struct message *msg, struct analysis *a)
 {
-	if (a->outcome != O_LOG || !a->bounce_addr)
+	if (a->outcome != O_LOG || (!a->bounce_addr && a->bounce_outbox <= 0))
 		return 0;
 	if (a->bounce_outbox > 0) {
 		char now[21];
@@ -936,6 +936,9 @@ static int apply_bounce(struct app *app, const struct message *msg, struct analy
 		db_exec(app->db, "UPDATE outbox SET status = 'failed', last_error = ?, failed_at = ? WHERE id = ?", "tti",
 			msg->dsn_status ? msg->dsn_status : "bounced", now, a->bounce_outbox);
 	}
+	if (!a->bounce_addr ||
+	    db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->bounce_addr) == 0)
+		return db_error(app->db) ? -1 : 0;   /* not a contact's address: nothing more to mark */
 	return contact_bounced(app, a->bounce_addr, a->deal, a->key);
 }
 

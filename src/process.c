@@ -1033,9 +1033,14 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			plain_bounce_scan(app, msg, a);
 		bool known = a->bounce_addr &&
 			     db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->bounce_addr) > 0;
-		a->outcome = failure && known ? O_LOG : O_IGNORE;
+		/* a bounce of one of our messages to someone who is not a
+		 * contact (a rep's confirmation, a manager's digest) still
+		 * marks that delivery failed: the digest lists it */
+		bool ours = failure && !known && a->bounce_outbox > 0;
+		a->outcome = failure && (known || ours) ? O_LOG : O_IGNORE;
 		a->note = !failure ? "a delivery report that is not a failure (delayed or delivered)"
 			  : known  ? "bounce of mail to a contact"
+			  : ours   ? "bounce of our message to an address that is not a contact: that delivery is failed"
 				   : "bounce for an address we do not know";
 		if (a->deal > 0)
 			a->route = R_THREAD;
