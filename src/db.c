@@ -357,8 +357,11 @@ struct db *db_open(const char *path, int busy_ms, enum db_mode mode, char **err_
 	int rc = sqlite3_open_v2(path, &db->h, flags, dbvfs_name());
 	*tempfail_r = false;
 	if (rc != SQLITE_OK) {
-		*err_r = xasprintf("cannot open database %s: %s", path,
-				   db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc));
+		/* the most common cause: a database nobody created yet */
+		bool missing = !create && access(path, F_OK) < 0 && errno == ENOENT;
+		*err_r = xasprintf("cannot open database %s: %s%s", path,
+				   db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc),
+				   missing ? " (no such file: run `dealmail init` first)" : "");
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db->h, 1);

@@ -66,5 +66,9 @@ usage "deal add --stage lost without the required --reason" deal add --title Gon
 "$DEALMAIL_BIN" -q deal add --title Gone --contact g@acme.mx --owner ana@example.com --stage lost --reason "la competencia" > /dev/null
 check "deal add --stage lost --reason: exit 0" "$?" 0
 check "deal add --reason: the configured reason" "$("$DEALMAIL_BIN" export --json | /usr/bin/python3 -c 'import json,sys; print([d["reason"] for d in json.load(sys.stdin)["deals"] if d["title"] == "Gone"])')" "['competitor']"
+# a database nobody created: 74, and the error says what to do
+"$DEALMAIL_BIN" --db "$T/nothing-here.db" deal list > /dev/null 2> "$T/err"
+check "deal list on a database not created: exit 74" "$?" 74
+check "... and says to run init" "$(grep -c 'run `dealmail init` first' "$T/err")" 1
 echo "t-cli: $fails failure(s)"
 [ "$fails" -eq 0 ]
