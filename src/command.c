@@ -535,60 +535,93 @@ static void skip_spaces(const char **pp)
 	*pp = (const char *)p;
 }
 
+static bool is_iso4217(const char *p, size_t n)
+{
+	if (n != 3 || !is_alpha(p[0]) || !is_alpha(p[1]) || !is_alpha(p[2]))
+		return false;
+	for (const char *c = iso4217; *c; c += 4)
+		if (!strncasecmp(c, p, 3))
+			return true;
+	return false;
+}
+
+/* The word at p (letters and their combining marks), folded (case, accents,
+ * NFD = NFC) into out; its length in bytes, 0 when there is none or it is too
+ * long to be one we know. */
+static size_t fold_word(const char *p, char out[24])
+{
+	size_t n = text_word_len(p);
+	out[0] = '\0';
+	if (n == 0 || n >= 24 * 2)
+		return 0;
+	char w[48];
+	memcpy(w, p, n);
+	w[n] = '\0';
+	char *f = text_fold(w);
+	size_t fl = strlen(f);
+	if (fl >= 24) {
+		free(f);
+		return 0;
+	}
+	memcpy(out, f, fl + 1);
+	free(f);
+	return n;
+}
+
 /* A currency at *pp: returns true and the ISO code; *bare_dollar when it was a
  * plain "$" (which a following ISO code may refine: "$250,000 MXN"). */
 static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
 {
+	/* ASCII ones in either case ("us$", "r$"); a longer one before its prefix */
 	static const struct {
 		const char *sym;
 		const char *iso;
 	} syms[] = {
-		{"US$", "USD"}, {"us$", "USD"}, {"U$S", "USD"}, {"u$s", "USD"},
-		{"MX$", "MXN"}, {"mx$", "MXN"}, {"R$", "BRL"}, {"r$", "BRL"},
-		{"$", "USD"}, {"\xE2\x82\xAC", "EUR"}, {"\xC2\xA3", "GBP"},
+		{"US$", "USD"}, {"U$S", "USD"}, {"MX$", "MXN"}, {"R$", "BRL"},
+		{"\xE2\x82\xAC", "EUR"}, {"\xC2\xA3", "GBP"},
 	};
 	const char *p = *pp;
+	size_t wl;
+	char w[24];
 	*bare_dollar = false;
 	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
 		size_t l = strlen(syms[i].sym);
-		if (strncmp(p, syms[i].sym, l) == 0) {
+		if (strncasecmp(p, syms[i].sym, l) == 0) {
 			memcpy(cur, syms[i].iso, 4);
-			*bare_dollar = !strcmp(syms[i].sym, "$");
 			*pp = p + l;
 			return true;
 		}
 	}
+	if (*p == '$') {
+		memcpy(cur, "USD", 4);
+		*bare_dollar = true;
+		*pp = p + 1;
+		return true;
+	}
 	/* the currency as reps write it in words ("12.000 euros", "R$ 500
-	 * reais"); "pesos" names too many currencies to guess one */
+	 * reais", "1.500 dólares" however the accent is encoded); "pesos" names
+	 * too many currencies to guess one */
 	static const struct {
 		const char *word;
 		const char *iso;
 	} words[] = {
 		{"euros", "EUR"}, {"euro", "EUR"}, {"reais", "BRL"}, {"real", "BRL"},
-		{"d\xC3\xB3lares", "USD"}, {"D\xC3\x93LARES", "USD"}, {"dolares", "USD"},
-		{"d\xC3\xB3lar", "USD"}, {"D\xC3\x93LAR", "USD"}, {"dolar", "USD"},
-		{"dollars", "USD"}, {"dollar", "USD"},
+		{"dolares", "USD"}, {"dolar", "USD"}, {"dollars", "USD"}, {"dollar", "USD"},
 	};
-	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-		size_t l = strlen(words[i].word);
-		if (!strncasecmp(p, words[i].word, l) && !is_alpha(p[l]) && (unsigned char)p[l] < 0x80) {
+	if ((wl = fold_word(p, w)) == 0)
+		return false;
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (!strcmp(w, words[i].word)) {
 			memcpy(cur, words[i].iso, 4);
-			*pp = p + l;
+			*pp = p + wl;
 			return true;
 		}
-	}
-	if (is_alpha(p[0]) && is_alpha(p[1]) && is_alpha(p[2]) && !is_alpha(p[3]) &&
-	    (unsigned char)p[3] < 0x80) {
-		char up[4];
+	if (is_iso4217(p, wl)) {
 		for (int i = 0; i < 3; i++)
-			up[i] = (char)(p[i] >= 'a' ? p[i] - 32 : p[i]);
-		up[3] = '\0';
-		for (const char *c = iso4217; *c; c += 4)
-			if (memcmp(c, up, 3) == 0) {
-				memcpy(cur, up, 4);
-				*pp = p + 3;
-				return true;
-			}
+			cur[i] = (char)toupper((unsigned char)p[i]);
+		cur[3] = '\0';
+		*pp = p + 3;
+		return true;
 	}
 	return false;
 }

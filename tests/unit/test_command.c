@@ -344,6 +344,25 @@ static void test_value_command(void **state)
 	c = one(&l, "importe: -500");
 	assert_int_equal(c->error, CMDERR_AMOUNT);
 	commands_free(&l);
+
+	/* NFD accents, as a rep's line */
+	static const struct {
+		const char *line;
+		double want;
+		const char *cur;
+	} ok[] = {
+		{"valor: 1.500 do\xCC\x81lares", 1500, "USD"},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		c = one(&l, ok[i].line);
+		if (c->error != CMDERR_NONE || fabs(c->amount - ok[i].want) > 1e-6 || strcmp(c->currency, ok[i].cur))
+			print_error("\"%s\": error %d, %f \"%s\"\n", ok[i].line, c->error, c->amount, c->currency);
+		assert_int_equal(c->error, CMDERR_NONE);
+		assert_true(fabs(c->amount - ok[i].want) < 1e-6);
+		assert_string_equal(c->currency, ok[i].cur);
+		commands_free(&l);
+	}
+
 }
 
 static void test_parse_amount(void **state)
@@ -407,6 +426,11 @@ static void test_parse_amount(void **state)
 		{"1.500 euro", 1500, "EUR"},
 		{"R$ 500 reais", 500, "BRL"},
 		{"2,500 dollars", 2500, "USD"},
+		/* ... however the accent is encoded: NFD "o" + U+0301 as macOS sends it */
+		{"1.500 do\xCC\x81lares", 1500, "USD"},
+		{"1.500 DO\xCC\x81LARES", 1500, "USD"},
+		{"1.500 D\xC3\x93" "LAR", 1500, "USD"},
+		{"1.500 Euros", 1500, "EUR"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
