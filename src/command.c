@@ -568,6 +568,14 @@ static size_t fold_word(const char *p, char out[24])
 	return n;
 }
 
+static bool word_in(const char *w, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(w, *list))
+			return true;
+	return false;
+}
+
 /* A currency at *pp: returns true and the ISO code; *bare_dollar when it was a
  * plain "$" (which a following ISO code may refine: "$250,000 MXN"). */
 static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
@@ -725,6 +733,71 @@ static char *join_space_groups(const char *s)
 	return buf_detach(&b);
 }
 
+/* A remark after the amount that does not change it ("+ IVA", ", sin IVA",
+ * "más impuestos", "plus tax"): words only, opening with one of these
+ * words or after "+", ",", ";" or a dash. */
+static const char *const remark_words[] = {
+	"sin", "con", "mas", "sem", "com", "mais", "plus", "excl", "incl", "excluding", "including",
+	"iva", "impuestos", "impuesto", "impostos", "imposto", "tax", "taxes", "vat",
+	"aprox", "aproximadamente", "aproximado", "approx", "approximately",
+	"neto", "bruto", "net", "gross", "netos", "brutos", "liquido", "ex", NULL,
+};
+/* ... and none of these in it: a remark that names a currency or a
+ * multiplier may be part of the amount ("15.000 + USD", "15.000 - mil"). */
+static const char *const not_remark_words[] = {
+	"euro", "euros", "real", "reais", "dolar", "dolares", "dollar", "dollars", "peso", "pesos",
+	"sol", "soles", "mil", "miles", "millon", "millones", "milhao", "milhoes", "million", "millions",
+	"thousand", "thousands", "billion", "billions", "billon", "billones", "bilhao", "bilhoes",
+	"k", "m", "mm", "bn", "mn", NULL,
+};
+
+static size_t dash_at(const char *p)
+{
+	if (*p == '-')
+		return 1;
+	if ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
+	    ((unsigned char)p[2] == 0x93 || (unsigned char)p[2] == 0x94)) /* – — */
+		return 3;
+	return 0;
+}
+
+static bool is_remark(const char *p)
+{
+	char w[24];
+	size_t n;
+	bool opened = false;
+	if (*p == '+' || *p == ',' || *p == ';')
+		p++, opened = true;
+	else if ((n = dash_at(p)))
+		p += n, opened = true;
+	skip_spaces(&p);
+	if (!text_word_len(p))
+		return false;
+	if (!opened && !(fold_word(p, w) && word_in(w, remark_words)))
+		return false;
+	while (*p) {
+		if ((n = text_word_len(p))) {
+			if (fold_word(p, w) && word_in(w, not_remark_words))
+				return false;
+			if (n == 3 && is_iso4217(p, 3) && isupper((unsigned char)p[0]) &&
+			    isupper((unsigned char)p[1]) && isupper((unsigned char)p[2]))
+				return false;   /* "EUR", not "tax" */
+			p += n;
+		} else if (strchr(".,;:+/'&", *p))
+			p++;
+		else if ((n = dash_at(p)))
+			p += n;
+		else {
+			const char *q = p;
+			skip_spaces(&q);
+			if (q == p)
+				return false;   /* a digit, a sign, a symbol */
+			p = q;
+		}
+	}
+	return true;
+}
+
 static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[4]);
 
 bool parse_amount(const char *s, double *amount_r, char currency_r[4])
@@ -753,6 +826,8 @@ static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[
 	const char *num = p;
 	while (is_digit(*p) || *p == '.' || *p == ',')
 		p++;
+	while (p > num && (p[-1] == '.' || p[-1] == ','))
+		p--;   /* "15.000, sin IVA": the comma is the remark's */
 	if (!read_number(num, (size_t)(p - num), &v))
 		return false;
 	if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1])) {
@@ -762,7 +837,7 @@ static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[
 	skip_spaces(&p);
 	has2 = *p && read_currency(&p, c2, &bare2);
 	skip_spaces(&p);
-	if (*p)
+	if (*p && !is_remark(p))
 		return false;
 	const char *cur = "";
 	if (has1 && has2) {

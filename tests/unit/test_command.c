@@ -345,13 +345,19 @@ static void test_value_command(void **state)
 	assert_int_equal(c->error, CMDERR_AMOUNT);
 	commands_free(&l);
 
-	/* NFD accents, as a rep's line */
+	/* NFD accents, remarks, as a rep's line */
 	static const struct {
 		const char *line;
 		double want;
 		const char *cur;
 	} ok[] = {
 		{"valor: 1.500 do\xCC\x81lares", 1500, "USD"},
+		{"valor: 15.000 \xE2\x82\xAC + IVA", 15000, "EUR"},
+		{"valor: 15.000 EUR sin IVA.", 15000, "EUR"},
+		{"valor: 15.000 \xE2\x82\xAC, sin IVA (precio de lista)", 15000, "EUR"},
+		{"valor: R$ 3.200,00 + impostos", 3200, "BRL"},
+		{"amount: USD 1,500 plus tax", 1500, "USD"},
+		{"valor: \"15.000 EUR + IVA\"", 15000, "EUR"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		c = one(&l, ok[i].line);
@@ -363,6 +369,12 @@ static void test_value_command(void **state)
 		commands_free(&l);
 	}
 
+	c = one(&l, "valor: 15.000 25.000");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
+	c = one(&l, "valor: 15.000 + IVA 16%");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
 }
 
 static void test_parse_amount(void **state)
@@ -431,6 +443,29 @@ static void test_parse_amount(void **state)
 		{"1.500 DO\xCC\x81LARES", 1500, "USD"},
 		{"1.500 D\xC3\x93" "LAR", 1500, "USD"},
 		{"1.500 Euros", 1500, "EUR"},
+		/* a remark after the amount, without parentheses */
+		{"15.000 \xE2\x82\xAC + IVA", 15000, "EUR"},
+		{"15.000 \xE2\x82\xAC +IVA", 15000, "EUR"},
+		{"R$ 3.200,00 + impostos", 3200, "BRL"},
+		{"15.000 EUR sin IVA", 15000, "EUR"},
+		{"15.000 \xE2\x82\xAC, sin IVA", 15000, "EUR"},
+		{"15.000, sin IVA", 15000, ""},
+		{"15.000 EUR m\xC3\xA1s IVA", 15000, "EUR"},
+		{"15.000 EUR ma\xCC\x81s IVA", 15000, "EUR"},
+		{"15.000 EUR mas IVA", 15000, "EUR"},
+		{"USD 1,500 plus tax", 1500, "USD"},
+		{"$1,500 plus taxes", 1500, "USD"},
+		{"12.000 EUR; IVA incluido", 12000, "EUR"},
+		{"12.000 EUR - IVA incluido", 12000, "EUR"},
+		{"12.000 EUR \xE2\x80\x93 sin IVA", 12000, "EUR"},
+		{"12.000 EUR \xE2\x80\x94 aprox.", 12000, "EUR"},
+		{"R$ 5.000 sem impostos", 5000, "BRL"},
+		{"R$ 5.000 com impostos", 5000, "BRL"},
+		{"R$ 5.000 mais impostos", 5000, "BRL"},
+		{"5,000 USD excl. VAT", 5000, "USD"},
+		{"5,000 USD incl. VAT", 5000, "USD"},
+		{"5,000 USD approx", 5000, "USD"},
+		{"12 000 \xE2\x82\xAC + IVA", 12000, "EUR"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
@@ -448,6 +483,12 @@ static void test_parse_amount(void **state)
 		"12 reais USD", "euros", "12 realmente",
 		"€ 12 USD", "12k k", "1e5", "0x10", "1 2", "12 0000", "12 00", "five", "12/12", "12%",
 		"$-5", "USD USD 5", "12kg", "12 k", "1,2.3", "12.000,50,10",
+		/* a remainder that is not clearly a remark: digits, symbols, a currency
+		 * or a multiplier, a word that is not one of a remark's */
+		"15.000 25.000", "15.000, 25.000", "15.000 + 500", "15.000 + IVA 16%", "15.000 - 500",
+		"15.000 EUR + 2.000", "15.000 + $", "15.000 + USD", "15.000 sin IVA EUR", "15.000 + pesos",
+		"15.000 EUR mensuales", "15.000 EUR/mes", "15.000 \xE2\x82\xAC +", "15.000 +",
+		"15.000 ,", "15.000 pesos + IVA", "15.000 + IVA x 2",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		double v;
