@@ -26,6 +26,7 @@ enum cmd_error {
 	CMDERR_SCORE,     /* score: not +N / -N */
 	CMDERR_DEAL,      /* deal: "#x" that is not a number */
 	CMDERR_DRIP,      /* drip: neither stop nor start NAME */
+	CMDERR_AMOUNT_M,  /* value: "15m", thousands (es "miles") or millions? */
 };
 
 struct command {

@@ -733,6 +733,12 @@ static char *join_space_groups(const char *s)
 	return buf_detach(&b);
 }
 
+/* Words that make a number bigger: "15 mil", "1,5 millones", "R$ 2 milhões" */
+static const char *const thousand_words[] = {"mil", NULL};
+static const char *const million_words[] = {
+	"millon", "millones", "milhao", "milhoes", "million", "millions", NULL,
+};
+
 /* A remark after the amount that does not change it ("+ IVA", ", sin IVA",
  * "más impuestos", "plus tax"): words only, opening with one of these
  * words or after "+", ",", ";" or a dash. */
@@ -798,27 +804,38 @@ static bool is_remark(const char *p)
 	return true;
 }
 
-static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[4]);
+enum amount_rc { AMOUNT_OK, AMOUNT_BAD, AMOUNT_SMALL_M };
+
+static enum amount_rc amount_read(const char *s, double *amount_r, char currency_r[4]);
 
 bool parse_amount(const char *s, double *amount_r, char currency_r[4])
 {
-	char *joined = s ? join_space_groups(s) : NULL;
-	bool ok = parse_amount_plain(joined ? joined : s, amount_r, currency_r);
-	free(joined);
+	char cur[4] = "";
+	double v = 0;
+	bool ok = s && amount_read(s, &v, cur) == AMOUNT_OK;
+	if (amount_r)
+		*amount_r = ok ? v : 0;
+	if (currency_r)
+		memcpy(currency_r, ok ? cur : "", ok ? strlen(cur) + 1 : 1);
 	return ok;
 }
 
-static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[4])
+static enum amount_rc amount_read_plain(const char *s, double *amount_r, char currency_r[4]);
+
+static enum amount_rc amount_read(const char *s, double *amount_r, char currency_r[4])
 {
-	char c1[4] = "", c2[4] = "";
-	bool bare1 = false, bare2 = false, has1, has2;
+	char *joined = join_space_groups(s);
+	enum amount_rc rc = amount_read_plain(joined ? joined : s, amount_r, currency_r);
+	free(joined);
+	return rc;
+}
+
+static enum amount_rc amount_read_plain(const char *s, double *amount_r, char currency_r[4])
+{
+	char c1[4] = "", c2[4] = "", w[24];
+	bool bare1 = false, bare2 = false, has1, has2 = false;
 	double v, mult = 1;
-	if (amount_r)
-		*amount_r = 0;
-	if (currency_r)
-		currency_r[0] = '\0';
-	if (!s)
-		return false;
+	size_t wl;
 	const char *p = s;
 	skip_spaces(&p);
 	has1 = read_currency(&p, c1, &bare1);
@@ -829,16 +846,36 @@ static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[
 	while (p > num && (p[-1] == '.' || p[-1] == ','))
 		p--;   /* "15.000, sin IVA": the comma is the remark's */
 	if (!read_number(num, (size_t)(p - num), &v))
-		return false;
+		return AMOUNT_BAD;
+	bool small_m = false;   /* "15m": miles (es) or millions? */
 	if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1])) {
+		small_m = *p == 'm';
 		mult = (*p == 'k' || *p == 'K') ? 1e3 : 1e6;
 		p++;
 	}
 	skip_spaces(&p);
-	has2 = *p && read_currency(&p, c2, &bare2);
+	if (mult == 1 && (wl = fold_word(p, w))) {
+		if (word_in(w, thousand_words))
+			mult = 1e3, p += wl;
+		else if (word_in(w, million_words)) {
+			mult = 1e6, p += wl;
+			/* "2 millones de dólares", "1,5 milhão de reais" */
+			const char *q = p;
+			skip_spaces(&q);
+			if (fold_word(q, w) == 2 && (!strcmp(w, "de") || !strcmp(w, "of"))) {
+				q += 2;
+				skip_spaces(&q);
+				if (read_currency(&q, c2, &bare2))
+					has2 = true, p = q;
+			}
+		}
+		skip_spaces(&p);
+	}
+	if (!has2)
+		has2 = *p && read_currency(&p, c2, &bare2);
 	skip_spaces(&p);
 	if (*p && !is_remark(p))
-		return false;
+		return AMOUNT_BAD;
 	const char *cur = "";
 	if (has1 && has2) {
 		if (!strcmp(c1, c2))
@@ -846,19 +883,19 @@ static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[
 		else if (bare1 && !bare2)
 			cur = c2;
 		else
-			return false;
+			return AMOUNT_BAD;
 	} else if (has1)
 		cur = c1;
 	else if (has2)
 		cur = c2;
 	v *= mult;
 	if (!(v >= 0 && v < 1e15))
-		return false;
-	if (amount_r)
-		*amount_r = v;
-	if (currency_r)
-		memcpy(currency_r, cur, strlen(cur) + 1);
-	return true;
+		return AMOUNT_BAD;
+	if (small_m)
+		return AMOUNT_SMALL_M;
+	*amount_r = v;
+	memcpy(currency_r, cur, strlen(cur) + 1);
+	return AMOUNT_OK;
 }
 
 /* --------------------------------------------------------- other values */
@@ -1003,6 +1040,19 @@ static void value_core(struct command *c)
 	}
 }
 
+/* The amount of a value line into c. */
+static enum amount_rc command_amount(struct command *c, const char *v)
+{
+	double a = 0;
+	char cur[4] = "";
+	enum amount_rc rc = amount_read(v, &a, cur);
+	if (rc == AMOUNT_OK) {
+		c->amount = a;
+		memcpy(c->currency, cur, sizeof cur);
+	}
+	return rc;
+}
+
 static void read_value(struct command *c, const char *today)
 {
 	if (c->kind == CMD_STAGE || c->kind == CMD_WON || c->kind == CMD_LOST || c->kind == CMD_VALUE ||
@@ -1021,13 +1071,20 @@ static void read_value(struct command *c, const char *today)
 	case CMD_VALUE:
 		if (empty)
 			c->error = CMDERR_EMPTY;
-		else if (!parse_amount(v, &c->amount, c->currency)) {
-			/* "12.000 EUR." — a sentence's full stop */
-			char *t = strip_dot(v);
-			if (!t[0] || strlen(t) == strlen(v) ||
-			    !parse_amount(t, &c->amount, c->currency))
-				c->error = CMDERR_AMOUNT;
-			free(t);
+		else {
+			enum amount_rc rc = command_amount(c, v);
+			if (rc != AMOUNT_OK) {
+				/* "12.000 EUR." — a sentence's full stop */
+				char *t = strip_dot(v);
+				if (t[0] && strlen(t) != strlen(v)) {
+					enum amount_rc rc2 = command_amount(c, t);
+					if (rc2 == AMOUNT_OK || rc == AMOUNT_BAD)
+						rc = rc2;
+				}
+				free(t);
+			}
+			if (rc != AMOUNT_OK)
+				c->error = rc == AMOUNT_SMALL_M ? CMDERR_AMOUNT_M : CMDERR_AMOUNT;
 		}
 		break;
 	case CMD_CLOSE:

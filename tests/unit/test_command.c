@@ -345,7 +345,7 @@ static void test_value_command(void **state)
 	assert_int_equal(c->error, CMDERR_AMOUNT);
 	commands_free(&l);
 
-	/* NFD accents, remarks, as a rep's line */
+	/* NFD accents, remarks, "mil", Latin American signs, as a rep's line */
 	static const struct {
 		const char *line;
 		double want;
@@ -357,6 +357,9 @@ static void test_value_command(void **state)
 		{"valor: 15.000 \xE2\x82\xAC, sin IVA (precio de lista)", 15000, "EUR"},
 		{"valor: R$ 3.200,00 + impostos", 3200, "BRL"},
 		{"amount: USD 1,500 plus tax", 1500, "USD"},
+		{"valor: R$ 15 mil", 15000, "BRL"},
+		{"valor: 15 mil euros.", 15000, "EUR"},
+		{"importe: 1,5 millones", 1500000, ""},
 		{"valor: \"15.000 EUR + IVA\"", 15000, "EUR"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -368,6 +371,21 @@ static void test_value_command(void **state)
 		assert_string_equal(c->currency, ok[i].cur);
 		commands_free(&l);
 	}
+
+	/* "15m": its own error, saying how to write it */
+	static const char *const small_m[] = {"valor: 15m", "valor: 15m.", "valor: 1,5m EUR", "valor: $15m"};
+	for (size_t i = 0; i < sizeof small_m / sizeof small_m[0]; i++) {
+		c = one(&l, small_m[i]);
+		assert_int_equal(c->error, CMDERR_AMOUNT_M);
+		commands_free(&l);
+	}
+	c = one(&l, "valor: 15M");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_true(fabs(c->amount - 15e6) < 1e-6);
+	commands_free(&l);
+	c = one(&l, "valor: 15m 25");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
 
 	c = one(&l, "valor: 15.000 25.000");
 	assert_int_equal(c->error, CMDERR_AMOUNT);
@@ -466,6 +484,30 @@ static void test_parse_amount(void **state)
 		{"5,000 USD incl. VAT", 5000, "USD"},
 		{"5,000 USD approx", 5000, "USD"},
 		{"12 000 \xE2\x82\xAC + IVA", 12000, "EUR"},
+		/* thousands and millions in words */
+		{"12 mil", 12000, ""},
+		{"15 mil", 15000, ""},
+		{"15mil", 15000, ""},
+		{"R$ 15 mil", 15000, "BRL"},
+		{"15 mil euros", 15000, "EUR"},
+		{"15 MIL EUROS", 15000, "EUR"},
+		{"US$ 20 mil", 20000, "USD"},
+		{"1,5 mil", 1500, ""},
+		{"15 mil + IVA", 15000, ""},
+		{"1,5 millones", 1500000, ""},
+		{"1,5 millo\xCC\x81n", 1500000, ""},
+		{"1 mill\xC3\xB3n", 1000000, ""},
+		{"2 millones de d\xC3\xB3lares", 2000000, "USD"},
+		{"2 millones de euros", 2000000, "EUR"},
+		{"2 millones EUR", 2000000, "EUR"},
+		{"R$ 1,5 milh\xC3\xA3o", 1500000, "BRL"},
+		{"R$ 2 milh\xC3\xB5" "es", 2000000, "BRL"},
+		{"1,5 milh\xC3\xA3o de reais", 1500000, "BRL"},
+		{"USD 2 million", 2000000, "USD"},
+		{"3 millions dollars", 3000000, "USD"},
+		{"2.5 million of dollars", 2500000, "USD"},
+		{"1,5M \xE2\x82\xAC", 1500000, "EUR"},
+		{"1,5M\xE2\x82\xAC", 1500000, "EUR"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
@@ -478,7 +520,7 @@ static void test_parse_amount(void **state)
 		assert_string_equal(cur, ok[i].cur);
 	}
 	static const char *const bad[] = {
-		"", "   ", "abc", "-500", "- 500", "12 mil", "12.000 pesos", "12,00,0",
+		"", "   ", "abc", "-500", "- 500", "12.000 pesos", "12,00,0",
 		"1.2.3,4,5", "12..000", ",5", "12.", "12,", "EUR", "$", "12 euroz", "12 XYZ",
 		"12 reais USD", "euros", "12 realmente",
 		"€ 12 USD", "12k k", "1e5", "0x10", "1 2", "12 0000", "12 00", "five", "12/12", "12%",
@@ -487,8 +529,13 @@ static void test_parse_amount(void **state)
 		 * or a multiplier, a word that is not one of a remark's */
 		"15.000 25.000", "15.000, 25.000", "15.000 + 500", "15.000 + IVA 16%", "15.000 - 500",
 		"15.000 EUR + 2.000", "15.000 + $", "15.000 + USD", "15.000 sin IVA EUR", "15.000 + pesos",
-		"15.000 EUR mensuales", "15.000 EUR/mes", "15.000 \xE2\x82\xAC +", "15.000 +",
+		"15.000 - mil", "15.000 EUR mensuales", "15.000 EUR/mes", "15.000 \xE2\x82\xAC +", "15.000 +",
 		"15.000 ,", "15.000 pesos + IVA", "15.000 + IVA x 2",
+		/* lower-case m: thousands (es "miles") or millions? */
+		"15m", "15m \xE2\x82\xAC", "1,5m", "$15m",
+		/* thousands or millions: one of them; "de" only before a currency */
+		"15 mil millones", "2 millones de pesos", "2 millones de", "15k mil", "15 mil mil",
+		"doce mil", "mil", "15 miles",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		double v;
