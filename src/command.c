@@ -576,22 +576,33 @@ static bool word_in(const char *w, const char *const *list)
 	return false;
 }
 
-/* A currency at *pp: returns true and the ISO code; *bare_dollar when it was a
- * plain "$" (which a following ISO code may refine: "$250,000 MXN"). */
-static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
+/* A currency at *pp (`prefix`: before the number): returns true and the ISO
+ * code; *bare_dollar when it was a plain "$" (which a following ISO code may
+ * refine: "$250,000 MXN"). */
+static bool read_currency(const char **pp, bool prefix, char cur[4], bool *bare_dollar)
 {
 	/* ASCII ones in either case ("us$", "r$"); a longer one before its prefix */
 	static const struct {
 		const char *sym;
 		const char *iso;
 	} syms[] = {
-		{"US$", "USD"}, {"U$S", "USD"}, {"MX$", "MXN"}, {"R$", "BRL"},
+		{"US$", "USD"}, {"U$S", "USD"}, {"U$", "USD"}, {"MX$", "MXN"}, {"R$", "BRL"},
+		{"AR$", "ARS"}, {"COL$", "COP"}, {"CA$", "CAD"}, {"AU$", "AUD"}, {"A$", "AUD"},
+		{"NZ$", "NZD"}, {"HK$", "HKD"}, {"S$", "SGD"}, {"RD$", "DOP"},
 		{"\xE2\x82\xAC", "EUR"}, {"\xC2\xA3", "GBP"},
 	};
 	const char *p = *pp;
 	size_t wl;
 	char w[24];
 	*bare_dollar = false;
+	/* an ISO code with the sign: "MXN$", "CLP$", "ARS$" */
+	if (is_iso4217(p, 3) && p[3] == '$') {
+		for (int i = 0; i < 3; i++)
+			cur[i] = (char)toupper((unsigned char)p[i]);
+		cur[3] = '\0';
+		*pp = p + 4;
+		return true;
+	}
 	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
 		size_t l = strlen(syms[i].sym);
 		if (strncasecmp(p, syms[i].sym, l) == 0) {
@@ -606,6 +617,18 @@ static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
 		*pp = p + 1;
 		return true;
 	}
+	/* Peru's sol before the amount ("S/ 1.500", "S/. 1.500"); Mexico's "moneda
+	 * nacional" after it ("$15,000.00 M.N.", "15,000 MN") */
+	if (prefix && (p[0] == 'S' || p[0] == 's') && p[1] == '/') {
+		memcpy(cur, "PEN", 4);
+		*pp = p + (p[2] == '.' ? 3 : 2);
+		return true;
+	}
+	if (!prefix && !strncasecmp(p, "M.N", 3) && !is_alpha(p[3])) {
+		memcpy(cur, "MXN", 4);
+		*pp = p + (p[3] == '.' ? 4 : 3);
+		return true;
+	}
 	/* the currency as reps write it in words ("12.000 euros", "R$ 500
 	 * reais", "1.500 dólares" however the accent is encoded); "pesos" names
 	 * too many currencies to guess one */
@@ -615,6 +638,7 @@ static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
 	} words[] = {
 		{"euros", "EUR"}, {"euro", "EUR"}, {"reais", "BRL"}, {"real", "BRL"},
 		{"dolares", "USD"}, {"dolar", "USD"}, {"dollars", "USD"}, {"dollar", "USD"},
+		{"soles", "PEN"},
 	};
 	if ((wl = fold_word(p, w)) == 0)
 		return false;
@@ -624,6 +648,11 @@ static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
 			*pp = p + wl;
 			return true;
 		}
+	if (!prefix && !strcmp(w, "mn")) {
+		memcpy(cur, "MXN", 4);
+		*pp = p + wl;
+		return true;
+	}
 	if (is_iso4217(p, wl)) {
 		for (int i = 0; i < 3; i++)
 			cur[i] = (char)toupper((unsigned char)p[i]);
@@ -838,7 +867,7 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 	size_t wl;
 	const char *p = s;
 	skip_spaces(&p);
-	has1 = read_currency(&p, c1, &bare1);
+	has1 = read_currency(&p, true, c1, &bare1);
 	skip_spaces(&p);
 	const char *num = p;
 	while (is_digit(*p) || *p == '.' || *p == ',')
@@ -865,14 +894,14 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 			if (fold_word(q, w) == 2 && (!strcmp(w, "de") || !strcmp(w, "of"))) {
 				q += 2;
 				skip_spaces(&q);
-				if (read_currency(&q, c2, &bare2))
+				if (read_currency(&q, false, c2, &bare2))
 					has2 = true, p = q;
 			}
 		}
 		skip_spaces(&p);
 	}
 	if (!has2)
-		has2 = *p && read_currency(&p, c2, &bare2);
+		has2 = *p && read_currency(&p, false, c2, &bare2);
 	skip_spaces(&p);
 	if (*p && !is_remark(p))
 		return AMOUNT_BAD;

@@ -360,6 +360,9 @@ static void test_value_command(void **state)
 		{"valor: R$ 15 mil", 15000, "BRL"},
 		{"valor: 15 mil euros.", 15000, "EUR"},
 		{"importe: 1,5 millones", 1500000, ""},
+		{"valor: U$ 1.500", 1500, "USD"},
+		{"valor: $15,000.00 M.N.", 15000, "MXN"},
+		{"valor: S/. 1.500", 1500, "PEN"},
 		{"valor: \"15.000 EUR + IVA\"", 15000, "EUR"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -461,6 +464,7 @@ static void test_parse_amount(void **state)
 		{"1.500 DO\xCC\x81LARES", 1500, "USD"},
 		{"1.500 D\xC3\x93" "LAR", 1500, "USD"},
 		{"1.500 Euros", 1500, "EUR"},
+		{"800 soles", 800, "PEN"},
 		/* a remark after the amount, without parentheses */
 		{"15.000 \xE2\x82\xAC + IVA", 15000, "EUR"},
 		{"15.000 \xE2\x82\xAC +IVA", 15000, "EUR"},
@@ -508,6 +512,33 @@ static void test_parse_amount(void **state)
 		{"2.5 million of dollars", 2500000, "USD"},
 		{"1,5M \xE2\x82\xAC", 1500000, "EUR"},
 		{"1,5M\xE2\x82\xAC", 1500000, "EUR"},
+		/* Latin American notations */
+		{"U$ 1.500", 1500, "USD"},
+		{"u$ 1.500", 1500, "USD"},
+		{"U$S 1.500", 1500, "USD"},
+		{"MXN$ 15,000", 15000, "MXN"},
+		{"MXN$15,000", 15000, "MXN"},
+		{"$15,000.00 M.N.", 15000, "MXN"},
+		{"$15,000.00 M.N", 15000, "MXN"},
+		{"$15,000.00 MN", 15000, "MXN"},
+		{"$15,000.00 m.n.", 15000, "MXN"},
+		{"15,000 M.N.", 15000, "MXN"},
+		{"S/ 1.500", 1500, "PEN"},
+		{"S/. 1.500", 1500, "PEN"},
+		{"S/1.500", 1500, "PEN"},
+		{"s/ 1.500", 1500, "PEN"},
+		{"COL$ 15.000.000", 15000000, "COP"},
+		{"COP$ 15.000.000", 15000000, "COP"},
+		{"CLP$ 1.500.000", 1500000, "CLP"},
+		{"AR$ 150.000", 150000, "ARS"},
+		{"ARS$ 150.000", 150000, "ARS"},
+		{"UYU$ 15.000", 15000, "UYU"},
+		{"CA$ 1,500", 1500, "CAD"},
+		{"A$ 1,500", 1500, "AUD"},
+		{"NZ$ 1,500", 1500, "NZD"},
+		{"HK$ 1,500", 1500, "HKD"},
+		{"RD$ 15,000", 15000, "DOP"},
+		{"$15,000 USD", 15000, "USD"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
@@ -536,6 +567,9 @@ static void test_parse_amount(void **state)
 		/* thousands or millions: one of them; "de" only before a currency */
 		"15 mil millones", "2 millones de pesos", "2 millones de", "15k mil", "15 mil mil",
 		"doce mil", "mil", "15 miles",
+		/* S/ only before the amount, M.N. only after it */
+		"1.500 S/", "M.N. 15,000", "MN 15,000",
+		"U$ 1.500 EUR", "S/ 1.500 USD",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		double v;
