@@ -256,7 +256,9 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 				snprintf(cur, sizeof cur, "%s", db_col_text(q, 1));
 		}
 		db_done(q);
-		const char *newcur = c->currency[0] ? c->currency : cur[0] ? cur : cfg->currency;
+		/* a bare "$" is the team's own currency when that is written "$" */
+		const char *newcur = c->bare_dollar ? dollar_currency(cfg->currency)
+				     : c->currency[0] ? c->currency : cur[0] ? cur : cfg->currency;
 		fmt_amount(c->amount, newcur, buf2, sizeof buf2);
 		if (db_exec(app->db, "UPDATE deals SET value = ?, currency = ? WHERE id = ?", "dti", c->amount,
 			    newcur && *newcur ? newcur : NULL, deal) < 0 ||

@@ -535,6 +535,23 @@ static void skip_spaces(const char **pp)
 	*pp = (const char *)p;
 }
 
+/* The currencies whose own sign is "$": the pesos of Mexico, Colombia,
+ * Chile, Argentina, Uruguay, Cuba and the Dominican Republic, the dollars of
+ * Canada, Australia, New Zealand, Singapore, Hong Kong, Taiwan, the
+ * Caribbean… A team that keeps its deals in one of them writes it "$". */
+static const char dollar_sign_currencies[] =
+	"ARS AUD BBD BMD BND BSD BZD CAD CLP COP CUP DOP FJD GYD HKD JMD KYD LRD MXN "
+	"NAD NZD SBD SGD SRD TTD TWD USD UYU XCD ZWL ";
+
+const char *dollar_currency(const char *cur)
+{
+	if (cur && strlen(cur) == 3 && is_alpha(cur[0]) && is_alpha(cur[1]) && is_alpha(cur[2]))
+		for (const char *c = dollar_sign_currencies; *c; c += 4)
+			if (!strncasecmp(c, cur, 3))
+				return cur;
+	return "USD";
+}
+
 static bool is_iso4217(const char *p, size_t n)
 {
 	if (n != 3 || !is_alpha(p[0]) || !is_alpha(p[1]) || !is_alpha(p[2]))
@@ -578,7 +595,8 @@ static bool word_in(const char *w, const char *const *list)
 
 /* A currency at *pp (`prefix`: before the number): returns true and the ISO
  * code; *bare_dollar when it was a plain "$" (which a following ISO code may
- * refine: "$250,000 MXN"). */
+ * refine: "$250,000 MXN", and whose currency the team's may be: see
+ * dollar_currency()). */
 static bool read_currency(const char **pp, bool prefix, char cur[4], bool *bare_dollar)
 {
 	/* ASCII ones in either case ("us$", "r$"); a longer one before its prefix */
@@ -835,13 +853,16 @@ static bool is_remark(const char *p)
 
 enum amount_rc { AMOUNT_OK, AMOUNT_BAD, AMOUNT_SMALL_M };
 
-static enum amount_rc amount_read(const char *s, double *amount_r, char currency_r[4]);
+static enum amount_rc amount_read(const char *s, double *amount_r, char currency_r[4], bool *bare_r);
 
-bool parse_amount(const char *s, double *amount_r, char currency_r[4])
+bool parse_amount_dollar(const char *s, const char *dollar, double *amount_r, char currency_r[4])
 {
 	char cur[4] = "";
 	double v = 0;
-	bool ok = s && amount_read(s, &v, cur) == AMOUNT_OK;
+	bool bare = false;
+	bool ok = s && amount_read(s, &v, cur, &bare) == AMOUNT_OK;
+	if (ok && bare && dollar && *dollar)
+		snprintf(cur, sizeof cur, "%s", dollar);
 	if (amount_r)
 		*amount_r = ok ? v : 0;
 	if (currency_r)
@@ -849,17 +870,22 @@ bool parse_amount(const char *s, double *amount_r, char currency_r[4])
 	return ok;
 }
 
-static enum amount_rc amount_read_plain(const char *s, double *amount_r, char currency_r[4]);
+bool parse_amount(const char *s, double *amount_r, char currency_r[4])
+{
+	return parse_amount_dollar(s, NULL, amount_r, currency_r);
+}
 
-static enum amount_rc amount_read(const char *s, double *amount_r, char currency_r[4])
+static enum amount_rc amount_read_plain(const char *s, double *amount_r, char currency_r[4], bool *bare_r);
+
+static enum amount_rc amount_read(const char *s, double *amount_r, char currency_r[4], bool *bare_r)
 {
 	char *joined = join_space_groups(s);
-	enum amount_rc rc = amount_read_plain(joined ? joined : s, amount_r, currency_r);
+	enum amount_rc rc = amount_read_plain(joined ? joined : s, amount_r, currency_r, bare_r);
 	free(joined);
 	return rc;
 }
 
-static enum amount_rc amount_read_plain(const char *s, double *amount_r, char currency_r[4])
+static enum amount_rc amount_read_plain(const char *s, double *amount_r, char currency_r[4], bool *bare_r)
 {
 	char c1[4] = "", c2[4] = "", w[24];
 	bool bare1 = false, bare2 = false, has1, has2 = false;
@@ -906,17 +932,18 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 	if (*p && !is_remark(p))
 		return AMOUNT_BAD;
 	const char *cur = "";
+	bool bare = false;
 	if (has1 && has2) {
 		if (!strcmp(c1, c2))
-			cur = c1;
+			cur = c1, bare = bare1 && bare2;
 		else if (bare1 && !bare2)
 			cur = c2;
 		else
 			return AMOUNT_BAD;
 	} else if (has1)
-		cur = c1;
+		cur = c1, bare = bare1;
 	else if (has2)
-		cur = c2;
+		cur = c2, bare = bare2;
 	v *= mult;
 	if (!(v >= 0 && v < 1e15))
 		return AMOUNT_BAD;
@@ -924,6 +951,7 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 		return AMOUNT_SMALL_M;
 	*amount_r = v;
 	memcpy(currency_r, cur, strlen(cur) + 1);
+	*bare_r = bare;
 	return AMOUNT_OK;
 }
 
@@ -1074,10 +1102,12 @@ static enum amount_rc command_amount(struct command *c, const char *v)
 {
 	double a = 0;
 	char cur[4] = "";
-	enum amount_rc rc = amount_read(v, &a, cur);
+	bool bare = false;
+	enum amount_rc rc = amount_read(v, &a, cur, &bare);
 	if (rc == AMOUNT_OK) {
 		c->amount = a;
 		memcpy(c->currency, cur, sizeof cur);
+		c->bare_dollar = bare;
 	}
 	return rc;
 }

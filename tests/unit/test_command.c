@@ -582,6 +582,67 @@ static void test_parse_amount(void **state)
 	assert_false(parse_amount(NULL, NULL, NULL));
 }
 
+/* A bare "$" is USD, unless the team's currency is one written "$". */
+static void test_dollar_currency(void **state)
+{
+	(void)state;
+	static const char *const dollar_sign[] = {"MXN", "COP", "CLP", "ARS", "UYU", "CAD", "AUD",
+						  "NZD", "SGD", "HKD", "DOP", "USD"};
+	for (size_t i = 0; i < sizeof dollar_sign / sizeof dollar_sign[0]; i++)
+		assert_string_equal(dollar_currency(dollar_sign[i]), dollar_sign[i]);
+	static const char *const other[] = {"EUR", "BRL", "GBP", "PEN", "JPY", "", "MX"};
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+		assert_string_equal(dollar_currency(other[i]), "USD");
+	assert_string_equal(dollar_currency(NULL), "USD");
+
+	static const struct {
+		const char *in, *dollar, *cur;
+	} cases[] = {
+		{"$15,000.00", "MXN", "MXN"},
+		{"$ 15,000", "COP", "COP"},
+		{"$15k", "CLP", "CLP"},
+		{"$15,000.00", NULL, "USD"},
+		{"$15,000.00", "", "USD"},
+		{"$15,000.00", "USD", "USD"},
+		{"US$ 15,000", "MXN", "USD"},
+		{"U$ 15,000", "MXN", "USD"},
+		{"USD 15,000", "MXN", "USD"},
+		{"$15,000 USD", "MXN", "USD"},
+		{"15,000 dollars", "MXN", "USD"},
+		{"$15,000 CAD", "MXN", "CAD"},
+		{"15,000", "MXN", ""},
+		{"15.000 EUR", "MXN", "EUR"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		double v = 0;
+		char cur[4] = "zz";
+		bool r = parse_amount_dollar(cases[i].in, cases[i].dollar, &v, cur);
+		if (!r || strcmp(cur, cases[i].cur))
+			print_error("parse_amount_dollar(\"%s\", %s) = %d \"%s\"\n", cases[i].in,
+				    cases[i].dollar ? cases[i].dollar : "NULL", r, cur);
+		assert_true(r);
+		assert_string_equal(cur, cases[i].cur);
+	}
+
+	/* a value line says that its "$" was bare; apply resolves it */
+	struct command_list l;
+	struct command *c = one(&l, "valor: $15,000.00");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_true(c->bare_dollar);
+	assert_string_equal(c->currency, "USD");
+	commands_free(&l);
+	static const char *const not_bare[] = {
+		"valor: US$ 15,000", "valor: $15,000 USD", "valor: 15.000 EUR", "valor: 15000",
+		"valor: $15,000.00 M.N.",
+	};
+	for (size_t i = 0; i < sizeof not_bare / sizeof not_bare[0]; i++) {
+		c = one(&l, not_bare[i]);
+		assert_int_equal(c->error, CMDERR_NONE);
+		assert_false(c->bare_dollar);
+		commands_free(&l);
+	}
+}
+
 static void date_is(const char *in, const char *want)
 {
 	char d[11] = "x";
@@ -969,6 +1030,7 @@ int main(void)
 		cmocka_unit_test(test_empty_values),
 		cmocka_unit_test(test_value_command),
 		cmocka_unit_test(test_parse_amount),
+		cmocka_unit_test(test_dollar_currency),
 		cmocka_unit_test(test_parse_date),
 		cmocka_unit_test(test_close_command),
 		cmocka_unit_test(test_probability),
