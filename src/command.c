@@ -926,10 +926,18 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 		}
 		skip_spaces(&p);
 	}
-	if (!has2)
+	/* a code in lower case is a word too: "15.000 all taxes included" is
+	 * not in Albanian lek */
+	bool lower_code = false;
+	if (!has2) {
+		const char *at = p;
 		has2 = *p && read_currency(&p, false, c2, &bare2);
+		lower_code = has2 && p - at == 3 && is_alpha(at[0]) &&
+			     !(isupper((unsigned char)at[0]) && isupper((unsigned char)at[1]) &&
+			       isupper((unsigned char)at[2]));
+	}
 	skip_spaces(&p);
-	if (*p && !is_remark(p))
+	if (*p && (lower_code || !is_remark(p)))
 		return AMOUNT_BAD;
 	const char *cur = "";
 	bool bare = false;

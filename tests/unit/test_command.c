@@ -562,6 +562,7 @@ static void test_parse_amount(void **state)
 		"15.000 EUR + 2.000", "15.000 + $", "15.000 + USD", "15.000 sin IVA EUR", "15.000 + pesos",
 		"15.000 - mil", "15.000 EUR mensuales", "15.000 EUR/mes", "15.000 \xE2\x82\xAC +", "15.000 +",
 		"15.000 ,", "15.000 pesos + IVA", "15.000 + IVA x 2",
+		"15.000 all taxes included", "15.000 usd plus tax", "15.000 Usd + tax",
 		/* lower-case m: thousands (es "miles") or millions? */
 		"15m", "15m \xE2\x82\xAC", "1,5m", "$15m",
 		/* thousands or millions: one of them; "de" only before a currency */
