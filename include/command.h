@@ -26,6 +26,7 @@ enum cmd_error {
 	CMDERR_SCORE,     /* score: not +N / -N */
 	CMDERR_DEAL,      /* deal: "#x" that is not a number */
 	CMDERR_DRIP,      /* drip: neither stop nor start NAME */
+	CMDERR_AMOUNT_M,  /* value: "15m", thousands (es "miles") or millions? */
 };
 
 struct command {
@@ -40,6 +41,9 @@ struct command {
 	/* typed values (by kind) */
 	double amount;        /* CMD_VALUE */
 	char currency[4];     /* CMD_VALUE: ISO 4217 ("EUR", "USD", "BRL", "MXN", …) or "" */
+	bool bare_dollar;     /* CMD_VALUE: written with a bare "$": "USD" in currency, but
+	                         the team's own currency when that is written "$"
+	                         (dollar_currency()) */
 	char date[11];        /* CMD_CLOSE, CMD_TASK (due; "" if none): YYYY-MM-DD */
 	int percent;          /* CMD_PROBABILITY: 0..100 */
 	int delta;            /* CMD_SCORE */
@@ -73,6 +77,12 @@ void commands_free(struct command_list *l);
 
 /* Lower-level parsers (exposed for tests and the CSV import). */
 bool parse_amount(const char *s, double *amount_r, char currency_r[4]);
+/* parse_amount() where a bare "$" means `dollar` (NULL or "": USD). */
+bool parse_amount_dollar(const char *s, const char *dollar, double *amount_r, char currency_r[4]);
+/* The currency a bare "$" means for a team whose default currency is `cur`
+ * (NULL when none): `cur` when its own sign is "$" (MXN, COP, CLP, ARS, UYU,
+ * CAD, AUD…), else USD. */
+const char *dollar_currency(const char *cur);
 bool parse_date(const char *s, const char *today, char date_r[11]);
 /* English keyword of a kind, e.g. "stage". */
 const char *command_keyword(enum cmd_kind kind);

@@ -12,6 +12,10 @@
 char *text_fold(const char *s);
 /* text_fold(a) equals text_fold(b). */
 bool text_fold_eq(const char *a, const char *b);
+/* Bytes of the word at the start of s: letters and the combining marks on
+ * them ("do\xCC\x81lares", an "o" with U+0301 as macOS writes it, is one
+ * word); 0 when s does not start with a letter. */
+size_t text_word_len(const char *s);
 /* Levenshtein distance between two folded strings (by code point). */
 int text_distance(const char *a, const char *b);
 /* true when s is valid UTF-8 (n bytes). */

@@ -104,6 +104,9 @@ static const struct l3 value_msgs[] = {
 	[CMDERR_DEAL] = L3("not a deal number (#12) or a title", "no es un número de oportunidad (#12) ni un título",
 			   "não é um número de oportunidade (#12) nem um título"),
 	[CMDERR_DRIP] = L3("use \"stop\" or \"start NAME\"", "usa \"stop\" o \"start NOMBRE\"", "use \"stop\" ou \"start NOME\""),
+	[CMDERR_AMOUNT_M] = L3("\"m\" after a number is ambiguous (thousand or million?): write 15k or 15 mil, 15M or 15 millones",
+			       "\"m\" tras un número es ambiguo (¿miles o millones?): escribe 15k o 15 mil, 15M o 15 millones",
+			       "\"m\" depois de um número é ambíguo (mil ou milhões?): escreva 15k ou 15 mil, 15M ou 15 milhões"),
 };
 
 char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
@@ -257,7 +260,9 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 				snprintf(cur, sizeof cur, "%s", db_col_text(q, 1));
 		}
 		db_done(q);
-		const char *newcur = c->currency[0] ? c->currency : cur[0] ? cur : cfg->currency;
+		/* a bare "$" is the team's own currency when that is written "$" */
+		const char *newcur = c->bare_dollar ? dollar_currency(cfg->currency)
+				     : c->currency[0] ? c->currency : cur[0] ? cur : cfg->currency;
 		fmt_amount(c->amount, newcur, buf2, sizeof buf2);
 		if (db_exec(app->db, "UPDATE deals SET value = ?, currency = ? WHERE id = ?", "dti", c->amount,
 			    newcur && *newcur ? newcur : NULL, deal) < 0 ||

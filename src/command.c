@@ -535,60 +535,148 @@ static void skip_spaces(const char **pp)
 	*pp = (const char *)p;
 }
 
-/* A currency at *pp: returns true and the ISO code; *bare_dollar when it was a
- * plain "$" (which a following ISO code may refine: "$250,000 MXN"). */
-static bool read_currency(const char **pp, char cur[4], bool *bare_dollar)
+/* The currencies whose own sign is "$": the pesos of Mexico, Colombia,
+ * Chile, Argentina, Uruguay, Cuba and the Dominican Republic, the dollars of
+ * Canada, Australia, New Zealand, Singapore, Hong Kong, Taiwan, the
+ * Caribbean… A team that keeps its deals in one of them writes it "$". */
+static const char dollar_sign_currencies[] =
+	"ARS AUD BBD BMD BND BSD BZD CAD CLP COP CUP DOP FJD GYD HKD JMD KYD LRD MXN "
+	"NAD NZD SBD SGD SRD TTD TWD USD UYU XCD ZWL ";
+
+const char *dollar_currency(const char *cur)
 {
+	if (cur && strlen(cur) == 3 && is_alpha(cur[0]) && is_alpha(cur[1]) && is_alpha(cur[2]))
+		for (const char *c = dollar_sign_currencies; *c; c += 4)
+			if (!strncasecmp(c, cur, 3))
+				return cur;
+	return "USD";
+}
+
+static bool is_iso4217(const char *p, size_t n)
+{
+	if (n != 3 || !is_alpha(p[0]) || !is_alpha(p[1]) || !is_alpha(p[2]))
+		return false;
+	for (const char *c = iso4217; *c; c += 4)
+		if (!strncasecmp(c, p, 3))
+			return true;
+	return false;
+}
+
+/* The word at p (letters and their combining marks), folded (case, accents,
+ * NFD = NFC) into out; its length in bytes, 0 when there is none or it is too
+ * long to be one we know. */
+static size_t fold_word(const char *p, char out[24])
+{
+	size_t n = text_word_len(p);
+	out[0] = '\0';
+	if (n == 0 || n >= 24 * 2)
+		return 0;
+	char w[48];
+	memcpy(w, p, n);
+	w[n] = '\0';
+	char *f = text_fold(w);
+	size_t fl = strlen(f);
+	if (fl >= 24) {
+		free(f);
+		return 0;
+	}
+	memcpy(out, f, fl + 1);
+	free(f);
+	return n;
+}
+
+static bool word_in(const char *w, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(w, *list))
+			return true;
+	return false;
+}
+
+/* A currency at *pp (`prefix`: before the number): returns true and the ISO
+ * code; *bare_dollar when it was a plain "$" (which a following ISO code may
+ * refine: "$250,000 MXN", and whose currency the team's may be: see
+ * dollar_currency()). */
+static bool read_currency(const char **pp, bool prefix, char cur[4], bool *bare_dollar)
+{
+	/* ASCII ones in either case ("us$", "r$"); a longer one before its prefix */
 	static const struct {
 		const char *sym;
 		const char *iso;
 	} syms[] = {
-		{"US$", "USD"}, {"us$", "USD"}, {"U$S", "USD"}, {"u$s", "USD"},
-		{"MX$", "MXN"}, {"mx$", "MXN"}, {"R$", "BRL"}, {"r$", "BRL"},
-		{"$", "USD"}, {"\xE2\x82\xAC", "EUR"}, {"\xC2\xA3", "GBP"},
+		{"US$", "USD"}, {"U$S", "USD"}, {"U$", "USD"}, {"MX$", "MXN"}, {"R$", "BRL"},
+		{"AR$", "ARS"}, {"COL$", "COP"}, {"CA$", "CAD"}, {"AU$", "AUD"}, {"A$", "AUD"},
+		{"NZ$", "NZD"}, {"HK$", "HKD"}, {"S$", "SGD"}, {"RD$", "DOP"},
+		{"\xE2\x82\xAC", "EUR"}, {"\xC2\xA3", "GBP"},
 	};
 	const char *p = *pp;
+	size_t wl;
+	char w[24];
 	*bare_dollar = false;
+	/* an ISO code with the sign: "MXN$", "CLP$", "ARS$" */
+	if (is_iso4217(p, 3) && p[3] == '$') {
+		for (int i = 0; i < 3; i++)
+			cur[i] = (char)toupper((unsigned char)p[i]);
+		cur[3] = '\0';
+		*pp = p + 4;
+		return true;
+	}
 	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
 		size_t l = strlen(syms[i].sym);
-		if (strncmp(p, syms[i].sym, l) == 0) {
+		if (strncasecmp(p, syms[i].sym, l) == 0) {
 			memcpy(cur, syms[i].iso, 4);
-			*bare_dollar = !strcmp(syms[i].sym, "$");
 			*pp = p + l;
 			return true;
 		}
 	}
+	if (*p == '$') {
+		memcpy(cur, "USD", 4);
+		*bare_dollar = true;
+		*pp = p + 1;
+		return true;
+	}
+	/* Peru's sol before the amount ("S/ 1.500", "S/. 1.500"); Mexico's "moneda
+	 * nacional" after it ("$15,000.00 M.N.", "15,000 MN") */
+	if (prefix && (p[0] == 'S' || p[0] == 's') && p[1] == '/') {
+		memcpy(cur, "PEN", 4);
+		*pp = p + (p[2] == '.' ? 3 : 2);
+		return true;
+	}
+	if (!prefix && !strncasecmp(p, "M.N", 3) && !is_alpha(p[3])) {
+		memcpy(cur, "MXN", 4);
+		*pp = p + (p[3] == '.' ? 4 : 3);
+		return true;
+	}
 	/* the currency as reps write it in words ("12.000 euros", "R$ 500
-	 * reais"); "pesos" names too many currencies to guess one */
+	 * reais", "1.500 dólares" however the accent is encoded); "pesos" names
+	 * too many currencies to guess one */
 	static const struct {
 		const char *word;
 		const char *iso;
 	} words[] = {
 		{"euros", "EUR"}, {"euro", "EUR"}, {"reais", "BRL"}, {"real", "BRL"},
-		{"d\xC3\xB3lares", "USD"}, {"D\xC3\x93LARES", "USD"}, {"dolares", "USD"},
-		{"d\xC3\xB3lar", "USD"}, {"D\xC3\x93LAR", "USD"}, {"dolar", "USD"},
-		{"dollars", "USD"}, {"dollar", "USD"},
+		{"dolares", "USD"}, {"dolar", "USD"}, {"dollars", "USD"}, {"dollar", "USD"},
+		{"soles", "PEN"},
 	};
-	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
-		size_t l = strlen(words[i].word);
-		if (!strncasecmp(p, words[i].word, l) && !is_alpha(p[l]) && (unsigned char)p[l] < 0x80) {
+	if ((wl = fold_word(p, w)) == 0)
+		return false;
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+		if (!strcmp(w, words[i].word)) {
 			memcpy(cur, words[i].iso, 4);
-			*pp = p + l;
+			*pp = p + wl;
 			return true;
 		}
+	if (!prefix && !strcmp(w, "mn")) {
+		memcpy(cur, "MXN", 4);
+		*pp = p + wl;
+		return true;
 	}
-	if (is_alpha(p[0]) && is_alpha(p[1]) && is_alpha(p[2]) && !is_alpha(p[3]) &&
-	    (unsigned char)p[3] < 0x80) {
-		char up[4];
+	if (is_iso4217(p, wl)) {
 		for (int i = 0; i < 3; i++)
-			up[i] = (char)(p[i] >= 'a' ? p[i] - 32 : p[i]);
-		up[3] = '\0';
-		for (const char *c = iso4217; *c; c += 4)
-			if (memcmp(c, up, 3) == 0) {
-				memcpy(cur, up, 4);
-				*pp = p + 3;
-				return true;
-			}
+			cur[i] = (char)toupper((unsigned char)p[i]);
+		cur[3] = '\0';
+		*pp = p + 3;
+		return true;
 	}
 	return false;
 }
@@ -692,65 +780,187 @@ static char *join_space_groups(const char *s)
 	return buf_detach(&b);
 }
 
-static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[4]);
+/* Words that make a number bigger: "15 mil", "1,5 millones", "R$ 2 milhões" */
+static const char *const thousand_words[] = {"mil", NULL};
+static const char *const million_words[] = {
+	"millon", "millones", "milhao", "milhoes", "million", "millions", NULL,
+};
 
-bool parse_amount(const char *s, double *amount_r, char currency_r[4])
+/* A remark after the amount that does not change it ("+ IVA", ", sin IVA",
+ * "más impuestos", "plus tax"): words only, opening with one of these
+ * words or after "+", ",", ";" or a dash. */
+static const char *const remark_words[] = {
+	"sin", "con", "mas", "sem", "com", "mais", "plus", "excl", "incl", "excluding", "including",
+	"iva", "impuestos", "impuesto", "impostos", "imposto", "tax", "taxes", "vat",
+	"aprox", "aproximadamente", "aproximado", "approx", "approximately",
+	"neto", "bruto", "net", "gross", "netos", "brutos", "liquido", "ex", NULL,
+};
+/* ... and none of these in it: a remark that names a currency or a
+ * multiplier may be part of the amount ("15.000 + USD", "15.000 - mil"). */
+static const char *const not_remark_words[] = {
+	"euro", "euros", "real", "reais", "dolar", "dolares", "dollar", "dollars", "peso", "pesos",
+	"sol", "soles", "mil", "miles", "millon", "millones", "milhao", "milhoes", "million", "millions",
+	"thousand", "thousands", "billion", "billions", "billon", "billones", "bilhao", "bilhoes",
+	"k", "m", "mm", "bn", "mn", NULL,
+};
+
+static size_t dash_at(const char *p)
 {
-	char *joined = s ? join_space_groups(s) : NULL;
-	bool ok = parse_amount_plain(joined ? joined : s, amount_r, currency_r);
-	free(joined);
+	if (*p == '-')
+		return 1;
+	if ((unsigned char)p[0] == 0xE2 && (unsigned char)p[1] == 0x80 &&
+	    ((unsigned char)p[2] == 0x93 || (unsigned char)p[2] == 0x94)) /* – — */
+		return 3;
+	return 0;
+}
+
+static bool is_remark(const char *p)
+{
+	char w[24];
+	size_t n;
+	bool opened = false;
+	if (*p == '+' || *p == ',' || *p == ';')
+		p++, opened = true;
+	else if ((n = dash_at(p)))
+		p += n, opened = true;
+	skip_spaces(&p);
+	if (!text_word_len(p))
+		return false;
+	if (!opened && !(fold_word(p, w) && word_in(w, remark_words)))
+		return false;
+	while (*p) {
+		if ((n = text_word_len(p))) {
+			if (fold_word(p, w) && word_in(w, not_remark_words))
+				return false;
+			if (n == 3 && is_iso4217(p, 3) && isupper((unsigned char)p[0]) &&
+			    isupper((unsigned char)p[1]) && isupper((unsigned char)p[2]))
+				return false;   /* "EUR", not "tax" */
+			p += n;
+		} else if (strchr(".,;:+/'&", *p))
+			p++;
+		else if ((n = dash_at(p)))
+			p += n;
+		else {
+			const char *q = p;
+			skip_spaces(&q);
+			if (q == p)
+				return false;   /* a digit, a sign, a symbol */
+			p = q;
+		}
+	}
+	return true;
+}
+
+enum amount_rc { AMOUNT_OK, AMOUNT_BAD, AMOUNT_SMALL_M };
+
+static enum amount_rc amount_read(const char *s, double *amount_r, char currency_r[4], bool *bare_r);
+
+bool parse_amount_dollar(const char *s, const char *dollar, double *amount_r, char currency_r[4])
+{
+	char cur[4] = "";
+	double v = 0;
+	bool bare = false;
+	bool ok = s && amount_read(s, &v, cur, &bare) == AMOUNT_OK;
+	if (ok && bare && dollar && *dollar)
+		snprintf(cur, sizeof cur, "%s", dollar);
+	if (amount_r)
+		*amount_r = ok ? v : 0;
+	if (currency_r)
+		memcpy(currency_r, ok ? cur : "", ok ? strlen(cur) + 1 : 1);
 	return ok;
 }
 
-static bool parse_amount_plain(const char *s, double *amount_r, char currency_r[4])
+bool parse_amount(const char *s, double *amount_r, char currency_r[4])
 {
-	char c1[4] = "", c2[4] = "";
-	bool bare1 = false, bare2 = false, has1, has2;
+	return parse_amount_dollar(s, NULL, amount_r, currency_r);
+}
+
+static enum amount_rc amount_read_plain(const char *s, double *amount_r, char currency_r[4], bool *bare_r);
+
+static enum amount_rc amount_read(const char *s, double *amount_r, char currency_r[4], bool *bare_r)
+{
+	char *joined = join_space_groups(s);
+	enum amount_rc rc = amount_read_plain(joined ? joined : s, amount_r, currency_r, bare_r);
+	free(joined);
+	return rc;
+}
+
+static enum amount_rc amount_read_plain(const char *s, double *amount_r, char currency_r[4], bool *bare_r)
+{
+	char c1[4] = "", c2[4] = "", w[24];
+	bool bare1 = false, bare2 = false, has1, has2 = false;
 	double v, mult = 1;
-	if (amount_r)
-		*amount_r = 0;
-	if (currency_r)
-		currency_r[0] = '\0';
-	if (!s)
-		return false;
+	size_t wl;
 	const char *p = s;
 	skip_spaces(&p);
-	has1 = read_currency(&p, c1, &bare1);
+	has1 = read_currency(&p, true, c1, &bare1);
 	skip_spaces(&p);
 	const char *num = p;
 	while (is_digit(*p) || *p == '.' || *p == ',')
 		p++;
+	while (p > num && (p[-1] == '.' || p[-1] == ','))
+		p--;   /* "15.000, sin IVA": the comma is the remark's */
 	if (!read_number(num, (size_t)(p - num), &v))
-		return false;
+		return AMOUNT_BAD;
+	bool small_m = false;   /* "15m": miles (es) or millions? */
 	if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1])) {
+		small_m = *p == 'm';
 		mult = (*p == 'k' || *p == 'K') ? 1e3 : 1e6;
 		p++;
 	}
 	skip_spaces(&p);
-	has2 = *p && read_currency(&p, c2, &bare2);
+	if (mult == 1 && (wl = fold_word(p, w))) {
+		if (word_in(w, thousand_words))
+			mult = 1e3, p += wl;
+		else if (word_in(w, million_words)) {
+			mult = 1e6, p += wl;
+			/* "2 millones de dólares", "1,5 milhão de reais" */
+			const char *q = p;
+			skip_spaces(&q);
+			if (fold_word(q, w) == 2 && (!strcmp(w, "de") || !strcmp(w, "of"))) {
+				q += 2;
+				skip_spaces(&q);
+				if (read_currency(&q, false, c2, &bare2))
+					has2 = true, p = q;
+			}
+		}
+		skip_spaces(&p);
+	}
+	/* a code in lower case is a word too: "15.000 all taxes included" is
+	 * not in Albanian lek */
+	bool lower_code = false;
+	if (!has2) {
+		const char *at = p;
+		has2 = *p && read_currency(&p, false, c2, &bare2);
+		lower_code = has2 && p - at == 3 && is_alpha(at[0]) &&
+			     !(isupper((unsigned char)at[0]) && isupper((unsigned char)at[1]) &&
+			       isupper((unsigned char)at[2]));
+	}
 	skip_spaces(&p);
-	if (*p)
-		return false;
+	if (*p && (lower_code || !is_remark(p)))
+		return AMOUNT_BAD;
 	const char *cur = "";
+	bool bare = false;
 	if (has1 && has2) {
 		if (!strcmp(c1, c2))
-			cur = c1;
+			cur = c1, bare = bare1 && bare2;
 		else if (bare1 && !bare2)
 			cur = c2;
 		else
-			return false;
+			return AMOUNT_BAD;
 	} else if (has1)
-		cur = c1;
+		cur = c1, bare = bare1;
 	else if (has2)
-		cur = c2;
+		cur = c2, bare = bare2;
 	v *= mult;
 	if (!(v >= 0 && v < 1e15))
-		return false;
-	if (amount_r)
-		*amount_r = v;
-	if (currency_r)
-		memcpy(currency_r, cur, strlen(cur) + 1);
-	return true;
+		return AMOUNT_BAD;
+	if (small_m)
+		return AMOUNT_SMALL_M;
+	*amount_r = v;
+	memcpy(currency_r, cur, strlen(cur) + 1);
+	*bare_r = bare;
+	return AMOUNT_OK;
 }
 
 /* --------------------------------------------------------- other values */
@@ -895,6 +1105,21 @@ static void value_core(struct command *c)
 	}
 }
 
+/* The amount of a value line into c. */
+static enum amount_rc command_amount(struct command *c, const char *v)
+{
+	double a = 0;
+	char cur[4] = "";
+	bool bare = false;
+	enum amount_rc rc = amount_read(v, &a, cur, &bare);
+	if (rc == AMOUNT_OK) {
+		c->amount = a;
+		memcpy(c->currency, cur, sizeof cur);
+		c->bare_dollar = bare;
+	}
+	return rc;
+}
+
 static void read_value(struct command *c, const char *today)
 {
 	if (c->kind == CMD_STAGE || c->kind == CMD_WON || c->kind == CMD_LOST || c->kind == CMD_VALUE ||
@@ -913,13 +1138,20 @@ static void read_value(struct command *c, const char *today)
 	case CMD_VALUE:
 		if (empty)
 			c->error = CMDERR_EMPTY;
-		else if (!parse_amount(v, &c->amount, c->currency)) {
-			/* "12.000 EUR." — a sentence's full stop */
-			char *t = strip_dot(v);
-			if (!t[0] || strlen(t) == strlen(v) ||
-			    !parse_amount(t, &c->amount, c->currency))
-				c->error = CMDERR_AMOUNT;
-			free(t);
+		else {
+			enum amount_rc rc = command_amount(c, v);
+			if (rc != AMOUNT_OK) {
+				/* "12.000 EUR." — a sentence's full stop */
+				char *t = strip_dot(v);
+				if (t[0] && strlen(t) != strlen(v)) {
+					enum amount_rc rc2 = command_amount(c, t);
+					if (rc2 == AMOUNT_OK || rc == AMOUNT_BAD)
+						rc = rc2;
+				}
+				free(t);
+			}
+			if (rc != AMOUNT_OK)
+				c->error = rc == AMOUNT_SMALL_M ? CMDERR_AMOUNT_M : CMDERR_AMOUNT;
 		}
 		break;
 	case CMD_CLOSE:

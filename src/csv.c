@@ -237,7 +237,7 @@ int csv_import(struct app *app, const char *path)
 		else if (d.contact && (al.n != 1 || !strchr(d.contact, '@')))
 			err = "contact is not one email address";
 		else if (v[4] && *v[4]) {
-			if (!parse_amount(v[4], &d.value, cur))
+			if (!parse_amount_dollar(v[4], dollar_currency(app->cfg->currency), &d.value, cur))
 				err = "value is not an amount";
 			d.has_value = true;
 			d.currency = cur[0] ? cur : NULL;

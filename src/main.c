@@ -416,6 +416,7 @@ static int deal_add(int argc, char **argv)
 		{"close", required_argument, 0, 'd'}, {"name", required_argument, 0, 'n'},
 		{"reason", required_argument, 0, 'r'}, {0, 0, 0, 0}};
 	char cur[4] = "", date[11] = "", today[11];
+	const char *value_arg = NULL;
 	int c;
 	optind = 1;
 	app_today(today);
@@ -432,6 +433,7 @@ static int deal_add(int argc, char **argv)
 			if (!parse_amount(optarg, &d.value, cur))
 				return usage("deal add: --value is not an amount");
 			d.has_value = true;
+			value_arg = optarg;
 			break;
 		case 'd':
 			if (!parse_date(optarg, today, date))
@@ -450,8 +452,6 @@ static int deal_add(int argc, char **argv)
 		return usage("deal add: unexpected argument");
 	if (d.reason && !*d.reason)
 		d.reason = NULL;
-	if (cur[0] && !d.currency)
-		d.currency = cur;
 	char *contact = NULL, *cname = NULL;
 	if (d.contact) {
 		/* "Name <addr>" or a bare address */
@@ -482,6 +482,11 @@ static int deal_add(int argc, char **argv)
 		free(given_name);
 		return rc;
 	}
+	/* a bare "$" is the team's own currency when that is written "$" */
+	if (d.has_value)
+		parse_amount_dollar(value_arg, dollar_currency(app.cfg->currency), &d.value, cur);
+	if (cur[0] && !d.currency)
+		d.currency = cur;
 	const char *err = NULL;
 	if (db_begin(app.db) < 0) {
 		rc = db_tempfail(app.db) ? EXIT_TEMPFAIL : EXIT_IOERR;

@@ -534,6 +534,7 @@ static const char *value_error(enum cmd_error e)
 	case CMDERR_SCORE: return "not a score change (e.g. +5, -10)";
 	case CMDERR_DEAL: return "not a deal number (e.g. #12) or a title";
 	case CMDERR_DRIP: return "use `stop` or `start NAME`";
+	case CMDERR_AMOUNT_M: return "\"m\" after a number is ambiguous (thousand or million?): write 15k or 15 mil, 15M or 15 millones";
 	default: return "cannot read the value";
 	}
 }

@@ -208,6 +208,27 @@ static char *fold_unicode(const char *s, size_t n)
 	return out;
 }
 
+size_t text_word_len(const char *s)
+{
+	const uint8_t *p = (const uint8_t *)s;
+	size_t n = 0;
+	for (;;) {
+		if (p[n] < 0x80) {
+			if ((p[n] | 0x20) >= 'a' && (p[n] | 0x20) <= 'z') {
+				n++;
+				continue;
+			}
+			return n;
+		}
+		ucs4_t uc;
+		int len = u8_strmbtouc(&uc, p + n);
+		if (len <= 0 || (!uc_is_general_category(uc, UC_CATEGORY_L) &&
+				 !(n > 0 && uc_is_general_category(uc, UC_CATEGORY_M))))
+			return n;
+		n += (size_t)len;
+	}
+}
+
 bool text_fold_eq(const char *a, const char *b)
 {
 	/* names, aliases, keywords: short Latin text, compared again and again

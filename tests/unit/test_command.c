@@ -344,6 +344,58 @@ static void test_value_command(void **state)
 	c = one(&l, "importe: -500");
 	assert_int_equal(c->error, CMDERR_AMOUNT);
 	commands_free(&l);
+
+	/* NFD accents, remarks, "mil", Latin American signs, as a rep's line */
+	static const struct {
+		const char *line;
+		double want;
+		const char *cur;
+	} ok[] = {
+		{"valor: 1.500 do\xCC\x81lares", 1500, "USD"},
+		{"valor: 15.000 \xE2\x82\xAC + IVA", 15000, "EUR"},
+		{"valor: 15.000 EUR sin IVA.", 15000, "EUR"},
+		{"valor: 15.000 \xE2\x82\xAC, sin IVA (precio de lista)", 15000, "EUR"},
+		{"valor: R$ 3.200,00 + impostos", 3200, "BRL"},
+		{"amount: USD 1,500 plus tax", 1500, "USD"},
+		{"valor: R$ 15 mil", 15000, "BRL"},
+		{"valor: 15 mil euros.", 15000, "EUR"},
+		{"importe: 1,5 millones", 1500000, ""},
+		{"valor: U$ 1.500", 1500, "USD"},
+		{"valor: $15,000.00 M.N.", 15000, "MXN"},
+		{"valor: S/. 1.500", 1500, "PEN"},
+		{"valor: \"15.000 EUR + IVA\"", 15000, "EUR"},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		c = one(&l, ok[i].line);
+		if (c->error != CMDERR_NONE || fabs(c->amount - ok[i].want) > 1e-6 || strcmp(c->currency, ok[i].cur))
+			print_error("\"%s\": error %d, %f \"%s\"\n", ok[i].line, c->error, c->amount, c->currency);
+		assert_int_equal(c->error, CMDERR_NONE);
+		assert_true(fabs(c->amount - ok[i].want) < 1e-6);
+		assert_string_equal(c->currency, ok[i].cur);
+		commands_free(&l);
+	}
+
+	/* "15m": its own error, saying how to write it */
+	static const char *const small_m[] = {"valor: 15m", "valor: 15m.", "valor: 1,5m EUR", "valor: $15m"};
+	for (size_t i = 0; i < sizeof small_m / sizeof small_m[0]; i++) {
+		c = one(&l, small_m[i]);
+		assert_int_equal(c->error, CMDERR_AMOUNT_M);
+		commands_free(&l);
+	}
+	c = one(&l, "valor: 15M");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_true(fabs(c->amount - 15e6) < 1e-6);
+	commands_free(&l);
+	c = one(&l, "valor: 15m 25");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
+
+	c = one(&l, "valor: 15.000 25.000");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
+	c = one(&l, "valor: 15.000 + IVA 16%");
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
 }
 
 static void test_parse_amount(void **state)
@@ -407,6 +459,86 @@ static void test_parse_amount(void **state)
 		{"1.500 euro", 1500, "EUR"},
 		{"R$ 500 reais", 500, "BRL"},
 		{"2,500 dollars", 2500, "USD"},
+		/* ... however the accent is encoded: NFD "o" + U+0301 as macOS sends it */
+		{"1.500 do\xCC\x81lares", 1500, "USD"},
+		{"1.500 DO\xCC\x81LARES", 1500, "USD"},
+		{"1.500 D\xC3\x93" "LAR", 1500, "USD"},
+		{"1.500 Euros", 1500, "EUR"},
+		{"800 soles", 800, "PEN"},
+		/* a remark after the amount, without parentheses */
+		{"15.000 \xE2\x82\xAC + IVA", 15000, "EUR"},
+		{"15.000 \xE2\x82\xAC +IVA", 15000, "EUR"},
+		{"R$ 3.200,00 + impostos", 3200, "BRL"},
+		{"15.000 EUR sin IVA", 15000, "EUR"},
+		{"15.000 \xE2\x82\xAC, sin IVA", 15000, "EUR"},
+		{"15.000, sin IVA", 15000, ""},
+		{"15.000 EUR m\xC3\xA1s IVA", 15000, "EUR"},
+		{"15.000 EUR ma\xCC\x81s IVA", 15000, "EUR"},
+		{"15.000 EUR mas IVA", 15000, "EUR"},
+		{"USD 1,500 plus tax", 1500, "USD"},
+		{"$1,500 plus taxes", 1500, "USD"},
+		{"12.000 EUR; IVA incluido", 12000, "EUR"},
+		{"12.000 EUR - IVA incluido", 12000, "EUR"},
+		{"12.000 EUR \xE2\x80\x93 sin IVA", 12000, "EUR"},
+		{"12.000 EUR \xE2\x80\x94 aprox.", 12000, "EUR"},
+		{"R$ 5.000 sem impostos", 5000, "BRL"},
+		{"R$ 5.000 com impostos", 5000, "BRL"},
+		{"R$ 5.000 mais impostos", 5000, "BRL"},
+		{"5,000 USD excl. VAT", 5000, "USD"},
+		{"5,000 USD incl. VAT", 5000, "USD"},
+		{"5,000 USD approx", 5000, "USD"},
+		{"12 000 \xE2\x82\xAC + IVA", 12000, "EUR"},
+		/* thousands and millions in words */
+		{"12 mil", 12000, ""},
+		{"15 mil", 15000, ""},
+		{"15mil", 15000, ""},
+		{"R$ 15 mil", 15000, "BRL"},
+		{"15 mil euros", 15000, "EUR"},
+		{"15 MIL EUROS", 15000, "EUR"},
+		{"US$ 20 mil", 20000, "USD"},
+		{"1,5 mil", 1500, ""},
+		{"15 mil + IVA", 15000, ""},
+		{"1,5 millones", 1500000, ""},
+		{"1,5 millo\xCC\x81n", 1500000, ""},
+		{"1 mill\xC3\xB3n", 1000000, ""},
+		{"2 millones de d\xC3\xB3lares", 2000000, "USD"},
+		{"2 millones de euros", 2000000, "EUR"},
+		{"2 millones EUR", 2000000, "EUR"},
+		{"R$ 1,5 milh\xC3\xA3o", 1500000, "BRL"},
+		{"R$ 2 milh\xC3\xB5" "es", 2000000, "BRL"},
+		{"1,5 milh\xC3\xA3o de reais", 1500000, "BRL"},
+		{"USD 2 million", 2000000, "USD"},
+		{"3 millions dollars", 3000000, "USD"},
+		{"2.5 million of dollars", 2500000, "USD"},
+		{"1,5M \xE2\x82\xAC", 1500000, "EUR"},
+		{"1,5M\xE2\x82\xAC", 1500000, "EUR"},
+		/* Latin American notations */
+		{"U$ 1.500", 1500, "USD"},
+		{"u$ 1.500", 1500, "USD"},
+		{"U$S 1.500", 1500, "USD"},
+		{"MXN$ 15,000", 15000, "MXN"},
+		{"MXN$15,000", 15000, "MXN"},
+		{"$15,000.00 M.N.", 15000, "MXN"},
+		{"$15,000.00 M.N", 15000, "MXN"},
+		{"$15,000.00 MN", 15000, "MXN"},
+		{"$15,000.00 m.n.", 15000, "MXN"},
+		{"15,000 M.N.", 15000, "MXN"},
+		{"S/ 1.500", 1500, "PEN"},
+		{"S/. 1.500", 1500, "PEN"},
+		{"S/1.500", 1500, "PEN"},
+		{"s/ 1.500", 1500, "PEN"},
+		{"COL$ 15.000.000", 15000000, "COP"},
+		{"COP$ 15.000.000", 15000000, "COP"},
+		{"CLP$ 1.500.000", 1500000, "CLP"},
+		{"AR$ 150.000", 150000, "ARS"},
+		{"ARS$ 150.000", 150000, "ARS"},
+		{"UYU$ 15.000", 15000, "UYU"},
+		{"CA$ 1,500", 1500, "CAD"},
+		{"A$ 1,500", 1500, "AUD"},
+		{"NZ$ 1,500", 1500, "NZD"},
+		{"HK$ 1,500", 1500, "HKD"},
+		{"RD$ 15,000", 15000, "DOP"},
+		{"$15,000 USD", 15000, "USD"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
@@ -419,11 +551,26 @@ static void test_parse_amount(void **state)
 		assert_string_equal(cur, ok[i].cur);
 	}
 	static const char *const bad[] = {
-		"", "   ", "abc", "-500", "- 500", "12 mil", "12.000 pesos", "12,00,0",
+		"", "   ", "abc", "-500", "- 500", "12.000 pesos", "12,00,0",
 		"1.2.3,4,5", "12..000", ",5", "12.", "12,", "EUR", "$", "12 euroz", "12 XYZ",
 		"12 reais USD", "euros", "12 realmente",
 		"€ 12 USD", "12k k", "1e5", "0x10", "1 2", "12 0000", "12 00", "five", "12/12", "12%",
 		"$-5", "USD USD 5", "12kg", "12 k", "1,2.3", "12.000,50,10",
+		/* a remainder that is not clearly a remark: digits, symbols, a currency
+		 * or a multiplier, a word that is not one of a remark's */
+		"15.000 25.000", "15.000, 25.000", "15.000 + 500", "15.000 + IVA 16%", "15.000 - 500",
+		"15.000 EUR + 2.000", "15.000 + $", "15.000 + USD", "15.000 sin IVA EUR", "15.000 + pesos",
+		"15.000 - mil", "15.000 EUR mensuales", "15.000 EUR/mes", "15.000 \xE2\x82\xAC +", "15.000 +",
+		"15.000 ,", "15.000 pesos + IVA", "15.000 + IVA x 2",
+		"15.000 all taxes included", "15.000 usd plus tax", "15.000 Usd + tax",
+		/* lower-case m: thousands (es "miles") or millions? */
+		"15m", "15m \xE2\x82\xAC", "1,5m", "$15m",
+		/* thousands or millions: one of them; "de" only before a currency */
+		"15 mil millones", "2 millones de pesos", "2 millones de", "15k mil", "15 mil mil",
+		"doce mil", "mil", "15 miles",
+		/* S/ only before the amount, M.N. only after it */
+		"1.500 S/", "M.N. 15,000", "MN 15,000",
+		"U$ 1.500 EUR", "S/ 1.500 USD",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		double v;
@@ -434,6 +581,67 @@ static void test_parse_amount(void **state)
 		assert_false(r);
 	}
 	assert_false(parse_amount(NULL, NULL, NULL));
+}
+
+/* A bare "$" is USD, unless the team's currency is one written "$". */
+static void test_dollar_currency(void **state)
+{
+	(void)state;
+	static const char *const dollar_sign[] = {"MXN", "COP", "CLP", "ARS", "UYU", "CAD", "AUD",
+						  "NZD", "SGD", "HKD", "DOP", "USD"};
+	for (size_t i = 0; i < sizeof dollar_sign / sizeof dollar_sign[0]; i++)
+		assert_string_equal(dollar_currency(dollar_sign[i]), dollar_sign[i]);
+	static const char *const other[] = {"EUR", "BRL", "GBP", "PEN", "JPY", "", "MX"};
+	for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+		assert_string_equal(dollar_currency(other[i]), "USD");
+	assert_string_equal(dollar_currency(NULL), "USD");
+
+	static const struct {
+		const char *in, *dollar, *cur;
+	} cases[] = {
+		{"$15,000.00", "MXN", "MXN"},
+		{"$ 15,000", "COP", "COP"},
+		{"$15k", "CLP", "CLP"},
+		{"$15,000.00", NULL, "USD"},
+		{"$15,000.00", "", "USD"},
+		{"$15,000.00", "USD", "USD"},
+		{"US$ 15,000", "MXN", "USD"},
+		{"U$ 15,000", "MXN", "USD"},
+		{"USD 15,000", "MXN", "USD"},
+		{"$15,000 USD", "MXN", "USD"},
+		{"15,000 dollars", "MXN", "USD"},
+		{"$15,000 CAD", "MXN", "CAD"},
+		{"15,000", "MXN", ""},
+		{"15.000 EUR", "MXN", "EUR"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		double v = 0;
+		char cur[4] = "zz";
+		bool r = parse_amount_dollar(cases[i].in, cases[i].dollar, &v, cur);
+		if (!r || strcmp(cur, cases[i].cur))
+			print_error("parse_amount_dollar(\"%s\", %s) = %d \"%s\"\n", cases[i].in,
+				    cases[i].dollar ? cases[i].dollar : "NULL", r, cur);
+		assert_true(r);
+		assert_string_equal(cur, cases[i].cur);
+	}
+
+	/* a value line says that its "$" was bare; apply resolves it */
+	struct command_list l;
+	struct command *c = one(&l, "valor: $15,000.00");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_true(c->bare_dollar);
+	assert_string_equal(c->currency, "USD");
+	commands_free(&l);
+	static const char *const not_bare[] = {
+		"valor: US$ 15,000", "valor: $15,000 USD", "valor: 15.000 EUR", "valor: 15000",
+		"valor: $15,000.00 M.N.",
+	};
+	for (size_t i = 0; i < sizeof not_bare / sizeof not_bare[0]; i++) {
+		c = one(&l, not_bare[i]);
+		assert_int_equal(c->error, CMDERR_NONE);
+		assert_false(c->bare_dollar);
+		commands_free(&l);
+	}
 }
 
 static void date_is(const char *in, const char *want)
@@ -823,6 +1031,7 @@ int main(void)
 		cmocka_unit_test(test_empty_values),
 		cmocka_unit_test(test_value_command),
 		cmocka_unit_test(test_parse_amount),
+		cmocka_unit_test(test_dollar_currency),
 		cmocka_unit_test(test_parse_date),
 		cmocka_unit_test(test_close_command),
 		cmocka_unit_test(test_probability),

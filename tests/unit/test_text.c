@@ -156,6 +156,21 @@ static void test_trim(void **state)
 	assert_string_equal(text_trim(g), "a b");
 }
 
+static void test_word_len(void **state)
+{
+	(void)state;
+	assert_int_equal(text_word_len("euros + IVA"), 5);
+	assert_int_equal(text_word_len("d\xC3\xB3lares."), 8);          /* NFC ó */
+	assert_int_equal(text_word_len("do\xCC\x81lares 2"), 9);        /* NFD o + U+0301 */
+	assert_int_equal(text_word_len("milh\xC3\xB5" "es"), 8);
+	assert_int_equal(text_word_len("EUR12000"), 3);
+	assert_int_equal(text_word_len("12 EUR"), 0);
+	assert_int_equal(text_word_len("\xE2\x82\xAC 12"), 0);          /* € is no letter */
+	assert_int_equal(text_word_len("\xCC\x81" "a"), 0);               /* a mark alone starts none */
+	assert_int_equal(text_word_len("$"), 0);
+	assert_int_equal(text_word_len(""), 0);
+}
+
 static void test_istarts(void **state)
 {
 	(void)state;
@@ -179,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_sanitize),
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_istarts),
+		cmocka_unit_test(test_word_len),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
