@@ -1104,19 +1104,23 @@ static void add_command(struct command_list *out, size_t *cap, struct command *c
 }
 
 /* The line [p, p + *len) without zero-width and format characters (U+200B
- * to U+200D, U+2060, U+FEFF, U+00AD): a new string and its length, or NULL
- * when it has none. */
+ * to U+200D, U+2060, U+FEFF, U+00AD) and bidirectional controls (U+200E,
+ * U+200F, U+202A to U+202E, U+2066 to U+2069, U+061C: what a phone or an
+ * RTL-aware editor puts around a pasted line): a new string and its length,
+ * or NULL when it has none. */
 static char *drop_invisible(const char *p, size_t *len)
 {
 	static const char *const inv[] = {
 		"\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE2\x81\xA0", "\xEF\xBB\xBF", "\xC2\xAD",
+		"\xE2\x80\x8E", "\xE2\x80\x8F", "\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD",
+		"\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9", "\xD8\x9C",
 	};
 	char *out = NULL;
 	size_t o = 0;
 	for (size_t i = 0; i < *len;) {
 		size_t skip = 0;
 		unsigned char c = (unsigned char)p[i];
-		if (c == 0xE2 || c == 0xEF || c == 0xC2)
+		if (c == 0xE2 || c == 0xEF || c == 0xC2 || c == 0xD8)
 			for (size_t k = 0; k < sizeof inv / sizeof inv[0] && !skip; k++) {
 				size_t l = strlen(inv[k]);
 				if (i + l <= *len && !memcmp(p + i, inv[k], l))

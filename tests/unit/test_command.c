@@ -810,6 +810,31 @@ static void test_rep_phrasing(void **state)
 	commands_free(&l);
 }
 
+/* Bidirectional controls pasted with a line (LRM/RLM, the embeddings and
+ * overrides, the isolates, the Arabic letter mark) hide nothing, as
+ * zero-width characters do not. */
+static void test_bidi_controls(void **state)
+{
+	(void)state;
+	static const char *const marks[] = {
+		"\xE2\x80\x8E", "\xE2\x80\x8F",                                         /* U+200E, U+200F */
+		"\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD", "\xE2\x80\xAE", /* U+202A-E */
+		"\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9",     /* U+2066-9 */
+		"\xD8\x9C",                                                             /* U+061C */
+	};
+	for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+		char line[64];
+		struct command_list l;
+		snprintf(line, sizeof line, "%setapa:%s propuesta%s", marks[i], marks[i], marks[i]);
+		struct command *c = one(&l, line);
+		assert_int_equal(c->kind, CMD_STAGE);
+		assert_string_equal(c->text, "propuesta");
+		commands_free(&l);
+	}
+	kind_is("\xE2\x81\xA8" "etapa: propuesta\xE2\x81\xA9", CMD_STAGE);   /* FSI ... PDI */
+	kind_is("\xE2\x80\xAA" "etapa: propuesta\xE2\x80\xAC", CMD_STAGE);   /* LRE ... PDF */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -832,6 +857,7 @@ int main(void)
 		cmocka_unit_test(test_drip),
 		cmocka_unit_test(test_keyword_names),
 		cmocka_unit_test(test_rep_phrasing),
+		cmocka_unit_test(test_bidi_controls),
 		cmocka_unit_test(test_speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
