@@ -44,6 +44,7 @@ static const struct {
 } aliases[] = {
 	{"stage", CMD_STAGE}, {"etapa", CMD_STAGE}, {"estagio", CMD_STAGE}, {"fase", CMD_STAGE},
 	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
+	{"ganhamos", CMD_WON},
 	{"lost", CMD_LOST}, {"perdido", CMD_LOST}, {"perdida", CMD_LOST}, {"perdemos", CMD_LOST},
 	{"value", CMD_VALUE}, {"valor", CMD_VALUE}, {"importe", CMD_VALUE},
 	{"amount", CMD_VALUE}, {"monto", CMD_VALUE},
@@ -1050,13 +1051,22 @@ static pthread_once_t line_re_once = PTHREAD_ONCE_INIT;
 /* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value.
  * A keyword alone on its line (help, undo, history, list, won, lost) may be
  * in quotes -- the confirmations say: reply "deshacer" -- and followed by
- * "por favor", "please", "obrigado" and a few ! or . */
+ * "por favor", "please", "obrigado", punctuation (! ? . …) and emoji
+ * ("Ganamos 🎉"); it alone may open with Spanish's "¡" or "¿" ("¡Ganamos!",
+ * "¿ayuda?"): the lookahead after one holds only for such a line. */
+#define LINE_CLOSE_QUOTE "[\"'\\x{00BB}\\x{201D}\\x{2019}]?+"
+#define LINE_LONE_END                                                                                  \
+	"(?:\\h*+,?\\h*+(?:por\\h++favor|porfa|please|pls|obrigad[oa]))?+\\h*+"                              \
+	"(?:[.!?\\h\\x{2026}\\x{FE0F}\\x{1F3FB}-\\x{1F3FF}\\x{1F1E6}-\\x{1F1FF}]|\\p{Extended_Pictographic})*+" \
+	LINE_CLOSE_QUOTE "\\h*+$"
 static const char line_pattern[] =
 	"^\\h*+(?:(?:[-*\\x{2022}\\x{00B7}\\x{2013}\\x{00A7}\\x{25AA}\\x{25CF}\\x{25E6}\\x{2023}\\x{2043}]|[0-9]{1,2}[.)])\\h++|o\\h{2,}+)?+"
 	"(?:(?:#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])\\h*+)?+"
-	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+[\"'\\x{00BB}\\x{201D}\\x{2019}]?+"
+	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+"
+	"(?:[\\x{00A1}\\x{00BF}](?=\\*{0,2}+[\\p{L}\\p{M}]{2,24}+\\*{0,2}+" LINE_CLOSE_QUOTE LINE_LONE_END "))?+"
+	"\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+" LINE_CLOSE_QUOTE
 	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)"
-	"|(?:\\h*+,?\\h*+(?:por\\h++favor|porfa|please|pls|obrigad[oa]))?+\\h*+[.!?]{0,3}+\\h*+$)";
+	"|" LINE_LONE_END ")";
 
 static void compile_line_re(void)
 {

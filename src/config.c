@@ -132,7 +132,7 @@ static const struct builtin_stage {
 	 50},
 	{"negotiation", {"Negociación", "Negociação", "Negotiation"},
 	 "negociacion|negociación|negociacao|negociação|negociando|negotiating", 70},
-	{"won", {"Ganado", "Ganho", "Won"}, "ganado|ganada|ganho|ganha|ganamos|closed won|cerrado ganado", 100},
+	{"won", {"Ganado", "Ganho", "Won"}, "ganado|ganada|ganho|ganha|ganamos|ganhamos|closed won|cerrado ganado", 100},
 	{"delayed", {"Retrasado", "Atrasado", "Delayed"},
 	 "retrasado|retrasada|atrasado|atrasada|pausado|pausada|en pausa|em pausa|pausa|on hold|paused|"
 	 "postponed|pospuesto|adiado",

@@ -835,6 +835,45 @@ static void test_bidi_controls(void **state)
 	kind_is("\xE2\x80\xAA" "etapa: propuesta\xE2\x80\xAC", CMD_STAGE);   /* LRE ... PDF */
 }
 
+/* A lone won/lost/help line as reps write it in Spanish and Portuguese:
+ * opening "¡" and "¿", an emoji, an ellipsis or more punctuation after it;
+ * "Ganhamos" is Portuguese's "Ganamos".  A "¿" before a `keyword: value`
+ * line is a question, not a command. */
+static void test_lone_keyword_dressing(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "\xC2\xA1Ganamos!");
+	assert_int_equal(c->kind, CMD_WON);
+	assert_string_equal(c->text, "");
+	commands_free(&l);
+	kind_is("\xC2\xA1Perdemos!", CMD_LOST);
+	kind_is("\xC2\xBF" "ayuda?", CMD_HELP);
+	kind_is("\xC2\xBF" "Ayuda, por favor?", CMD_HELP);
+	kind_is("Ganamos \xF0\x9F\x8E\x89", CMD_WON);                        /* party popper */
+	kind_is("Ganamos\xF0\x9F\x8E\x89\xF0\x9F\x8E\x89", CMD_WON);
+	kind_is("\xC2\xA1Ganamos!! \xF0\x9F\x99\x8C\xF0\x9F\x8F\xBD", CMD_WON); /* raised hands, skin tone */
+	kind_is("Ganamos \xF0\x9F\x87\xB2\xF0\x9F\x87\xBD", CMD_WON);          /* a flag */
+	kind_is("Ganamos \xE2\x9C\x8C\xEF\xB8\x8F", CMD_WON);                    /* U+270C U+FE0F */
+	kind_is("Ganamos\xE2\x80\xA6", CMD_WON);                                    /* ellipsis */
+	kind_is("Perdemos...", CMD_LOST);
+	kind_is("\"\xC2\xA1Ganamos!\"", CMD_WON);
+	kind_is("Ganhamos!", CMD_WON);
+	kind_is("Perdemos", CMD_LOST);
+	c = one(&l, "ganhamos: indica\xC3\xA7\xC3\xA3o");
+	assert_int_equal(c->kind, CMD_WON);
+	assert_string_equal(c->text, "indica\xC3\xA7\xC3\xA3o");
+	commands_free(&l);
+	c = one(&l, "\xC2\xA1Ganamos! \xF0\x9F\x8E\x89\n\nganado: referido");   /* one command, with its reason */
+	assert_string_equal(c->text, "referido");
+	commands_free(&l);
+	none("\xC2\xA1Ganamos el partido!");
+	none("Ganamos \xF0\x9F\x8E\x89 el contrato");
+	none("\xC2\xBF" "etapa: propuesta?");
+	none("\xC2\xA1nota: hola");
+	none("\xC2\xA1Hola!");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -858,6 +897,7 @@ int main(void)
 		cmocka_unit_test(test_keyword_names),
 		cmocka_unit_test(test_rep_phrasing),
 		cmocka_unit_test(test_bidi_controls),
+		cmocka_unit_test(test_lone_keyword_dressing),
 		cmocka_unit_test(test_speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
