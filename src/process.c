@@ -357,31 +357,47 @@ static int64_t contact_open_deal(struct app *app, const char *email, int *count_
 	return id;
 }
 
+/* p past the blanks at it: spaces, tabs and the Unicode spaces a client
+ * may write in a subject (U+00A0, U+1680, U+2000 to U+200A, U+202F, U+205F,
+ * U+3000: those a body line's tag matches as \h) */
+static const char *skip_hspace(const char *p)
+{
+	for (const unsigned char *u = (const unsigned char *)p;; u = (const unsigned char *)p) {
+		if (u[0] == ' ' || u[0] == '\t')
+			p += 1;
+		else if (u[0] == 0xC2 && u[1] == 0xA0)
+			p += 2;
+		else if ((u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80) ||
+			 (u[0] == 0xE2 && u[1] == 0x80 && ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xAF)) ||
+			 (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F) || (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))
+			p += 3;
+		else
+			return p;
+	}
+}
+
 /* A deal tag starting at p ('['): "[deal #12]", "[#12]", "[oportunidad #12]",
- * "[oportunidade #12]".  Its number, and in *end_r the byte after its ']';
- * 0 when p starts no tag. */
+ * "[oportunidade #12]", with any blanks skip_hspace() skips around its
+ * words.  Its number, and in *end_r the byte after its ']'; 0 when p starts
+ * no tag. */
 static int64_t tag_at(const char *p, const char **end_r)
 {
-	const char *q = p + 1;
-	while (*q == ' ')
-		q++;
+	const char *q = skip_hspace(p + 1);
 	static const char *const words[] = {"oportunidade", "oportunidad", "deal", NULL};
 	for (const char *const *w = words; *w; w++)
 		if (!strncasecmp(q, *w, strlen(*w))) {
 			q += strlen(*w);
 			break;
 		}
-	while (*q == ' ')
-		q++;
+	q = skip_hspace(q);
 	if (*q != '#' || !isdigit((unsigned char)q[1]))
 		return 0;
 	char *end;
 	long long n = strtoll(q + 1, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (*end != ']' || n <= 0)
+	const char *e = skip_hspace(end);
+	if (*e != ']' || n <= 0)
 		return 0;
-	*end_r = end + 1;
+	*end_r = e + 1;
 	return n;
 }
 
@@ -781,8 +797,7 @@ static void strip_subject(const char *s, struct buf *b)
 	for (const char *p = t; *p;) {
 		const char *end;
 		if (*p == '[' && tag_at(p, &end) > 0) {   /* the tags subject_tag() reads */
-			for (p = end; *p == ' '; p++)
-				;
+			p = skip_hspace(end);
 			continue;
 		}
 		buf_addc(b, *p++);
