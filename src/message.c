@@ -354,7 +354,11 @@ static enum cs_kind charset_kind(const char *label, char *name, size_t namesz)
 		{"ms_kanji", "CP932"}, {"windows-31j", "CP932"}, {"iso-8859-8-i", "ISO-8859-8"},
 		{"x-mac-roman", "MACINTOSH"}, {"macintosh", "MACINTOSH"}, {"latin9", "ISO-8859-15"},
 		{"latin-9", "ISO-8859-15"}, {"iso8859-15", "ISO-8859-15"}, {"tis-620", "TIS-620"},
-		{"windows-874", "CP874"}, {"big5-hkscs", "BIG5-HKSCS"}, {NULL, NULL},
+		{"windows-874", "CP874"}, {"big5-hkscs", "BIG5-HKSCS"},
+		/* UTF-7 as Outlook Express (and Windows' other code) labels it */
+		{"unicode-1-1-utf-7", "UTF-7"}, {"unicode-2-0-utf-7", "UTF-7"}, {"x-unicode-1-1-utf-7", "UTF-7"},
+		{"x-unicode-2-0-utf-7", "UTF-7"}, {"csunicode11utf7", "UTF-7"},
+		{NULL, NULL},
 	};
 	for (size_t i = 0; utf8[i]; i++)
 		if (!strcmp(l, utf8[i]))

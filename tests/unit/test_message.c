@@ -352,6 +352,25 @@ static void test_base64_padding_midstream(void **state)
 	message_free(m);
 }
 
+/* Outlook Express labels UTF-7 "unicode-1-1-utf-7" (iconv knows only
+ * "UTF-7"), in bodies and encoded words */
+static void test_utf7_labels(void **state)
+{
+	(void)state;
+	struct message *m = parse_ok(
+		"From: a@b.c\r\nSubject: =?unicode-1-1-utf-7?Q?Negociaci+APM-n?=\r\n"
+		"Content-Type: text/plain; charset=unicode-1-1-utf-7\r\n"
+		"Content-Transfer-Encoding: 7bit\r\n\r\n"
+		"etapa: Negociaci+APM-n\r\n");
+	assert_string_equal(m->text, "etapa: Negociaci\xC3\xB3n\n");
+	assert_string_equal(m->subject, "Negociaci\xC3\xB3n");
+	message_free(m);
+	m = parse_ok("From: a@b.c\r\nContent-Type: text/plain; charset=\"UTF-7\"\r\n\r\n"
+		     "valor: 5+AKA-000\r\n");
+	assert_string_equal(m->text, "valor: 5\xC2\xA0" "000\n");
+	message_free(m);
+}
+
 static const char *ALT =
 	"From: Ana <ana@example.com>\r\n"
 	"Subject: Re: propuesta\r\n"
@@ -1009,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_base64_bodies),
 		cmocka_unit_test(test_qp_base64_decoding),
 		cmocka_unit_test(test_base64_padding_midstream),
+		cmocka_unit_test(test_utf7_labels),
 		cmocka_unit_test(test_qp_soft_break_padding),
 		cmocka_unit_test(test_html_conditionals),
 		cmocka_unit_test(test_alternative),
