@@ -1154,6 +1154,26 @@ const char *config_reason_find(const struct config *cfg, bool won, const char *r
 
 /* ---- reps and sequences ---------------------------------------------------- */
 
+const struct rep *config_rep_by_address(const struct config *cfg, const char *email)
+{
+	const char *at = email ? strrchr(email, '@') : NULL;
+	if (!cfg || !at)
+		return NULL;
+	for (size_t i = 0; i < cfg->nreps; i++)
+		if (!strcasecmp(cfg->reps[i].email, email))
+			return &cfg->reps[i];
+	const char *plus = memchr(email, '+', (size_t)(at - email));
+	if (!plus || plus == email)
+		return NULL;
+	size_t ll = (size_t)(plus - email);
+	for (size_t i = 0; i < cfg->nreps; i++) {
+		const char *r = cfg->reps[i].email;
+		if (!strncasecmp(r, email, ll) && r[ll] == '@' && !strcasecmp(r + ll, at))
+			return &cfg->reps[i];
+	}
+	return NULL;
+}
+
 const struct rep *config_rep_find(const struct config *cfg, const char *who)
 {
 	if (!cfg || !who)

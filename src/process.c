@@ -836,13 +836,15 @@ static void rep_context_contact(struct app *app, const struct message *msg, stru
 	for (size_t i = 0; i < msg->to.n + msg->cc.n; i++) {
 		const struct addr *r = i < msg->to.n ? &msg->to.v[i] : &msg->cc.v[i - msg->to.n];
 		addrlist_parse(r->email, &cand);
-		if (*r->email && !is_our_address(app->cfg, r->email, NULL) && !config_rep_find(app->cfg, r->email))
+		if (*r->email && !is_our_address(app->cfg, r->email, NULL) && !config_rep_find(app->cfg, r->email) &&
+		    !config_rep_by_address(app->cfg, r->email))
 			a->external = true;
 	}
 	const char *first = NULL, *first_name = NULL;
 	for (size_t i = 0; i < cand.n; i++) {
 		const char *e = cand.v[i].email;
-		if (!*e || is_our_address(app->cfg, e, NULL) || config_rep_find(app->cfg, e))
+		if (!*e || is_our_address(app->cfg, e, NULL) || config_rep_find(app->cfg, e) ||
+		    config_rep_by_address(app->cfg, e))
 			continue;
 		int count = 0;
 		int64_t d = contact_open_deal(app, e, &count);
@@ -899,8 +901,8 @@ static void route_by_headers(struct app *app, const struct message *msg, struct 
  * for) and the visible text has at least one command line. */
 static bool rep_with_commands(const struct config *cfg, const struct analysis *a, const struct message *msg)
 {
-	const struct rep *rep = config_rep_find(cfg, a->sender);
-	if (!rep || strcasecmp(rep->email, a->sender) || (cfg->require_auth && a->auth != 1))
+	const struct rep *rep = config_rep_by_address(cfg, a->sender);
+	if (!rep || (cfg->require_auth && a->auth != 1))
 		return false;
 	if (msg->cmds)   /* parsed ahead (a batch) */
 		return msg->cmds->n > 0;
@@ -1078,9 +1080,9 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		return 0;
 	}
 
-	const struct rep *rep = config_rep_find(cfg, a->sender);
-	if (rep && strcasecmp(rep->email, a->sender))
-		rep = NULL;   /* reps are identified by address only, never by name */
+	/* reps are identified by address only (or a sub-address of it,
+	 * "ana+crm@"), never by name */
+	const struct rep *rep = config_rep_by_address(cfg, a->sender);
 	a->visible = msg->visible ? xstrdup(msg->visible) : reply_visible(msg->text ? msg->text : "");
 	app_today(today);
 
@@ -1101,6 +1103,10 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		}
 		a->cls = C_REP;
 		a->rep = rep;
+		if (strcasecmp(a->sender, rep->email)) {   /* a sub-address: the rep's changes, the rep's answers */
+			free(a->sender);
+			a->sender = xstrdup(rep->email);
+		}
 		route_by_headers(app, msg, a, token_deal, false);
 		rep_context_contact(app, msg, a);
 		if (msg->cmds && !strcmp(msg->cmds_today, today)) {   /* of msg->visible, which a->visible copies */
@@ -1418,7 +1424,7 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 	msg->visible = reply_visible(msg->text ? msg->text : "");
 	/* a forwarded block names the client only in a rep's message (the
 	 * config is read-only here: safe to look in from this thread) */
-	if (msg->from.email && config_rep_find(app->cfg, msg->from.email)) {
+	if (msg->from.email && config_rep_by_address(app->cfg, msg->from.email)) {
 		struct fwd_block fb = {0};
 		if (reply_forwarded(msg->text, &fb)) {
 			msg->inline_fwd = xmalloc(sizeof fb);
@@ -1515,11 +1521,11 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 		char today[11];
 		app_today(today);
 		commands_parse(a.visible, today, &foreign);
-		const struct rep *rep = config_rep_find(app->cfg, a.sender);
+		const struct rep *rep = config_rep_by_address(app->cfg, a.sender);
 		foreign_why = rep && a.note && strstr(a.note, "reply token")
 				      ? "the reply token names a deal this rep may not change (require_auth): no "
 					"command runs"
-			      : rep && !strcasecmp(rep->email, a.sender)
+			      : rep
 				      ? "the sender's address is a rep's but the message is not authenticated "
 					"(require_auth): no command runs"
 				      : "the sender is not a rep: commands run only for reps";
