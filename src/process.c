@@ -167,6 +167,76 @@ static enum cls classify_mail(const struct message *msg, bool *is_bounce_r, bool
 	return C_UNKNOWN;   /* decided by the sender */
 }
 
+static bool addr_sep(char c)
+{
+	return c == '-' || c == '_' || c == '.';
+}
+
+/* A no-reply sender: the local part (its sub-address left out), or its
+ * pieces between - _ . from either end, joined, is one of the forms:
+ * noreply, no-reply, do_not_reply, messages-noreply, noreply-dmarc-support,
+ * nao-responda; not anoreply or bouncer.jones (a form inside a piece). */
+static bool noreply_sender(const char *email)
+{
+	static const char *const forms[] = {
+		"noreply", "donotreply", "notification", "notifications", "bounce", "bounces", "mailerdaemon",
+		"noresponder", "noresponda", "naoresponda", "naoresponder", "notificaciones", "notificacoes", NULL,
+	};
+	char l[128], sq[128];
+	size_t n = email ? strcspn(email, "@+") : 0;
+	if (!n || n >= sizeof l || !strchr(email, '@'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		l[i] = (char)tolower((unsigned char)email[i]);
+	/* [b, e): from the start to each separator (and the end), from each
+	 * separator (and the start) to the end */
+	for (int from_end = 0; from_end < 2; from_end++)
+		for (size_t cut = 0; cut <= n; cut++) {
+			if (cut != (from_end ? 0 : n) && !(cut < n && addr_sep(l[cut])))
+				continue;
+			size_t b = from_end ? cut : 0, e = from_end ? n : cut, k = 0;
+			for (size_t i = b; i < e; i++)
+				if (!addr_sep(l[i]))
+					sq[k++] = l[i];
+			sq[k] = '\0';
+			for (const char *const *f = forms; k && *f; f++)
+				if (!strcmp(sq, *f))
+					return true;
+		}
+	return false;
+}
+
+/* The signs of automatic mail that count only for a sender who is not a
+ * rep (a rep's message never loses its commands to a header a gateway or
+ * an add-on put on it): a List-Unsubscribe without List-Id (a newsletter,
+ * a service's notification: class list), a no-reply sender, an
+ * X-Auto-Response-Suppress of All or OOF (what Exchange and services put on
+ * mail nobody answers: class auto-reply).  C_UNKNOWN when none; *why_r
+ * says which for explain. */
+static enum cls bulk_class(const struct message *msg, const char **why_r)
+{
+	const char *v;
+	if (message_header(msg, "List-Unsubscribe")) {
+		*why_r = "bulk mail (List-Unsubscribe) is never processed";
+		return C_LIST;
+	}
+	if (msg->from.email && noreply_sender(msg->from.email)) {
+		*why_r = "mail from a no-reply address is never processed";
+		return C_AUTOREPLY;
+	}
+	if ((v = message_header(msg, "X-Auto-Response-Suppress")))
+		for (const char *p = v; *p;) {
+			p += strspn(p, " \t,;");
+			size_t k = strcspn(p, " \t,;");
+			if (k == 3 && (!strncasecmp(p, "All", 3) || !strncasecmp(p, "OOF", 3))) {
+				*why_r = "automatic mail (X-Auto-Response-Suppress) is never processed";
+				return C_AUTOREPLY;
+			}
+			p += k;
+		}
+	return C_UNKNOWN;
+}
+
 static const char *domain_of(const char *email)
 {
 	const char *at = email ? strrchr(email, '@') : NULL;
@@ -1186,7 +1256,16 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		return db_error(app->db) ? -1 : 0;
 	}
 
-	/* a contact or an unknown sender: never runs commands */
+	/* a contact or an unknown sender: never runs commands, and its
+	 * automatic mail is neither a lead nor a contact's reply (except at
+	 * the signed List-Unsubscribe address of a drip, honoured whoever
+	 * sends to it) */
+	enum cls bulk = a->unsubscribe_contact > 0 ? C_UNKNOWN : bulk_class(msg, &a->note);
+	if (bulk != C_UNKNOWN) {
+		a->cls = bulk;
+		a->outcome = O_IGNORE;
+		return 0;
+	}
 	bool known = db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->sender) > 0;
 	a->cls = known ? C_CONTACT : C_UNKNOWN;
 	a->contact = xstrdup(a->sender);
