@@ -46,6 +46,7 @@ static const struct {
 	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
 	{"ganhamos", CMD_WON},
 	{"lost", CMD_LOST}, {"perdido", CMD_LOST}, {"perdida", CMD_LOST}, {"perdemos", CMD_LOST},
+	{"perdimos", CMD_LOST},
 	{"value", CMD_VALUE}, {"valor", CMD_VALUE}, {"importe", CMD_VALUE},
 	{"amount", CMD_VALUE}, {"monto", CMD_VALUE},
 	{"close", CMD_CLOSE}, {"cierre", CMD_CLOSE}, {"fechamento", CMD_CLOSE}, {"fecha", CMD_CLOSE},

@@ -137,7 +137,7 @@ static const struct builtin_stage {
 	 "retrasado|retrasada|atrasado|atrasada|pausado|pausada|en pausa|em pausa|pausa|on hold|paused|"
 	 "postponed|pospuesto|adiado",
 	 10},
-	{"lost", {"Perdido", "Perdido", "Lost"}, "perdido|perdida|perdemos|closed lost|cerrado perdido", 0},
+	{"lost", {"Perdido", "Perdido", "Lost"}, "perdido|perdida|perdemos|perdimos|closed lost|cerrado perdido", 0},
 	{"unreachable", {"No se puede contactar", "Sem contato", "Unreachable"},
 	 "sin contacto|sem contato|sem contacto|no contactable|inalcanzable|sin respuesta|no responde|no contesta|"
 	 "incontactable",

@@ -860,6 +860,8 @@ static void test_lone_keyword_dressing(void **state)
 	kind_is("\"\xC2\xA1Ganamos!\"", CMD_WON);
 	kind_is("Ganhamos!", CMD_WON);
 	kind_is("Perdemos", CMD_LOST);
+	kind_is("\xC2\xA1Perdimos!", CMD_LOST);   /* Spanish's past tense */
+	kind_is("perdimos: precio", CMD_LOST);
 	c = one(&l, "ganhamos: indica\xC3\xA7\xC3\xA3o");
 	assert_int_equal(c->kind, CMD_WON);
 	assert_string_equal(c->text, "indica\xC3\xA7\xC3\xA3o");
