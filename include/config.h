@@ -160,6 +160,11 @@ const struct rep *config_rep_find(const struct config *cfg, const char *who);
 /* The reps a bare first name or local part ("Ana") could mean when it means
  * more than one ("Ana López <ana@…>, Ana Souza <asouza@…>"), malloc'd; else NULL. */
 char *config_rep_ambiguous(const struct config *cfg, const char *who);
+/* The rep a sender's address is: the rep's address (case-insensitive), or
+ * a sub-address of it, "ana+crm@example.com" for "ana@example.com" (the same
+ * mailbox for Gmail, Microsoft 365 and Postfix's recipient_delimiter);
+ * never by name.  NULL when none. */
+const struct rep *config_rep_by_address(const struct config *cfg, const char *email);
 const struct sequence *config_sequence_find(const struct config *cfg, const char *name);
 /* "did you mean": the closest candidate within a small edit distance, or NULL.
  * kind 0 = stage (keys and names), 1 = won reason, 2 = lost reason, 3 = rep. */

@@ -44,7 +44,9 @@ static const struct {
 } aliases[] = {
 	{"stage", CMD_STAGE}, {"etapa", CMD_STAGE}, {"estagio", CMD_STAGE}, {"fase", CMD_STAGE},
 	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
+	{"ganhamos", CMD_WON},
 	{"lost", CMD_LOST}, {"perdido", CMD_LOST}, {"perdida", CMD_LOST}, {"perdemos", CMD_LOST},
+	{"perdimos", CMD_LOST},
 	{"value", CMD_VALUE}, {"valor", CMD_VALUE}, {"importe", CMD_VALUE},
 	{"amount", CMD_VALUE}, {"monto", CMD_VALUE},
 	{"close", CMD_CLOSE}, {"cierre", CMD_CLOSE}, {"fechamento", CMD_CLOSE}, {"fecha", CMD_CLOSE},
@@ -1282,13 +1284,22 @@ static pthread_once_t line_re_once = PTHREAD_ONCE_INIT;
 /* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value.
  * A keyword alone on its line (help, undo, history, list, won, lost) may be
  * in quotes -- the confirmations say: reply "deshacer" -- and followed by
- * "por favor", "please", "obrigado" and a few ! or . */
+ * "por favor", "please", "obrigado", punctuation (! ? . …) and emoji
+ * ("Ganamos 🎉"); it alone may open with Spanish's "¡" or "¿" ("¡Ganamos!",
+ * "¿ayuda?"): the lookahead after one holds only for such a line. */
+#define LINE_CLOSE_QUOTE "[\"'\\x{00BB}\\x{201D}\\x{2019}]?+"
+#define LINE_LONE_END                                                                                  \
+	"(?:\\h*+,?\\h*+(?:por\\h++favor|porfa|please|pls|obrigad[oa]))?+\\h*+"                              \
+	"(?:[.!?\\h\\x{2026}\\x{FE0F}\\x{1F3FB}-\\x{1F3FF}\\x{1F1E6}-\\x{1F1FF}]|\\p{Extended_Pictographic})*+" \
+	LINE_CLOSE_QUOTE "\\h*+$"
 static const char line_pattern[] =
 	"^\\h*+(?:(?:[-*\\x{2022}\\x{00B7}\\x{2013}\\x{00A7}\\x{25AA}\\x{25CF}\\x{25E6}\\x{2023}\\x{2043}]|[0-9]{1,2}[.)])\\h++|o\\h{2,}+)?+"
 	"(?:(?:#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])\\h*+)?+"
-	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+[\"'\\x{00BB}\\x{201D}\\x{2019}]?+"
+	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+"
+	"(?:[\\x{00A1}\\x{00BF}](?=\\*{0,2}+[\\p{L}\\p{M}]{2,24}+\\*{0,2}+" LINE_CLOSE_QUOTE LINE_LONE_END "))?+"
+	"\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+" LINE_CLOSE_QUOTE
 	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)"
-	"|(?:\\h*+,?\\h*+(?:por\\h++favor|porfa|please|pls|obrigad[oa]))?+\\h*+[.!?]{0,3}+\\h*+$)";
+	"|" LINE_LONE_END ")";
 
 static void compile_line_re(void)
 {
@@ -1336,19 +1347,23 @@ static void add_command(struct command_list *out, size_t *cap, struct command *c
 }
 
 /* The line [p, p + *len) without zero-width and format characters (U+200B
- * to U+200D, U+2060, U+FEFF, U+00AD): a new string and its length, or NULL
- * when it has none. */
+ * to U+200D, U+2060, U+FEFF, U+00AD) and bidirectional controls (U+200E,
+ * U+200F, U+202A to U+202E, U+2066 to U+2069, U+061C: what a phone or an
+ * RTL-aware editor puts around a pasted line): a new string and its length,
+ * or NULL when it has none. */
 static char *drop_invisible(const char *p, size_t *len)
 {
 	static const char *const inv[] = {
 		"\xE2\x80\x8B", "\xE2\x80\x8C", "\xE2\x80\x8D", "\xE2\x81\xA0", "\xEF\xBB\xBF", "\xC2\xAD",
+		"\xE2\x80\x8E", "\xE2\x80\x8F", "\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD",
+		"\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9", "\xD8\x9C",
 	};
 	char *out = NULL;
 	size_t o = 0;
 	for (size_t i = 0; i < *len;) {
 		size_t skip = 0;
 		unsigned char c = (unsigned char)p[i];
-		if (c == 0xE2 || c == 0xEF || c == 0xC2)
+		if (c == 0xE2 || c == 0xEF || c == 0xC2 || c == 0xD8)
 			for (size_t k = 0; k < sizeof inv / sizeof inv[0] && !skip; k++) {
 				size_t l = strlen(inv[k]);
 				if (i + l <= *len && !memcmp(p + i, inv[k], l))

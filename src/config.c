@@ -132,12 +132,12 @@ static const struct builtin_stage {
 	 50},
 	{"negotiation", {"Negociación", "Negociação", "Negotiation"},
 	 "negociacion|negociación|negociacao|negociação|negociando|negotiating", 70},
-	{"won", {"Ganado", "Ganho", "Won"}, "ganado|ganada|ganho|ganha|ganamos|closed won|cerrado ganado", 100},
+	{"won", {"Ganado", "Ganho", "Won"}, "ganado|ganada|ganho|ganha|ganamos|ganhamos|closed won|cerrado ganado", 100},
 	{"delayed", {"Retrasado", "Atrasado", "Delayed"},
 	 "retrasado|retrasada|atrasado|atrasada|pausado|pausada|en pausa|em pausa|pausa|on hold|paused|"
 	 "postponed|pospuesto|adiado",
 	 10},
-	{"lost", {"Perdido", "Perdido", "Lost"}, "perdido|perdida|perdemos|closed lost|cerrado perdido", 0},
+	{"lost", {"Perdido", "Perdido", "Lost"}, "perdido|perdida|perdemos|perdimos|closed lost|cerrado perdido", 0},
 	{"unreachable", {"No se puede contactar", "Sem contato", "Unreachable"},
 	 "sin contacto|sem contato|sem contacto|no contactable|inalcanzable|sin respuesta|no responde|no contesta|"
 	 "incontactable",
@@ -1153,6 +1153,26 @@ const char *config_reason_find(const struct config *cfg, bool won, const char *r
 }
 
 /* ---- reps and sequences ---------------------------------------------------- */
+
+const struct rep *config_rep_by_address(const struct config *cfg, const char *email)
+{
+	const char *at = email ? strrchr(email, '@') : NULL;
+	if (!cfg || !at)
+		return NULL;
+	for (size_t i = 0; i < cfg->nreps; i++)
+		if (!strcasecmp(cfg->reps[i].email, email))
+			return &cfg->reps[i];
+	const char *plus = memchr(email, '+', (size_t)(at - email));
+	if (!plus || plus == email)
+		return NULL;
+	size_t ll = (size_t)(plus - email);
+	for (size_t i = 0; i < cfg->nreps; i++) {
+		const char *r = cfg->reps[i].email;
+		if (!strncasecmp(r, email, ll) && r[ll] == '@' && !strcasecmp(r + ll, at))
+			return &cfg->reps[i];
+	}
+	return NULL;
+}
 
 const struct rep *config_rep_find(const struct config *cfg, const char *who)
 {

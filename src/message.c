@@ -354,7 +354,11 @@ static enum cs_kind charset_kind(const char *label, char *name, size_t namesz)
 		{"ms_kanji", "CP932"}, {"windows-31j", "CP932"}, {"iso-8859-8-i", "ISO-8859-8"},
 		{"x-mac-roman", "MACINTOSH"}, {"macintosh", "MACINTOSH"}, {"latin9", "ISO-8859-15"},
 		{"latin-9", "ISO-8859-15"}, {"iso8859-15", "ISO-8859-15"}, {"tis-620", "TIS-620"},
-		{"windows-874", "CP874"}, {"big5-hkscs", "BIG5-HKSCS"}, {NULL, NULL},
+		{"windows-874", "CP874"}, {"big5-hkscs", "BIG5-HKSCS"},
+		/* UTF-7 as Outlook Express (and Windows' other code) labels it */
+		{"unicode-1-1-utf-7", "UTF-7"}, {"unicode-2-0-utf-7", "UTF-7"}, {"x-unicode-1-1-utf-7", "UTF-7"},
+		{"x-unicode-2-0-utf-7", "UTF-7"}, {"csunicode11utf7", "UTF-7"},
+		{NULL, NULL},
 	};
 	for (size_t i = 0; utf8[i]; i++)
 		if (!strcmp(l, utf8[i]))
@@ -2215,17 +2219,21 @@ static bool mime_is_attachment(const struct mailmime *m)
 
 /* Quoted-printable and base64 bodies, decoded exactly as libetpan's
  * mailmime_part_parse() decoded them (malformed input included: a message's
- * text must not change with the decoder), but into one buffer; libetpan
+ * text must not change with the decoder; the exceptions, where libetpan's
+ * text was garbage, are said below), but into one buffer; libetpan
  * appended to an MMAPString piece by piece.  It failed only when out of
  * memory, where xmalloc() aborts. */
 
-/* Every character outside the alphabet is skipped, '=' and whatever
- * follows it included. */
+/* Every character outside the alphabet is skipped, and whatever follows a
+ * '=' is read too.  A '=' ends the group it pads: its whole bytes are kept
+ * and the next character starts a new one (a body encoded a line at a
+ * time, each line padded: libetpan ran on across the padding and garbled
+ * the rest). */
 static char *b64_body(const char *src, size_t n, size_t *len, size_t *chars_r)
 {
 	const unsigned char *s = (const unsigned char *)src;
 	char *out = xmalloc(n / 4 * 3 + 3);
-	size_t i = 0, o = 0;
+	size_t i = 0, o = 0, chars = 0;
 	uint32_t acc = 0;
 	int k = 0;
 	while (i < n) {
@@ -2242,12 +2250,25 @@ static char *b64_body(const char *src, size_t n, size_t *len, size_t *chars_r)
 				out[o + 2] = (char)v;
 				o += 3;
 				i += 4;
+				chars += 4;
 			}
 		if (i == n)
 			break;
 		int v = b64tab[s[i++]];
-		if (v < 0)
+		if (v < 0) {
+			if (s[i - 1] == '=' && k) {   /* padding: the group ends here */
+				if (k == 2)
+					out[o++] = (char)(acc >> 4);
+				else if (k == 3) {
+					out[o++] = (char)(acc >> 10);
+					out[o++] = (char)(acc >> 2);
+				}
+				acc = 0;
+				k = 0;
+			}
 			continue;
+		}
+		chars++;
 		acc = acc << 6 | (uint32_t)v;
 		if (++k == 4) {
 			out[o] = (char)(acc >> 16);
@@ -2258,7 +2279,7 @@ static char *b64_body(const char *src, size_t n, size_t *len, size_t *chars_r)
 			k = 0;
 		}
 	}
-	*chars_r = o / 3 * 4 + (size_t)k;   /* characters of the alphabet */
+	*chars_r = chars;   /* characters of the alphabet */
 	/* libetpan keeps the bits of a last, incomplete group: one byte for one
 	 * or two characters (a lone one shifted left by 2), two for three */
 	if (k == 1)

@@ -167,6 +167,76 @@ static enum cls classify_mail(const struct message *msg, bool *is_bounce_r, bool
 	return C_UNKNOWN;   /* decided by the sender */
 }
 
+static bool addr_sep(char c)
+{
+	return c == '-' || c == '_' || c == '.';
+}
+
+/* A no-reply sender: the local part (its sub-address left out), or its
+ * pieces between - _ . from either end, joined, is one of the forms:
+ * noreply, no-reply, do_not_reply, messages-noreply, noreply-dmarc-support,
+ * nao-responda; not anoreply or bouncer.jones (a form inside a piece). */
+static bool noreply_sender(const char *email)
+{
+	static const char *const forms[] = {
+		"noreply", "donotreply", "notification", "notifications", "bounce", "bounces", "mailerdaemon",
+		"noresponder", "noresponda", "naoresponda", "naoresponder", "notificaciones", "notificacoes", NULL,
+	};
+	char l[128], sq[128];
+	size_t n = email ? strcspn(email, "@+") : 0;
+	if (!n || n >= sizeof l || !strchr(email, '@'))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		l[i] = (char)tolower((unsigned char)email[i]);
+	/* [b, e): from the start to each separator (and the end), from each
+	 * separator (and the start) to the end */
+	for (int from_end = 0; from_end < 2; from_end++)
+		for (size_t cut = 0; cut <= n; cut++) {
+			if (cut != (from_end ? 0 : n) && !(cut < n && addr_sep(l[cut])))
+				continue;
+			size_t b = from_end ? cut : 0, e = from_end ? n : cut, k = 0;
+			for (size_t i = b; i < e; i++)
+				if (!addr_sep(l[i]))
+					sq[k++] = l[i];
+			sq[k] = '\0';
+			for (const char *const *f = forms; k && *f; f++)
+				if (!strcmp(sq, *f))
+					return true;
+		}
+	return false;
+}
+
+/* The signs of automatic mail that count only for a sender who is not a
+ * rep (a rep's message never loses its commands to a header a gateway or
+ * an add-on put on it): a List-Unsubscribe without List-Id (a newsletter,
+ * a service's notification: class list), a no-reply sender, an
+ * X-Auto-Response-Suppress of All or OOF (what Exchange and services put on
+ * mail nobody answers: class auto-reply).  C_UNKNOWN when none; *why_r
+ * says which for explain. */
+static enum cls bulk_class(const struct message *msg, const char **why_r)
+{
+	const char *v;
+	if (message_header(msg, "List-Unsubscribe")) {
+		*why_r = "bulk mail (List-Unsubscribe) is never processed";
+		return C_LIST;
+	}
+	if (msg->from.email && noreply_sender(msg->from.email)) {
+		*why_r = "mail from a no-reply address is never processed";
+		return C_AUTOREPLY;
+	}
+	if ((v = message_header(msg, "X-Auto-Response-Suppress")))
+		for (const char *p = v; *p;) {
+			p += strspn(p, " \t,;");
+			size_t k = strcspn(p, " \t,;");
+			if (k == 3 && (!strncasecmp(p, "All", 3) || !strncasecmp(p, "OOF", 3))) {
+				*why_r = "automatic mail (X-Auto-Response-Suppress) is never processed";
+				return C_AUTOREPLY;
+			}
+			p += k;
+		}
+	return C_UNKNOWN;
+}
+
 static const char *domain_of(const char *email)
 {
 	const char *at = email ? strrchr(email, '@') : NULL;
@@ -357,31 +427,47 @@ static int64_t contact_open_deal(struct app *app, const char *email, int *count_
 	return id;
 }
 
+/* p past the blanks at it: spaces, tabs and the Unicode spaces a client
+ * may write in a subject (U+00A0, U+1680, U+2000 to U+200A, U+202F, U+205F,
+ * U+3000: those a body line's tag matches as \h) */
+static const char *skip_hspace(const char *p)
+{
+	for (const unsigned char *u = (const unsigned char *)p;; u = (const unsigned char *)p) {
+		if (u[0] == ' ' || u[0] == '\t')
+			p += 1;
+		else if (u[0] == 0xC2 && u[1] == 0xA0)
+			p += 2;
+		else if ((u[0] == 0xE1 && u[1] == 0x9A && u[2] == 0x80) ||
+			 (u[0] == 0xE2 && u[1] == 0x80 && ((u[2] >= 0x80 && u[2] <= 0x8A) || u[2] == 0xAF)) ||
+			 (u[0] == 0xE2 && u[1] == 0x81 && u[2] == 0x9F) || (u[0] == 0xE3 && u[1] == 0x80 && u[2] == 0x80))
+			p += 3;
+		else
+			return p;
+	}
+}
+
 /* A deal tag starting at p ('['): "[deal #12]", "[#12]", "[oportunidad #12]",
- * "[oportunidade #12]".  Its number, and in *end_r the byte after its ']';
- * 0 when p starts no tag. */
+ * "[oportunidade #12]", with any blanks skip_hspace() skips around its
+ * words.  Its number, and in *end_r the byte after its ']'; 0 when p starts
+ * no tag. */
 static int64_t tag_at(const char *p, const char **end_r)
 {
-	const char *q = p + 1;
-	while (*q == ' ')
-		q++;
+	const char *q = skip_hspace(p + 1);
 	static const char *const words[] = {"oportunidade", "oportunidad", "deal", NULL};
 	for (const char *const *w = words; *w; w++)
 		if (!strncasecmp(q, *w, strlen(*w))) {
 			q += strlen(*w);
 			break;
 		}
-	while (*q == ' ')
-		q++;
+	q = skip_hspace(q);
 	if (*q != '#' || !isdigit((unsigned char)q[1]))
 		return 0;
 	char *end;
 	long long n = strtoll(q + 1, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (*end != ']' || n <= 0)
+	const char *e = skip_hspace(end);
+	if (*e != ']' || n <= 0)
 		return 0;
-	*end_r = end + 1;
+	*end_r = e + 1;
 	return n;
 }
 
@@ -782,8 +868,7 @@ static void strip_subject(const char *s, struct buf *b)
 	for (const char *p = t; *p;) {
 		const char *end;
 		if (*p == '[' && tag_at(p, &end) > 0) {   /* the tags subject_tag() reads */
-			for (p = end; *p == ' '; p++)
-				;
+			p = skip_hspace(end);
 			continue;
 		}
 		buf_addc(b, *p++);
@@ -822,13 +907,15 @@ static void rep_context_contact(struct app *app, const struct message *msg, stru
 	for (size_t i = 0; i < msg->to.n + msg->cc.n; i++) {
 		const struct addr *r = i < msg->to.n ? &msg->to.v[i] : &msg->cc.v[i - msg->to.n];
 		addrlist_parse(r->email, &cand);
-		if (*r->email && !is_our_address(app->cfg, r->email, NULL) && !config_rep_find(app->cfg, r->email))
+		if (*r->email && !is_our_address(app->cfg, r->email, NULL) && !config_rep_find(app->cfg, r->email) &&
+		    !config_rep_by_address(app->cfg, r->email))
 			a->external = true;
 	}
 	const char *first = NULL, *first_name = NULL;
 	for (size_t i = 0; i < cand.n; i++) {
 		const char *e = cand.v[i].email;
-		if (!*e || is_our_address(app->cfg, e, NULL) || config_rep_find(app->cfg, e))
+		if (!*e || is_our_address(app->cfg, e, NULL) || config_rep_find(app->cfg, e) ||
+		    config_rep_by_address(app->cfg, e))
 			continue;
 		int count = 0;
 		int64_t d = contact_open_deal(app, e, &count);
@@ -885,8 +972,8 @@ static void route_by_headers(struct app *app, const struct message *msg, struct 
  * for) and the visible text has at least one command line. */
 static bool rep_with_commands(const struct config *cfg, const struct analysis *a, const struct message *msg)
 {
-	const struct rep *rep = config_rep_find(cfg, a->sender);
-	if (!rep || strcasecmp(rep->email, a->sender) || (cfg->require_auth && a->auth != 1))
+	const struct rep *rep = config_rep_by_address(cfg, a->sender);
+	if (!rep || (cfg->require_auth && a->auth != 1))
 		return false;
 	if (msg->cmds)   /* parsed ahead (a batch) */
 		return msg->cmds->n > 0;
@@ -1064,9 +1151,9 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		return 0;
 	}
 
-	const struct rep *rep = config_rep_find(cfg, a->sender);
-	if (rep && strcasecmp(rep->email, a->sender))
-		rep = NULL;   /* reps are identified by address only, never by name */
+	/* reps are identified by address only (or a sub-address of it,
+	 * "ana+crm@"), never by name */
+	const struct rep *rep = config_rep_by_address(cfg, a->sender);
 	a->visible = msg->visible ? xstrdup(msg->visible) : reply_visible(msg->text ? msg->text : "");
 	app_today(today);
 
@@ -1087,6 +1174,10 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		}
 		a->cls = C_REP;
 		a->rep = rep;
+		if (strcasecmp(a->sender, rep->email)) {   /* a sub-address: the rep's changes, the rep's answers */
+			free(a->sender);
+			a->sender = xstrdup(rep->email);
+		}
 		route_by_headers(app, msg, a, token_deal, false);
 		rep_context_contact(app, msg, a);
 		if (msg->cmds && !strcmp(msg->cmds_today, today)) {   /* of msg->visible, which a->visible copies */
@@ -1166,7 +1257,16 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		return db_error(app->db) ? -1 : 0;
 	}
 
-	/* a contact or an unknown sender: never runs commands */
+	/* a contact or an unknown sender: never runs commands, and its
+	 * automatic mail is neither a lead nor a contact's reply (except at
+	 * the signed List-Unsubscribe address of a drip, honoured whoever
+	 * sends to it) */
+	enum cls bulk = a->unsubscribe_contact > 0 ? C_UNKNOWN : bulk_class(msg, &a->note);
+	if (bulk != C_UNKNOWN) {
+		a->cls = bulk;
+		a->outcome = O_IGNORE;
+		return 0;
+	}
 	bool known = db_int(app->db, 0, "SELECT COUNT(*) FROM contacts WHERE email = ?", "t", a->sender) > 0;
 	a->cls = known ? C_CONTACT : C_UNKNOWN;
 	a->contact = xstrdup(a->sender);
@@ -1404,7 +1504,7 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 	msg->visible = reply_visible(msg->text ? msg->text : "");
 	/* a forwarded block names the client only in a rep's message (the
 	 * config is read-only here: safe to look in from this thread) */
-	if (msg->from.email && config_rep_find(app->cfg, msg->from.email)) {
+	if (msg->from.email && config_rep_by_address(app->cfg, msg->from.email)) {
 		struct fwd_block fb = {0};
 		if (reply_forwarded(msg->text, &fb)) {
 			msg->inline_fwd = xmalloc(sizeof fb);
@@ -1501,11 +1601,11 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 		char today[11];
 		app_today(today);
 		commands_parse(a.visible, today, &foreign);
-		const struct rep *rep = config_rep_find(app->cfg, a.sender);
+		const struct rep *rep = config_rep_by_address(app->cfg, a.sender);
 		foreign_why = rep && a.note && strstr(a.note, "reply token")
 				      ? "the reply token names a deal this rep may not change (require_auth): no "
 					"command runs"
-			      : rep && !strcasecmp(rep->email, a.sender)
+			      : rep
 				      ? "the sender's address is a rep's but the message is not authenticated "
 					"(require_auth): no command runs"
 				      : "the sender is not a rep: commands run only for reps";

@@ -1018,6 +1018,72 @@ static void test_rep_phrasing(void **state)
 	commands_free(&l);
 }
 
+/* Bidirectional controls pasted with a line (LRM/RLM, the embeddings and
+ * overrides, the isolates, the Arabic letter mark) hide nothing, as
+ * zero-width characters do not. */
+static void test_bidi_controls(void **state)
+{
+	(void)state;
+	static const char *const marks[] = {
+		"\xE2\x80\x8E", "\xE2\x80\x8F",                                         /* U+200E, U+200F */
+		"\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD", "\xE2\x80\xAE", /* U+202A-E */
+		"\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9",     /* U+2066-9 */
+		"\xD8\x9C",                                                             /* U+061C */
+	};
+	for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++) {
+		char line[64];
+		struct command_list l;
+		snprintf(line, sizeof line, "%setapa:%s propuesta%s", marks[i], marks[i], marks[i]);
+		struct command *c = one(&l, line);
+		assert_int_equal(c->kind, CMD_STAGE);
+		assert_string_equal(c->text, "propuesta");
+		commands_free(&l);
+	}
+	kind_is("\xE2\x81\xA8" "etapa: propuesta\xE2\x81\xA9", CMD_STAGE);   /* FSI ... PDI */
+	kind_is("\xE2\x80\xAA" "etapa: propuesta\xE2\x80\xAC", CMD_STAGE);   /* LRE ... PDF */
+}
+
+/* A lone won/lost/help line as reps write it in Spanish and Portuguese:
+ * opening "¡" and "¿", an emoji, an ellipsis or more punctuation after it;
+ * "Ganhamos" is Portuguese's "Ganamos".  A "¿" before a `keyword: value`
+ * line is a question, not a command. */
+static void test_lone_keyword_dressing(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c = one(&l, "\xC2\xA1Ganamos!");
+	assert_int_equal(c->kind, CMD_WON);
+	assert_string_equal(c->text, "");
+	commands_free(&l);
+	kind_is("\xC2\xA1Perdemos!", CMD_LOST);
+	kind_is("\xC2\xBF" "ayuda?", CMD_HELP);
+	kind_is("\xC2\xBF" "Ayuda, por favor?", CMD_HELP);
+	kind_is("Ganamos \xF0\x9F\x8E\x89", CMD_WON);                        /* party popper */
+	kind_is("Ganamos\xF0\x9F\x8E\x89\xF0\x9F\x8E\x89", CMD_WON);
+	kind_is("\xC2\xA1Ganamos!! \xF0\x9F\x99\x8C\xF0\x9F\x8F\xBD", CMD_WON); /* raised hands, skin tone */
+	kind_is("Ganamos \xF0\x9F\x87\xB2\xF0\x9F\x87\xBD", CMD_WON);          /* a flag */
+	kind_is("Ganamos \xE2\x9C\x8C\xEF\xB8\x8F", CMD_WON);                    /* U+270C U+FE0F */
+	kind_is("Ganamos\xE2\x80\xA6", CMD_WON);                                    /* ellipsis */
+	kind_is("Perdemos...", CMD_LOST);
+	kind_is("\"\xC2\xA1Ganamos!\"", CMD_WON);
+	kind_is("Ganhamos!", CMD_WON);
+	kind_is("Perdemos", CMD_LOST);
+	kind_is("\xC2\xA1Perdimos!", CMD_LOST);   /* Spanish's past tense */
+	kind_is("perdimos: precio", CMD_LOST);
+	c = one(&l, "ganhamos: indica\xC3\xA7\xC3\xA3o");
+	assert_int_equal(c->kind, CMD_WON);
+	assert_string_equal(c->text, "indica\xC3\xA7\xC3\xA3o");
+	commands_free(&l);
+	c = one(&l, "\xC2\xA1Ganamos! \xF0\x9F\x8E\x89\n\nganado: referido");   /* one command, with its reason */
+	assert_string_equal(c->text, "referido");
+	commands_free(&l);
+	none("\xC2\xA1Ganamos el partido!");
+	none("Ganamos \xF0\x9F\x8E\x89 el contrato");
+	none("\xC2\xBF" "etapa: propuesta?");
+	none("\xC2\xA1nota: hola");
+	none("\xC2\xA1Hola!");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1041,6 +1107,8 @@ int main(void)
 		cmocka_unit_test(test_drip),
 		cmocka_unit_test(test_keyword_names),
 		cmocka_unit_test(test_rep_phrasing),
+		cmocka_unit_test(test_bidi_controls),
+		cmocka_unit_test(test_lone_keyword_dressing),
 		cmocka_unit_test(test_speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -835,6 +835,29 @@ static void test_rep_find(void **state)
 	config_free(c);
 }
 
+/* A sender's address as a rep's: exactly, or a sub-address of it
+ * ("ana+crm@"), never by name or local part alone */
+static void test_rep_by_address(void **state)
+{
+	(void)state;
+	struct config *c = load_ok("[rep \"ana@example.com\"]\nname = Ana L\xC3\xB3pez\n"
+				   "[rep \"luis+ventas@example.com\"]\nname = Lu\xC3\xADs Souza\n");
+	assert_string_equal(config_rep_by_address(c, "ana@example.com")->email, "ana@example.com");
+	assert_string_equal(config_rep_by_address(c, "ANA@Example.com")->email, "ana@example.com");
+	assert_string_equal(config_rep_by_address(c, "ana+crm@example.com")->email, "ana@example.com");
+	assert_string_equal(config_rep_by_address(c, "Ana+a+b@EXAMPLE.COM")->email, "ana@example.com");
+	assert_string_equal(config_rep_by_address(c, "luis+ventas@example.com")->email, "luis+ventas@example.com");
+	assert_null(config_rep_by_address(c, "luis@example.com"));        /* not the configured mailbox */
+	assert_null(config_rep_by_address(c, "ana+crm@example.org"));     /* another domain */
+	assert_null(config_rep_by_address(c, "anabel+x@example.com"));
+	assert_null(config_rep_by_address(c, "+ana@example.com"));
+	assert_null(config_rep_by_address(c, "ana"));                      /* no name or local part */
+	assert_null(config_rep_by_address(c, "Ana L\xC3\xB3pez"));
+	assert_null(config_rep_by_address(c, ""));
+	assert_null(config_rep_by_address(c, NULL));
+	config_free(c);
+}
+
 static void test_lang(void **state)
 {
 	(void)state;
@@ -914,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_reasons),
 		cmocka_unit_test(test_suggest),
 		cmocka_unit_test(test_rep_find),
+		cmocka_unit_test(test_rep_by_address),
 		cmocka_unit_test(test_lang),
 		cmocka_unit_test(test_diag_format),
 		cmocka_unit_test(test_corpus_configs),

@@ -329,6 +329,48 @@ static void test_qp_soft_break_padding(void **state)
 	message_free(m);
 }
 
+/* base64 encoded a line at a time, each line padded: after a '=' the next
+ * quantum starts afresh (the bits before the padding are the last group's)
+ * instead of running on across it into garbage */
+static void test_base64_padding_midstream(void **state)
+{
+	(void)state;
+	struct message *m = parse_ok(
+		"From: a@b.c\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n"
+		"RXN0w6FnaW86IE5lZ29jaWHDp8Ojbwo=\r\n"
+		"dmFsb3I6IFIkIDE1LjAwMCwwMAo=\r\n"
+		"bm90YTogcmV1bmnDo28gYW1hbmjDowo=\r\n");
+	assert_string_equal(m->text, "Est\xC3\xA1gio: Negocia\xC3\xA7\xC3\xA3o\nvalor: R$ 15.000,00\nnota: reuni\xC3\xA3o amanh\xC3\xA3\n");
+	assert_false(m->truncated);
+	message_free(m);
+	/* padding of one '=' and of two, with more after each */
+	m = parse_ok("From: a@b.c\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		     "Content-Transfer-Encoding: base64\r\n\r\n"
+		     "ZXRhcGE6IGRlbW8=\r\nCg==\r\ndmFsb3I6IDk=\r\nCg==\r\n");
+	assert_string_equal(m->text, "etapa: demo\nvalor: 9\n");
+	message_free(m);
+}
+
+/* Outlook Express labels UTF-7 "unicode-1-1-utf-7" (iconv knows only
+ * "UTF-7"), in bodies and encoded words */
+static void test_utf7_labels(void **state)
+{
+	(void)state;
+	struct message *m = parse_ok(
+		"From: a@b.c\r\nSubject: =?unicode-1-1-utf-7?Q?Negociaci+APM-n?=\r\n"
+		"Content-Type: text/plain; charset=unicode-1-1-utf-7\r\n"
+		"Content-Transfer-Encoding: 7bit\r\n\r\n"
+		"etapa: Negociaci+APM-n\r\n");
+	assert_string_equal(m->text, "etapa: Negociaci\xC3\xB3n\n");
+	assert_string_equal(m->subject, "Negociaci\xC3\xB3n");
+	message_free(m);
+	m = parse_ok("From: a@b.c\r\nContent-Type: text/plain; charset=\"UTF-7\"\r\n\r\n"
+		     "valor: 5+AKA-000\r\n");
+	assert_string_equal(m->text, "valor: 5\xC2\xA0" "000\n");
+	message_free(m);
+}
+
 static const char *ALT =
 	"From: Ana <ana@example.com>\r\n"
 	"Subject: Re: propuesta\r\n"
@@ -985,6 +1027,8 @@ int main(void)
 		cmocka_unit_test(test_qp_latin1_body),
 		cmocka_unit_test(test_base64_bodies),
 		cmocka_unit_test(test_qp_base64_decoding),
+		cmocka_unit_test(test_base64_padding_midstream),
+		cmocka_unit_test(test_utf7_labels),
 		cmocka_unit_test(test_qp_soft_break_padding),
 		cmocka_unit_test(test_html_conditionals),
 		cmocka_unit_test(test_alternative),
