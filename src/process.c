@@ -130,6 +130,25 @@ static bool local_part_is(const char *email, const char *const *names)
 	return false;
 }
 
+/* A read receipt (RFC 8098: multipart/report; report-type=
+ * disposition-notification, what Outlook's "Leído:" and Thunderbird's
+ * "Return Receipt" are): machine mail, never a contact's reply. */
+static bool is_read_receipt(const struct message *msg)
+{
+	const char *ct = message_header(msg, "Content-Type");
+	return ct && strcasestr(ct, "multipart/report") && strcasestr(ct, "disposition-notification");
+}
+
+/* Exchange marks what its rules and its out-of-office assistant send: with
+ * an automatic-reply subject, that settles it even for a rep ("Automatic
+ * reply: …" whose text says "Note: for anything urgent write to Ana"). */
+static bool exchange_generated(const struct message *msg)
+{
+	return message_header(msg, "X-MS-Exchange-Inbox-Rules-Loop") ||
+	       message_header(msg, "X-MS-Exchange-Generated-Message-Source") ||
+	       message_header(msg, "X-Auto-Response-Suppress");
+}
+
 /* by_subject_r: an automatic reply only by its subject (no header says so) */
 static enum cls classify_mail(const struct message *msg, bool *is_bounce_r, bool *by_subject_r)
 {
@@ -145,7 +164,7 @@ static enum cls classify_mail(const struct message *msg, bool *is_bounce_r, bool
 	if ((v = message_header(msg, "Auto-Submitted")) && strncasecmp(v, "no", 2) != 0)
 		return C_AUTOREPLY;
 	if (message_header(msg, "X-Autoreply") || message_header(msg, "X-Autorespond") ||
-	    message_header(msg, "X-Autoresponse"))
+	    message_header(msg, "X-Autoresponse") || is_read_receipt(msg))
 		return C_AUTOREPLY;
 	/* a list's mail says so whatever its Precedence (bulk, as many do) */
 	if (message_header(msg, "List-Id") || message_header(msg, "List-Post"))
@@ -1137,7 +1156,7 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 	/* The subject is a guess, there so that an automatic reply never makes a
 	 * lead: a rep's message that carries commands is the rep's, whatever its
 	 * subject says ("Vacaciones: cubrir a Luis" and a `stage:` line). */
-	if (by_subject && rep_with_commands(cfg, a, msg))
+	if (by_subject && rep_with_commands(cfg, a, msg) && !exchange_generated(msg))
 		a->cls = C_UNKNOWN;
 	if (a->cls == C_AUTOREPLY || a->cls == C_LIST) {
 		a->outcome = O_IGNORE;
