@@ -11,6 +11,7 @@
 #include "source.h"
 #include "util.h"
 #include "message.h"
+#include "text.h"
 #include <dirent.h>
 #include <ctype.h>
 #include <errno.h>
@@ -403,10 +404,14 @@ struct entry {
 	bool unread;    /* could not be read: left where it is, not marked */
 };
 
+/* Delivery order, as far as the names tell it: the deliverers' names carry
+ * numbers that are not zero-padded (Dovecot's "<secs>.M<usecs>P<pid>.<host>",
+ * mbsync's "<secs>.<pid>_<n>.<host>"), so "...M102345P1" came after
+ * "...M98765P1" and "_10" after "_9": runs of digits compare by value. */
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	return strcmp(x->name, y->name);
+	return text_natcmp(x->name, y->name);
 }
 
 static void progress(size_t done, size_t total)
