@@ -1210,45 +1210,129 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 
 /* ---- the transaction around it ----------------------------------------- */
 
+/* ---- which message this is ------------------------------------------------
+ * By its Message-ID; a message without one is known by the SHA-256 of its
+ * bytes as delivered, without the framing a source puts around them, so
+ * that it has one key whichever way it arrives:
+ *   - a leading mbox "From " envelope line (the MTA's pipe with Postfix's
+ *     flags=F, procmail, an mbox) is not hashed, nor a byte order mark
+ *     before the headers (normalise() in message.c drops both too);
+ *   - the run of CR and LF at its end is replaced by one line end (CRLF
+ *     when its lines end in CRLF, else LF): an mbox's blank separator line,
+ *     or a copy re-fetched over IMAP, read from a Maildir or piped that
+ *     differs only in its final newline(s), makes no new key.
+ * A message that ends in exactly one line end (most do) so keeps the key
+ * it had before this rule: the digest of its raw bytes.
+ * The same message with LF and with CRLF line ends (by the MTA's pipe, then
+ * fetched over IMAP) must still apply once, so the digest of its other form
+ * is looked up too; and, for a database written before the rule, the keys
+ * it had then: the digest of the raw bytes as given (with an envelope line,
+ * or with no or several final newlines) and of their other form, and the
+ * digest with the mbox separator line (an mbox read again). */
+#define KEY_ALTS 5
+
+struct msg_keys {
+	char key[MESSAGE_KEY_MAX];   /* what the processed row records */
+	char alt[KEY_ALTS][65];      /* other keys it may be recorded under */
+	int nalt;
+};
+
 static bool has_key_id(const struct message *msg)
 {
 	return msg && msg->message_id && msg->message_id[0] && strlen(msg->message_id) < MESSAGE_KEY_MAX;
 }
 
-static void message_key(const struct message *msg, const char *raw, size_t len, char out[MESSAGE_KEY_MAX])
+static void keys_alt(struct msg_keys *k, const char *h)
 {
-	if (has_key_id(msg)) {
-		snprintf(out, MESSAGE_KEY_MAX, "%s", msg->message_id);
+	if (!strcmp(k->key, h))
 		return;
-	}
-	char h[65];
-	sha256_hex(raw, len, h);
-	snprintf(out, MESSAGE_KEY_MAX, "%s", h);
+	for (int i = 0; i < k->nalt; i++)
+		if (!strcmp(k->alt[i], h))
+			return;
+	if (k->nalt < KEY_ALTS)
+		snprintf(k->alt[k->nalt++], sizeof k->alt[0], "%s", h);
 }
 
-/* A message without a Message-ID is known by the SHA-256 of its bytes; the
- * same message delivered once with LF and once with CRLF line ends (by the
- * MTA's pipe, then fetched over IMAP) must still apply once, so the digest
- * of its other form is looked up too: CRLF -> LF when it has a CRLF, else
- * LF -> CRLF. */
-static void other_form_key(const char *raw, size_t len, char out[MESSAGE_KEY_MAX])
+/* s with its line ends in the other form: CRLF -> LF when crlf, else
+ * LF -> CRLF.  malloc'd. */
+static char *other_form(const char *s, size_t n, bool crlf, size_t *len_r)
 {
-	bool crlf = memmem(raw, len, "\r\n", 2) != NULL;
 	size_t lf = 0;
-	for (const char *p = raw; (p = memchr(p, '\n', (size_t)(raw + len - p))); p++)
+	for (const char *p = s; (p = memchr(p, '\n', (size_t)(s + n - p))); p++)
 		lf++;
-	char *o = xmalloc(len + lf + 1), *w = o;
-	for (size_t i = 0; i < len; i++) {
-		if (crlf && raw[i] == '\r' && i + 1 < len && raw[i + 1] == '\n')
+	char *o = xmalloc(n + lf + 1), *w = o;
+	for (size_t i = 0; i < n; i++) {
+		if (crlf && s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
 			continue;
-		if (!crlf && raw[i] == '\n')
+		if (!crlf && s[i] == '\n')
 			*w++ = '\r';
-		*w++ = raw[i];
+		*w++ = s[i];
 	}
+	*len_r = (size_t)(w - o);
+	return o;
+}
+
+static void message_keys(const struct message *msg, const char *raw, size_t len, struct msg_keys *k)
+{
+	k->nalt = 0;
+	if (has_key_id(msg)) {
+		snprintf(k->key, sizeof k->key, "%s", msg->message_id);
+		return;
+	}
+	/* the message without its framing: body[0, n) */
+	size_t i = 0;
+	if (len >= 3 && !memcmp(raw, "\xEF\xBB\xBF", 3))
+		i = 3;
+	if (len - i >= 5 && !memcmp(raw + i, "From ", 5)) {
+		const char *e = memchr(raw + i, '\n', len - i);
+		i = e ? (size_t)(e - raw) + 1 : len;
+	}
+	size_t end = len;
+	while (end > i && (raw[end - 1] == '\n' || raw[end - 1] == '\r'))
+		end--;
+	const char *body = raw + i;
+	size_t n = end - i;
+	/* its line ends: CRLF when its lines end so (a one-line message: its
+	 * final line end says) */
+	bool crlf = memchr(body, '\n', n) ? memmem(body, n, "\r\n", 2) != NULL
+					  : memmem(raw + end, len - end, "\r\n", 2) != NULL;
+	const char *eol = crlf ? "\r\n\r\n" : "\n\n", *oeol = crlf ? "\n\n" : "\r\n\r\n";
+	size_t el = crlf ? 2 : 1, oel = crlf ? 1 : 2;
 	char h[65];
-	sha256_hex(o, (size_t)(w - o), h);
+	sha256_hex2(body, n, eol, el, h);
+	snprintf(k->key, sizeof k->key, "%s", h);
+	size_t on;
+	char *o = other_form(body, n, crlf, &on);
+	sha256_hex2(o, on, oeol, oel, h);
+	keys_alt(k, h);
+	/* before: the raw bytes as given, and their other form */
+	if (i || len - end != el) {
+		sha256_hex(raw, len, h);
+		keys_alt(k, h);
+		bool rcrlf = memmem(raw, len, "\r\n", 2) != NULL;
+		size_t rn;
+		char *r = other_form(raw, len, rcrlf, &rn);
+		sha256_hex(r, rn, h);
+		keys_alt(k, h);
+		free(r);
+	}
+	/* before: an mbox's message with its separator line */
+	sha256_hex2(body, n, eol, 2 * el, h);
+	keys_alt(k, h);
+	sha256_hex2(o, on, oeol, 2 * oel, h);
+	keys_alt(k, h);
 	free(o);
-	snprintf(out, MESSAGE_KEY_MAX, "%s", h);
+}
+
+/* Whether the message was processed already, under any of its keys. */
+static bool keys_seen(struct app *app, const struct msg_keys *k)
+{
+	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", k->key) > 0)
+		return true;
+	for (int i = 0; i < k->nalt; i++)
+		if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", k->alt[i]) > 0)
+			return true;
+	return false;
 }
 
 static int tx_code(struct app *app)
@@ -1347,15 +1431,17 @@ static int save_checkpoint(struct app *app, const struct source_ack *src)
 int quarantine_message(struct app *app, const char *raw, size_t len, const char *why,
 		       const struct source_ack *src)
 {
-	char key[MESSAGE_KEY_MAX], now[21];
-	message_key(NULL, raw, len, key);
+	struct msg_keys k;
+	char now[21];
+	const char *key = k.key;
+	message_keys(NULL, raw, len, &k);
 	app_now_iso(now);
 	if (unit_begin(app) < 0) {
 		int code = tx_code(app);
 		db_clear_error(app->db);
 		return code;
 	}
-	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", key) == 0) {
+	if (!keys_seen(app, &k)) {
 		db_exec(app->db, "INSERT INTO quarantine(reason, raw, bytes, sha256, source, at) VALUES(?, ?, ?, ?, ?, ?)",
 			"tbitt" "t", why, raw, len, (int64_t)len, key, src && src->mailbox ? src->mailbox : NULL, now);
 		db_exec(app->db, "INSERT INTO processed(message_id, at, outcome) VALUES(?, ?, 'quarantine')", "tt",
@@ -1424,17 +1510,15 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 	char now[21];
 	if (!msg)
 		return quarantine_message(app, raw, len, why, src);
-	message_key(msg, raw, len, a.key);
+	struct msg_keys k;
+	message_keys(msg, raw, len, &k);
+	memcpy(a.key, k.key, sizeof a.key);
 	if (unit_begin(app) < 0) {
 		int code = tx_code(app);
 		db_clear_error(app->db);
 		return code;
 	}
-	char other[MESSAGE_KEY_MAX] = "";
-	if (!has_key_id(msg))
-		other_form_key(raw, len, other);
-	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0 ||
-	    (other[0] && db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", other) > 0)) {
+	if (keys_seen(app, &k)) {
 		log_verbose("%s: already processed", a.key);
 		save_checkpoint(app, src);
 		return finish(app);
@@ -1470,8 +1554,10 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 			buf_addf(out, "outcome: quarantine (%s)\n", why);
 		return EXIT_DATAERR;
 	}
-	message_key(msg, raw, len, a.key);
-	bool dup = db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0;
+	struct msg_keys k;
+	message_keys(msg, raw, len, &k);
+	memcpy(a.key, k.key, sizeof a.key);
+	bool dup = keys_seen(app, &k);
 	analyze(app, msg, &a);
 	if (dup) {
 		a.outcome = O_IGNORE;

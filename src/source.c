@@ -1000,6 +1000,12 @@ int source_mbox(struct app *app, const char *path)
 			buf_add(&m, all + p, e - p);
 			p = e;
 		}
+		/* the blank line before the next "From " line (or at the end of
+		 * the file) separates messages: it is not a line of this one */
+		if (m.len >= 4 && !memcmp(m.s + m.len - 4, "\r\n\r\n", 4))
+			m.s[m.len -= 2] = '\0';
+		else if (m.len >= 2 && !memcmp(m.s + m.len - 2, "\n\n", 2))
+			m.s[m.len -= 1] = '\0';
 		start = end;
 		if (!m.len)
 			continue;
