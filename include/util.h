@@ -28,8 +28,6 @@ void rfc5322_date(time_t t, char out[64]);
 
 /* lower-case hex SHA-256 of bytes into out[65] */
 void sha256_hex(const void *p, size_t n, char out[65]);
-/* ... of the bytes of a followed by those of b */
-void sha256_hex2(const void *a, size_t na, const void *b, size_t nb, char out[65]);
 /* n random bytes as lower-case hex (2n chars + NUL) */
 void random_hex(char *out, size_t nbytes);
 

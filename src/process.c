@@ -14,6 +14,7 @@
 #include "text.h"
 #include "util.h"
 #include <ctype.h>
+#include <nettle/sha2.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1253,23 +1254,39 @@ static void keys_alt(struct msg_keys *k, const char *h)
 		snprintf(k->alt[k->nalt++], sizeof k->alt[0], "%s", h);
 }
 
-/* s with its line ends in the other form: CRLF -> LF when crlf, else
- * LF -> CRLF.  malloc'd. */
-static char *other_form(const char *s, size_t n, bool crlf, size_t *len_r)
+/* Hash s in its other form: CRLF -> LF when crlf, else LF -> CRLF (a line
+ * at a time: no copy of a message of tens of megabytes). */
+static void sha256_other_form(struct sha256_ctx *c, const char *s, size_t n, bool crlf)
 {
-	size_t lf = 0;
-	for (const char *p = s; (p = memchr(p, '\n', (size_t)(s + n - p))); p++)
-		lf++;
-	char *o = xmalloc(n + lf + 1), *w = o;
-	for (size_t i = 0; i < n; i++) {
-		if (crlf && s[i] == '\r' && i + 1 < n && s[i + 1] == '\n')
-			continue;
-		if (!crlf && s[i] == '\n')
-			*w++ = '\r';
-		*w++ = s[i];
+	const char *p = s, *e = s + n, *nl;
+	while ((nl = memchr(p, '\n', (size_t)(e - p)))) {
+		size_t k = (size_t)(nl - p);
+		if (crlf && k && nl[-1] == '\r')
+			k--;
+		sha256_update(c, k, (const uint8_t *)p);
+		if (crlf)
+			sha256_update(c, 1, (const uint8_t *)"\n");
+		else
+			sha256_update(c, 2, (const uint8_t *)"\r\n");
+		p = nl + 1;
 	}
-	*len_r = (size_t)(w - o);
-	return o;
+	sha256_update(c, (size_t)(e - p), (const uint8_t *)p);
+}
+
+/* The hex digest of what c has seen followed by n bytes of tail (c is
+ * left as it was). */
+static void sha256_then(const struct sha256_ctx *c, const char *tail, size_t n, char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	struct sha256_ctx d = *c;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	sha256_update(&d, n, (const uint8_t *)tail);
+	sha256_digest(&d, sizeof md, md);
+	for (size_t i = 0; i < sizeof md; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[64] = '\0';
 }
 
 static void message_keys(const struct message *msg, const char *raw, size_t len, struct msg_keys *k)
@@ -1299,29 +1316,39 @@ static void message_keys(const struct message *msg, const char *raw, size_t len,
 	const char *eol = crlf ? "\r\n\r\n" : "\n\n", *oeol = crlf ? "\n\n" : "\r\n\r\n";
 	size_t el = crlf ? 2 : 1, oel = crlf ? 1 : 2;
 	char h[65];
-	sha256_hex2(body, n, eol, el, h);
+	struct sha256_ctx c, o;
+	sha256_init(&c);
+	sha256_update(&c, n, (const uint8_t *)body);
+	sha256_then(&c, eol, el, h);
 	snprintf(k->key, sizeof k->key, "%s", h);
-	size_t on;
-	char *o = other_form(body, n, crlf, &on);
-	sha256_hex2(o, on, oeol, oel, h);
+	sha256_init(&o);
+	sha256_other_form(&o, body, n, crlf);
+	sha256_then(&o, oeol, oel, h);
 	keys_alt(k, h);
-	/* before: the raw bytes as given, and their other form */
+	/* before: the raw bytes as given, and their other form (read again
+	 * only when they do not start with the message) */
 	if (i || len - end != el) {
-		sha256_hex(raw, len, h);
-		keys_alt(k, h);
 		bool rcrlf = memmem(raw, len, "\r\n", 2) != NULL;
-		size_t rn;
-		char *r = other_form(raw, len, rcrlf, &rn);
-		sha256_hex(r, rn, h);
+		struct sha256_ctx r = c, ro = o;
+		if (i) {
+			sha256_init(&r);
+			sha256_update(&r, end, (const uint8_t *)raw);
+		}
+		sha256_then(&r, raw + end, len - end, h);
 		keys_alt(k, h);
-		free(r);
+		if (i || rcrlf != crlf) {
+			sha256_init(&ro);
+			sha256_other_form(&ro, raw, end, rcrlf);
+		}
+		sha256_other_form(&ro, raw + end, len - end, rcrlf);
+		sha256_then(&ro, "", 0, h);
+		keys_alt(k, h);
 	}
 	/* before: an mbox's message with its separator line */
-	sha256_hex2(body, n, eol, 2 * el, h);
+	sha256_then(&c, eol, 2 * el, h);
 	keys_alt(k, h);
-	sha256_hex2(o, on, oeol, 2 * oel, h);
+	sha256_then(&o, oeol, 2 * oel, h);
 	keys_alt(k, h);
-	free(o);
 }
 
 /* Whether the message was processed already, under any of its keys. */

@@ -317,17 +317,6 @@ void sha256_hex(const void *p, size_t n, char out[65])
 	hex(md, sizeof md, out);
 }
 
-void sha256_hex2(const void *a, size_t na, const void *b, size_t nb, char out[65])
-{
-	struct sha256_ctx c;
-	unsigned char md[SHA256_DIGEST_SIZE];
-	sha256_init(&c);
-	sha256_update(&c, na, a);
-	sha256_update(&c, nb, b);
-	sha256_digest(&c, sizeof md, md);
-	hex(md, sizeof md, out);
-}
-
 /* Random bytes come from the kernel's CSPRNG directly (OpenSSL's DRBG would
  * be seeded from it anyway, at a cost that shows on the one-message pipe),
  * a few hundred at a time: a batch takes some for every message it queues
