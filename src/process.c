@@ -1464,17 +1464,37 @@ static int save_checkpoint(struct app *app, const struct source_ack *src)
 		       "tii", src->mailbox, (int64_t)src->uidvalidity, (int64_t)src->uid);
 }
 
-int quarantine_message(struct app *app, const char *raw, size_t len, const char *why,
+int quarantine_message(struct app *app, const char *raw, size_t len, size_t total, const char *why,
 		       const struct source_ack *src)
 {
 	struct msg_keys k;
 	char now[21];
 	const char *key = k.key;
+	/* all of it, up to what the quarantine keeps of one message (and what
+	 * SQLite stores in one value, with room for the row's other columns);
+	 * a message cut is said so, loudly, never silently */
+	size_t cap = config_quarantine_max(app->cfg), dbmax = db_max_value(app->db);
+	if (dbmax > ((size_t)1 << 20) && cap > dbmax - ((size_t)1 << 20))
+		cap = dbmax - ((size_t)1 << 20);
+	if (total < len)
+		total = len;
+	if (len > cap)
+		len = cap;
+	char *cut = NULL;
+	if (len < total) {
+		cut = xasprintf("%s; CUT: only the first %zu of its %zu bytes are kept (the quarantine keeps %zu "
+				"bytes of a message: [limits] max_quarantine_bytes)", why, len, total, cap);
+		log_error("a message of %zu bytes is larger than the quarantine keeps (%zu bytes, [limits] "
+			  "max_quarantine_bytes): ONLY ITS FIRST %zu BYTES ARE KEPT", total, cap, len);
+		why = cut;
+	}
 	message_keys(NULL, raw, len, &k);
 	app_now_iso(now);
+	int code;
 	if (unit_begin(app) < 0) {
-		int code = tx_code(app);
+		code = tx_code(app);
 		db_clear_error(app->db);
+		free(cut);
 		return code;
 	}
 	if (!keys_seen(app, &k)) {
@@ -1484,11 +1504,12 @@ int quarantine_message(struct app *app, const char *raw, size_t len, const char 
 			key, now);
 	}
 	save_checkpoint(app, src);
-	int code = finish(app);
+	code = finish(app);
 	if (code == EXIT_OK) {
 		log_info("message quarantined: %s", why);
-		return EXIT_DATAERR;
+		code = EXIT_DATAERR;
 	}
+	free(cut);
 	return code;
 }
 
@@ -1545,7 +1566,7 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 	struct analysis a = {0};
 	char now[21];
 	if (!msg)
-		return quarantine_message(app, raw, len, why, src);
+		return quarantine_message(app, raw, len, len, why, src);
 	struct msg_keys k;
 	message_keys(msg, raw, len, &k);
 	memcpy(a.key, k.key, sizeof a.key);
@@ -1574,11 +1595,17 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 
 /* ---- explain ---------------------------------------------------------- */
 
-int explain_message(struct app *app, const char *raw, size_t len, bool json, struct buf *out)
+int explain_message(struct app *app, const char *raw, size_t len, size_t total, bool json, struct buf *out)
 {
 	const char *why;
+	char big[160];
 	struct analysis a = {0};
 	struct message *msg = message_parse_for(app, raw, len, &why);
+	if (!msg && total > len) {   /* only its head was read: its size, not the head's */
+		snprintf(big, sizeof big, "message of %zu bytes is over the %zu-byte limit ([limits] max_message_bytes)",
+			 total, app->cfg->max_message_bytes);
+		why = big;
+	}
 	if (!msg) {
 		if (json) {
 			buf_adds(out, "{\"class\":\"unknown\",\"sender\":null,\"authenticated\":null,\"deal\":null,"

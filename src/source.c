@@ -358,14 +358,15 @@ int pipe_verdict_of(int rc, char *line, size_t linesz)
 int source_pipe_message(struct app *app, const char *raw, size_t len, size_t total, char *line, size_t linesz)
 {
 	int rc;
-	if (total > app->cfg->max_message_bytes) {
-		/* over the size limit: only the head was kept in memory; it goes
-		 * to the quarantine with the real size in the reason */
-		char why[160];
-		snprintf(why, sizeof why, "message of %zu bytes is over the %zu-byte limit; its first %zu bytes are kept",
-			 total, app->cfg->max_message_bytes, len / 2);
-		rc = quarantine_message(app, raw, len / 2, why, NULL);
-	} else
+	if (total > len) {
+		/* larger than the quarantine keeps: only its head was read (see
+		 * config_quarantine_max()); it goes to the quarantine with the real
+		 * size in the reason */
+		char why[200];
+		snprintf(why, sizeof why, "message of %zu bytes is over the %zu-byte limit ([limits] max_message_bytes)",
+			 total, app->cfg->max_message_bytes);
+		rc = quarantine_message(app, raw, len, total, why, NULL);
+	} else   /* one over max_message_bytes is quarantined whole, unparsed */
 		rc = process_message(app, raw, len, NULL);
 	return pipe_verdict_of(rc, line, linesz);
 }
