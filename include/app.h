@@ -68,9 +68,12 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 int process_parsed(struct app *app, const char *raw, size_t len, struct message *msg, const char *why,
 		   const struct source_ack *src);
 
-/* Keep raw bytes in the quarantine (deduplicated by SHA-256); returns 65, or
- * 75/74 when the database cannot take them. */
-int quarantine_message(struct app *app, const char *raw, size_t len, const char *why,
+/* Keep raw bytes in the quarantine (deduplicated like any message without
+ * Message-ID, by SHA-256); returns 65, or 75/74 when the database cannot
+ * take them.  total is the message's size: more than len when the source
+ * could read only its head.  All of it is kept up to config_quarantine_max()
+ * bytes; of a larger one the head, with the reason and the log saying so. */
+int quarantine_message(struct app *app, const char *raw, size_t len, size_t total, const char *why,
 		       const struct source_ack *src);
 
 /* Batches: one transaction around many messages, each message a savepoint
@@ -82,8 +85,9 @@ int batch_commit(struct app *app);
 void batch_abort(struct app *app);
 
 /* explain: the same analysis without writing; JSON or text into out.
+ * total: the message's size (more than len when only its head was read).
  * Returns 0, or 65 when the message would be quarantined. */
-int explain_message(struct app *app, const char *raw, size_t len, bool json, struct buf *out);
+int explain_message(struct app *app, const char *raw, size_t len, size_t total, bool json, struct buf *out);
 
 /* ---- outbox.c ----------------------------------------------------- */
 struct tvars;

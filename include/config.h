@@ -128,7 +128,8 @@ struct config {
 	double monthly_target;      /* 0 = unset */
 	bool digest_skip_empty;
 	/* [limits] → message_limits */
-	size_t max_message_bytes;
+	size_t max_message_bytes;       /* default 64 MiB: larger is quarantined unparsed */
+	size_t max_quarantine_bytes;    /* default 128 MiB: the quarantine keeps this much of one */
 	int max_mime_depth, max_mime_parts;
 };
 
@@ -151,6 +152,14 @@ struct config *config_load_all(const char *path, struct diag *d);
 void config_free(struct config *cfg);
 
 /* Lookups: key, any language's name, or alias, folded.  -1 when none. */
+/* The most [limits] may ask the quarantine to keep of one message: SQLite
+ * keeps at most 1,000,000,000 bytes in one value (SQLITE_MAX_LENGTH), and
+ * the row has other columns. */
+#define QUARANTINE_CEILING ((size_t)950 << 20)
+/* How much of one message the quarantine keeps: max_quarantine_bytes, and
+ * never less than max_message_bytes (a message under that limit that does
+ * not parse is kept whole). */
+size_t config_quarantine_max(const struct config *cfg);
 int config_stage_find(const struct config *cfg, const char *name);
 /* Canonical reason for a won/lost reason as written (folded compare against the
  * list and the built-in es/pt synonyms of the default reasons), or NULL. */

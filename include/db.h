@@ -64,6 +64,8 @@ int64_t db_int(struct db *db, int64_t dflt, const char *sql, const char *types, 
 /* First column of the first row as malloc'd text, NULL when no row/NULL. */
 char *db_text(struct db *db, const char *sql, const char *types, ...);
 int64_t db_last_id(struct db *db);
+/* The largest string or blob one value may hold (SQLite's length limit). */
+size_t db_max_value(struct db *db);
 int db_changes(struct db *db);
 
 /* Row iteration:  q = db_query(...); while (db_next(q)) {...}; db_done(q); */

@@ -32,7 +32,7 @@ struct header {
 
 /* Limits for the pre-scan; see message_limits_default(). */
 struct message_limits {
-	size_t max_bytes;        /* whole message, default 32 MiB */
+	size_t max_bytes;        /* whole message, default 64 MiB */
 	size_t max_headers;      /* header fields at top level, default 1000 */
 	size_t max_header_bytes; /* one (unfolded) header field, default 256 KiB */
 	size_t max_line;         /* any line, default 1 MiB (real mail breaks 998) */

@@ -30,5 +30,11 @@ char *text_one_line(const char *s);
 char *text_trim(char *s);
 /* strcasecmp-style prefix test, ASCII only. */
 bool text_istarts(const char *s, const char *prefix);
+/* "Natural" order of two names, as strcmp() returns it: runs of ASCII digits
+ * compare by their numeric value (leading zeros ignored: by length, then
+ * digit by digit), every other byte bytewise (unsigned); names equal that
+ * way (only their leading zeros differ) are ordered by strcmp().  So
+ * "1700000000.M98765P1" < "1700000000.M102345P1" and "x_9" < "x_10". */
+int text_natcmp(const char *a, const char *b);
 
 #endif

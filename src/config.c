@@ -377,7 +377,8 @@ static const struct {
 	[S_SCORING] = {"scoring", false, {"reply", "meeting", "unsubscribe", "no_show", "threshold", NULL}},
 	[S_DISTRIBUTION] = {"distribution", false, {"mode", "team", NULL}},
 	[S_DIGEST] = {"digest", false, {"time", "silent_days", "monthly_target", "skip_empty", NULL}},
-	[S_LIMITS] = {"limits", false, {"max_message_bytes", "max_mime_depth", "max_mime_parts", NULL}},
+	[S_LIMITS] = {"limits", false, {"max_message_bytes", "max_quarantine_bytes", "max_mime_depth", "max_mime_parts",
+				     NULL}},
 };
 
 struct ent {
@@ -793,6 +794,11 @@ static bool tz_exists(const char *tz)
 static bool fold_match(const char *fc, const char *c, const char *f, const char *ff)
 {
 	return fc ? !strcmp(fc, ff) : text_fold_eq(c, f);
+}
+
+size_t config_quarantine_max(const struct config *cfg)
+{
+	return cfg->max_quarantine_bytes > cfg->max_message_bytes ? cfg->max_quarantine_bytes : cfg->max_message_bytes;
 }
 
 int config_stage_find(const struct config *cfg, const char *name)
@@ -1516,7 +1522,18 @@ static void do_limits(struct loader *ld, const struct group *g)
 		if (!strcmp(e->key, "max_message_bytes")) {
 			char *v = value_clean(e->raw);
 			if (*v && !parse_size(v, &c->max_message_bytes))
-				err(ld, e->line, "max_message_bytes: \"%s\" is not a size (e.g. 33554432 or 32M)", v);
+				err(ld, e->line, "max_message_bytes: \"%s\" is not a size (e.g. 67108864 or 64M)", v);
+			else if (*v && c->max_message_bytes > QUARANTINE_CEILING)
+				err(ld, e->line, "max_message_bytes: at most %zu bytes (what SQLite keeps in one value)",
+				    (size_t)QUARANTINE_CEILING);
+			free(v);
+		} else if (!strcmp(e->key, "max_quarantine_bytes")) {
+			char *v = value_clean(e->raw);
+			if (*v && !parse_size(v, &c->max_quarantine_bytes))
+				err(ld, e->line, "max_quarantine_bytes: \"%s\" is not a size (e.g. 134217728 or 128M)", v);
+			else if (*v && c->max_quarantine_bytes > QUARANTINE_CEILING)
+				err(ld, e->line, "max_quarantine_bytes: at most %zu bytes (what SQLite keeps in one value)",
+				    (size_t)QUARANTINE_CEILING);
 			free(v);
 		} else if (!strcmp(e->key, "max_mime_depth")) {
 			get_int(ld, e, 1, 1000, &c->max_mime_depth);
@@ -2368,7 +2385,8 @@ static void set_defaults(struct config *c)
 	c->dist_mode = xstrdup("round-robin");
 	c->digest_time = 7 * 60 + 30;
 	c->silent_days = 10;
-	c->max_message_bytes = 32u * 1024 * 1024;
+	c->max_message_bytes = 64u * 1024 * 1024;
+	c->max_quarantine_bytes = 128u * 1024 * 1024;
 	c->max_mime_depth = 20;
 	c->max_mime_parts = 500;
 }

@@ -5,7 +5,8 @@
  * every problem is reported as FILE:LINE and nothing is imported (65).
  * What spreadsheets write is accepted too: a byte order mark, `;` or tab
  * between fields (Excel in Spanish and Portuguese locales: the header row
- * tells which), Windows-1252 text (converted to UTF-8), rows of empty fields,
+ * tells which), Windows-1252 text (converted to UTF-8), UTF-16 with a byte
+ * order mark (Excel's "Unicode Text": tab-separated), rows of empty fields,
  * and a contact written "Name <address>". */
 #include "app.h"
 #include "message.h"
@@ -137,9 +138,13 @@ int csv_import(struct app *app, const char *path)
 		log_error("%s: %s", path, strerror(errno));
 		return EXIT_NOINPUT;
 	}
-	/* UTF-8 as is; anything else is taken as Windows-1252 (what Excel
-	 * writes in Spanish and Portuguese locales), never stored as is */
-	char *all = charset_to_utf8(NULL, raw, len);
+	/* UTF-16 with its byte order mark (Excel's "Unicode Text", tab-
+	 * separated) is converted by iconv; UTF-8 as is; anything else is
+	 * taken as Windows-1252 (what Excel writes in Spanish and Portuguese
+	 * locales), never stored as is */
+	const char *utf16 = len >= 2 && !memcmp(raw, "\xff\xfe", 2) ? "UTF-16LE"
+			    : len >= 2 && !memcmp(raw, "\xfe\xff", 2) ? "UTF-16BE" : NULL;
+	char *all = utf16 ? charset_to_utf8(utf16, raw + 2, len - 2) : charset_to_utf8(NULL, raw, len);
 	free(raw);
 	len = strlen(all);
 	const char *p = all, *end = all + len;

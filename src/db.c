@@ -633,6 +633,7 @@ char *db_text(struct db *db, const char *sql, const char *types, ...)
 }
 
 int64_t db_last_id(struct db *db) { return sqlite3_last_insert_rowid(db->h); }
+size_t db_max_value(struct db *db) { return (size_t)sqlite3_limit(db->h, SQLITE_LIMIT_LENGTH, -1); }
 int db_changes(struct db *db) { return sqlite3_changes(db->h); }
 
 struct dbq *db_query(struct db *db, const char *sql, const char *types, ...)

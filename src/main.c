@@ -305,10 +305,11 @@ static int cmd_ingest(int argc, char **argv)
 		size_t max = 0;
 		if (load_config(&cfg) == 0) {
 			timeout = cfg->pipe_timeout;
-			/* an oversized message is quarantined, not processed: keeping
-			 * its first half-limit bounds the pipe's memory (the copy
-			 * SQLite makes of the blob included) under 64 MiB */
-			max = cfg->max_message_bytes + 1;
+			/* a message over max_message_bytes is quarantined whole,
+			 * unparsed, up to what the quarantine keeps (one byte more
+			 * is enough to know it is larger): that bounds the pipe's
+			 * memory */
+			max = config_quarantine_max(cfg) + 1;
 		} else {
 			printf("4.3.0 dealmail: configuration error; the message will be retried\n");
 			release_stderr(real_stderr);
@@ -379,7 +380,7 @@ static int cmd_explain(int argc, char **argv)
 	}
 	struct buf out;
 	buf_init(&out);
-	rc = explain_message(&app, raw, len, json, &out);
+	rc = explain_message(&app, raw, len, total, json, &out);
 	fwrite(out.s, 1, out.len, stdout);
 	buf_release(&out);
 	free(raw);

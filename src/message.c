@@ -2837,7 +2837,7 @@ static void walk_tree(struct walk *w, const struct mailmime *m, bool in_report, 
 
 void message_limits_default(struct message_limits *lim)
 {
-	lim->max_bytes = 32u << 20;
+	lim->max_bytes = 64u << 20;
 	lim->max_headers = 1000;
 	lim->max_header_bytes = 256u << 10;
 	lim->max_line = 1u << 20;
@@ -3024,7 +3024,9 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	if (!raw)
 		len = 0;
 	if (len > lim->max_bytes) {
-		why = why_fmt("message larger than %lld bytes", (long long)lim->max_bytes);
+		snprintf(why_buf, sizeof why_buf, "message of %zu bytes is over the %zu-byte limit ([limits] max_message_bytes)",
+			 len, lim->max_bytes);
+		why = why_buf;
 		st = MESSAGE_TOO_BIG;
 		goto out;
 	}

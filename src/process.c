@@ -14,6 +14,7 @@
 #include "text.h"
 #include "util.h"
 #include <ctype.h>
+#include <nettle/sha2.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1341,45 +1342,164 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 
 /* ---- the transaction around it ----------------------------------------- */
 
+/* ---- which message this is ------------------------------------------------
+ * By its Message-ID; a message without one is known by the SHA-256 of its
+ * bytes as delivered, without the framing a source puts around them, so
+ * that it has one key whichever way it arrives:
+ *   - a leading mbox "From " envelope line (the MTA's pipe with Postfix's
+ *     flags=F, procmail, an mbox) is not hashed, nor a byte order mark
+ *     before the headers (normalise() in message.c drops both too);
+ *   - the run of CR and LF at its end is replaced by one line end (CRLF
+ *     when its lines end in CRLF, else LF): an mbox's blank separator line,
+ *     or a copy re-fetched over IMAP, read from a Maildir or piped that
+ *     differs only in its final newline(s), makes no new key.
+ * A message that ends in exactly one line end (most do) so keeps the key
+ * it had before this rule: the digest of its raw bytes.
+ * The same message with LF and with CRLF line ends (by the MTA's pipe, then
+ * fetched over IMAP) must still apply once, so the digest of its other form
+ * is looked up too; and, for a database written before the rule, the keys
+ * it had then: the digest of the raw bytes as given (with an envelope line,
+ * or with no or several final newlines) and of their other form, and the
+ * digest with the mbox separator line (an mbox read again). */
+#define KEY_ALTS 5
+
+struct msg_keys {
+	char key[MESSAGE_KEY_MAX];   /* what the processed row records */
+	char alt[KEY_ALTS][65];      /* other keys it may be recorded under */
+	int nalt;
+};
+
 static bool has_key_id(const struct message *msg)
 {
 	return msg && msg->message_id && msg->message_id[0] && strlen(msg->message_id) < MESSAGE_KEY_MAX;
 }
 
-static void message_key(const struct message *msg, const char *raw, size_t len, char out[MESSAGE_KEY_MAX])
+static void keys_alt(struct msg_keys *k, const char *h)
 {
-	if (has_key_id(msg)) {
-		snprintf(out, MESSAGE_KEY_MAX, "%s", msg->message_id);
+	if (!strcmp(k->key, h))
 		return;
-	}
-	char h[65];
-	sha256_hex(raw, len, h);
-	snprintf(out, MESSAGE_KEY_MAX, "%s", h);
+	for (int i = 0; i < k->nalt; i++)
+		if (!strcmp(k->alt[i], h))
+			return;
+	if (k->nalt < KEY_ALTS)
+		snprintf(k->alt[k->nalt++], sizeof k->alt[0], "%s", h);
 }
 
-/* A message without a Message-ID is known by the SHA-256 of its bytes; the
- * same message delivered once with LF and once with CRLF line ends (by the
- * MTA's pipe, then fetched over IMAP) must still apply once, so the digest
- * of its other form is looked up too: CRLF -> LF when it has a CRLF, else
- * LF -> CRLF. */
-static void other_form_key(const char *raw, size_t len, char out[MESSAGE_KEY_MAX])
+/* Hash s in its other form: CRLF -> LF when crlf, else LF -> CRLF (a line
+ * at a time: no copy of a message of tens of megabytes). */
+static void sha256_other_form(struct sha256_ctx *c, const char *s, size_t n, bool crlf)
 {
-	bool crlf = memmem(raw, len, "\r\n", 2) != NULL;
-	size_t lf = 0;
-	for (const char *p = raw; (p = memchr(p, '\n', (size_t)(raw + len - p))); p++)
-		lf++;
-	char *o = xmalloc(len + lf + 1), *w = o;
-	for (size_t i = 0; i < len; i++) {
-		if (crlf && raw[i] == '\r' && i + 1 < len && raw[i + 1] == '\n')
-			continue;
-		if (!crlf && raw[i] == '\n')
-			*w++ = '\r';
-		*w++ = raw[i];
+	const char *p = s, *e = s + n, *nl;
+	while ((nl = memchr(p, '\n', (size_t)(e - p)))) {
+		size_t k = (size_t)(nl - p);
+		if (crlf && k && nl[-1] == '\r')
+			k--;
+		sha256_update(c, k, (const uint8_t *)p);
+		if (crlf)
+			sha256_update(c, 1, (const uint8_t *)"\n");
+		else
+			sha256_update(c, 2, (const uint8_t *)"\r\n");
+		p = nl + 1;
 	}
+	sha256_update(c, (size_t)(e - p), (const uint8_t *)p);
+}
+
+/* Whether s has a CRLF (memchr() for the CR: memmem() reads a message of
+ * tens of megabytes several times slower). */
+static bool has_crlf(const char *s, size_t n)
+{
+	for (const char *p = s, *e = s + n; (p = memchr(p, '\r', (size_t)(e - p))); p++)
+		if (p + 1 < e && p[1] == '\n')
+			return true;
+	return false;
+}
+
+/* The hex digest of what c has seen followed by n bytes of tail (c is
+ * left as it was). */
+static void sha256_then(const struct sha256_ctx *c, const char *tail, size_t n, char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	struct sha256_ctx d = *c;
+	uint8_t md[SHA256_DIGEST_SIZE];
+	sha256_update(&d, n, (const uint8_t *)tail);
+	sha256_digest(&d, sizeof md, md);
+	for (size_t i = 0; i < sizeof md; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static void message_keys(const struct message *msg, const char *raw, size_t len, struct msg_keys *k)
+{
+	k->nalt = 0;
+	if (has_key_id(msg)) {
+		snprintf(k->key, sizeof k->key, "%s", msg->message_id);
+		return;
+	}
+	/* the message without its framing: body[0, n) */
+	size_t i = 0;
+	if (len >= 3 && !memcmp(raw, "\xEF\xBB\xBF", 3))
+		i = 3;
+	if (len - i >= 5 && !memcmp(raw + i, "From ", 5)) {
+		const char *e = memchr(raw + i, '\n', len - i);
+		i = e ? (size_t)(e - raw) + 1 : len;
+	}
+	size_t end = len;
+	while (end > i && (raw[end - 1] == '\n' || raw[end - 1] == '\r'))
+		end--;
+	const char *body = raw + i;
+	size_t n = end - i;
+	/* its line ends: CRLF when its lines end so (a one-line message: its
+	 * final line end says) */
+	bool crlf = memchr(body, '\n', n) ? has_crlf(body, n) : has_crlf(raw + end, len - end);
+	const char *eol = crlf ? "\r\n\r\n" : "\n\n", *oeol = crlf ? "\n\n" : "\r\n\r\n";
+	size_t el = crlf ? 2 : 1, oel = crlf ? 1 : 2;
 	char h[65];
-	sha256_hex(o, (size_t)(w - o), h);
-	free(o);
-	snprintf(out, MESSAGE_KEY_MAX, "%s", h);
+	struct sha256_ctx c, o;
+	sha256_init(&c);
+	sha256_update(&c, n, (const uint8_t *)body);
+	sha256_then(&c, eol, el, h);
+	snprintf(k->key, sizeof k->key, "%s", h);
+	sha256_init(&o);
+	sha256_other_form(&o, body, n, crlf);
+	sha256_then(&o, oeol, oel, h);
+	keys_alt(k, h);
+	/* before: the raw bytes as given, and their other form (read again
+	 * only when they do not start with the message) */
+	if (i || len - end != el) {
+		bool rcrlf = has_crlf(raw, len);
+		struct sha256_ctx r = c, ro = o;
+		if (i) {
+			sha256_init(&r);
+			sha256_update(&r, end, (const uint8_t *)raw);
+		}
+		sha256_then(&r, raw + end, len - end, h);
+		keys_alt(k, h);
+		if (i || rcrlf != crlf) {
+			sha256_init(&ro);
+			sha256_other_form(&ro, raw, end, rcrlf);
+		}
+		sha256_other_form(&ro, raw + end, len - end, rcrlf);
+		sha256_then(&ro, "", 0, h);
+		keys_alt(k, h);
+	}
+	/* before: an mbox's message with its separator line */
+	sha256_then(&c, eol, 2 * el, h);
+	keys_alt(k, h);
+	sha256_then(&o, oeol, 2 * oel, h);
+	keys_alt(k, h);
+}
+
+/* Whether the message was processed already, under any of its keys. */
+static bool keys_seen(struct app *app, const struct msg_keys *k)
+{
+	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", k->key) > 0)
+		return true;
+	for (int i = 0; i < k->nalt; i++)
+		if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", k->alt[i]) > 0)
+			return true;
+	return false;
 }
 
 static int tx_code(struct app *app)
@@ -1475,29 +1595,52 @@ static int save_checkpoint(struct app *app, const struct source_ack *src)
 		       "tii", src->mailbox, (int64_t)src->uidvalidity, (int64_t)src->uid);
 }
 
-int quarantine_message(struct app *app, const char *raw, size_t len, const char *why,
+int quarantine_message(struct app *app, const char *raw, size_t len, size_t total, const char *why,
 		       const struct source_ack *src)
 {
-	char key[MESSAGE_KEY_MAX], now[21];
-	message_key(NULL, raw, len, key);
+	struct msg_keys k;
+	char now[21];
+	const char *key = k.key;
+	/* all of it, up to what the quarantine keeps of one message (and what
+	 * SQLite stores in one value, with room for the row's other columns);
+	 * a message cut is said so, loudly, never silently */
+	size_t cap = config_quarantine_max(app->cfg), dbmax = db_max_value(app->db);
+	if (dbmax > ((size_t)1 << 20) && cap > dbmax - ((size_t)1 << 20))
+		cap = dbmax - ((size_t)1 << 20);
+	if (total < len)
+		total = len;
+	if (len > cap)
+		len = cap;
+	char *cut = NULL;
+	if (len < total) {
+		cut = xasprintf("%s; CUT: only the first %zu of its %zu bytes are kept (the quarantine keeps %zu "
+				"bytes of a message: [limits] max_quarantine_bytes)", why, len, total, cap);
+		log_error("a message of %zu bytes is larger than the quarantine keeps (%zu bytes, [limits] "
+			  "max_quarantine_bytes): ONLY ITS FIRST %zu BYTES ARE KEPT", total, cap, len);
+		why = cut;
+	}
+	message_keys(NULL, raw, len, &k);
 	app_now_iso(now);
+	int code;
 	if (unit_begin(app) < 0) {
-		int code = tx_code(app);
+		code = tx_code(app);
 		db_clear_error(app->db);
+		free(cut);
 		return code;
 	}
-	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", key) == 0) {
+	if (!keys_seen(app, &k)) {
 		db_exec(app->db, "INSERT INTO quarantine(reason, raw, bytes, sha256, source, at) VALUES(?, ?, ?, ?, ?, ?)",
 			"tbitt" "t", why, raw, len, (int64_t)len, key, src && src->mailbox ? src->mailbox : NULL, now);
 		db_exec(app->db, "INSERT INTO processed(message_id, at, outcome) VALUES(?, ?, 'quarantine')", "tt",
 			key, now);
 	}
 	save_checkpoint(app, src);
-	int code = finish(app);
+	code = finish(app);
 	if (code == EXIT_OK) {
 		log_info("message quarantined: %s", why);
-		return EXIT_DATAERR;
+		code = EXIT_DATAERR;
 	}
+	free(cut);
 	return code;
 }
 
@@ -1554,18 +1697,16 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 	struct analysis a = {0};
 	char now[21];
 	if (!msg)
-		return quarantine_message(app, raw, len, why, src);
-	message_key(msg, raw, len, a.key);
+		return quarantine_message(app, raw, len, len, why, src);
+	struct msg_keys k;
+	message_keys(msg, raw, len, &k);
+	memcpy(a.key, k.key, sizeof a.key);
 	if (unit_begin(app) < 0) {
 		int code = tx_code(app);
 		db_clear_error(app->db);
 		return code;
 	}
-	char other[MESSAGE_KEY_MAX] = "";
-	if (!has_key_id(msg))
-		other_form_key(raw, len, other);
-	if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0 ||
-	    (other[0] && db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", other) > 0)) {
+	if (keys_seen(app, &k)) {
 		log_verbose("%s: already processed", a.key);
 		save_checkpoint(app, src);
 		return finish(app);
@@ -1585,11 +1726,17 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 
 /* ---- explain ---------------------------------------------------------- */
 
-int explain_message(struct app *app, const char *raw, size_t len, bool json, struct buf *out)
+int explain_message(struct app *app, const char *raw, size_t len, size_t total, bool json, struct buf *out)
 {
 	const char *why;
+	char big[160];
 	struct analysis a = {0};
 	struct message *msg = message_parse_for(app, raw, len, &why);
+	if (!msg && total > len) {   /* only its head was read: its size, not the head's */
+		snprintf(big, sizeof big, "message of %zu bytes is over the %zu-byte limit ([limits] max_message_bytes)",
+			 total, app->cfg->max_message_bytes);
+		why = big;
+	}
 	if (!msg) {
 		if (json) {
 			buf_adds(out, "{\"class\":\"unknown\",\"sender\":null,\"authenticated\":null,\"deal\":null,"
@@ -1601,8 +1748,10 @@ int explain_message(struct app *app, const char *raw, size_t len, bool json, str
 			buf_addf(out, "outcome: quarantine (%s)\n", why);
 		return EXIT_DATAERR;
 	}
-	message_key(msg, raw, len, a.key);
-	bool dup = db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", a.key) > 0;
+	struct msg_keys k;
+	message_keys(msg, raw, len, &k);
+	memcpy(a.key, k.key, sizeof a.key);
+	bool dup = keys_seen(app, &k);
 	analyze(app, msg, &a);
 	if (dup) {
 		a.outcome = O_IGNORE;

@@ -246,7 +246,7 @@ static void serve_one(struct server *s, int c)
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += s->app.cfg->pipe_timeout;
 	size_t len = 0, total = 0;
-	char *raw = read_message(fd, s->app.cfg->max_message_bytes + 1, &deadline, &len, &total);
+	char *raw = read_message(fd, config_quarantine_max(s->app.cfg) + 1, &deadline, &len, &total);
 	close(fd);
 	char line[256] = "";
 	int rc;

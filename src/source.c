@@ -11,6 +11,7 @@
 #include "source.h"
 #include "util.h"
 #include "message.h"
+#include "text.h"
 #include <dirent.h>
 #include <ctype.h>
 #include <errno.h>
@@ -357,14 +358,15 @@ int pipe_verdict_of(int rc, char *line, size_t linesz)
 int source_pipe_message(struct app *app, const char *raw, size_t len, size_t total, char *line, size_t linesz)
 {
 	int rc;
-	if (total > app->cfg->max_message_bytes) {
-		/* over the size limit: only the head was kept in memory; it goes
-		 * to the quarantine with the real size in the reason */
-		char why[160];
-		snprintf(why, sizeof why, "message of %zu bytes is over the %zu-byte limit; its first %zu bytes are kept",
-			 total, app->cfg->max_message_bytes, len / 2);
-		rc = quarantine_message(app, raw, len / 2, why, NULL);
-	} else
+	if (total > len) {
+		/* larger than the quarantine keeps: only its head was read (see
+		 * config_quarantine_max()); it goes to the quarantine with the real
+		 * size in the reason */
+		char why[200];
+		snprintf(why, sizeof why, "message of %zu bytes is over the %zu-byte limit ([limits] max_message_bytes)",
+			 total, app->cfg->max_message_bytes);
+		rc = quarantine_message(app, raw, len, total, why, NULL);
+	} else   /* one over max_message_bytes is quarantined whole, unparsed */
 		rc = process_message(app, raw, len, NULL);
 	return pipe_verdict_of(rc, line, linesz);
 }
@@ -403,10 +405,14 @@ struct entry {
 	bool unread;    /* could not be read: left where it is, not marked */
 };
 
+/* Delivery order, as far as the names tell it: the deliverers' names carry
+ * numbers that are not zero-padded (Dovecot's "<secs>.M<usecs>P<pid>.<host>",
+ * mbsync's "<secs>.<pid>_<n>.<host>"), so "...M102345P1" came after
+ * "...M98765P1" and "_10" after "_9": runs of digits compare by value. */
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	return strcmp(x->name, y->name);
+	return text_natcmp(x->name, y->name);
 }
 
 static void progress(size_t done, size_t total)
@@ -995,6 +1001,12 @@ int source_mbox(struct app *app, const char *path)
 			buf_add(&m, all + p, e - p);
 			p = e;
 		}
+		/* the blank line before the next "From " line (or at the end of
+		 * the file) separates messages: it is not a line of this one */
+		if (m.len >= 4 && !memcmp(m.s + m.len - 4, "\r\n\r\n", 4))
+			m.s[m.len -= 2] = '\0';
+		else if (m.len >= 2 && !memcmp(m.s + m.len - 2, "\n\n", 2))
+			m.s[m.len -= 1] = '\0';
 		start = end;
 		if (!m.len)
 			continue;

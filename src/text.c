@@ -384,3 +384,42 @@ bool text_istarts(const char *s, const char *prefix)
 		return false;
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
+
+static bool ascii_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int text_natcmp(const char *a, const char *b)
+{
+	const unsigned char *p = (const unsigned char *)a, *q = (const unsigned char *)b;
+	while (*p && *q) {
+		if (ascii_digit(*p) && ascii_digit(*q)) {
+			while (*p == '0')
+				p++;
+			while (*q == '0')
+				q++;
+			size_t lp = 0, lq = 0;
+			while (ascii_digit(p[lp]))
+				lp++;
+			while (ascii_digit(q[lq]))
+				lq++;
+			if (lp != lq)
+				return lp < lq ? -1 : 1;
+			int c = memcmp(p, q, lp);
+			if (c)
+				return c < 0 ? -1 : 1;
+			p += lp;
+			q += lq;
+			continue;
+		}
+		if (*p != *q)
+			return *p < *q ? -1 : 1;
+		p++;
+		q++;
+	}
+	if (*p || *q)
+		return *p ? 1 : -1;
+	int c = strcmp(a, b);
+	return c < 0 ? -1 : c > 0;
+}

@@ -5,7 +5,8 @@
 #      commas, doubled quotes and line breaks; deals numbered in file order;
 #   2. Excel in a Spanish locale: `;` between fields, Windows-1252 text, a
 #      contact written "Name <address>", a row of empty cells, CRLF;
-#   3. tab-separated;
+#   3. tab-separated; Excel's "Unicode Text" export (UTF-16LE with a byte
+#      order mark, tabs, CRLF), and UTF-16BE;
 #   4. bad rows: every one reported as FILE:LINE, exit 65, nothing imported —
 #      including a quoted field that is never closed (it swallowed the rest of
 #      the file as one title);
@@ -78,6 +79,25 @@ try:
           "ana@example.com" and d[0]["stage"] == "proposal" and d[0]["value"] == 12000.5 and
           d[0]["close_date"] == "2026-12-15", "every column read by its Spanish name (got %s)" % d)
     check('column "notas" is not one dealmail reads' in r.stderr.decode(), "the column it does not read is named")
+
+    print("t-csv: 3c Excel's \"Unicode Text\": UTF-16 with a byte order mark, tab-separated", flush=True)
+    text = ("Título\tEmail del contacto\tResponsable\tEtapa\tValor\tFecha de cierre\r\n"
+            "Renovación “São Paulo” 🚀\tJosé Muñoz <jose@cliente.es>\tana@example.com\tNegociación\t15.000,00 €\t15/12/2026\r\n"
+            "Expansión – Fase 2\tmaria@cliente.mx\tana@example.com\tpropuesta\t€ 1.500\t2026-12-20\r\n")
+    for enc, bom in (("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")):
+        r, ex, _ = run("unicode-" + enc, bom + text.encode(enc))
+        d = ex["deals"]
+        check(r.returncode == 0 and len(d) == 2, "%s: two deals imported (exit %d: %s)"
+              % (enc, r.returncode, r.stderr.decode(errors="replace").strip()))
+        check(len(d) == 2 and d[0]["title"] == "Renovación “São Paulo” 🚀" and d[0]["contact"] == "jose@cliente.es"
+              and d[0]["stage"] == "negotiation" and d[0]["value"] == 15000 and d[0]["close_date"] == "2026-12-15"
+              and d[1]["title"] == "Expansión – Fase 2" and d[1]["stage"] == "proposal" and d[1]["value"] == 1500,
+              "%s: every field read, the text (a character beyond the BMP too) as UTF-8 (got %s)"
+              % (enc, [(x["title"], x["stage"], x["value"]) for x in d]))
+        check(ex["contacts"] and ex["contacts"][0]["name"] == "José Muñoz", "%s: the contact's name kept" % enc)
+    r, ex, path = run("unicode-bad", b"\xff\xfe" + "title\tstage\r\nA\tdemo\r\nB\tnosuchstage\r\n".encode("utf-16-le"))
+    check(r.returncode == 65 and "%s:3: unknown stage" % path in r.stderr.decode(errors="replace"),
+          "a bad row of a UTF-16 file is reported by its line (got %d: %s)" % (r.returncode, r.stderr.decode(errors="replace").strip()))
 
     print("t-csv: 4 bad rows", flush=True)
     r, ex, path = run("bad", b'title,contact,stage\nA,a@a.example,demo\nB,b@b.example,nosuchstage\n'

@@ -140,7 +140,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c->confirm_per_hour, 30);
 	assert_int_equal(c->digest_time, 7 * 60 + 30);
 	assert_int_equal(c->silent_days, 10);
-	assert_int_equal(c->max_message_bytes, 32 * 1024 * 1024);
+	assert_int_equal(c->max_message_bytes, 64 * 1024 * 1024);
+	assert_int_equal(c->max_quarantine_bytes, 128 * 1024 * 1024);
+	assert_int_equal(config_quarantine_max(c), 128 * 1024 * 1024);
 	assert_int_equal(c->max_mime_depth, 20);
 	assert_int_equal(c->max_mime_parts, 500);
 	assert_int_equal(c->language, LANG_EN);
@@ -307,7 +309,8 @@ static void test_syntax_errors(void **state)
 				 "silent_days = -3\n"
 				 "[limits]\n"
 				 "max_message_bytes = lots\n"
-				 "max_mime_depth = 0\n",
+				 "max_mime_depth = 0\n"
+				 "max_quarantine_bytes = 2G\n",
 				 &p);
 	expect_diag(&d, p, 1, "key \"name\" outside any section");
 	expect_diag(&d, p, 2, "malformed section header");
@@ -319,6 +322,7 @@ static void test_syntax_errors(void **state)
 	expect_diag(&d, p, 11, "\"-3\" is not a whole number between 0 and 3650");
 	expect_diag(&d, p, 13, "\"lots\" is not a size");
 	expect_diag(&d, p, 14, "between 1 and 1000");
+	expect_diag(&d, p, 15, "max_quarantine_bytes: at most 996147200 bytes");
 	diag_free(&d);
 }
 
@@ -572,7 +576,8 @@ static void test_values_and_paths(void **state)
 				   "[rep \"Bob@Example.com\"]\n"
 				   "role = manager\n"
 				   "[limits]\n"
-				   "max_message_bytes = 10M\n"
+				   "max_message_bytes = 200M\n"
+				   "max_quarantine_bytes = 100M\n"
 				   "[scoring]\n"
 				   "reply = 3\n"
 				   "no_show = -7\n"
@@ -608,7 +613,11 @@ static void test_values_and_paths(void **state)
 	assert_string_equal(c->reps[0].name, "bob@example.com");
 	assert_true(c->reps[0].manager);
 	assert_int_equal(c->reps[0].lang, LANG_PT); /* the default language */
-	assert_int_equal(c->max_message_bytes, 10 * 1024 * 1024);
+	assert_int_equal(c->max_message_bytes, 200 * 1024 * 1024);
+	assert_int_equal(c->max_quarantine_bytes, 100 * 1024 * 1024);
+	/* never less than max_message_bytes: a message under it that does not
+	 * parse is kept whole */
+	assert_int_equal(config_quarantine_max(c), 200 * 1024 * 1024);
 	assert_int_equal(c->score_reply, 3);
 	assert_int_equal(c->score_no_show, -7);
 	assert_int_equal(c->score_meeting, 5);

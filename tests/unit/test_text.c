@@ -181,6 +181,40 @@ static void test_istarts(void **state)
 	assert_true(text_istarts("abc", ""));
 }
 
+static int sign(int v)
+{
+	return (v > 0) - (v < 0);
+}
+
+static void test_natcmp(void **state)
+{
+	(void)state;
+	/* Dovecot: unpadded microseconds */
+	assert_int_equal(sign(text_natcmp("1700000000.M98765P1.h", "1700000000.M102345P1.h")), -1);
+	assert_int_equal(sign(text_natcmp("1700000000.M102345P1.h", "1700000000.M98765P1.h")), 1);
+	/* mbsync: _9 before _10 */
+	assert_int_equal(sign(text_natcmp("1700000000.4242_9.laptop", "1700000000.4242_10.laptop")), -1);
+	/* the seconds first */
+	assert_int_equal(sign(text_natcmp("999999999.M9P1.h", "1000000000.M1P1.h")), -1);
+	/* leading zeros do not count, strcmp() breaks the tie */
+	assert_int_equal(sign(text_natcmp("x007", "x7")), -1);
+	assert_int_equal(sign(text_natcmp("x7", "x007")), 1);
+	assert_int_equal(sign(text_natcmp("x007", "x8")), -1);
+	assert_int_equal(sign(text_natcmp("x00", "x0")), 1);   /* strcmp(): "x0" is a prefix */
+	assert_int_equal(text_natcmp("a1b", "a1b"), 0);
+	/* other bytes bytewise, unsigned; a prefix first */
+	assert_int_equal(sign(text_natcmp("a", "b")), -1);
+	assert_int_equal(sign(text_natcmp("a", "ab")), -1);
+	assert_int_equal(sign(text_natcmp("a\xc3", "a~")), 1);
+	assert_int_equal(sign(text_natcmp("1.h:2,S", "1.h")), 1);
+	assert_int_equal(sign(text_natcmp("12", "12a")), -1);
+	assert_int_equal(sign(text_natcmp("a9", "a:")), -1);
+	assert_int_equal(sign(text_natcmp("a10", "a/")), 1);
+	/* numbers past 64 bits */
+	assert_int_equal(sign(text_natcmp("n123456789012345678901", "n123456789012345678902")), -1);
+	assert_int_equal(sign(text_natcmp("n99999999999999999999", "n123456789012345678901")), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_trim),
 		cmocka_unit_test(test_istarts),
 		cmocka_unit_test(test_word_len),
+		cmocka_unit_test(test_natcmp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
