@@ -48,6 +48,10 @@ static const struct {
 	{"value", CMD_VALUE}, {"valor", CMD_VALUE}, {"importe", CMD_VALUE},
 	{"amount", CMD_VALUE}, {"monto", CMD_VALUE},
 	{"close", CMD_CLOSE}, {"cierre", CMD_CLOSE}, {"fechamento", CMD_CLOSE}, {"fecha", CMD_CLOSE},
+	/* the labels of a form or a CRM, several words (line_pattern lists them) */
+	{"fecha de cierre", CMD_CLOSE}, {"fecha cierre", CMD_CLOSE}, {"data de fechamento", CMD_CLOSE},
+	{"data fechamento", CMD_CLOSE}, {"data de fecho", CMD_CLOSE}, {"close date", CMD_CLOSE},
+	{"closing date", CMD_CLOSE}, {"expected close date", CMD_CLOSE},
 	{"probability", CMD_PROBABILITY}, {"probabilidad", CMD_PROBABILITY},
 	{"probabilidade", CMD_PROBABILITY},
 	{"owner", CMD_OWNER}, {"asignar", CMD_OWNER}, {"responsable", CMD_OWNER},
@@ -67,14 +71,14 @@ static const struct {
 /* Kind of a keyword as written (p, n bytes), or -1. */
 static int keyword_kind(const char *p, size_t n)
 {
-	char small[32];
+	char small[48];
 	char *folded = NULL;
 	const char *key;
 	bool ascii = true;
 	if (n >= sizeof small)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] >= 0x80)
+	for (size_t i = 0; i < n; i++)   /* several words: text_fold() makes one space of their spaces */
+		if ((unsigned char)p[i] >= 0x80 || p[i] == ' ' || p[i] == '\t')
 			ascii = false;
 	if (ascii) {
 		for (size_t i = 0; i < n; i++)
@@ -1280,13 +1284,17 @@ static pcre2_code *line_re;
 static pthread_once_t line_re_once = PTHREAD_ONCE_INIT;
 
 /* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value.
+ * The keyword is one word, or one of the close date's labels of several
+ * words ("Fecha de cierre", "Data de fechamento", "Close date"), tried first.
  * A keyword alone on its line (help, undo, history, list, won, lost) may be
  * in quotes -- the confirmations say: reply "deshacer" -- and followed by
  * "por favor", "please", "obrigado" and a few ! or . */
 static const char line_pattern[] =
 	"^\\h*+(?:(?:[-*\\x{2022}\\x{00B7}\\x{2013}\\x{00A7}\\x{25AA}\\x{25CF}\\x{25E6}\\x{2023}\\x{2043}]|[0-9]{1,2}[.)])\\h++|o\\h{2,}+)?+"
 	"(?:(?:#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])\\h*+)?+"
-	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+[\"'\\x{00BB}\\x{201D}\\x{2019}]?+"
+	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+\\*{0,2}+"
+	"((?:fecha\\h++(?:de\\h++)?cierre|data\\h++(?:de\\h++)?(?:fechamento|fecho)|(?:expected\\h++)?clos(?:e|ing)\\h++date)(?=[\\h*:=\\x{FF1A}\"'\\x{00BB}\\x{201D}\\x{2019}])"
+	"|[\\p{L}\\p{M}]{2,24}+)\\*{0,2}+[\"'\\x{00BB}\\x{201D}\\x{2019}]?+"
 	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)"
 	"|(?:\\h*+,?\\h*+(?:por\\h++favor|porfa|please|pls|obrigad[oa]))?+\\h*+[.!?]{0,3}+\\h*+$)";
 
