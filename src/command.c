@@ -1382,6 +1382,33 @@ static char *drop_invisible(const char *p, size_t *len)
 	return out;
 }
 
+/* A whole line in bold, italics or underline as a mail client writes it in
+ * plain text: Gmail's "*cierre: 15/12/2026*" (also "**…**"), Thunderbird's
+ * "_…_" and "/…/".  The line [p, p + *len) without the marks: a new string
+ * and its length, or NULL when it has none.  Marks of the same kind inside
+ * ("*nota:* muy *importante*") are emphasis of a part: the line is kept. */
+static char *drop_emphasis(const char *p, size_t *len)
+{
+	size_t a = 0, b = *len;
+	while (a < b && (p[a] == ' ' || p[a] == '\t'))
+		a++;
+	while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+		b--;
+	if (b - a < 4 || !strchr("*_/", p[a]) || p[b - 1] != p[a])
+		return NULL;
+	char m = p[a];
+	size_t k = m == '*' && p[a + 1] == '*' && p[b - 2] == '*' ? 2 : 1;
+	if (b - a < 2 * k + 2)
+		return NULL;
+	const char *in = p + a + k;
+	size_t n = b - a - 2 * k;
+	if (in[0] == ' ' || in[0] == '\t' || in[n - 1] == ' ' || in[n - 1] == '\t' ||
+	    (m != '/' && memchr(in, m, n)))
+		return NULL;
+	*len = n;
+	return xstrndup(in, n);
+}
+
 void commands_parse(const char *visible, const char *today, struct command_list *out)
 {
 	out->v = NULL;
@@ -1415,6 +1442,9 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 		char *clean = drop_invisible(p, &len);
 		if (clean)
 			p = clean;
+		char *plain = drop_emphasis(p, &len);
+		if (plain)
+			p = plain;
 		atomic_fetch_add_explicit(&lines_matched, 1, memory_order_relaxed);
 		int rc = len >= 2 ? pcre2_match(re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
 		if (rc > 0) {
@@ -1451,6 +1481,7 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 				}
 			}
 		}
+		free(plain);
 		free(clean);
 		p = next;
 	}

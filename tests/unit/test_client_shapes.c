@@ -54,10 +54,46 @@ static void test_close_date_labels(void **state)
 	}
 }
 
+/* A whole line in bold (Gmail's plain part: "*cierre: 15/12/2026*"),
+ * underlined or in italics (Thunderbird: "_…_", "/…/") reads as without. */
+static void test_emphasised_line(void **state)
+{
+	(void)state;
+	struct command_list l;
+	parse_n(&l, "*etapa: propuesta*\n*valor:* 15.000 EUR\n*cierre: 15/12/2026*\n"
+		    "**probabilidad: 60%**\n_cierre: 15/12/2026_\n/valor: 15.000 EUR/\n"
+		    "  *tarea: Llamar a compras @ viernes*  ",
+		7);
+	assert_int_equal(l.v[0].kind, CMD_STAGE);
+	assert_string_equal(l.v[0].text, "propuesta");
+	assert_int_equal(l.v[1].error, CMDERR_NONE);
+	assert_int_equal(l.v[2].error, CMDERR_NONE);
+	assert_string_equal(l.v[2].date, "2026-12-15");
+	assert_int_equal(l.v[3].error, CMDERR_NONE);
+	assert_int_equal(l.v[3].percent, 60);
+	assert_string_equal(l.v[4].date, "2026-12-15");
+	assert_int_equal(l.v[5].error, CMDERR_NONE);
+	assert_true(l.v[5].amount == 15000.0);
+	assert_int_equal(l.v[6].error, CMDERR_NONE);
+	assert_string_equal(l.v[6].text, "Llamar a compras");
+	assert_string_equal(l.v[6].date, "2026-11-27");
+	commands_free(&l);
+	/* emphasis of a part of the line stays in the value */
+	parse_n(&l, "*nota:* muy *importante*", 1);
+	assert_string_equal(l.v[0].text, "muy *importante*");
+	commands_free(&l);
+	parse_n(&l, "nota: ver archivo_final_v2_", 1);
+	assert_string_equal(l.v[0].text, "ver archivo_final_v2_");
+	commands_free(&l);
+	parse_n(&l, "*Saludos*\n__________\n/home/ana/", 0);
+	commands_free(&l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_close_date_labels),
+		cmocka_unit_test(test_emphasised_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
