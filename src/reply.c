@@ -344,16 +344,47 @@ static bool dashed_attribution(const char *f)
 	return verb && (attr_intro(inner) || has_digit_or_at(inner));
 }
 
-/* An attribution starting at line i (folded f): returns its last line in
- * *end_r.  Handles attributions wrapped over up to three lines. */
-static bool attribution_at(const struct lines *L, size_t i, const char *f, size_t *end_r)
+/* An address or a time ("10:12") on the line before line i, which the
+ * line "… escribió:" was wrapped from ("Ana María Fernández de la Torre
+ * <ana@x>\nescribió:"). */
+static bool clue_before(const struct lines *L, size_t i)
 {
+	if (i == 0 || is_blank(&L->v[i - 1]) || is_quoted(&L->v[i - 1]) || L->v[i - 1].n > 400)
+		return false;
+	const struct line *l = &L->v[i - 1];
+	for (size_t k = 0; k < l->n; k++) {
+		char c = l->s[k];
+		if (c == '@' || c == '<')
+			return true;
+		if (c == ':' && k > 0 && k + 2 < l->n && l->s[k - 1] >= '0' && l->s[k - 1] <= '9' &&
+		    l->s[k + 1] >= '0' && l->s[k + 1] <= '9' && l->s[k + 2] >= '0' && l->s[k + 2] <= '9')
+			return true;
+	}
+	return false;
+}
+
+/* An attribution starting at line i (folded f): returns its last line in
+ * *end_r, and in *prev_r whether it started on the line before (which the
+ * caller has kept already).  Handles attributions wrapped over up to three
+ * lines.  A line ending "wrote:"/"escribió:" is one when a quote follows it,
+ * or when it (or the line it was wrapped from) has a date, a time or an
+ * address: "El gerente de compras me escribió:" and "On Monday the buyer
+ * wrote:" are the rep writing, and what follows them is still the rep's. */
+static bool attribution_at(const struct lines *L, size_t i, const char *f, size_t *end_r, bool *prev_r)
+{
+	*prev_r = false;
 	if (strlen(f) > 400)
 		return false;
 	if (attr_verb(f)) {
 		size_t nx = next_nonblank(L, i);
-		if (attr_intro(f) || has_digit_or_at(f) || (nx < L->n && is_quoted(&L->v[nx]))) {
+		bool quote = nx < L->n && is_quoted(&L->v[nx]);
+		if (has_digit_or_at(f) || strchr(f, '<') || quote) {
 			*end_r = i;
+			return true;
+		}
+		if (clue_before(L, i)) {
+			*end_r = i;
+			*prev_r = true;
 			return true;
 		}
 		return false;
@@ -412,13 +443,20 @@ char *reply_visible(const char *text)
 		char *f = fold_line(l);
 		bool cut = false;
 		size_t end;
+		bool prev;
 		if (is_signature(f) || is_sent_from(f) || is_marker(f) || dashed_attribution(f) ||
 		    header_block_at(&L, i))
 			cut = true;
 		else if (is_underscores(f)) {
 			size_t j = next_nonblank(&L, i);
 			cut = j < L.n && header_block_at(&L, j);
-		} else if (attribution_at(&L, i, f, &end)) {
+		} else if (attribution_at(&L, i, f, &end, &prev)) {
+			if (prev && b.len) {   /* its first line, kept already, goes too */
+				b.len--;
+				while (b.len && b.s[b.len - 1] != '\n')
+					b.len--;
+				b.s[b.len] = '\0';
+			}
 			size_t nx = next_nonblank(&L, end);
 			if (nx < L.n && is_quoted(&L.v[nx]))
 				i = end; /* drop the attribution, keep scanning */

@@ -89,11 +89,52 @@ static void test_emphasised_line(void **state)
 	commands_free(&l);
 }
 
+static void visible_is(const char *body, const char *want)
+{
+	char *v = reply_visible(body);
+	if (strcmp(v, want) != 0)
+		print_error("reply_visible:\n---- body\n%s\n---- got\n%s\n---- want\n%s\n----\n", body, v,
+			    want);
+	assert_string_equal(v, want);
+	free(v);
+}
+
+/* "El gerente me escribió:" in the rep's own text is not an attribution:
+ * one has a date, a time or an address (or a quote after it). */
+static void test_prose_wrote(void **state)
+{
+	(void)state;
+	static const char *const prose[] = {
+		"etapa: negociación\nEl gerente de compras me escribió:\n\"Si bajan un 10% firmamos\"\n"
+		"valor: 10.800 EUR",
+		"nota: El cliente dijo: \"vamos a firmar en enero\"\nEl director de compras escribió:\n"
+		"\"Necesitamos 10% de descuento\"\nvalor: 10.800 EUR",
+		"stage: negotiation\nOn Monday the buyer wrote:\n\"We need 10% off\"\nvalue: 10800 USD",
+		"etapa: demo\nEm resumo, o comprador escreveu:\n\nvalor: 10.800 EUR",
+	};
+	for (size_t i = 0; i < sizeof prose / sizeof prose[0]; i++)
+		visible_is(prose[i], prose[i]);
+	/* attributions still end the new text */
+	visible_is("etapa: demo\n\nOn Monday, Nov 23, 2026 the buyer wrote:\n\nvalue: 1\n", "etapa: demo");
+	visible_is("etapa: demo\n\nAna López <ana@acme.mx> escribió:\nperdido: precio\n", "etapa: demo");
+	/* a long name pushes the verb alone onto the next line */
+	visible_is("etapa: demo\n\nAna María Fernández de la Torre <ana.maria@acme.mx>\nescribió:\n\n"
+		   "perdido: precio\n",
+		   "etapa: demo");
+	visible_is("etapa: demo\n\nEl lun, 23 nov 2026 a las 10:12, Ana María Fernández de la\n"
+		   "Torre escribió:\n\nperdido: precio\n",
+		   "etapa: demo");
+	/* the rep's text quoted with '>' after a line without any of them */
+	visible_is("etapa: demo\nEl gerente me escribió:\n> Si bajan un 10% firmamos\nvalor: 1",
+		   "etapa: demo\nvalor: 1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_close_date_labels),
 		cmocka_unit_test(test_emphasised_line),
+		cmocka_unit_test(test_prose_wrote),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
