@@ -130,7 +130,9 @@ static bool is_sent_from(const char *f)
 		"enviado do email", "enviado do e-mail", "enviado do gmail", "enviado pelo ",
 		"envoye de mon ", "envoye depuis mon ", "envoye a partir de ", "envoye depuis outlook",
 		"telecharger outlook pour ", "sent with proton mail", "sent via superhuman", "sent via the samsung",
-		"enviado a partir do ", "enviado a partir de ", "enviado con proton mail", NULL,
+		"enviado a partir do ", "enviado a partir de ", "enviado con proton mail",
+		"enviado con el correo electronico seguro de proton", "enviado com o e-mail seguro do proton",
+		"enviado com o email seguro do proton", NULL,
 	};
 	if (strlen(f) > 80)
 		return false;
@@ -375,6 +377,25 @@ static bool attribution_at(const struct lines *L, size_t i, const char *f, size_
 	*prev_r = false;
 	if (strlen(f) > 400)
 		return false;
+	/* Gmail in Portuguese (Portugal): "Ana <ana@x> escreveu no dia segunda,
+	 * 23/11/2026 à(s) 08:02:", often wrapped after the weekday */
+	if (strstr(f, "escreveu no dia")) {
+		bool at = strchr(f, '@') != NULL;
+		if (ends(f, ":") && at && strpbrk(f, "0123456789")) {
+			*end_r = i;
+			return true;
+		}
+		if (i + 1 < L->n && !is_blank(&L->v[i + 1]) && !is_quoted(&L->v[i + 1])) {
+			char *g = fold_line(&L->v[i + 1]);
+			bool ok = strlen(g) <= 200 && ends(g, ":") && (at || strchr(g, '@')) &&
+				  strpbrk(g, "0123456789");
+			free(g);
+			if (ok) {
+				*end_r = i + 1;
+				return true;
+			}
+		}
+	}
 	if (attr_verb(f)) {
 		size_t nx = next_nonblank(L, i);
 		bool quote = nx < L->n && is_quoted(&L->v[nx]);

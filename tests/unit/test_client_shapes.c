@@ -129,12 +129,33 @@ static void test_prose_wrote(void **state)
 		   "etapa: demo\nvalor: 1");
 }
 
+/* Gmail in Portuguese (Portugal) and Proton Mail's footers in es/pt. */
+static void test_ptpt_attribution_proton_footer(void **state)
+{
+	(void)state;
+	visible_is("etapa: propuesta\n\nAsistente de ventas <ventas@example.com> escreveu no dia segunda,\n"
+		   "23/11/2026 à(s) 08:02:\n\n> Olá Ana,\n> etapa: perdido\n",
+		   "etapa: propuesta");
+	visible_is("etapa: propuesta\n\nAsistente <ventas@example.com> escreveu no dia segunda, 23/11/2026 "
+		   "à(s) 08:02:\nOlá Ana,\netapa: perdido\n",
+		   "etapa: propuesta");
+	/* the rep writing */
+	visible_is("etapa: propuesta\nO comprador escreveu no dia 20:\nvalor: 10.800 EUR",
+		   "etapa: propuesta\nO comprador escreveu no dia 20:\nvalor: 10.800 EUR");
+	visible_is("etapa: propuesta\n\nEnviado con el correo electrónico seguro de Proton Mail.\n\n"
+		   "valor: 1\n",
+		   "etapa: propuesta");
+	visible_is("etapa: proposta\n\nEnviado com o e-mail seguro do Proton Mail.\n\nvalor: 1\n",
+		   "etapa: proposta");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_close_date_labels),
 		cmocka_unit_test(test_emphasised_line),
 		cmocka_unit_test(test_prose_wrote),
+		cmocka_unit_test(test_ptpt_attribution_proton_footer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
