@@ -152,6 +152,50 @@ static bool is_sent_from(const char *f)
 	return false;
 }
 
+/* A legal or environmental notice that a signature without "-- " ends
+ * with (Outlook never writes one, Gmail can be told not to): "NOTA: Este
+ * mensaje y sus anexos son confidenciales…", "Nota: Antes de imprimir este
+ * correo, piense en el medio ambiente", "Note: This email and any
+ * attachments are confidential…".  A label ("nota", "note", "aviso de
+ * confidencialidad", …) and a colon, then two of the phrases such notices
+ * are made of, on the line or on the next (a wrapped one); it is not a
+ * `note:` command.  f is line i folded. */
+static bool is_disclaimer(const struct lines *L, size_t i, const char *f)
+{
+	static const char *const labels[] = {
+		"nota", "note", "notice", "aviso", "advertencia", "disclaimer", "importante", "important",
+		"legal", "confidencial", "confidential", NULL,
+	};
+	static const char *const phrases[] = {
+		"confidencial", "confidential", "destinatario", "intended recipient", "addressee", "privileged",
+		"privilegiad", "antes de imprimir", "medio ambiente", "meio ambiente", "before printing",
+		"the environment", "prohibid", "proibid", "unauthori", "no autorizad", "nao autorizad",
+		"este mensaje", "este correo", "este e-mail", "este email", "este mail", "esta mensagem",
+		"this email", "this e-mail", "this message", "anexos", "adjuntos", "attachments", NULL,
+	};
+	while (*f == '*' || *f == '_' || *f == ' ')
+		f++;
+	const char *colon = strchr(f, ':');
+	if (!colon || colon - f > 40)
+		return false;
+	bool label = false;
+	for (const char *const *l = labels; *l && !label; l++) {
+		size_t n = strlen(*l);
+		label = !strncmp(f, *l, n) && (f[n] == ' ' || f[n] == ':' || f[n] == '*');
+	}
+	if (!label)
+		return false;
+	char *next = NULL;
+	if (i + 1 < L->n && !is_blank(&L->v[i + 1]) && !is_quoted(&L->v[i + 1]))
+		next = fold_line(&L->v[i + 1]);
+	int clues = 0;
+	for (const char *const *p = phrases; *p; p++)
+		if (strstr(f, *p) || (next && strstr(next, *p)))
+			clues++;
+	free(next);
+	return clues >= 2;
+}
+
 /* "---------- Forwarded message ---------", "-----Original Message-----",
  * "Begin forwarded message:", … */
 static bool is_marker(const char *f)
@@ -466,7 +510,7 @@ char *reply_visible(const char *text)
 		size_t end;
 		bool prev;
 		if (is_signature(f) || is_sent_from(f) || is_marker(f) || dashed_attribution(f) ||
-		    header_block_at(&L, i))
+		    header_block_at(&L, i) || is_disclaimer(&L, i, f))
 			cut = true;
 		else if (is_underscores(f)) {
 			size_t j = next_nonblank(&L, i);

@@ -149,6 +149,41 @@ static void test_ptpt_attribution_proton_footer(void **state)
 		   "etapa: proposta");
 }
 
+/* A signature without "-- " ending with a legal or environmental notice
+ * labelled "Nota:"/"Note:": not a note command, and where the signature is
+ * cut. */
+static void test_disclaimer_notes(void **state)
+{
+	(void)state;
+	visible_is("etapa: propuesta\n\nSaludos cordiales,\nAna López\nEjecutiva de Ventas\n\n"
+		   "NOTA: Este mensaje y sus anexos son confidenciales y para uso exclusivo del destinatario.\n"
+		   "AVISO DE CONFIDENCIALIDAD: La información contenida en este correo es privada.\n",
+		   "etapa: propuesta\n\nSaludos cordiales,\nAna López\nEjecutiva de Ventas");
+	visible_is("etapa: propuesta\n\nSaludos,\nAna\nNota: Antes de imprimir este correo, piense en el "
+		   "medio ambiente.\n",
+		   "etapa: propuesta\n\nSaludos,\nAna");
+	visible_is("etapa: proposta\n\nLuís\nNota: Esta mensagem e os seus anexos são confidenciais.\n",
+		   "etapa: proposta\n\nLuís");
+	visible_is("stage: proposal\n\nBob\nNote: This email and any attachments are confidential and\n"
+		   "intended solely for the addressee.\n",
+		   "stage: proposal\n\nBob");
+	visible_is("etapa: propuesta\n\nNota legal: este mensaje es confidencial.\n", "etapa: propuesta");
+	/* the rep's notes stay */
+	static const char *const notes[] = {
+		"nota: el cliente quiere que la propuesta sea confidencial",
+		"nota: este correo lo reenvío a compras",
+		"Note: this email confirms the call on Monday",
+		"nota: el cliente pidió revisar los anexos del contrato",
+	};
+	for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++) {
+		visible_is(notes[i], notes[i]);
+		struct command_list l;
+		parse_n(&l, notes[i], 1);
+		assert_int_equal(l.v[0].kind, CMD_NOTE);
+		commands_free(&l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +191,7 @@ int main(void)
 		cmocka_unit_test(test_emphasised_line),
 		cmocka_unit_test(test_prose_wrote),
 		cmocka_unit_test(test_ptpt_attribution_proton_footer),
+		cmocka_unit_test(test_disclaimer_notes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
