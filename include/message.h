@@ -121,7 +121,8 @@ const char *message_header_next(const struct message *msg, const char *name, siz
 /* Helpers exposed for other modules and tests. */
 /* HTML (UTF-8) -> readable text: block elements become line breaks, <br> a
  * newline, lists "- ", blockquote lines prefixed "> ", scripts/styles
- * dropped, entities decoded.  Returns malloc'd UTF-8. */
+ * dropped, entities decoded; a "-- " line before the writer's signature that
+ * Gmail or Outlook marks.  Returns malloc'd UTF-8. */
 char *html_to_text(const char *html, size_t len);
 /* Undo format=flowed (RFC 3676): soft line breaks (trailing space) joined,
  * space-stuffing removed, delsp honoured.  Returns malloc'd. */

@@ -1024,6 +1024,7 @@ struct h2t {
 	int nl;      /* newlines emitted since the last content */
 	size_t col;  /* content bytes on the current line */
 	bool space, started, orig_done;
+	bool sig_done;  /* the "-- " line before the writer's signature is out */
 	bool half_nbsp; /* the last text piece ended in 0xC2, not yet written */
 	bool stopped;   /* where libxml2's tree builder stopped: ignore the rest */
 	htmlParserCtxtPtr ctxt;
@@ -1319,6 +1320,13 @@ static bool h_is_outlook_sep(const xmlChar **atts)
 	       attr_contains(atts, "style", "border-top:solid#b5c4df", true);
 }
 
+/* The signature a client inserts, marked in its HTML: Gmail's <div
+ * class="gmail_signature">, (new) Outlook's <div id="Signature">. */
+static bool h_is_signature(const xmlChar **atts)
+{
+	return attr_is(atts, "id", "Signature") || attr_contains(atts, "class", "gmail_signature", false);
+}
+
 /* The line breaks around a paragraph or heading, on the way in and out;
  * in_p: the parent element is a "p". */
 static int h_para(bool is_p, bool in_p, const xmlChar **atts)
@@ -1340,6 +1348,15 @@ static int h_enter(struct h2t *h, enum h_kind kind, bool is_p, bool in_p, const 
 		h->orig_done = true;
 		h_block(h, 1);
 		h_put(h, "-----Original Message-----", 26);
+		h_block(h, 1);
+	}
+	/* the writer's signature (not one in a quoted message) starts with the
+	 * "-- " line the reply stripper cuts at, as in a plain text part: a
+	 * "Nota: …" in it is no note command */
+	if (!h->sig_done && h->quote == 0 && h_is_signature(atts)) {
+		h->sig_done = true;
+		h_block(h, 1);
+		h_put(h, "-- ", 3);
 		h_block(h, 1);
 	}
 	int lines = 0;

@@ -184,6 +184,41 @@ static void test_disclaimer_notes(void **state)
 	}
 }
 
+/* What a client marks as the writer's signature in its HTML starts with a
+ * "-- " line: Gmail's gmail_signature, new Outlook's id="Signature".  Not
+ * one inside a quote. */
+static void test_html_signature(void **state)
+{
+	(void)state;
+	static const char *const html[] = {
+		"<div dir=\"ltr\"><div>etapa: propuesta</div><div><br></div><div>Saludos,</div><div>"
+		"<div dir=\"ltr\" class=\"gmail_signature\" data-smartmail=\"gmail_signature\"><div dir=\"ltr\">"
+		"Ana López<div>Nota: Antes de imprimir este correo, piense en el medio ambiente.</div></div></div>"
+		"</div></div>",
+		"<div class=\"elementToProof\">etapa: propuesta</div><div class=\"elementToProof\"><br></div>"
+		"<div id=\"Signature\" class=\"elementToProof\"><p style=\"margin:0\">Saludos,</p>"
+		"<p style=\"margin:0\">Nota: quieren demo</p></div>",
+	};
+	for (size_t i = 0; i < sizeof html / sizeof html[0]; i++) {
+		char *t = html_to_text(html[i], strlen(html[i]));
+		char *v = reply_visible(t);
+		if (strncmp(v, "etapa: propuesta", 16) || strstr(v, "Nota"))
+			print_error("---- text\n%s\n---- visible\n%s\n", t, v);
+		assert_null(strstr(v, "Nota"));
+		assert_int_equal(strncmp(v, "etapa: propuesta", 16), 0);
+		free(v);
+		free(t);
+	}
+	/* a signature in the quoted message: the new text keeps its lines */
+	const char *q = "<div>etapa: propuesta</div><blockquote><div class=\"gmail_signature\">Cliente</div>"
+			"</blockquote><div>valor: 1</div><div class=\"gmail_signature\">Ana</div>";
+	char *t = html_to_text(q, strlen(q));
+	char *v = reply_visible(t);
+	assert_string_equal(v, "etapa: propuesta\nvalor: 1");
+	free(v);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_prose_wrote),
 		cmocka_unit_test(test_ptpt_attribution_proton_footer),
 		cmocka_unit_test(test_disclaimer_notes),
+		cmocka_unit_test(test_html_signature),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
