@@ -63,6 +63,9 @@ struct message {
 	char *text;              /* best text of the message: text/plain preferred,
 	                            else HTML converted to text; "" when none */
 	bool text_from_html;     /* text came from an HTML part */
+	bool text_wrapped;       /* text came from text/plain parts none of them
+	                            format=flowed: its long lines may have been
+	                            wrapped by the client (Gmail's at 78 columns) */
 	char *visible;           /* not set by message_parse(): room for the
 	                            reply's new text (reply_visible() of text)
 	                            when the caller works it out early; freed by

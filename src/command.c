@@ -1409,7 +1409,153 @@ static char *drop_emphasis(const char *p, size_t *len)
 	return xstrndup(in, n);
 }
 
+/* ------------------------------------------------------- wrapped lines */
+
+/* Gmail hard-wraps the text/plain alternative of what the rep wrote (not
+ * format=flowed) at 78 columns: a long note's or task's end goes onto the
+ * next line ("tarea: Enviar la propuesta revisada … al área de" /
+ * "compras @ viernes").  A line the client wrapped was long, and the first
+ * word of the next line would not have fitted on it. */
+#define WRAP_COLUMNS 78
+#define WRAP_MIN 60
+
+/* Characters of UTF-8 text. */
+static size_t u8_chars(const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			k++;
+	return k;
+}
+
+/* Keywords whose value is free text, where a wrapped end is part of it. */
+static bool free_text_kind(int kind)
+{
+	return kind == CMD_NOTE || kind == CMD_TASK || kind == CMD_WON || kind == CMD_LOST || kind == CMD_DEAL;
+}
+
+/* "Saludos,", "Gracias!", "Best regards", "Um abraço": the rep's own line
+ * after a long one, not its end. */
+static bool sign_off(const char *q, size_t n)
+{
+	static const char *const words[] = {
+		"saludos", "un saludo", "gracias", "muchas gracias", "mil gracias", "thanks", "thank you",
+		"regards", "best", "kind regards", "cheers", "obrigado", "obrigada", "abraco", "abracos",
+		"um abraco", "un abrazo", "abrazo", "abrazos", "atentamente", "cordialmente", "atenciosamente",
+		"att", "besos", "beijos", "bjs", "slds", "sds", NULL,
+	};
+	if (n > 40)
+		return false;
+	char small[41];
+	memcpy(small, q, n);
+	small[n] = '\0';
+	char *f = text_fold(small);
+	size_t fl = strlen(f), nw = 1;
+	while (fl && strchr(",.!;:", f[fl - 1]))
+		f[--fl] = '\0';
+	for (size_t i = 0; i < fl; i++)
+		if (f[i] == ' ')
+			nw++;
+	bool hit = false;
+	for (const char *const *w = words; *w && !hit && nw <= 3; w++) {
+		size_t wl = strlen(*w);
+		hit = !strncmp(f, *w, wl) && (f[wl] == '\0' || f[wl] == ' ' || f[wl] == ',');
+	}
+	free(f);
+	return hit;
+}
+
+/* Is line [q, q + n) the wrapped end of a line of prev_chars characters?
+ * Not when it is blank, indented, a list item, a sign-off, a command or a
+ * "Label: value" line; md is clobbered. */
+static bool wrapped_end(const pcre2_code *re, pcre2_match_data *md, size_t prev_chars, const char *q, size_t n)
+{
+	if (prev_chars < WRAP_MIN || !n || q[0] == ' ' || q[0] == '\t' || q[0] == '>')
+		return false;
+	size_t w = 0;
+	while (w < n && q[w] != ' ' && q[w] != '\t')
+		w++;
+	if (prev_chars + 1 + u8_chars(q, w) <= WRAP_COLUMNS)
+		return false;   /* it would have fitted: the rep broke the line */
+	if (strchr("-*+", q[0]) && w == 1)
+		return false;   /* "- item" */
+	if (!strncmp(q, "\xE2\x80\xA2", 3) || (q[0] >= '0' && q[0] <= '9' && w <= 3 &&
+						    (q[w - 1] == '.' || q[w - 1] == ')')))
+		return false;   /* "• item", "2. item" */
+	if (sign_off(q, n))
+		return false;
+	int rc = pcre2_match(re, (PCRE2_SPTR)q, n, 0, 0, md, NULL);
+	if (rc > 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		bool has_sep = rc > 4 && ov[8] != PCRE2_UNSET;
+		int kind = keyword_kind(q + ov[6], ov[7] - ov[6]);
+		if (has_sep || (kind >= 0 && (kind == CMD_HELP || kind == CMD_UNDO || kind == CMD_HISTORY ||
+					      kind == CMD_LIST || kind == CMD_WON || kind == CMD_LOST)))
+			return false;
+	}
+	return true;
+}
+
+/* The wrapped ends of c's line (raw_chars characters long) in the lines
+ * from *next on, joined to its line and value with a space: *next and
+ * *line_no move past them.  Kept only when the value reads as well joined as
+ * alone ("tarea: … @ viernes" then a line of prose stays as it is). */
+static void join_wrapped(const pcre2_code *re, pcre2_match_data *md, struct command *c, size_t raw_chars,
+			 const char **next, int *line_no, const char *today)
+{
+	const char *q = *next;
+	size_t prev = raw_chars;
+	int lines = 0;
+	struct buf add;
+	buf_init(&add);
+	while (*q) {
+		const char *eol = strchr(q, '\n');
+		size_t n = eol ? (size_t)(eol - q) : strlen(q);
+		size_t m = n;
+		while (m && (q[m - 1] == '\r' || q[m - 1] == ' ' || q[m - 1] == '\t'))
+			m--;
+		if (!wrapped_end(re, md, prev, q, m))
+			break;
+		buf_addc(&add, ' ');
+		buf_add(&add, q, m);
+		prev = u8_chars(q, m);
+		lines++;
+		q = eol ? eol + 1 : q + n;
+	}
+	if (!lines) {
+		buf_release(&add);
+		read_value(c, today);
+		return;
+	}
+	struct command j = *c;
+	j.line = xasprintf("%s%s", c->line, add.s);
+	j.value = c->value[0] ? xasprintf("%s%s", c->value, add.s) : text_trim(xstrdup(add.s));
+	buf_release(&add);
+	read_value(&j, today);
+	struct command alone = *c;
+	alone.line = xstrdup(c->line);
+	alone.value = xstrdup(c->value);
+	read_value(&alone, today);
+	struct command *keep = j.error && !alone.error ? &alone : &j, *drop = keep == &j ? &alone : &j;
+	free(drop->line);
+	free(drop->value);
+	free(drop->text);
+	free(c->line);
+	free(c->value);
+	*c = *keep;
+	if (keep == &j) {
+		*next = q;
+		*line_no += lines;
+	}
+}
+
 void commands_parse(const char *visible, const char *today, struct command_list *out)
+{
+	commands_parse_wrapped(visible, today, false, out);
+}
+
+void commands_parse_wrapped(const char *visible, const char *today, bool wrapped, struct command_list *out)
 {
 	out->v = NULL;
 	out->n = 0;
@@ -1437,6 +1583,7 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 		line_no++;
 		if (len && p[len - 1] == '\r')
 			len--;
+		size_t raw_chars = wrapped ? u8_chars(p, len) : 0;
 		/* invisible characters pasted with a line (chat apps, web pages)
 		 * are not part of what the rep sees: match without them */
 		char *clean = drop_invisible(p, &len);
@@ -1468,7 +1615,10 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 					c.deal_tag = strtol(p + ov[2], NULL, 10);
 				else if (rc > 2 && ov[4] != PCRE2_UNSET)
 					c.deal_tag = strtol(p + ov[4], NULL, 10);
-				read_value(&c, today);
+				if (wrapped && has_sep && free_text_kind(kind))
+					join_wrapped(re, md, &c, raw_chars, &next, &line_no, today);
+				else
+					read_value(&c, today);
 				add_command(out, &cap, &c);
 			} else if (kind < 0 && has_sep && rc > 5 && ov[10] != PCRE2_UNSET && ov[10] < len) {
 				const char *kw = keyword_near(p + ov[6], ov[7] - ov[6]);

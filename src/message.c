@@ -2160,6 +2160,7 @@ out:
 
 struct walk {
 	struct message *msg;
+	bool flowed;   /* a text/plain part read was format=flowed */
 };
 
 /* lower-case "type/subtype" of a part */
@@ -2508,6 +2509,7 @@ static char *leaf_text(struct walk *w, const struct mailmime *m, bool *html)
 	crlf_to_lf(u);
 	const char *fmt = mime_param(m, "format");
 	if (fmt && !strcasecmp(fmt, "flowed")) {
+		w->flowed = true;
 		const char *ds = mime_param(m, "delsp");
 		char *f = flowed_unwrap(u, ds && !strcasecmp(ds, "yes"));
 		free(u);
@@ -3080,7 +3082,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	msg->truncated = truncated;
 	fill_headers(msg, &f);
 
-	struct walk w = {msg};
+	struct walk w = {msg, false};
 	const struct mailmime *body = mime->mm_type == MAILMIME_MESSAGE ? mime->mm_data.mm_message.mm_msg_mime : mime;
 	bool html = false;
 	char *text = body ? pick_text(&w, body, &html, 0) : NULL;
@@ -3097,6 +3099,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	}
 	msg->text = text ? text : xstrdup("");
 	msg->text_from_html = text && html;
+	msg->text_wrapped = text && !html && !w.flowed;
 	walk_tree(&w, mime, false, 0);
 	if (!msg->fwd_from.email)
 		msg->fwd_from.email = xstrdup("");

@@ -219,6 +219,127 @@ static void test_html_signature(void **state)
 	free(t);
 }
 
+static void parse_wrapped_n(struct command_list *l, const char *text, bool wrapped, size_t n)
+{
+	commands_parse_wrapped(text, TODAY, wrapped, l);
+	if (l->n != n)
+		print_error("\"%s\": %zu commands, want %zu\n", text, l->n, n);
+	assert_int_equal(l->n, n);
+}
+
+/* Gmail's text/plain alternative is hard-wrapped at 78 columns: a long
+ * note's or task's end is on the next line(s). */
+static void test_wrapped_free_text(void **state)
+{
+	(void)state;
+	const char *gmail = "nota: El cliente pidió revisar los términos de pago antes de firmar el\n"
+			    "contrato en enero\n"
+			    "tarea: Enviar la propuesta revisada con el descuento del 10% al área de\n"
+			    "compras @ viernes\n"
+			    "etapa: negociación\n";
+	struct command_list l;
+	parse_wrapped_n(&l, gmail, true, 3);
+	assert_int_equal(l.v[0].kind, CMD_NOTE);
+	assert_string_equal(l.v[0].text,
+			    "El cliente pidió revisar los términos de pago antes de firmar el contrato en enero");
+	assert_int_equal(l.v[0].line_no, 1);
+	assert_int_equal(l.v[1].kind, CMD_TASK);
+	assert_int_equal(l.v[1].error, CMDERR_NONE);
+	assert_string_equal(l.v[1].text, "Enviar la propuesta revisada con el descuento del 10% al área de compras");
+	assert_string_equal(l.v[1].date, "2026-11-27");
+	assert_int_equal(l.v[1].line_no, 3);
+	assert_int_equal(l.v[2].kind, CMD_STAGE);
+	assert_int_equal(l.v[2].line_no, 5);
+	commands_free(&l);
+	/* not for a format=flowed or HTML text: the rep broke those lines */
+	parse_wrapped_n(&l, gmail, false, 3);
+	assert_string_equal(l.v[0].text, "El cliente pidió revisar los términos de pago antes de firmar el");
+	assert_string_equal(l.v[1].date, "");
+	commands_free(&l);
+	/* wrapped twice; a lost reason */
+	parse_wrapped_n(&l,
+			"perdido: El cliente eligió a la competencia porque ofrecía soporte local en\n"
+			"Monterrey y un precio un 15% menor en la licencia anual, según nos dijo el\n"
+			"director de compras\n\nSaludos,\nAna",
+			true, 1);
+	assert_string_equal(l.v[0].text, "El cliente eligió a la competencia porque ofrecía soporte local en "
+					 "Monterrey y un precio un 15% menor en la licencia anual, según nos dijo el "
+					 "director de compras");
+	commands_free(&l);
+	/* lines the rep broke: a short line, a word that would have fitted, a
+	 * command, a label, a list item, a sign-off, an indented line */
+	static const char *const broken[] = {
+		"nota: Quieren demo\nantes de fin de mes",
+		"nota: El cliente pidió revisar los términos de pago antes de firmar\nel contrato",
+		"nota: El cliente pidió revisar los términos de pago antes de firmar el\nvalor: 15.000 EUR",
+		"nota: El cliente pidió revisar los términos de pago antes de firmar el\nTeléfono: 555 1234",
+		"nota: El cliente pidió revisar los términos de pago antes de firmar el\n- contrato en enero",
+		"nota: El cliente pidió revisar los términos de pago antes de firmar el\nSaludos cordiales,",
+		"nota: El cliente pidió revisar los términos de pago antes de firmar el\n  contrato en enero",
+		"nota: El cliente pidió revisar los términos de pago antes de firmar el\nDeshacer",
+	};
+	for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+		commands_parse_wrapped(broken[i], TODAY, true, &l);
+		assert_true(l.n >= 1);
+		const char *nl = strchr(broken[i], '\n');
+		if (strlen(l.v[0].line) != (size_t)(nl - broken[i]))
+			print_error("\"%s\": joined to \"%s\"\n", broken[i], l.v[0].line);
+		assert_int_equal(strlen(l.v[0].line), (size_t)(nl - broken[i]));
+		commands_free(&l);
+	}
+	/* a task whose date is on its line, then the rep's prose: kept alone */
+	parse_wrapped_n(&l,
+			"tarea: Enviar la propuesta revisada con el descuento al área @ viernes\n"
+			"Seguimiento de la reunión con el director",
+			true, 1);
+	assert_int_equal(l.v[0].error, CMDERR_NONE);
+	assert_string_equal(l.v[0].date, "2026-11-27");
+	commands_free(&l);
+	/* values that are not free text are not joined */
+	parse_wrapped_n(&l,
+			"etapa: propuesta enviada al cliente después de la reunión del lunes\n"
+			"posteriormente con el director",
+			true, 1);
+	assert_string_equal(l.v[0].value, "propuesta enviada al cliente después de la reunión del lunes");
+	commands_free(&l);
+	/* the same line as a note is joined (the test above is not vacuous) */
+	parse_wrapped_n(&l,
+			"nota: propuesta enviada al cliente después de la reunión del lunes\n"
+			"posteriormente con el director",
+			true, 1);
+	assert_string_equal(l.v[0].text, "propuesta enviada al cliente después de la reunión del lunes "
+					 "posteriormente con el director");
+	commands_free(&l);
+}
+
+/* Which texts may be hard-wrapped: a text/plain part that is not
+ * format=flowed (Gmail's), not a flowed one (Thunderbird, Apple Mail), not
+ * HTML. */
+static void test_text_wrapped(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *ct;
+		bool wrapped;
+	} t[] = {
+		{"text/plain; charset=UTF-8", true},
+		{"text/plain; charset=UTF-8; format=flowed", false},
+		{"text/plain; charset=UTF-8; format=flowed; delsp=yes", false},
+		{"text/html; charset=UTF-8", false},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		char raw[512];
+		snprintf(raw, sizeof raw,
+			 "From: Ana <ana@example.com>\r\nTo: ventas@example.com\r\nSubject: x\r\n"
+			 "MIME-Version: 1.0\r\nContent-Type: %s\r\n\r\nnota: hola\r\n",
+			 t[i].ct);
+		struct message *m = NULL;
+		assert_int_equal(message_parse(raw, strlen(raw), NULL, &m, NULL), MESSAGE_OK);
+		assert_int_equal(m->text_wrapped, t[i].wrapped);
+		message_free(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -228,6 +349,8 @@ int main(void)
 		cmocka_unit_test(test_ptpt_attribution_proton_footer),
 		cmocka_unit_test(test_disclaimer_notes),
 		cmocka_unit_test(test_html_signature),
+		cmocka_unit_test(test_wrapped_free_text),
+		cmocka_unit_test(test_text_wrapped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
