@@ -158,8 +158,8 @@ static bool is_sent_from(const char *f)
  * correo, piense en el medio ambiente", "Note: This email and any
  * attachments are confidential…".  A label ("nota", "note", "aviso de
  * confidencialidad", …) and a colon, then two of the phrases such notices
- * are made of, on the line or on the next (a wrapped one); it is not a
- * `note:` command.  f is line i folded. */
+ * are made of, on the line or one there and one on the next (a wrapped
+ * one); it is not a `note:` command.  f is line i folded. */
 static bool is_disclaimer(const struct lines *L, size_t i, const char *f)
 {
 	static const char *const labels[] = {
@@ -185,14 +185,19 @@ static bool is_disclaimer(const struct lines *L, size_t i, const char *f)
 	}
 	if (!label)
 		return false;
-	char *next = NULL;
-	if (i + 1 < L->n && !is_blank(&L->v[i + 1]) && !is_quoted(&L->v[i + 1]))
-		next = fold_line(&L->v[i + 1]);
 	int clues = 0;
 	for (const char *const *p = phrases; *p; p++)
-		if (strstr(f, *p) || (next && strstr(next, *p)))
+		if (strstr(f, *p))
 			clues++;
-	free(next);
+	if (clues == 1 && i + 1 < L->n && !is_blank(&L->v[i + 1]) && !is_quoted(&L->v[i + 1])) {
+		/* a notice wrapped after its first phrase; a note followed by a
+		 * notice of its own is not one */
+		char *next = fold_line(&L->v[i + 1]);
+		for (const char *const *p = phrases; *p; p++)
+			if (!strstr(f, *p) && strstr(next, *p))
+				clues++;
+		free(next);
+	}
 	return clues >= 2;
 }
 
@@ -390,32 +395,37 @@ static bool dashed_attribution(const char *f)
 	return verb && (attr_intro(inner) || has_digit_or_at(inner));
 }
 
-/* An address or a time ("10:12") on the line before line i, which the
- * line "… escribió:" was wrapped from ("Ana María Fernández de la Torre
- * <ana@x>\nescribió:"). */
-static bool clue_before(const struct lines *L, size_t i)
+/* An address on the line before line i (f folded), which a short line "…
+ * escribió:" was wrapped from ("Ana María Fernández de la Torre <ana@x>" /
+ * "escribió:").  Not a "label: value" line (a rep's "compartir: bob@x"). */
+static bool clue_before(const struct lines *L, size_t i, const char *f)
 {
-	if (i == 0 || is_blank(&L->v[i - 1]) || is_quoted(&L->v[i - 1]) || L->v[i - 1].n > 400)
+	int words = 0;
+	for (const char *p = f; *p; p++)
+		if (*p != ' ' && (p == f || p[-1] == ' '))
+			words++;
+	if (words > 4 || i == 0 || is_blank(&L->v[i - 1]) || is_quoted(&L->v[i - 1]) || L->v[i - 1].n > 400)
 		return false;
 	const struct line *l = &L->v[i - 1];
+	bool addr = false;
 	for (size_t k = 0; k < l->n; k++) {
 		char c = l->s[k];
 		if (c == '@' || c == '<')
-			return true;
-		if (c == ':' && k > 0 && k + 2 < l->n && l->s[k - 1] >= '0' && l->s[k - 1] <= '9' &&
-		    l->s[k + 1] >= '0' && l->s[k + 1] <= '9' && l->s[k + 2] >= '0' && l->s[k + 2] <= '9')
-			return true;
+			addr = true;
+		if (c == ':' && (k + 1 == l->n || hspace(l->s[k + 1])))
+			return false;
 	}
-	return false;
+	return addr;
 }
 
 /* An attribution starting at line i (folded f): returns its last line in
  * *end_r, and in *prev_r whether it started on the line before (which the
  * caller has kept already).  Handles attributions wrapped over up to three
  * lines.  A line ending "wrote:"/"escribió:" is one when a quote follows it,
- * or when it (or the line it was wrapped from) has a date, a time or an
- * address: "El gerente de compras me escribió:" and "On Monday the buyer
- * wrote:" are the rep writing, and what follows them is still the rep's. */
+ * when it has a date, a time or an address, or when it is short and the line
+ * it was wrapped from has an address: "El gerente de compras me escribió:"
+ * and "On Monday the buyer wrote:" are the rep writing, and what follows them
+ * is still the rep's. */
 static bool attribution_at(const struct lines *L, size_t i, const char *f, size_t *end_r, bool *prev_r)
 {
 	*prev_r = false;
@@ -447,7 +457,7 @@ static bool attribution_at(const struct lines *L, size_t i, const char *f, size_
 			*end_r = i;
 			return true;
 		}
-		if (clue_before(L, i)) {
+		if (clue_before(L, i, f)) {
 			*end_r = i;
 			*prev_r = true;
 			return true;
@@ -462,8 +472,13 @@ static bool attribution_at(const struct lines *L, size_t i, const char *f, size_
 			return false;
 		char *g = fold_line(&L->v[j]);
 		bool verb = strlen(g) <= 200 && attr_verb(g);
+		/* "El cliente me llamó el 23/11" / "El gerente me escribió:": a
+		 * line of its own, not the wrapped end of the one before */
+		bool own = attr_intro(g);
 		clue = clue || has_digit_or_at(g);
 		free(g);
+		if (own)
+			return false;
 		if (verb) {
 			if (!clue)
 				return false;

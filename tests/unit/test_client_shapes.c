@@ -124,6 +124,13 @@ static void test_prose_wrote(void **state)
 	visible_is("etapa: demo\n\nEl lun, 23 nov 2026 a las 10:12, Ana María Fernández de la\n"
 		   "Torre escribió:\n\nperdido: precio\n",
 		   "etapa: demo");
+	/* an address on the line before a sentence, or in a command */
+	visible_is("compartir: bob@example.com\nEl gerente me escribió:\n\"Si bajan un 10%\"\nvalor: 1",
+		   "compartir: bob@example.com\nEl gerente me escribió:\n\"Si bajan un 10%\"\nvalor: 1");
+	visible_is("Le escribí a compras@acme.mx ayer\nEl gerente de compras me escribió:\nvalor: 1",
+		   "Le escribí a compras@acme.mx ayer\nEl gerente de compras me escribió:\nvalor: 1");
+	visible_is("El cliente me llamó el 23/11\nEl gerente de compras me escribió:\nvalor: 1",
+		   "El cliente me llamó el 23/11\nEl gerente de compras me escribió:\nvalor: 1");
 	/* the rep's text quoted with '>' after a line without any of them */
 	visible_is("etapa: demo\nEl gerente me escribió:\n> Si bajan un 10% firmamos\nvalor: 1",
 		   "etapa: demo\nvalor: 1");
@@ -168,6 +175,9 @@ static void test_disclaimer_notes(void **state)
 		   "intended solely for the addressee.\n",
 		   "stage: proposal\n\nBob");
 	visible_is("etapa: propuesta\n\nNota legal: este mensaje es confidencial.\n", "etapa: propuesta");
+	/* a note, then a notice of its own without a label */
+	visible_is("nota: llamar al cliente el lunes\nEste mensaje es confidencial y para el destinatario.",
+		   "nota: llamar al cliente el lunes\nEste mensaje es confidencial y para el destinatario.");
 	/* the rep's notes stay */
 	static const char *const notes[] = {
 		"nota: el cliente quiere que la propuesta sea confidencial",
