@@ -63,6 +63,9 @@ struct message {
 	char *text;              /* best text of the message: text/plain preferred,
 	                            else HTML converted to text; "" when none */
 	bool text_from_html;     /* text came from an HTML part */
+	bool text_wrapped;       /* text came from text/plain parts none of them
+	                            format=flowed: its long lines may have been
+	                            wrapped by the client (Gmail's at 78 columns) */
 	char *visible;           /* not set by message_parse(): room for the
 	                            reply's new text (reply_visible() of text)
 	                            when the caller works it out early; freed by
@@ -121,7 +124,8 @@ const char *message_header_next(const struct message *msg, const char *name, siz
 /* Helpers exposed for other modules and tests. */
 /* HTML (UTF-8) -> readable text: block elements become line breaks, <br> a
  * newline, lists "- ", blockquote lines prefixed "> ", scripts/styles
- * dropped, entities decoded.  Returns malloc'd UTF-8. */
+ * dropped, entities decoded; a "-- " line before the writer's signature that
+ * Gmail or Outlook marks.  Returns malloc'd UTF-8. */
 char *html_to_text(const char *html, size_t len);
 /* Undo format=flowed (RFC 3676): soft line breaks (trailing space) joined,
  * space-stuffing removed, delsp honoured.  Returns malloc'd. */

@@ -50,6 +50,10 @@ static const struct {
 	{"value", CMD_VALUE}, {"valor", CMD_VALUE}, {"importe", CMD_VALUE},
 	{"amount", CMD_VALUE}, {"monto", CMD_VALUE},
 	{"close", CMD_CLOSE}, {"cierre", CMD_CLOSE}, {"fechamento", CMD_CLOSE}, {"fecha", CMD_CLOSE},
+	/* the labels of a form or a CRM, several words (line_pattern lists them) */
+	{"fecha de cierre", CMD_CLOSE}, {"fecha cierre", CMD_CLOSE}, {"data de fechamento", CMD_CLOSE},
+	{"data fechamento", CMD_CLOSE}, {"data de fecho", CMD_CLOSE}, {"close date", CMD_CLOSE},
+	{"closing date", CMD_CLOSE}, {"expected close date", CMD_CLOSE},
 	{"probability", CMD_PROBABILITY}, {"probabilidad", CMD_PROBABILITY},
 	{"probabilidade", CMD_PROBABILITY},
 	{"owner", CMD_OWNER}, {"asignar", CMD_OWNER}, {"responsable", CMD_OWNER},
@@ -69,14 +73,14 @@ static const struct {
 /* Kind of a keyword as written (p, n bytes), or -1. */
 static int keyword_kind(const char *p, size_t n)
 {
-	char small[32];
+	char small[48];
 	char *folded = NULL;
 	const char *key;
 	bool ascii = true;
 	if (n >= sizeof small)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)p[i] >= 0x80)
+	for (size_t i = 0; i < n; i++)   /* several words: text_fold() makes one space of their spaces */
+		if ((unsigned char)p[i] >= 0x80 || p[i] == ' ' || p[i] == '\t')
 			ascii = false;
 	if (ascii) {
 		for (size_t i = 0; i < n; i++)
@@ -1282,6 +1286,8 @@ static pcre2_code *line_re;
 static pthread_once_t line_re_once = PTHREAD_ONCE_INIT;
 
 /* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value.
+ * The keyword is one word, or one of the close date's labels of several
+ * words ("Fecha de cierre", "Data de fechamento", "Close date"), tried first.
  * A keyword alone on its line (help, undo, history, list, won, lost) may be
  * in quotes -- the confirmations say: reply "deshacer" -- and followed by
  * "por favor", "please", "obrigado", punctuation (! ? . …) and emoji
@@ -1297,7 +1303,8 @@ static const char line_pattern[] =
 	"(?:(?:#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])\\h*+)?+"
 	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+"
 	"(?:[\\x{00A1}\\x{00BF}](?=\\*{0,2}+[\\p{L}\\p{M}]{2,24}+\\*{0,2}+" LINE_CLOSE_QUOTE LINE_LONE_END "))?+"
-	"\\*{0,2}+([\\p{L}\\p{M}]{2,24}+)\\*{0,2}+" LINE_CLOSE_QUOTE
+	"\\*{0,2}+((?:fecha\\h++(?:de\\h++)?cierre|data\\h++(?:de\\h++)?(?:fechamento|fecho)|(?:expected\\h++)?clos(?:e|ing)\\h++date)(?=[\\h*:=\\x{FF1A}\"'\\x{00BB}\\x{201D}\\x{2019}])"
+	"|[\\p{L}\\p{M}]{2,24}+)\\*{0,2}+" LINE_CLOSE_QUOTE
 	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)"
 	"|" LINE_LONE_END ")";
 
@@ -1389,7 +1396,180 @@ static char *drop_invisible(const char *p, size_t *len)
 	return out;
 }
 
+/* A whole line in bold, italics or underline as a mail client writes it in
+ * plain text: Gmail's "*cierre: 15/12/2026*" (also "**…**"), Thunderbird's
+ * "_…_" and "/…/".  The line [p, p + *len) without the marks: a new string
+ * and its length, or NULL when it has none.  Marks of the same kind inside
+ * ("*nota:* muy *importante*") are emphasis of a part: the line is kept. */
+static char *drop_emphasis(const char *p, size_t *len)
+{
+	size_t a = 0, b = *len;
+	while (a < b && (p[a] == ' ' || p[a] == '\t'))
+		a++;
+	while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t'))
+		b--;
+	if (b - a < 4 || !strchr("*_/", p[a]) || p[b - 1] != p[a])
+		return NULL;
+	char m = p[a];
+	size_t k = m == '*' && p[a + 1] == '*' && p[b - 2] == '*' ? 2 : 1;
+	if (b - a < 2 * k + 2)
+		return NULL;
+	const char *in = p + a + k;
+	size_t n = b - a - 2 * k;
+	if (in[0] == ' ' || in[0] == '\t' || in[n - 1] == ' ' || in[n - 1] == '\t' ||
+	    (m != '/' && memchr(in, m, n)))
+		return NULL;
+	*len = n;
+	return xstrndup(in, n);
+}
+
+/* ------------------------------------------------------- wrapped lines */
+
+/* Gmail hard-wraps the text/plain alternative of what the rep wrote (not
+ * format=flowed) at 78 columns: a long note's or task's end goes onto the
+ * next line ("tarea: Enviar la propuesta revisada … al área de" /
+ * "compras @ viernes").  A line the client wrapped was long, and the first
+ * word of the next line would not have fitted on it. */
+#define WRAP_COLUMNS 78
+#define WRAP_MIN 60
+
+/* Characters of UTF-8 text. */
+static size_t u8_chars(const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			k++;
+	return k;
+}
+
+/* Keywords whose value is free text, where a wrapped end is part of it. */
+static bool free_text_kind(int kind)
+{
+	return kind == CMD_NOTE || kind == CMD_TASK || kind == CMD_WON || kind == CMD_LOST || kind == CMD_DEAL;
+}
+
+/* "Saludos,", "Gracias!", "Best regards", "Um abraço": the rep's own line
+ * after a long one, not its end. */
+static bool sign_off(const char *q, size_t n)
+{
+	static const char *const words[] = {
+		"saludos", "un saludo", "gracias", "muchas gracias", "mil gracias", "thanks", "thank you",
+		"regards", "best", "kind regards", "cheers", "obrigado", "obrigada", "abraco", "abracos",
+		"um abraco", "un abrazo", "abrazo", "abrazos", "atentamente", "cordialmente", "atenciosamente",
+		"att", "besos", "beijos", "bjs", "slds", "sds", NULL,
+	};
+	if (n > 40)
+		return false;
+	char small[41];
+	memcpy(small, q, n);
+	small[n] = '\0';
+	char *f = text_fold(small);
+	size_t fl = strlen(f), nw = 1;
+	while (fl && strchr(",.!;:", f[fl - 1]))
+		f[--fl] = '\0';
+	for (size_t i = 0; i < fl; i++)
+		if (f[i] == ' ')
+			nw++;
+	bool hit = false;
+	for (const char *const *w = words; *w && !hit && nw <= 3; w++) {
+		size_t wl = strlen(*w);
+		hit = !strncmp(f, *w, wl) && (f[wl] == '\0' || f[wl] == ' ' || f[wl] == ',');
+	}
+	free(f);
+	return hit;
+}
+
+/* Is line [q, q + n) the wrapped end of a line of prev_chars characters?
+ * Not when it is blank, indented, a list item, a sign-off, a command or a
+ * "Label: value" line; md is clobbered. */
+static bool wrapped_end(const pcre2_code *re, pcre2_match_data *md, size_t prev_chars, const char *q, size_t n)
+{
+	if (prev_chars < WRAP_MIN || !n || q[0] == ' ' || q[0] == '\t' || q[0] == '>')
+		return false;
+	size_t w = 0;
+	while (w < n && q[w] != ' ' && q[w] != '\t')
+		w++;
+	if (prev_chars + 1 + u8_chars(q, w) <= WRAP_COLUMNS)
+		return false;   /* it would have fitted: the rep broke the line */
+	if (strchr("-*+", q[0]) && w == 1)
+		return false;   /* "- item" */
+	if (!strncmp(q, "\xE2\x80\xA2", 3) || (q[0] >= '0' && q[0] <= '9' && w <= 3 &&
+						    (q[w - 1] == '.' || q[w - 1] == ')')))
+		return false;   /* "• item", "2. item" */
+	if (sign_off(q, n))
+		return false;
+	int rc = pcre2_match(re, (PCRE2_SPTR)q, n, 0, 0, md, NULL);
+	if (rc > 0) {
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+		bool has_sep = rc > 4 && ov[8] != PCRE2_UNSET;
+		int kind = keyword_kind(q + ov[6], ov[7] - ov[6]);
+		if (has_sep || (kind >= 0 && (kind == CMD_HELP || kind == CMD_UNDO || kind == CMD_HISTORY ||
+					      kind == CMD_LIST || kind == CMD_WON || kind == CMD_LOST)))
+			return false;
+	}
+	return true;
+}
+
+/* The wrapped ends of c's line (raw_chars characters long) in the lines
+ * from *next on, joined to its line and value with a space: *next and
+ * *line_no move past them.  Kept only when the value reads as well joined as
+ * alone ("tarea: … @ viernes" then a line of prose stays as it is). */
+static void join_wrapped(const pcre2_code *re, pcre2_match_data *md, struct command *c, size_t raw_chars,
+			 const char **next, int *line_no, const char *today)
+{
+	const char *q = *next;
+	size_t prev = raw_chars;
+	int lines = 0;
+	struct buf add;
+	buf_init(&add);
+	while (*q) {
+		const char *eol = strchr(q, '\n');
+		size_t n = eol ? (size_t)(eol - q) : strlen(q);
+		size_t m = n;
+		while (m && (q[m - 1] == '\r' || q[m - 1] == ' ' || q[m - 1] == '\t'))
+			m--;
+		if (!wrapped_end(re, md, prev, q, m))
+			break;
+		buf_addc(&add, ' ');
+		buf_add(&add, q, m);
+		prev = u8_chars(q, m);
+		lines++;
+		q = eol ? eol + 1 : q + n;
+	}
+	if (!lines) {
+		buf_release(&add);
+		read_value(c, today);
+		return;
+	}
+	struct command j = *c;
+	j.line = xasprintf("%s%s", c->line, add.s);
+	j.value = c->value[0] ? xasprintf("%s%s", c->value, add.s) : text_trim(xstrdup(add.s));
+	buf_release(&add);
+	read_value(&j, today);
+	struct command alone = *c;
+	alone.line = xstrdup(c->line);
+	alone.value = xstrdup(c->value);
+	read_value(&alone, today);
+	struct command *keep = j.error && !alone.error ? &alone : &j, *drop = keep == &j ? &alone : &j;
+	free(drop->line);
+	free(drop->value);
+	free(drop->text);
+	free(c->line);
+	free(c->value);
+	*c = *keep;
+	if (keep == &j) {
+		*next = q;
+		*line_no += lines;
+	}
+}
+
 void commands_parse(const char *visible, const char *today, struct command_list *out)
+{
+	commands_parse_wrapped(visible, today, false, out);
+}
+
+void commands_parse_wrapped(const char *visible, const char *today, bool wrapped, struct command_list *out)
 {
 	out->v = NULL;
 	out->n = 0;
@@ -1417,11 +1597,15 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 		line_no++;
 		if (len && p[len - 1] == '\r')
 			len--;
+		size_t raw_chars = wrapped ? u8_chars(p, len) : 0;
 		/* invisible characters pasted with a line (chat apps, web pages)
 		 * are not part of what the rep sees: match without them */
 		char *clean = drop_invisible(p, &len);
 		if (clean)
 			p = clean;
+		char *plain = drop_emphasis(p, &len);
+		if (plain)
+			p = plain;
 		atomic_fetch_add_explicit(&lines_matched, 1, memory_order_relaxed);
 		int rc = len >= 2 ? pcre2_match(re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
 		if (rc > 0) {
@@ -1445,7 +1629,10 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 					c.deal_tag = strtol(p + ov[2], NULL, 10);
 				else if (rc > 2 && ov[4] != PCRE2_UNSET)
 					c.deal_tag = strtol(p + ov[4], NULL, 10);
-				read_value(&c, today);
+				if (wrapped && has_sep && free_text_kind(kind))
+					join_wrapped(re, md, &c, raw_chars, &next, &line_no, today);
+				else
+					read_value(&c, today);
 				add_command(out, &cap, &c);
 			} else if (kind < 0 && has_sep && rc > 5 && ov[10] != PCRE2_UNSET && ov[10] < len) {
 				const char *kw = keyword_near(p + ov[6], ov[7] - ov[6]);
@@ -1458,6 +1645,7 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 				}
 			}
 		}
+		free(plain);
 		free(clean);
 		p = next;
 	}

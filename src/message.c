@@ -1028,6 +1028,7 @@ struct h2t {
 	int nl;      /* newlines emitted since the last content */
 	size_t col;  /* content bytes on the current line */
 	bool space, started, orig_done;
+	bool sig_done;  /* the "-- " line before the writer's signature is out */
 	bool half_nbsp; /* the last text piece ended in 0xC2, not yet written */
 	bool stopped;   /* where libxml2's tree builder stopped: ignore the rest */
 	htmlParserCtxtPtr ctxt;
@@ -1323,6 +1324,13 @@ static bool h_is_outlook_sep(const xmlChar **atts)
 	       attr_contains(atts, "style", "border-top:solid#b5c4df", true);
 }
 
+/* The signature a client inserts, marked in its HTML: Gmail's <div
+ * class="gmail_signature">, (new) Outlook's <div id="Signature">. */
+static bool h_is_signature(const xmlChar **atts)
+{
+	return attr_is(atts, "id", "Signature") || attr_contains(atts, "class", "gmail_signature", false);
+}
+
 /* The line breaks around a paragraph or heading, on the way in and out;
  * in_p: the parent element is a "p". */
 static int h_para(bool is_p, bool in_p, const xmlChar **atts)
@@ -1344,6 +1352,15 @@ static int h_enter(struct h2t *h, enum h_kind kind, bool is_p, bool in_p, const 
 		h->orig_done = true;
 		h_block(h, 1);
 		h_put(h, "-----Original Message-----", 26);
+		h_block(h, 1);
+	}
+	/* the writer's signature (not one in a quoted message) starts with the
+	 * "-- " line the reply stripper cuts at, as in a plain text part: a
+	 * "Nota: …" in it is no note command */
+	if (!h->sig_done && h->quote == 0 && h_is_signature(atts)) {
+		h->sig_done = true;
+		h_block(h, 1);
+		h_put(h, "-- ", 3);
 		h_block(h, 1);
 	}
 	int lines = 0;
@@ -2147,6 +2164,7 @@ out:
 
 struct walk {
 	struct message *msg;
+	bool flowed;   /* a text/plain part read was format=flowed */
 };
 
 /* lower-case "type/subtype" of a part */
@@ -2512,6 +2530,7 @@ static char *leaf_text(struct walk *w, const struct mailmime *m, bool *html)
 	crlf_to_lf(u);
 	const char *fmt = mime_param(m, "format");
 	if (fmt && !strcasecmp(fmt, "flowed")) {
+		w->flowed = true;
 		const char *ds = mime_param(m, "delsp");
 		char *f = flowed_unwrap(u, ds && !strcasecmp(ds, "yes"));
 		free(u);
@@ -3086,7 +3105,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	msg->truncated = truncated;
 	fill_headers(msg, &f);
 
-	struct walk w = {msg};
+	struct walk w = {msg, false};
 	const struct mailmime *body = mime->mm_type == MAILMIME_MESSAGE ? mime->mm_data.mm_message.mm_msg_mime : mime;
 	bool html = false;
 	char *text = body ? pick_text(&w, body, &html, 0) : NULL;
@@ -3103,6 +3122,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	}
 	msg->text = text ? text : xstrdup("");
 	msg->text_from_html = text && html;
+	msg->text_wrapped = text && !html && !w.flowed;
 	walk_tree(&w, mime, false, 0);
 	if (!msg->fwd_from.email)
 		msg->fwd_from.email = xstrdup("");

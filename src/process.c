@@ -1001,7 +1001,7 @@ static bool rep_with_commands(const struct config *cfg, const struct analysis *a
 	app_today(today);
 	char *vis = msg->visible ? NULL : reply_visible(msg->text ? msg->text : "");
 	struct command_list cl = {0};
-	commands_parse(msg->visible ? msg->visible : vis, today, &cl);
+	commands_parse_wrapped(msg->visible ? msg->visible : vis, today, msg->text_wrapped, &cl);
 	bool any = cl.n > 0;
 	commands_free(&cl);
 	free(vis);
@@ -1204,7 +1204,7 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->cmds = *msg->cmds;   /* parsed ahead: borrowed, msg outlives a */
 			a->cmds_borrowed = true;
 		} else
-			commands_parse(a->visible, today, &a->cmds);
+			commands_parse_wrapped(a->visible, today, msg->text_wrapped, &a->cmds);
 		for (size_t i = 0; i < a->cmds.n; i++) {
 			const struct command *c = &a->cmds.v[i];
 			if (c->kind != CMD_DEAL || c->error || c->deal_tag)
@@ -1677,7 +1677,7 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 		 * parses again if the day has changed by the time it runs) */
 		app_today(msg->cmds_today);
 		msg->cmds = xcalloc(1, sizeof *msg->cmds);
-		commands_parse(msg->visible, msg->cmds_today, msg->cmds);
+		commands_parse_wrapped(msg->visible, msg->cmds_today, msg->text_wrapped, msg->cmds);
 	}
 	return msg;
 }
@@ -1768,7 +1768,7 @@ int explain_message(struct app *app, const char *raw, size_t len, size_t total, 
 	if ((a.cls == C_UNKNOWN || a.cls == C_CONTACT) && !a.cmds.n) {
 		char today[11];
 		app_today(today);
-		commands_parse(a.visible, today, &foreign);
+		commands_parse_wrapped(a.visible, today, msg->text_wrapped, &foreign);
 		const struct rep *rep = config_rep_by_address(app->cfg, a.sender);
 		foreign_why = rep && a.note && strstr(a.note, "reply token")
 				      ? "the reply token names a deal this rep may not change (require_auth): no "

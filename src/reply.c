@@ -130,7 +130,9 @@ static bool is_sent_from(const char *f)
 		"enviado do email", "enviado do e-mail", "enviado do gmail", "enviado pelo ",
 		"envoye de mon ", "envoye depuis mon ", "envoye a partir de ", "envoye depuis outlook",
 		"telecharger outlook pour ", "sent with proton mail", "sent via superhuman", "sent via the samsung",
-		"enviado a partir do ", "enviado a partir de ", "enviado con proton mail", NULL,
+		"enviado a partir do ", "enviado a partir de ", "enviado con proton mail",
+		"enviado con el correo electronico seguro de proton", "enviado com o e-mail seguro do proton",
+		"enviado com o email seguro do proton", NULL,
 	};
 	if (strlen(f) > 80)
 		return false;
@@ -148,6 +150,55 @@ static bool is_sent_from(const char *f)
 		if (starts(f, *p))
 			return true;
 	return false;
+}
+
+/* A legal or environmental notice that a signature without "-- " ends
+ * with (Outlook never writes one, Gmail can be told not to): "NOTA: Este
+ * mensaje y sus anexos son confidenciales…", "Nota: Antes de imprimir este
+ * correo, piense en el medio ambiente", "Note: This email and any
+ * attachments are confidential…".  A label ("nota", "note", "aviso de
+ * confidencialidad", …) and a colon, then two of the phrases such notices
+ * are made of, on the line or one there and one on the next (a wrapped
+ * one); it is not a `note:` command.  f is line i folded. */
+static bool is_disclaimer(const struct lines *L, size_t i, const char *f)
+{
+	static const char *const labels[] = {
+		"nota", "note", "notice", "aviso", "advertencia", "disclaimer", "importante", "important",
+		"legal", "confidencial", "confidential", NULL,
+	};
+	static const char *const phrases[] = {
+		"confidencial", "confidential", "destinatario", "intended recipient", "addressee", "privileged",
+		"privilegiad", "antes de imprimir", "medio ambiente", "meio ambiente", "before printing",
+		"the environment", "prohibid", "proibid", "unauthori", "no autorizad", "nao autorizad",
+		"este mensaje", "este correo", "este e-mail", "este email", "este mail", "esta mensagem",
+		"this email", "this e-mail", "this message", "anexos", "adjuntos", "attachments", NULL,
+	};
+	while (*f == '*' || *f == '_' || *f == ' ')
+		f++;
+	const char *colon = strchr(f, ':');
+	if (!colon || colon - f > 40)
+		return false;
+	bool label = false;
+	for (const char *const *l = labels; *l && !label; l++) {
+		size_t n = strlen(*l);
+		label = !strncmp(f, *l, n) && (f[n] == ' ' || f[n] == ':' || f[n] == '*');
+	}
+	if (!label)
+		return false;
+	int clues = 0;
+	for (const char *const *p = phrases; *p; p++)
+		if (strstr(f, *p))
+			clues++;
+	if (clues == 1 && i + 1 < L->n && !is_blank(&L->v[i + 1]) && !is_quoted(&L->v[i + 1])) {
+		/* a notice wrapped after its first phrase; a note followed by a
+		 * notice of its own is not one */
+		char *next = fold_line(&L->v[i + 1]);
+		for (const char *const *p = phrases; *p; p++)
+			if (!strstr(f, *p) && strstr(next, *p))
+				clues++;
+		free(next);
+	}
+	return clues >= 2;
 }
 
 /* "---------- Forwarded message ---------", "-----Original Message-----",
@@ -344,16 +395,71 @@ static bool dashed_attribution(const char *f)
 	return verb && (attr_intro(inner) || has_digit_or_at(inner));
 }
 
-/* An attribution starting at line i (folded f): returns its last line in
- * *end_r.  Handles attributions wrapped over up to three lines. */
-static bool attribution_at(const struct lines *L, size_t i, const char *f, size_t *end_r)
+/* An address on the line before line i (f folded), which a short line "…
+ * escribió:" was wrapped from ("Ana María Fernández de la Torre <ana@x>" /
+ * "escribió:").  Not a "label: value" line (a rep's "compartir: bob@x"). */
+static bool clue_before(const struct lines *L, size_t i, const char *f)
 {
+	int words = 0;
+	for (const char *p = f; *p; p++)
+		if (*p != ' ' && (p == f || p[-1] == ' '))
+			words++;
+	if (words > 4 || i == 0 || is_blank(&L->v[i - 1]) || is_quoted(&L->v[i - 1]) || L->v[i - 1].n > 400)
+		return false;
+	const struct line *l = &L->v[i - 1];
+	bool addr = false;
+	for (size_t k = 0; k < l->n; k++) {
+		char c = l->s[k];
+		if (c == '@' || c == '<')
+			addr = true;
+		if (c == ':' && (k + 1 == l->n || hspace(l->s[k + 1])))
+			return false;
+	}
+	return addr;
+}
+
+/* An attribution starting at line i (folded f): returns its last line in
+ * *end_r, and in *prev_r whether it started on the line before (which the
+ * caller has kept already).  Handles attributions wrapped over up to three
+ * lines.  A line ending "wrote:"/"escribió:" is one when a quote follows it,
+ * when it has a date, a time or an address, or when it is short and the line
+ * it was wrapped from has an address: "El gerente de compras me escribió:"
+ * and "On Monday the buyer wrote:" are the rep writing, and what follows them
+ * is still the rep's. */
+static bool attribution_at(const struct lines *L, size_t i, const char *f, size_t *end_r, bool *prev_r)
+{
+	*prev_r = false;
 	if (strlen(f) > 400)
 		return false;
+	/* Gmail in Portuguese (Portugal): "Ana <ana@x> escreveu no dia segunda,
+	 * 23/11/2026 à(s) 08:02:", often wrapped after the weekday */
+	if (strstr(f, "escreveu no dia")) {
+		bool at = strchr(f, '@') != NULL;
+		if (ends(f, ":") && at && strpbrk(f, "0123456789")) {
+			*end_r = i;
+			return true;
+		}
+		if (i + 1 < L->n && !is_blank(&L->v[i + 1]) && !is_quoted(&L->v[i + 1])) {
+			char *g = fold_line(&L->v[i + 1]);
+			bool ok = strlen(g) <= 200 && ends(g, ":") && (at || strchr(g, '@')) &&
+				  strpbrk(g, "0123456789");
+			free(g);
+			if (ok) {
+				*end_r = i + 1;
+				return true;
+			}
+		}
+	}
 	if (attr_verb(f)) {
 		size_t nx = next_nonblank(L, i);
-		if (attr_intro(f) || has_digit_or_at(f) || (nx < L->n && is_quoted(&L->v[nx]))) {
+		bool quote = nx < L->n && is_quoted(&L->v[nx]);
+		if (has_digit_or_at(f) || strchr(f, '<') || quote) {
 			*end_r = i;
+			return true;
+		}
+		if (clue_before(L, i, f)) {
+			*end_r = i;
+			*prev_r = true;
 			return true;
 		}
 		return false;
@@ -366,8 +472,13 @@ static bool attribution_at(const struct lines *L, size_t i, const char *f, size_
 			return false;
 		char *g = fold_line(&L->v[j]);
 		bool verb = strlen(g) <= 200 && attr_verb(g);
+		/* "El cliente me llamó el 23/11" / "El gerente me escribió:": a
+		 * line of its own, not the wrapped end of the one before */
+		bool own = attr_intro(g);
 		clue = clue || has_digit_or_at(g);
 		free(g);
+		if (own)
+			return false;
 		if (verb) {
 			if (!clue)
 				return false;
@@ -412,13 +523,20 @@ char *reply_visible(const char *text)
 		char *f = fold_line(l);
 		bool cut = false;
 		size_t end;
+		bool prev;
 		if (is_signature(f) || is_sent_from(f) || is_marker(f) || dashed_attribution(f) ||
-		    header_block_at(&L, i))
+		    header_block_at(&L, i) || is_disclaimer(&L, i, f))
 			cut = true;
 		else if (is_underscores(f)) {
 			size_t j = next_nonblank(&L, i);
 			cut = j < L.n && header_block_at(&L, j);
-		} else if (attribution_at(&L, i, f, &end)) {
+		} else if (attribution_at(&L, i, f, &end, &prev)) {
+			if (prev && b.len) {   /* its first line, kept already, goes too */
+				b.len--;
+				while (b.len && b.s[b.len - 1] != '\n')
+					b.len--;
+				b.s[b.len] = '\0';
+			}
 			size_t nx = next_nonblank(&L, end);
 			if (nx < L.n && is_quoted(&L.v[nx]))
 				i = end; /* drop the attribution, keep scanning */
