@@ -1457,7 +1457,9 @@ static bool sign_off(const char *q, size_t n)
 		"saludos", "un saludo", "gracias", "muchas gracias", "mil gracias", "thanks", "thank you",
 		"regards", "best", "kind regards", "cheers", "obrigado", "obrigada", "abraco", "abracos",
 		"um abraco", "un abrazo", "abrazo", "abrazos", "atentamente", "cordialmente", "atenciosamente",
-		"att", "besos", "beijos", "bjs", "slds", "sds", NULL,
+		"att", "atte", "besos", "beijos", "bjs", "slds", "sds", "un cordial saludo", "cordial saludo",
+		"quedo atenta", "quedo atento", "quedo a la espera", "quedo a tu disposicion", "abs", "grato", "grata",
+		"best regards", "many thanks", "fico no aguardo", "fico a disposicao", NULL,
 	};
 	if (n > 40)
 		return false;
@@ -1499,6 +1501,14 @@ static bool wrapped_end(const pcre2_code *re, pcre2_match_data *md, size_t prev_
 		return false;   /* "• item", "2. item" */
 	if (sign_off(q, n))
 		return false;
+	/* a command in bold or underlined ("*¡Ganamos!*", "_cierre: 15/12_")
+	 * is a command: looked at without its marks */
+	while (n > 2 && (q[0] == '*' || q[0] == '_') && q[n - 1] == q[0]) {
+		q++;
+		n -= 2;
+	}
+	if (n >= 2 && ((unsigned char)q[0] == 0xC2 && ((unsigned char)q[1] == 0xA1 || (unsigned char)q[1] == 0xBF)))
+		return false;   /* "¡Ganamos!", "¿ayuda?": a line of its own */
 	int rc = pcre2_match(re, (PCRE2_SPTR)q, n, 0, 0, md, NULL);
 	if (rc > 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);

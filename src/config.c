@@ -1109,6 +1109,17 @@ static bool has_words(const char *padded, const char *phrase)
 static const char *reason_within(char **list, size_t n, const char *f)
 {
 	char *padded = word_padded(f);
+	/* "no fue por precio, fue por tiempos": a reason denied is not the
+	 * reason ("no hay presupuesto" is one: its "no" is the reason's own) */
+	static const char *const denied[] = {
+		" no fue ", " no por ", " no es ", " no era ", " nao foi ", " nao por ", " nao e ", " not because ",
+		" not for ", " not due ", " not the ", " wasn t ", " was not ", NULL,
+	};
+	for (const char *const *d = denied; *d; d++)
+		if (strstr(padded, *d)) {
+			free(padded);
+			return NULL;
+		}
 	const char *found = NULL;
 	bool two = false;
 	for (size_t i = 0; i < n && !two; i++) {

@@ -1770,6 +1770,30 @@ static const char *raw_get(const struct rawfields *f, const char *name)
 	return NULL;
 }
 
+/* A plain text Gmail hard-wrapped at 78 columns (not format=flowed): the
+ * client that does it (Gmail's Message-IDs end "@mail.gmail.com"), and no
+ * line of the rep's longer than that (iPhone and Outlook plain text are not
+ * wrapped: a long line there says so).  Quoted lines do not count. */
+static bool hard_wrapped(const struct message *msg, const char *text)
+{
+	const char *id = msg->message_id;
+	size_t il = id ? strlen(id) : 0;
+	if (il && id[il - 1] == '>')
+		il--;
+	if (il < 15 || strncasecmp(id + il - 15, "@mail.gmail.com", 15) != 0)
+		return false;
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n"), chars = 0;
+		for (size_t i = 0; i < n; i++)
+			if (((unsigned char)p[i] & 0xC0) != 0x80)
+				chars++;
+		if (p[0] != '>' && chars > 78 + 1)   /* a CR or a trailing space may be left */
+			return false;
+		p += n + (p[n] == '\n');
+	}
+	return true;
+}
+
 /* First "<...>" in v, or a bare token containing '@' wrapped in <>. */
 static char *msgid_first(const char *v, const char **end_r)
 {
@@ -3122,7 +3146,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	}
 	msg->text = text ? text : xstrdup("");
 	msg->text_from_html = text && html;
-	msg->text_wrapped = text && !html && !w.flowed;
+	msg->text_wrapped = text && !html && !w.flowed && hard_wrapped(msg, msg->text);
 	walk_tree(&w, mime, false, 0);
 	if (!msg->fwd_from.email)
 		msg->fwd_from.email = xstrdup("");

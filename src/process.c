@@ -145,9 +145,10 @@ static bool is_read_receipt(const struct message *msg)
  * reply: …" whose text says "Note: for anything urgent write to Ana"). */
 static bool exchange_generated(const struct message *msg)
 {
+	/* not X-Auto-Response-Suppress: Outlook puts it on a rep's own reply
+	 * in an auto-reply's thread ("RE: Respuesta automática: …") */
 	return message_header(msg, "X-MS-Exchange-Inbox-Rules-Loop") ||
-	       message_header(msg, "X-MS-Exchange-Generated-Message-Source") ||
-	       message_header(msg, "X-Auto-Response-Suppress");
+	       message_header(msg, "X-MS-Exchange-Generated-Message-Source");
 }
 
 /* by_subject_r: an automatic reply only by its subject (no header says so) */
@@ -230,7 +231,7 @@ static bool noreply_sender(const char *email)
  * rep (a rep's message never loses its commands to a header a gateway or
  * an add-on put on it): a List-Unsubscribe without List-Id (a newsletter,
  * a service's notification: class list), a no-reply sender, an
- * X-Auto-Response-Suppress of All or OOF (what Exchange and services put on
+ * X-Auto-Response-Suppress of All (what Exchange and services put on
  * mail nobody answers: class auto-reply).  C_UNKNOWN when none; *why_r
  * says which for explain. */
 static enum cls bulk_class(const struct message *msg, const char **why_r)
@@ -248,7 +249,10 @@ static enum cls bulk_class(const struct message *msg, const char **why_r)
 		for (const char *p = v; *p;) {
 			p += strspn(p, " \t,;");
 			size_t k = strcspn(p, " \t,;");
-			if (k == 3 && (!strncasecmp(p, "All", 3) || !strncasecmp(p, "OOF", 3))) {
+			/* "All" only: Outlook puts "DR, RN, NRN, OOF, AutoReply" on
+			 * people's own replies too (it asks others not to answer
+			 * automatically; it does not say the message is automatic) */
+			if (k == 3 && !strncasecmp(p, "All", 3)) {
 				*why_r = "automatic mail (X-Auto-Response-Suppress) is never processed";
 				return C_AUTOREPLY;
 			}

@@ -167,9 +167,10 @@ static bool is_disclaimer(const struct lines *L, size_t i, const char *f)
 		"legal", "confidencial", "confidential", NULL,
 	};
 	static const char *const phrases[] = {
-		"confidencial", "confidential", "destinatario", "intended recipient", "addressee", "privileged",
+		"confidenci", "confidential", "destinatario", "intended recipient", "addressee", "privileged",
 		"privilegiad", "antes de imprimir", "medio ambiente", "meio ambiente", "before printing",
 		"the environment", "prohibid", "proibid", "unauthori", "no autorizad", "nao autorizad",
+#define STRONG 17
 		"este mensaje", "este correo", "este e-mail", "este email", "este mail", "esta mensagem",
 		"this email", "this e-mail", "this message", "anexos", "adjuntos", "attachments", NULL,
 	};
@@ -185,20 +186,27 @@ static bool is_disclaimer(const struct lines *L, size_t i, const char *f)
 	}
 	if (!label)
 		return false;
-	int clues = 0;
+	/* the phrases before STRONG are what a rep's own note says too ("le
+	 * reenvié este correo con los adjuntos"): they count only beside a
+	 * legal or environmental one */
+	int clues = 0, strong = 0;
 	for (const char *const *p = phrases; *p; p++)
-		if (strstr(f, *p))
+		if (strstr(f, *p)) {
 			clues++;
+			strong += p - phrases < STRONG;
+		}
 	if (clues == 1 && i + 1 < L->n && !is_blank(&L->v[i + 1]) && !is_quoted(&L->v[i + 1])) {
 		/* a notice wrapped after its first phrase; a note followed by a
 		 * notice of its own is not one */
 		char *next = fold_line(&L->v[i + 1]);
 		for (const char *const *p = phrases; *p; p++)
-			if (!strstr(f, *p) && strstr(next, *p))
+			if (!strstr(f, *p) && strstr(next, *p)) {
 				clues++;
+				strong += p - phrases < STRONG;
+			}
 		free(next);
 	}
-	return clues >= 2;
+	return clues >= 2 && strong >= 1;
 }
 
 /* "---------- Forwarded message ---------", "-----Original Message-----",

@@ -328,21 +328,27 @@ static void test_wrapped_free_text(void **state)
 static void test_text_wrapped(void **state)
 {
 	(void)state;
+	/* only Gmail hard-wraps (its Message-IDs), and only a text with no line
+	 * longer than 78 columns was wrapped at all (iPhone, Outlook: long lines) */
+	static const char *const long_line = "nota: una nota larga que el iPhone no corta en ninguna columna, como "
+					     "tampoco lo hace Outlook";
 	static const struct {
-		const char *ct;
+		const char *ct, *id, *body;
 		bool wrapped;
 	} t[] = {
-		{"text/plain; charset=UTF-8", true},
-		{"text/plain; charset=UTF-8; format=flowed", false},
-		{"text/plain; charset=UTF-8; format=flowed; delsp=yes", false},
-		{"text/html; charset=UTF-8", false},
+		{"text/plain; charset=UTF-8", "<CAF0x@mail.gmail.com>", "nota: hola", true},
+		{"text/plain; charset=UTF-8", "<A1B2@iphone.example.com>", "nota: hola", false},
+		{"text/plain; charset=UTF-8", "<CAF0x@mail.gmail.com>", long_line, false},
+		{"text/plain; charset=UTF-8; format=flowed", "<CAF0x@mail.gmail.com>", "nota: hola", false},
+		{"text/plain; charset=UTF-8; format=flowed; delsp=yes", "<CAF0x@mail.gmail.com>", "nota: hola", false},
+		{"text/html; charset=UTF-8", "<CAF0x@mail.gmail.com>", "nota: hola", false},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		char raw[512];
 		snprintf(raw, sizeof raw,
-			 "From: Ana <ana@example.com>\r\nTo: ventas@example.com\r\nSubject: x\r\n"
-			 "MIME-Version: 1.0\r\nContent-Type: %s\r\n\r\nnota: hola\r\n",
-			 t[i].ct);
+			 "From: Ana <ana@example.com>\r\nTo: ventas@example.com\r\nSubject: x\r\nMessage-ID: %s\r\n"
+			 "MIME-Version: 1.0\r\nContent-Type: %s\r\n\r\n%s\r\n",
+			 t[i].id, t[i].ct, t[i].body);
 		struct message *m = NULL;
 		assert_int_equal(message_parse(raw, strlen(raw), NULL, &m, NULL), MESSAGE_OK);
 		assert_int_equal(m->text_wrapped, t[i].wrapped);

@@ -765,6 +765,12 @@ static void test_reasons(void **state)
 	assert_string_equal(config_reason_find(c, false, "no hay presupuesto"), "no budget");
 	assert_string_equal(config_reason_find(c, false, "no contestan"), "no response");
 	assert_string_equal(config_reason_find(c, false, "muito caro para eles"), "price");
+	/* a reason denied is not the reason (kept as written) */
+	assert_null(config_reason_find(c, false, "no fue por precio, fue por tiempos"));
+	assert_null(config_reason_find(c, false, "no por precio"));
+	assert_null(config_reason_find(c, true, "no fue por precio"));
+	assert_null(config_reason_find(c, false, "não foi por preço"));
+	assert_string_equal(config_reason_find(c, false, "no hay presupuesto"), "no budget");
 	/* two reasons named: none picked (kept as written) */
 	assert_null(config_reason_find(c, false, "precio y la competencia"));
 	/* a word inside another is no match ("caro" in "Carolina") */
