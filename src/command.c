@@ -1432,6 +1432,7 @@ static char *drop_emphasis(const char *p, size_t *len)
  * word of the next line would not have fitted on it. */
 #define WRAP_COLUMNS 78
 #define WRAP_MIN 60
+#define WRAP_MAX_LINES 3
 
 /* Characters of UTF-8 text. */
 static size_t u8_chars(const char *s, size_t n)
@@ -1501,24 +1502,30 @@ static bool wrapped_end(const pcre2_code *re, pcre2_match_data *md, size_t prev_
 		return false;   /* "• item", "2. item" */
 	if (sign_off(q, n))
 		return false;
-	/* a command in bold or underlined ("*¡Ganamos!*", "_cierre: 15/12_")
-	 * is a command: looked at without its marks */
-	while (n > 2 && (q[0] == '*' || q[0] == '_') && q[n - 1] == q[0]) {
-		q++;
-		n -= 2;
-	}
-	if (n >= 2 && ((unsigned char)q[0] == 0xC2 && ((unsigned char)q[1] == 0xA1 || (unsigned char)q[1] == 0xBF)))
-		return false;   /* "¡Ganamos!", "¿ayuda?": a line of its own */
-	int rc = pcre2_match(re, (PCRE2_SPTR)q, n, 0, 0, md, NULL);
+	/* the line as the parser reads it (without invisible characters and
+	 * without the marks of a line in bold or underlined: "\u200Bcierre:",
+	 * "*¡Ganamos!*", "_cierre: 15/12_"): a command there is a command */
+	size_t len = n;
+	char *clean = drop_invisible(q, &len);
+	const char *r = clean ? clean : q;
+	char *plain = drop_emphasis(r, &len);
+	if (plain)
+		r = plain;
+	bool end = true;
+	if (len >= 2 && ((unsigned char)r[0] == 0xC2 && ((unsigned char)r[1] == 0xA1 || (unsigned char)r[1] == 0xBF)))
+		end = false;   /* "¡Ganamos!", "¿ayuda?": a line of its own */
+	int rc = end ? pcre2_match(re, (PCRE2_SPTR)r, len, 0, 0, md, NULL) : 0;
 	if (rc > 0) {
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		bool has_sep = rc > 4 && ov[8] != PCRE2_UNSET;
-		int kind = keyword_kind(q + ov[6], ov[7] - ov[6]);
+		int kind = keyword_kind(r + ov[6], ov[7] - ov[6]);
 		if (has_sep || (kind >= 0 && (kind == CMD_HELP || kind == CMD_UNDO || kind == CMD_HISTORY ||
 					      kind == CMD_LIST || kind == CMD_WON || kind == CMD_LOST)))
-			return false;
+			end = false;
 	}
-	return true;
+	free(plain);
+	free(clean);
+	return end;
 }
 
 /* The wrapped ends of c's line (raw_chars characters long) in the lines
@@ -1539,7 +1546,9 @@ static void join_wrapped(const pcre2_code *re, pcre2_match_data *md, struct comm
 		size_t m = n;
 		while (m && (q[m - 1] == '\r' || q[m - 1] == ' ' || q[m - 1] == '\t'))
 			m--;
-		if (!wrapped_end(re, md, prev, q, m))
+		/* Gmail wraps a long line onto two or three: more is prose (and
+		 * the bound keeps a hostile message's lines linear) */
+		if (lines == WRAP_MAX_LINES || prev > WRAP_COLUMNS + 1 || !wrapped_end(re, md, prev, q, m))
 			break;
 		buf_addc(&add, ' ');
 		buf_add(&add, q, m);
@@ -1622,9 +1631,11 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 			int kind = keyword_kind(p + ov[6], ov[7] - ov[6]);
 			bool has_sep = rc > 4 && ov[8] != PCRE2_UNSET;
-			if (kind >= 0 && (has_sep || kind == CMD_HELP || kind == CMD_UNDO ||
-					  kind == CMD_HISTORY || kind == CMD_LIST || kind == CMD_WON ||
-					  kind == CMD_LOST)) {
+			/* "¿Ganamos?" asks; "¡Ganamos!" says so */
+			bool question = !has_sep && (kind == CMD_WON || kind == CMD_LOST) && memchr(p, '?', len);
+			if (kind >= 0 && !question && (has_sep || kind == CMD_HELP || kind == CMD_UNDO ||
+						       kind == CMD_HISTORY || kind == CMD_LIST || kind == CMD_WON ||
+						       kind == CMD_LOST)) {
 				struct command c;
 				memset(&c, 0, sizeof c);
 				c.kind = (enum cmd_kind)kind;

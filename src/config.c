@@ -2323,6 +2323,14 @@ static void do_distribution(struct loader *ld, const struct group *g)
 		} else if (!strncasecmp(v, "owner:", 6)) {
 			char *who = trim_dup(v + 6, strlen(v + 6));
 			const struct rep *r = config_rep_find(c, who);
+			/* the admin's "owner:ana" is the rep whose address is ana@…,
+			 * as before first names were looked at too (an Ana Souza
+			 * beside ana@ must not make a working config invalid) */
+			for (size_t i = 0; i < c->nreps && !r && !strchr(who, '@'); i++) {
+				size_t n = strcspn(c->reps[i].email, "@");
+				if (strlen(who) == n && !strncasecmp(c->reps[i].email, who, n))
+					r = &c->reps[i];
+			}
 			if (!r) {
 				const char *sug = config_suggest(c, 3, who);
 				if (sug)

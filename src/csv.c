@@ -144,6 +144,13 @@ int csv_import(struct app *app, const char *path)
 	 * locales), never stored as is */
 	const char *utf16 = len >= 2 && !memcmp(raw, "\xff\xfe", 2) ? "UTF-16LE"
 			    : len >= 2 && !memcmp(raw, "\xfe\xff", 2) ? "UTF-16BE" : NULL;
+	if (utf16 && (len - 2) % 2) {
+		/* half a character at the end: a file cut short, not a table */
+		fprintf(stderr, "%s: not whole %s text (%zu bytes after the byte order mark, an odd number): "
+			"the file is cut short; nothing imported\n", path, utf16, len - 2);
+		free(raw);
+		return EXIT_DATAERR;
+	}
 	char *all = utf16 ? charset_to_utf8(utf16, raw + 2, len - 2) : charset_to_utf8(NULL, raw, len);
 	free(raw);
 	len = strlen(all);

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "text.h"
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 struct line {
@@ -195,8 +196,19 @@ static bool is_disclaimer(const struct lines *L, size_t i, const char *f)
 			clues++;
 			strong += p - phrases < STRONG;
 		}
-	if (clues == 1 && i + 1 < L->n && !is_blank(&L->v[i + 1]) && !is_quoted(&L->v[i + 1])) {
-		/* a notice wrapped after its first phrase; a note followed by a
+	/* the line ends a sentence ("nota: el contrato es confidencial." then
+	 * "Los anexos llegan mañana."): what follows is not its wrapped end */
+	const struct line *li = &L->v[i];
+	size_t e = li->n;
+	while (e && (li->s[e - 1] == ' ' || li->s[e - 1] == '\r' || li->s[e - 1] == '\t'))
+		e--;
+	bool sentence_end = e && (strchr(".!?", li->s[e - 1]) ||
+				  (e >= 3 && !memcmp(li->s + e - 3, "\xE2\x80\xA6", 3)));   /* … */
+	/* and a next line that opens with a capital is a sentence of its own */
+	bool next_capital = i + 1 < L->n && L->v[i + 1].n && isupper((unsigned char)L->v[i + 1].s[0]);
+	if (clues >= 1 && clues <= 2 && !sentence_end && !next_capital && i + 1 < L->n && !is_blank(&L->v[i + 1]) &&
+	    !is_quoted(&L->v[i + 1])) {
+		/* a notice wrapped after its first phrases; a note followed by a
 		 * notice of its own is not one */
 		char *next = fold_line(&L->v[i + 1]);
 		for (const char *const *p = phrases; *p; p++)
@@ -415,15 +427,21 @@ static bool clue_before(const struct lines *L, size_t i, const char *f)
 	if (words > 4 || i == 0 || is_blank(&L->v[i - 1]) || is_quoted(&L->v[i - 1]) || L->v[i - 1].n > 400)
 		return false;
 	const struct line *l = &L->v[i - 1];
-	bool addr = false;
-	for (size_t k = 0; k < l->n; k++) {
-		char c = l->s[k];
-		if (c == '@' || c == '<')
-			addr = true;
-		if (c == ':' && (k + 1 == l->n || hspace(l->s[k + 1])))
+	for (size_t k = 0; k < l->n; k++)
+		if (l->s[k] == ':' && (k + 1 == l->n || hspace(l->s[k + 1])))
 			return false;
-	}
-	return addr;
+	/* the address ends the line ("… Ana María Fernández <ana@x.com>" /
+	 * "escribió:"); "Hablé con Carlos <carlos@acme.mx> ayer" / "y me
+	 * escribió:" is the rep writing */
+	size_t e = l->n;
+	while (e && (hspace(l->s[e - 1]) || l->s[e - 1] == '\r'))
+		e--;
+	if (e && (l->s[e - 1] == '>' || l->s[e - 1] == ')' || l->s[e - 1] == '<' || l->s[e - 1] == '('))
+		return true;
+	size_t b = e;
+	while (b && !hspace(l->s[b - 1]))
+		b--;
+	return memchr(l->s + b, '@', e - b) != NULL;
 }
 
 /* An attribution starting at line i (folded f): returns its last line in

@@ -429,8 +429,11 @@ int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 	/* a rep's probability was an estimate for the stage the deal was in:
 	 * the new stage's own applies (a won deal is not "70 %"); the event
 	 * lets an undo of this message put the estimate back */
-	char *prob = db_text(app->db, "SELECT probability FROM deals WHERE id = ? AND probability IS NOT NULL", "i",
-			     deal);
+	/* (not one the same message gives: "probabilidad: 80%" above "etapa:
+	 * negociación" is the estimate for the new stage) */
+	char *prob = db_text(app->db, "SELECT probability FROM deals WHERE id = ?1 AND probability IS NOT NULL AND "
+			     "NOT EXISTS(SELECT 1 FROM events WHERE deal_id = ?1 AND type = 'probability' AND "
+			     "message_id IS ?2 AND to_val IS NOT NULL AND undone = 0)", "it", deal, message_id);
 	int rc = 0;
 	if (prob) {
 		rc = db_exec(app->db, "UPDATE deals SET probability = NULL WHERE id = ?", "i", deal);

@@ -99,6 +99,11 @@ try:
     check(r.returncode == 65 and "%s:3: unknown stage" % path in r.stderr.decode(errors="replace"),
           "a bad row of a UTF-16 file is reported by its line (got %d: %s)" % (r.returncode, r.stderr.decode(errors="replace").strip()))
 
+    r, ex, path = run("unicode-cut", b"\xff\xfe" + "title\tcontact\r\nA\ta@a.example\r\n".encode("utf-16-le") + b"B")
+    check(r.returncode == 65 and ex["deals"] == [] and "cut short" in r.stderr.decode(errors="replace"),
+          "a UTF-16 file cut in the middle of a character: 65, nothing imported (got %d, %d deals)"
+          % (r.returncode, len(ex["deals"])))
+
     print("t-csv: 4 bad rows", flush=True)
     r, ex, path = run("bad", b'title,contact,stage\nA,a@a.example,demo\nB,b@b.example,nosuchstage\n'
                       b'"C,c@c.example,demo\nD,d@d.example,demo\n')

@@ -190,6 +190,9 @@ try:
     mail("Ana <ana@example.com>", "deshacer", c7)
     check(deal()["stage"] == "negotiation" and deal()["probability"] == 70,
           "the undo brought back the stage and the 70 %% (got %s %s)" % (deal()["stage"], deal()["probability"]))
+    mail("Ana <ana@example.com>", "probabilidad: 80%\netapa: propuesta")
+    check(deal()["stage"] == "proposal" and deal()["probability"] == 80,
+          "a probability given with the move is for the new stage (got %s %s)" % (deal()["stage"], deal()["probability"]))
 finally:
     check.cleanup(tmp)
 check.finish()

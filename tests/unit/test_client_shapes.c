@@ -131,6 +131,9 @@ static void test_prose_wrote(void **state)
 		   "Le escribí a compras@acme.mx ayer\nEl gerente de compras me escribió:\nvalor: 1");
 	visible_is("El cliente me llamó el 23/11\nEl gerente de compras me escribió:\nvalor: 1",
 		   "El cliente me llamó el 23/11\nEl gerente de compras me escribió:\nvalor: 1");
+	/* an address inside the line before, not ending it */
+	visible_is("Hablé con Carlos <carlos@acme.mx> ayer\ny me escribió:\netapa: propuesta",
+		   "Hablé con Carlos <carlos@acme.mx> ayer\ny me escribió:\netapa: propuesta");
 	/* the rep's text quoted with '>' after a line without any of them */
 	visible_is("etapa: demo\nEl gerente me escribió:\n> Si bajan un 10% firmamos\nvalor: 1",
 		   "etapa: demo\nvalor: 1");
@@ -184,6 +187,8 @@ static void test_disclaimer_notes(void **state)
 		"nota: este correo lo reenvío a compras",
 		"Note: this email confirms the call on Monday",
 		"nota: el cliente pidió revisar los anexos del contrato",
+		"nota: le reenvié este correo con los adjuntos al director de compras",
+		"nota: el contrato es confidencial, lo firman el lunes\nLos anexos llegan mañana.",
 	};
 	for (size_t i = 0; i < sizeof notes / sizeof notes[0]; i++) {
 		visible_is(notes[i], notes[i]);
@@ -248,6 +253,32 @@ static void test_wrapped_free_text(void **state)
 			    "compras @ viernes\n"
 			    "etapa: negociación\n";
 	struct command_list l;
+	/* a command under a long line is one, also with an invisible
+	 * character or underlined: not the line's wrapped end */
+	parse_wrapped_n(&l, "nota: El cliente pidi\xC3\xB3 revisar los t\xC3\xA9rminos de pago antes de firmar el\n"
+			    "\xE2\x80\x8B" "cierre: 15/12/2026\n", true, 2);
+	assert_int_equal(l.v[1].kind, CMD_CLOSE);
+	commands_free(&l);
+	parse_wrapped_n(&l, "nota: El cliente pidi\xC3\xB3 revisar los t\xC3\xA9rminos de pago antes de firmar el\n"
+			    "_cierre: 15/12/2026_\n", true, 2);
+	assert_int_equal(l.v[1].kind, CMD_CLOSE);
+	commands_free(&l);
+	/* Gmail wraps a line onto two or three: a fourth is prose */
+	parse_wrapped_n(&l, "nota: El cliente pidi\xC3\xB3 revisar los t\xC3\xA9rminos de pago antes de firmar el\n"
+			    "contratoxxxxxxxxxxxxx aaaaaaaaa bbbbbbbbbb ccccccccccc dddddddddd eeeeeeeeee\n"
+			    "contratoxxxxxxxxxxxxx aaaaaaaaa bbbbbbbbbb ccccccccccc dddddddddd eeeeeeeeee\n"
+			    "contratoxxxxxxxxxxxxx aaaaaaaaa bbbbbbbbbb ccccccccccc dddddddddd eeeeeeeeee\n"
+			    "contratoxxxxxxxxxxxxx aaaaaaaaa bbbbbbbbbb ccccccccccc dddddddddd eeeeeeeeee\n",
+			true, 1);
+	assert_int_equal(l.v[0].line_no, 1);
+	{
+		const char *t = l.v[0].text;
+		int k = 0;
+		for (const char *q = t; (q = strstr(q, "contratoxx")); q++)
+			k++;
+		assert_int_equal(k, 3);
+	}
+	commands_free(&l);
 	parse_wrapped_n(&l, gmail, true, 3);
 	assert_int_equal(l.v[0].kind, CMD_NOTE);
 	assert_string_equal(l.v[0].text,

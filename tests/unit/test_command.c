@@ -1069,6 +1069,14 @@ static void test_lone_keyword_dressing(void **state)
 	kind_is("Ganhamos!", CMD_WON);
 	kind_is("Perdemos", CMD_LOST);
 	kind_is("\xC2\xA1Perdimos!", CMD_LOST);   /* Spanish's past tense */
+	/* a question is not a command: "¿Ganamos?" asks */
+	struct command_list q;
+	commands_parse("\xC2\xBFGanamos?", "2026-11-23", &q);
+	assert_int_equal(q.n, 0);
+	commands_free(&q);
+	commands_parse("Perdimos?", "2026-11-23", &q);
+	assert_int_equal(q.n, 0);
+	commands_free(&q);
 	kind_is("perdimos: precio", CMD_LOST);
 	c = one(&l, "ganhamos: indica\xC3\xA7\xC3\xA3o");
 	assert_int_equal(c->kind, CMD_WON);

@@ -848,6 +848,12 @@ static void test_rep_find(void **state)
 	assert_null(config_rep_find(c, NULL));
 	assert_string_equal(c->dist_team, "norte");
 	config_free(c);
+	/* the admin's "owner:ana" in the config is still ana@ (it loaded before
+	 * first names counted) */
+	c = load_ok("[rep \"ana@example.com\"]\nname = Ana López\n[rep \"asouza@example.com\"]\nname = Ana Souza\n"
+		    "[distribution]\nmode = owner:ana\n");
+	assert_string_equal(c->dist_mode, "owner:ana@example.com");
+	config_free(c);
 }
 
 /* A sender's address as a rep's: exactly, or a sub-address of it
