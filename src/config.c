@@ -1191,6 +1191,17 @@ const struct rep *config_rep_by_address(const struct config *cfg, const char *em
 	return NULL;
 }
 
+/* Is folded f the rep's local part ("ana") or first name ("Ana")? */
+static bool short_name_is(const struct rep *p, const char *f)
+{
+	char *local = xstrndup(p->email, strcspn(p->email, "@")), *first = text_fold(p->name);
+	first[strcspn(first, " ")] = '\0';
+	bool is = text_fold_eq(local, f) || text_fold_eq(first, f);
+	free(local);
+	free(first);
+	return is;
+}
+
 const struct rep *config_rep_find(const struct config *cfg, const char *who)
 {
 	if (!cfg || !who)
@@ -1217,15 +1228,9 @@ const struct rep *config_rep_find(const struct config *cfg, const char *who)
 	if (!r && *f && !strchr(f, '@') && !strchr(f, ' ')) {
 		const struct rep *hit = NULL;
 		int hits = 0;
-		for (size_t i = 0; i < cfg->nreps; i++) {
-			const struct rep *p = &cfg->reps[i];
-			char *local = xstrndup(p->email, strcspn(p->email, "@")), *first = text_fold(p->name);
-			first[strcspn(first, " ")] = '\0';
-			if (text_fold_eq(local, f) || text_fold_eq(first, f))
-				hit = p, hits++;
-			free(local);
-			free(first);
-		}
+		for (size_t i = 0; i < cfg->nreps; i++)
+			if (short_name_is(&cfg->reps[i], f))
+				hit = &cfg->reps[i], hits++;
 		if (hits == 1)
 			r = hit;
 	}
@@ -1242,17 +1247,11 @@ char *config_rep_ambiguous(const struct config *cfg, const char *who)
 	struct buf b;
 	buf_init(&b);
 	int hits = 0;
-	for (size_t i = 0; i < cfg->nreps && *f && !strchr(f, ' '); i++) {
-		const struct rep *p = &cfg->reps[i];
-		char *local = xstrndup(p->email, strcspn(p->email, "@")), *first = text_fold(p->name);
-		first[strcspn(first, " ")] = '\0';
-		if (text_fold_eq(local, f) || text_fold_eq(first, f)) {
-			buf_addf(&b, "%s%s <%s>", hits ? ", " : "", p->name, p->email);
+	for (size_t i = 0; i < cfg->nreps && *f && !strchr(f, ' '); i++)
+		if (short_name_is(&cfg->reps[i], f)) {
+			buf_addf(&b, "%s%s <%s>", hits ? ", " : "", cfg->reps[i].name, cfg->reps[i].email);
 			hits++;
 		}
-		free(local);
-		free(first);
-	}
 	free(f);
 	char *out = buf_detach(&b);
 	if (hits < 2) {
