@@ -901,8 +901,21 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		if (cfg->score_reply && deal_add_score(app, a->deal, cfg->score_reply, a->sender, a->key) < 0)
 			return -1;
 		/* the contact accepted a meeting invitation (SPEC §1: meeting +5) */
-		if (msg->meeting_accepted && cfg->score_meeting &&
-		    deal_add_score(app, a->deal, cfg->score_meeting, a->sender, a->key) < 0)
+		/* once per meeting: an acceptance of the same event again (moved,
+		 * re-sent) earns nothing more */
+		char *why = msg->meeting_uid ? xasprintf("meeting %s", msg->meeting_uid) : NULL;
+		bool again = why && db_int(app->db, 0, "SELECT EXISTS(SELECT 1 FROM events WHERE deal_id = ? AND "
+					   "type = 'score' AND reason = ?)", "it", a->deal, why) > 0;
+		int rc = 0;
+		if (msg->meeting_accepted && cfg->score_meeting && !again) {
+			rc = deal_add_score(app, a->deal, cfg->score_meeting, a->sender, a->key);
+			if (rc == 0 && why)
+				rc = db_exec(app->db, "UPDATE events SET reason = ? WHERE id = (SELECT MAX(id) FROM events "
+					     "WHERE deal_id = ? AND type = 'score' AND message_id = ?)", "tit", why,
+					     a->deal, a->key);
+		}
+		free(why);
+		if (rc < 0)
 			return -1;
 	}
 	/* tell the owner */

@@ -2812,6 +2812,8 @@ static void walk_calendar(struct walk *w, const struct mailmime *m)
 	}
 	n = u;
 	bool reply = false, accepted = false;
+	const char *uid = NULL;
+	size_t uid_len = 0;
 	for (size_t pos = 0; pos < n;) {
 		const char *line = b + pos;
 		size_t len = 0;
@@ -2820,6 +2822,14 @@ static void walk_calendar(struct walk *w, const struct mailmime *m)
 		pos += len + 1;
 		if (len >= 12 && !strncasecmp(line, "METHOD:REPLY", 12))
 			reply = true;
+		else if (!uid && len > 4 && !strncasecmp(line, "UID:", 4)) {
+			uid = line + 4;   /* the event's: one meeting, however often accepted */
+			uid_len = len - 4;
+			while (uid_len && (uid[uid_len - 1] == '\r' || uid[uid_len - 1] == ' '))
+				uid_len--;
+			if (uid_len > 255)
+				uid_len = 255;
+		}
 		else if (len >= 8 && !strncasecmp(line, "ATTENDEE", 8)) {
 			/* the parameters end at the first ':' outside quotes */
 			bool quoted = false;
@@ -2831,9 +2841,12 @@ static void walk_calendar(struct walk *w, const struct mailmime *m)
 			}
 		}
 	}
-	free(b);
-	if (reply && accepted)
+	if (reply && accepted) {
 		w->msg->meeting_accepted = true;
+		if (uid && uid_len)
+			w->msg->meeting_uid = xstrndup(uid, uid_len);
+	}
+	free(b);
 }
 
 /* Depth-first: the DSN report, a calendar reply and the first forwarded
@@ -2899,6 +2912,7 @@ void message_free(struct message *msg)
 	}
 	free(msg->headers);
 	free(msg->message_id);
+	free(msg->meeting_uid);
 	free(msg->subject);
 	free(msg->visible);
 	free(msg->from.name);
