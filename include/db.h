@@ -20,7 +20,7 @@
 struct db;
 struct dbq;   /* an executing query */
 
-#define DB_SCHEMA_VERSION 6
+#define DB_SCHEMA_VERSION 7
 
 enum db_mode {
 	DB_READWRITE,   /* the normal case */
