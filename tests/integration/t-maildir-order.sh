@@ -59,5 +59,12 @@ check "... applied in delivery order: proposal, then won" "$(cat "$T/out")" "won
 run "zero-padded names still in order" \
 	"new/1795448472.M000005P2211.h" "new/1795448472.M000010P2211.h"
 check "... applied in delivery order: proposal, then won" "$(cat "$T/out")" "won demo>proposal proposal>won"
+run "<secs>.<n> names, same second: .9 then .10 (compared as numbers before the rest)" \
+	"new/1795448472.9.host:2," "new/1795448472.10.host:2,"
+check "... applied in delivery order: proposal, then won" "$(cat "$T/out")" "won demo>proposal proposal>won"
+run "seconds of different lengths, then a name with no number (sorts after digits)" \
+	"new/999999999.5.host" "new/1000000000.1.host" "new/1000000000.Mx.host"
+check "... applied in delivery order: proposal, won, negotiation" "$(cat "$T/out")" \
+	"negotiation demo>proposal proposal>won won>negotiation"
 echo "t-maildir-order: $fails failure(s)"
 [ "$fails" -eq 0 ]
