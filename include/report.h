@@ -13,7 +13,14 @@
  * one scan of the history, not 200.
  *
  * Missing values (no won deal, no closed deal, no cycle) are NAN and print as
- * JSON null / "-". */
+ * JSON null / "-".
+ *
+ * Currencies are never converted: every amount is summed per currency.  The
+ * report's currencies are cur[0..ncur): cur[0] is the team's (`[dealmail]
+ * currency`, else the one most deals with a value carry; "" when no deal has
+ * one), and amounts without a currency count in it.  The plain figures
+ * (open_value, stages[].value, avg_deal_size…) are cur[0]'s; each `_c` array
+ * holds one figure per currency, in cur's order. */
 #ifndef DEALMAIL_REPORT_H
 #define DEALMAIL_REPORT_H
 #include <stdbool.h>
@@ -29,7 +36,8 @@ struct report_base;
 struct report_stage {
 	const char *key;            /* borrowed from the config */
 	int64_t count;              /* open deals in the stage */
-	double value, weighted;
+	double value, weighted;     /* in the team's currency (cur[0]) */
+	double *value_c, *weighted_c;  /* per currency */
 };
 
 struct report_conv {
@@ -42,7 +50,8 @@ struct report_conv {
 struct report_reason {
 	char *reason;               /* NULL = none given */
 	int64_t count;
-	double value;
+	double value;               /* in the team's currency (cur[0]) */
+	double *value_c;            /* per currency */
 };
 
 struct report_source {
@@ -54,10 +63,13 @@ struct report {
 	char now[21];               /* ISO UTC */
 	char since[21];             /* lower bound of flow metrics, "" = all time */
 	char today[11];             /* local date */
+	char **cur;                 /* currencies; cur[0] the team's (may be "") */
+	size_t ncur;
 
 	/* stock: now, whatever --since says */
 	int64_t open_deals;
 	double open_value, weighted_forecast, avg_age_days;
+	double *open_value_c, *weighted_c;  /* per currency */
 	struct report_stage *stages;    /* every stage, pipeline order */
 	size_t nstages;
 	int64_t nstalled, nsilent;      /* counts; ids below when asked for */
@@ -71,6 +83,7 @@ struct report {
 	const char *avg_deal_basis;     /* "won", "open" or "none" */
 	double cycle_days, close_ratio;
 	double velocity_per_day, velocity_per_month;
+	double *won_value_c, *avg_deal_c, *velocity_c;  /* per currency (velocity per day) */
 	struct report_conv *conv;
 	size_t nconv;
 	struct report_reason *won_reasons, *lost_reasons;

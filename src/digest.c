@@ -82,6 +82,41 @@ static void set_money(struct tvars *v, const char *name, enum lang l, double x)
 	tvars_set(v, name, fmt_money(l, x, b, sizeof b));
 }
 
+/* " + USD 12.800, MXN 250.000": a figure's amounts in the report's other
+ * currencies (× mult; none are converted), "" when there are none */
+static const char *money_others(enum lang l, const struct report *r, const double *vc, double mult, char *out,
+				size_t n)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	for (size_t c = 1; c < r->ncur && k + 1 < n; c++) {
+		char a[64];
+		if (isnan(vc[c]) || vc[c] == 0)
+			continue;
+		int w = snprintf(out + k, n - k, "%s%s %s", k ? ", " : " + ", r->cur[c],
+				 fmt_money(l, vc[c] * mult, a, sizeof a));
+		k = w < 0 ? k : k + (size_t)w < n ? k + (size_t)w : n - 1;
+	}
+	return out;
+}
+
+/* A figure in the team's currency ("BRL 85.000 + USD 12.800" when others
+ * have amounts too, "USD 12.800" when the team's is 0; the bare number
+ * otherwise). */
+static void set_money_cur(struct tvars *v, const char *name, enum lang l, const struct report *r, const double *vc,
+			  double mult)
+{
+	char a[64], o[256];
+	money_others(l, r, vc, mult, o, sizeof o);
+	fmt_money(l, vc[0] * mult, a, sizeof a);
+	if (!o[0])
+		tvars_set(v, name, a);
+	else if (vc[0] == 0)   /* "USD 15.000", not "EUR 0 + USD 15.000" */
+		tvars_set(v, name, o + 3);
+	else
+		tvars_setf(v, name, "%s%s%s%s", r->cur[0], r->cur[0][0] ? " " : "", a, o);
+}
+
 static void set_int(struct tvars *v, const char *name, int64_t x)
 {
 	tvars_setf(v, name, "%lld", (long long)x);
@@ -372,14 +407,14 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 	const struct config *cfg = app->cfg;
 	char b[64], bar[256];
 	set_int(v, "digest.open_deals", r->open_deals);
-	set_money(v, "digest.open_value", l, r->open_value);
-	set_money(v, "digest.weighted", l, r->weighted_forecast);
-	set_money(v, "digest.avg_deal", l, r->avg_deal_size);
+	set_money_cur(v, "digest.open_value", l, r, r->open_value_c, 1);
+	set_money_cur(v, "digest.weighted", l, r, r->weighted_c, 1);
+	set_money_cur(v, "digest.avg_deal", l, r, r->avg_deal_c, 1);
 	tvars_set(v, "digest.cycle_days", fmt_dec(l, r->cycle_days, 1, b, sizeof b));
 	tvars_set(v, "digest.close_ratio", isnan(r->close_ratio) ? "–" : fmt_dec(l, r->close_ratio * 100, 0, b, sizeof b));
 	tvars_set(v, "digest.avg_age", fmt_dec(l, r->avg_age_days, 1, b, sizeof b));
-	set_money(v, "digest.velocity_day", l, r->velocity_per_day);
-	set_money(v, "digest.velocity_month", l, r->velocity_per_month);
+	set_money_cur(v, "digest.velocity_day", l, r, r->velocity_c, 1);
+	set_money_cur(v, "digest.velocity_month", l, r, r->velocity_c, 30);
 	set_int(v, "digest.won", r->won);
 	set_int(v, "digest.lost", r->lost);
 	set_int(v, "digest.tasks_due", r->tasks_due);
@@ -401,16 +436,21 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 		struct tvars *it = tvars_push(v, "digest.funnel");
 		tvars_set(it, "stage", stage_name(cfg, (int)i, l));
 		set_int(it, "count", s->count);
-		set_money(it, "value", l, s->value);
-		set_money(it, "weighted", l, s->weighted);
+		set_money_cur(it, "value", l, r, s->value_c, 1);
+		set_money_cur(it, "weighted", l, r, s->weighted_c, 1);
 		report_bar(maxc ? (double)s->count / (double)maxc : 0, 20, bar, sizeof bar);
 		tvars_set(it, "bar", bar);
-		char line[512], money_v[64], money_w[64], both[140];
-		/* SPEC §5: count, value and weighted value */
+		char line[512], money_v[64], money_w[64], both[140], others[256];
+		/* SPEC §5: count, value and weighted value (the team's currency;
+		 * the others' values after the bar) */
 		snprintf(both, sizeof both, "%s%14s", fmt_money(l, s->value, money_v, sizeof money_v),
 			 fmt_money(l, s->weighted, money_w, sizeof money_w));
 		text_row(line, sizeof line, stage_name(cfg, (int)i, l), s->count, both, bar);
-		tvars_set(it, "line", line);
+		money_others(l, r, s->value_c, 1, others, sizeof others);
+		if (others[0])
+			tvars_setf(it, "line", "%s%s", line, others);
+		else
+			tvars_set(it, "line", line);
 		tvars_setf(it, "pct", "%d", maxc ? (int)lround(100.0 * (double)s->count / (double)maxc) : 0);
 		tvars_setf(it, "wpct", "%d", maxv > 0 ? (int)lround(100.0 * s->weighted / maxv) : 0);
 		tvars_setf(it, "vpct", "%d", maxv > 0 ? (int)lround(100.0 * (s->value - s->weighted) / maxv) : 0);
@@ -432,7 +472,7 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 			struct tvars *it = tvars_push(v, w ? "digest.won_reasons" : "digest.lost_reasons");
 			tvars_set(it, "reason", rs[i].reason ? rs[i].reason : "–");
 			set_int(it, "count", rs[i].count);
-			set_money(it, "value", l, rs[i].value);
+			set_money_cur(it, "value", l, r, rs[i].value_c, 1);
 		}
 	}
 

@@ -47,12 +47,14 @@ check "… and on a phone-sized viewport in dark mode" bash -c "[ \$(stat -c %s 
 timeout 60 "$CHROMIUM" $flags --dump-dom "file://$T/digest.html" 2>/dev/null | /usr/bin/python3 -c '
 import html, re, sys
 print(html.unescape(re.sub(r"<[^>]+>", " ", sys.stdin.read())))' > "$T/page.txt"
-# hand-computed: open deals #1 (12.000,50 @ proposal 50 %), #2 (48.000 @ negotiation 70 %),
-# #4 (22.000 @ negotiation 70 %), #5 (no value): weighted 6.000,25 + 33.600 + 15.400;
-# the funnel shows each stage's weighted value too (SPEC §5): proposal 6.000,25,
-# negotiation 49.000
-for want in "55.000,25" "82.000,50" "[deal #1]" "[deal #2]" "[deal #3]" "[deal #5]" "Propuesta pendiente" \
-            "Negociación" "competitor" "100.000" "6.000,25" "49.000"; do
+# hand-computed: open deals #1 (12.000,50 EUR @ proposal 50 %), #2 (48.000 BRL @ negotiation
+# 70 %), #4 (22.000 EUR @ negotiation 70 %), #5 (no value).  Currencies are not added up:
+# EUR (most deals' currency, the config has none) first, BRL beside it.  Weighted EUR
+# 6.000,25 + 15.400, BRL 33.600; open EUR 34.000,50, BRL 48.000; the funnel shows each
+# stage's weighted value too (SPEC §5): proposal 6.000,25, negotiation EUR 15.400 + BRL 33.600
+for want in "EUR 21.400,25 + BRL 33.600" "EUR 34.000,50 + BRL 48.000" "[deal #1]" "[deal #2]" "[deal #3]" \
+            "[deal #5]" "Propuesta pendiente" "Negociación" "competitor" "100.000" "6.000,25" \
+            "EUR 15.400 + BRL 33.600"; do
 	check "the rendered page shows \"$want\"" grep -qF -- "$want" "$T/page.txt"
 done
 [ -n "${RENDER_PNG:-}" ] && cp "$T/digest.png" "$RENDER_PNG"
