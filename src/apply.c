@@ -612,8 +612,18 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 			       : db_exec(app->db, "UPDATE deals SET value = NULL WHERE id = ?", "i", d);
 		} else if (!strcmp(t, "close"))
 			rc = db_exec(app->db, "UPDATE deals SET close_date = ? WHERE id = ?", "ti", f, d);
-		else if (!strcmp(t, "probability"))
+		else if (!strcmp(t, "probability")) {
+			/* an estimate the message's stage move cleared (to_val
+			 * NULL) stays cleared when a later message gave a new one */
+			bool newer = !tos[i] && db_int(app->db, 0, "SELECT COUNT(*) FROM events WHERE deal_id = ? AND "
+						       "type = 'probability' AND id > ? AND undone = 0 AND "
+						       "message_id IS NOT ?", "iit", d, ids[i], a->undo_of) > 0;
+			if (newer) {
+				rc = db_exec(app->db, "UPDATE events SET undone = 1 WHERE id = ?", "i", ids[i]);
+				continue;
+			}
 			rc = db_exec(app->db, "UPDATE deals SET probability = ? WHERE id = ?", "ti", f, d);
+		}
 		else if (!strcmp(t, "owner")) {
 			/* everything the reassignment moved goes back: the deal,
 			 * its contact (sync_contact_owner) and its open tasks */

@@ -853,11 +853,14 @@ static void validate_undo(struct app *app, const struct rep *rep, const char *un
 		return;
 	}
 	/* a field changed again since: reverting it would silently overwrite
-	 * the newer change (someone else's, perhaps) */
+	 * the newer change (someone else's, perhaps).  Not a probability the
+	 * message's stage move cleared (to_val NULL): a side effect the rep
+	 * never wrote; a newer estimate is kept and the rest undone */
 	struct dbq *q = db_query(app->db, "SELECT e2.deal_id, e2.type, e2.by FROM events e1 JOIN events e2 ON "
 				 "e2.deal_id = e1.deal_id AND e2.type = e1.type AND e2.id > e1.id AND e2.undone = 0 "
 				 "WHERE e1.message_id = ? AND e1.undone = 0 AND e2.message_id IS NOT e1.message_id AND "
-				 "e1.type IN ('stage', 'value', 'close', 'probability', 'owner', 'score') LIMIT 1",
+				 "e1.type IN ('stage', 'value', 'close', 'probability', 'owner', 'score') AND "
+				 "NOT (e1.type = 'probability' AND e1.to_val IS NULL) LIMIT 1",
 				 "t", undo_of);
 	if (db_next(q)) {
 		r->deal = db_col_int(q, 0);

@@ -10,7 +10,10 @@
 #   4. an undo that would overwrite a newer change of the same field (a
 #      manager's, after the rep's) is refused and the newer value stays;
 #   5. an undo by a manager, who may change every deal, is applied;
-#   6. undoing a move out of lost brings back the reason it was lost for.
+#   6. undoing a move out of lost brings back the reason it was lost for;
+#   9. an estimate the undone message's stage move only cleared (a side
+#      effect) does not refuse the undo when a later message gave a new one:
+#      the rest is reverted and the newer estimate stays.
 # The answer to an undo says what it reverted and does not offer to undo the
 # undo (it is read from the outbox Maildir after `dealmail send`).
 #   DEALMAIL_BIN, KEEP=1
@@ -193,6 +196,18 @@ try:
     mail("Ana <ana@example.com>", "probabilidad: 80%\netapa: propuesta")
     check(deal()["stage"] == "proposal" and deal()["probability"] == 80,
           "a probability given with the move is for the new stage (got %s %s)" % (deal()["stage"], deal()["probability"]))
+
+    print("t-undo: 9 a newer estimate stays when the undone move had only cleared the old one", flush=True)
+    mail("María <maria@example.com>", "probabilidad: 65%")
+    mail("Ana <ana@example.com>", "etapa: negociación\nvalor: 52000")
+    c8 = last_answer()["message_id"]
+    check(deal()["probability"] != 65, "the move cleared the 65 %% (got %s)" % deal()["probability"])
+    mail("Ana <ana@example.com>", "probabilidad: 80%")
+    mail("Ana <ana@example.com>", "deshacer", c8)
+    d = deal()
+    check(last_kind() == "confirmation", "the undo was applied, not refused (got %s)" % last_kind())
+    check(d["stage"] == "proposal" and d["value"] == 25000 and d["probability"] == 80,
+          "stage and value back, the newer 80 %% kept (got %s %s %s)" % (d["stage"], d["value"], d["probability"]))
 finally:
     check.cleanup(tmp)
 check.finish()
