@@ -1085,8 +1085,9 @@ static char *rep_value(const char *v)
 
 /* The value without what a rep adds around it: quotes ("propuesta",
  * «propuesta») and a remark in parentheses at the end ("15.000 EUR (sin
- * IVA)", "propuesta (enviada hoy)"). */
-static void value_core(struct command *c)
+ * IVA)", "propuesta (enviada hoy)"); the remark, malloc'd, into *remark_r
+ * (NULL when there is none). */
+static void value_core(struct command *c, char **remark_r)
 {
 	static const char *const open_q[] = {"\"", "'", "\xC2\xAB", "\xE2\x80\x9C", "\xE2\x80\x98"};
 	static const char *const close_q[] = {"\"", "'", "\xC2\xBB", "\xE2\x80\x9D", "\xE2\x80\x99"};
@@ -1095,6 +1096,8 @@ static void value_core(struct command *c)
 	if (n > 2 && v[n - 1] == ')') {
 		char *lp = strrchr(v, '(');
 		if (lp && lp > v && (lp[-1] == ' ' || lp[-1] == '\t')) {
+			if (remark_r)
+				*remark_r = xstrndup(lp + 1, strlen(lp + 1) - 1);
 			*lp = '\0';
 			text_trim(v);
 			n = strlen(v);
@@ -1111,13 +1114,71 @@ static void value_core(struct command *c)
 	}
 }
 
-/* The amount of a value line into c. */
-static enum amount_rc command_amount(struct command *c, const char *v)
+/* The currency a remark in parentheses names: "(COP)", "(ARS, sin IVA)",
+ * "(pesos mexicanos)" -> true and its code into cur (*conversion when there
+ * is a number in the remark too: "(aprox. 16.000 USD)"); false when it names
+ * none. *bad when it names two, or "pesos" without the country. A currency
+ * code counts in capitals only, and "real" is not one here ("valor real"). */
+static bool remark_currency(const char *r, char cur[4], bool *conversion, bool *bad)
+{
+	bool found = false;
+	*conversion = *bad = false;
+	cur[0] = '\0';
+	for (const char *p = r; *p;) {
+		char c[4], w[24];
+		bool bare = false;
+		const char *q = p;
+		size_t wl = fold_word(p, w);
+		if (is_digit(*p))
+			*conversion = true;
+		if (p > r && (is_alpha(p[-1]) || is_digit(p[-1]))) {
+			p++;
+			continue;
+		}
+		if (read_currency(&q, false, c, &bare) && !bare &&
+		    !(wl == 3 && q == p + 3 && !(isupper((unsigned char)p[0]) && isupper((unsigned char)p[1]) &&
+						 isupper((unsigned char)p[2]))) &&
+		    !(wl && !strcmp(w, "real"))) {
+			if (found && strcmp(cur, c))
+				*bad = true;
+			memcpy(cur, c, 4);
+			found = true;
+			p = q;
+			continue;
+		}
+		if (wl && (!strcmp(w, "peso") || !strcmp(w, "pesos")))
+			*bad = true;
+		p += wl ? wl : 1;
+	}
+	return found;
+}
+
+/* The amount of a value line into c; `remark` is what it had in
+ * parentheses, whose currency is the amount's: "$450.000.000 (COP)". */
+static enum amount_rc command_amount(struct command *c, const char *v, const char *remark)
 {
 	double a = 0;
 	char cur[4] = "";
 	bool bare = false;
 	enum amount_rc rc = amount_read(v, &a, cur, &bare);
+	char rc_cur[4];
+	bool conversion = false, bad = false;
+	if (rc == AMOUNT_OK && remark && (remark_currency(remark, rc_cur, &conversion, &bad) || bad)) {
+		bool own = cur[0] && !bare;   /* the amount names its currency itself */
+		if (bad)
+			rc = AMOUNT_BAD;
+		else if (conversion) {
+			/* "15.000 EUR (aprox. 16.000 USD)": the amount's own; with
+			 * none, which one is it? */
+			if (!own)
+				rc = AMOUNT_BAD;
+		} else if (own && strcmp(cur, rc_cur))
+			rc = AMOUNT_BAD;   /* "US$ 15.000 (COP)" */
+		else {
+			memcpy(cur, rc_cur, 4);
+			bare = false;
+		}
+	}
 	if (rc == AMOUNT_OK) {
 		c->amount = a;
 		memcpy(c->currency, cur, sizeof cur);
@@ -1128,9 +1189,10 @@ static enum amount_rc command_amount(struct command *c, const char *v)
 
 static void read_value(struct command *c, const char *today)
 {
+	char *remark = NULL;   /* CMD_VALUE: its remark in parentheses */
 	if (c->kind == CMD_STAGE || c->kind == CMD_WON || c->kind == CMD_LOST || c->kind == CMD_VALUE ||
 	    c->kind == CMD_CLOSE || c->kind == CMD_PROBABILITY || c->kind == CMD_SCORE)
-		value_core(c);   /* not a deal's title: "Renovación (2027)" is its name */
+		value_core(c, c->kind == CMD_VALUE ? &remark : NULL);   /* not a deal's title: "Renovación (2027)" is its name */
 	const char *v = c->value;
 	bool empty = v[0] == '\0';
 	switch (c->kind) {
@@ -1145,12 +1207,12 @@ static void read_value(struct command *c, const char *today)
 		if (empty)
 			c->error = CMDERR_EMPTY;
 		else {
-			enum amount_rc rc = command_amount(c, v);
+			enum amount_rc rc = command_amount(c, v, remark);
 			if (rc != AMOUNT_OK) {
 				/* "12.000 EUR." — a sentence's full stop */
 				char *t = strip_dot(v);
 				if (t[0] && strlen(t) != strlen(v)) {
-					enum amount_rc rc2 = command_amount(c, t);
+					enum amount_rc rc2 = command_amount(c, t, remark);
 					if (rc2 == AMOUNT_OK || rc == AMOUNT_BAD)
 						rc = rc2;
 				}
@@ -1278,6 +1340,7 @@ static void read_value(struct command *c, const char *today)
 	if (!c->text)
 		c->text = xstrdup(c->kind == CMD_OWNER || c->kind == CMD_SHARE || c->kind == CMD_NOTE ||
 				  c->kind == CMD_LIST ? v : "");
+	free(remark);
 }
 
 /* ---------------------------------------------------------------- parsing */

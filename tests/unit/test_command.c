@@ -398,6 +398,61 @@ static void test_value_command(void **state)
 	commands_free(&l);
 }
 
+/* A currency in the remark in parentheses is the amount's: never a bare
+ * "$"'s dollar when the rep named another one. */
+static void test_value_remark_currency(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c;
+	static const struct {
+		const char *line;
+		double want;
+		const char *cur;
+	} ok[] = {
+		{"Valor: $450.000.000 (COP)", 450000000, "COP"},
+		{"Valor: 185.000 (MXN)", 185000, "MXN"},
+		{"Valor: $12.500.000 (ARS, sin IVA)", 12500000, "ARS"},
+		{"Valor: 48.500 (EUR)", 48500, "EUR"},
+		{"Valor: 450.000.000 COP (COP)", 450000000, "COP"},
+		{"Valor: R$ 15.000 (reais, com impostos)", 15000, "BRL"},
+		/* remarks that name no currency, as before */
+		{"Valor: 15.000 EUR (sin IVA)", 15000, "EUR"},
+		{"Valor: 15.000 (valor real)", 15000, ""},
+		{"Valor: 15.000 (all taxes)", 15000, ""},
+		{"Valor: $15,000 (con descuento)", 15000, "USD"},
+		/* a conversion beside an amount that names its own */
+		{"Valor: 15.000 EUR (aprox. 16.000 USD)", 15000, "EUR"},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		c = one(&l, ok[i].line);
+		if (c->error != CMDERR_NONE || fabs(c->amount - ok[i].want) > 1e-6 || strcmp(c->currency, ok[i].cur))
+			print_error("\"%s\": error %d, %f \"%s\"\n", ok[i].line, c->error, c->amount, c->currency);
+		assert_int_equal(c->error, CMDERR_NONE);
+		assert_true(fabs(c->amount - ok[i].want) < 1e-6);
+		assert_string_equal(c->currency, ok[i].cur);
+		commands_free(&l);
+	}
+	c = one(&l, "Valor: $450.000.000 (COP)");
+	assert_false(c->bare_dollar);   /* not the team's "$" either */
+	commands_free(&l);
+	static const char *const bad[] = {
+		"Valor: US$ 15.000 (COP)",              /* two currencies */
+		"Valor: 15.000 EUR (USD)",
+		"Valor: $15.000 (COP o MXN)",
+		"Valor: $15.000 (pesos)",                /* which pesos? */
+		"Valor: 15.000 (aprox. 16.000 USD)",     /* which one is it in? */
+		"Valor: $15.000 (USD 15.000)",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = one(&l, bad[i]);
+		if (c->error != CMDERR_AMOUNT)
+			print_error("\"%s\": error %d, %f \"%s\"\n", bad[i], c->error, c->amount, c->currency);
+		assert_int_equal(c->error, CMDERR_AMOUNT);
+		commands_free(&l);
+	}
+}
+
 static void test_parse_amount(void **state)
 {
 	(void)state;
@@ -1105,6 +1160,7 @@ int main(void)
 		cmocka_unit_test(test_empty_values),
 		cmocka_unit_test(test_value_command),
 		cmocka_unit_test(test_parse_amount),
+		cmocka_unit_test(test_value_remark_currency),
 		cmocka_unit_test(test_dollar_currency),
 		cmocka_unit_test(test_parse_date),
 		cmocka_unit_test(test_close_command),
