@@ -619,13 +619,19 @@ static bool read_currency(const char **pp, bool prefix, char cur[4], bool *bare_
 	size_t wl;
 	char w[24];
 	*bare_dollar = false;
-	/* an ISO code with the sign: "MXN$", "CLP$", "ARS$" */
-	if (is_iso4217(p, 3) && p[3] == '$') {
-		for (int i = 0; i < 3; i++)
-			cur[i] = (char)toupper((unsigned char)p[i]);
-		cur[3] = '\0';
-		*pp = p + 4;
-		return true;
+	/* an ISO code with the sign: "MXN$", "CLP$", "ARS$"; before the
+	 * amount also apart from it, as quotes and invoices write it ("COP
+	 * $450.000.000", "USD $15,000") */
+	if (is_iso4217(p, 3) && (p[3] == '$' || (prefix && !is_alpha(p[3])))) {
+		const char *q = p + 3;
+		skip_spaces(&q);
+		if (*q == '$') {
+			for (int i = 0; i < 3; i++)
+				cur[i] = (char)toupper((unsigned char)p[i]);
+			cur[3] = '\0';
+			*pp = q + 1;
+			return true;
+		}
 	}
 	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
 		size_t l = strlen(syms[i].sym);
@@ -664,8 +670,43 @@ static bool read_currency(const char **pp, bool prefix, char cur[4], bool *bare_
 		{"dolares", "USD"}, {"dolar", "USD"}, {"dollars", "USD"}, {"dollar", "USD"},
 		{"soles", "PEN"},
 	};
+	/* ... and with the country, which "pesos" needs ("185 mil pesos
+	 * mexicanos", "15.000 dólares americanos") */
+	static const struct {
+		const char *word, *country, *iso;
+	} named[] = {
+		{"peso", "mexicano", "MXN"}, {"peso", "colombiano", "COP"}, {"peso", "argentino", "ARS"},
+		{"peso", "chileno", "CLP"}, {"peso", "uruguayo", "UYU"}, {"peso", "uruguaio", "UYU"},
+		{"peso", "dominicano", "DOP"}, {"peso", "cubano", "CUP"},
+		{"dolar", "americano", "USD"}, {"dolar", "estadounidense", "USD"},
+		{"dolar", "estadunidense", "USD"}, {"dolar", "canadiense", "CAD"},
+		{"dolar", "canadense", "CAD"}, {"dolar", "australiano", "AUD"},
+		{"sol", "peruano", "PEN"},
+	};
 	if ((wl = fold_word(p, w)) == 0)
 		return false;
+	{
+		const char *q = p + wl;
+		char w2[24];
+		size_t wl2;
+		skip_spaces(&q);
+		if ((wl2 = fold_word(q, w2)) != 0) {
+			size_t n1 = strlen(w), n2 = strlen(w2);
+			for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+				size_t b = strlen(named[i].word), c = strlen(named[i].country);
+				/* singular or plural: "peso"/"pesos", "dólar"/"dólares", "sol"/"soles" */
+				bool word_ok = !strncmp(w, named[i].word, b) &&
+					       (n1 == b || !strcmp(w + b, "s") || !strcmp(w + b, "es"));
+				bool country_ok = !strncmp(w2, named[i].country, c) &&
+						  (n2 == c || !strcmp(w2 + c, "s"));
+				if (word_ok && country_ok) {
+					memcpy(cur, named[i].iso, 4);
+					*pp = q + wl2;
+					return true;
+				}
+			}
+		}
+	}
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
 		if (!strcmp(w, words[i].word)) {
 			memcpy(cur, words[i].iso, 4);
@@ -789,7 +830,9 @@ static char *join_space_groups(const char *s)
 /* Words that make a number bigger: "15 mil", "1,5 millones", "R$ 2 milhões" */
 static const char *const thousand_words[] = {"mil", NULL};
 static const char *const million_words[] = {
-	"millon", "millones", "milhao", "milhoes", "million", "millions", NULL,
+	"millon", "millones", "milhao", "milhoes", "million", "millions",
+	"mi", /* Brazilian business writing: "R$ 1,2 mi" */
+	NULL,
 };
 
 /* A remark after the amount that does not change it ("+ IVA", ", sin IVA",
@@ -799,7 +842,19 @@ static const char *const remark_words[] = {
 	"sin", "con", "mas", "sem", "com", "mais", "plus", "excl", "incl", "excluding", "including",
 	"iva", "impuestos", "impuesto", "impostos", "imposto", "tax", "taxes", "vat",
 	"aprox", "aproximadamente", "aproximado", "approx", "approximately",
-	"neto", "bruto", "net", "gross", "netos", "brutos", "liquido", "ex", NULL,
+	"neto", "bruto", "net", "gross", "netos", "brutos", "liquido", "ex",
+	/* the period of a recurring amount: "96.000 € anuales", "R$ 2.500 por mês" */
+	"mensual", "mensuales", "mensal", "mensais", "anual", "anuales", "anuais",
+	"monthly", "yearly", "annual", "annually", "al", "por", "ao", "per", NULL,
+};
+/* ... or after a "/": "R$ 2.500/mês", "96.000 €/año" */
+static const char *const period_words[] = {
+	"mes", "month", "mo", "ano", "year", "yr", "semana", "week", "trimestre", "quarter", NULL,
+};
+/* A word before the amount that leaves it as it is: "aprox. 96.000 €" */
+static const char *const approx_words[] = {
+	"aprox", "aproximadamente", "approx", "approximately", "about", "around", "circa",
+	"unos", "uns", NULL,
 };
 /* ... and none of these in it: a remark that names a currency or a
  * multiplier may be part of the amount ("15.000 + USD", "15.000 - mil"). */
@@ -826,6 +881,8 @@ static bool is_remark(const char *p)
 	size_t n;
 	bool opened = false;
 	if (*p == '+' || *p == ',' || *p == ';')
+		p++, opened = true;
+	else if (*p == '/' && fold_word(p + 1, w) && word_in(w, period_words))
 		p++, opened = true;
 	else if ((n = dash_at(p)))
 		p += n, opened = true;
@@ -899,6 +956,12 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 	size_t wl;
 	const char *p = s;
 	skip_spaces(&p);
+	if ((wl = fold_word(p, w)) && word_in(w, approx_words)) {
+		p += wl;
+		if (*p == '.')
+			p++;
+		skip_spaces(&p);
+	}
 	has1 = read_currency(&p, true, c1, &bare1);
 	skip_spaces(&p);
 	const char *num = p;
@@ -908,15 +971,22 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 		p--;   /* "15.000, sin IVA": the comma is the remark's */
 	if (!read_number(num, (size_t)(p - num), &v))
 		return AMOUNT_BAD;
+	if ((p[0] == '.' || p[0] == ',') && p[1] == '-')
+		p += 2;   /* "$ 15.000.-" (Argentina), "15.000,-" */
 	bool small_m = false;   /* "15m": miles (es) or millions? */
-	if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1])) {
+	if (p[0] == 'M' && p[1] == 'M' && !is_alpha(p[2])) {
+		mult = 1e6;   /* "USD 1.2MM", "R$ 1,5MM" */
+		p += 2;
+	} else if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1])) {
 		small_m = *p == 'm';
 		mult = (*p == 'k' || *p == 'K') ? 1e3 : 1e6;
 		p++;
 	}
 	skip_spaces(&p);
 	if (mult == 1 && (wl = fold_word(p, w))) {
-		if (word_in(w, thousand_words))
+		if (wl == 2 && p[0] == 'M' && p[1] == 'M')
+			mult = 1e6, p += wl;   /* "USD 1.2 MM" */
+		else if (word_in(w, thousand_words))
 			mult = 1e3, p += wl;
 		else if (word_in(w, million_words)) {
 			mult = 1e6, p += wl;

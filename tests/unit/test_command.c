@@ -412,6 +412,7 @@ static void test_value_remark_currency(void **state)
 	} ok[] = {
 		{"Valor: $450.000.000 (COP)", 450000000, "COP"},
 		{"Valor: 185.000 (MXN)", 185000, "MXN"},
+		{"Valor: $185,000.00 (pesos mexicanos)", 185000, "MXN"},
 		{"Valor: $12.500.000 (ARS, sin IVA)", 12500000, "ARS"},
 		{"Valor: 48.500 (EUR)", 48500, "EUR"},
 		{"Valor: 450.000.000 COP (COP)", 450000000, "COP"},
@@ -594,6 +595,38 @@ static void test_parse_amount(void **state)
 		{"HK$ 1,500", 1500, "HKD"},
 		{"RD$ 15,000", 15000, "DOP"},
 		{"$15,000 USD", 15000, "USD"},
+		/* the code before the sign, as quotes and invoices write it */
+		{"COP $450.000.000", 450000000, "COP"},
+		{"MXN $185,000.00", 185000, "MXN"},
+		{"ARS $12.500.000", 12500000, "ARS"},
+		{"USD $15,000", 15000, "USD"},
+		{"usd $15,000", 15000, "USD"},
+		/* Argentina's ".-" after a round amount */
+		{"$ 15.000.-", 15000, "USD"},
+		{"USD 15.000.-", 15000, "USD"},
+		/* pesos and dollars with their country */
+		{"185 mil pesos mexicanos", 185000, "MXN"},
+		{"450 millones de pesos colombianos", 450000000, "COP"},
+		{"12.500.000 pesos argentinos", 12500000, "ARS"},
+		{"3.000.000 pesos chilenos", 3000000, "CLP"},
+		{"1 peso mexicano", 1, "MXN"},
+		{"15.000 d\xC3\xB3lares americanos", 15000, "USD"},
+		{"15.000 dolares canadienses", 15000, "CAD"},
+		/* MM and mi: a million in LatAm and Brazilian business writing */
+		{"USD 1.2MM", 1200000, "USD"},
+		{"R$ 1,5MM", 1500000, "BRL"},
+		{"USD 1.2 MM", 1200000, "USD"},
+		{"R$ 1,2 mi", 1200000, "BRL"},
+		/* a period or an approximation: a remark */
+		{"R$ 2.500/m\xC3\xAAs", 2500, "BRL"},
+		{"96.000 \xE2\x82\xAC/a\xC3\xB1o", 96000, "EUR"},
+		{"96.000 \xE2\x82\xAC anuales", 96000, "EUR"},
+		{"15.000 EUR mensuales", 15000, "EUR"},
+		{"15.000 EUR/mes", 15000, "EUR"},
+		{"USD 1,500 per month", 1500, "USD"},
+		{"aprox. 96.000 \xE2\x82\xAC", 96000, "EUR"},
+		{"Aprox 96.000", 96000, ""},
+		{"unos 15.000 EUR", 15000, "EUR"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
@@ -615,7 +648,7 @@ static void test_parse_amount(void **state)
 		 * or a multiplier, a word that is not one of a remark's */
 		"15.000 25.000", "15.000, 25.000", "15.000 + 500", "15.000 + IVA 16%", "15.000 - 500",
 		"15.000 EUR + 2.000", "15.000 + $", "15.000 + USD", "15.000 sin IVA EUR", "15.000 + pesos",
-		"15.000 - mil", "15.000 EUR mensuales", "15.000 EUR/mes", "15.000 \xE2\x82\xAC +", "15.000 +",
+		"15.000 - mil", "15.000 \xE2\x82\xAC +", "15.000 +",
 		"15.000 ,", "15.000 pesos + IVA", "15.000 + IVA x 2",
 		"15.000 all taxes included", "15.000 usd plus tax", "15.000 Usd + tax",
 		/* lower-case m: thousands (es "miles") or millions? */
@@ -626,6 +659,10 @@ static void test_parse_amount(void **state)
 		/* S/ only before the amount, M.N. only after it */
 		"1.500 S/", "M.N. 15,000", "MN 15,000",
 		"U$ 1.500 EUR", "S/ 1.500 USD",
+		/* "pesos" still needs its country; "mm" is no million in lower case;
+		 * "/" only before a period; ".-" only right after the number */
+		"12.000 pesos argentos", "15.000 pesos de", "1.2mm", "15.000/2", "15.000/mesa", "15.000 .-",
+		"15.000.-500", "COP $ USD 5", "aprox.", "aprox. 15.000 25.000",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		double v;
