@@ -352,7 +352,7 @@ static bool parse_named(const char *f, long ty, int tm, int td, long *y_r, int *
 }
 
 /* "lunes", "el viernes", "próximo martes", "sexta-feira", "next friday",
- * "fri" (folded): the day of the week 0 (Sunday) to 6, or -1. */
+ * "sexta que vem", "fri" (folded): the day of the week 0 (Sunday) to 6, or -1. */
 static int weekday_of(const char *f)
 {
 	static const char *const lead[] = {"el ", "la ", "o ", "a ", "na ", "no ", "on ", "this ", "next ", "este ",
@@ -381,7 +381,7 @@ static int weekday_of(const char *f)
 	if (*rest == '-' || *rest == ' ')
 		rest++;
 	if (*rest && strcmp(rest, "feira") && strcmp(rest, "que viene") && strcmp(rest, "proximo") &&
-	    strcmp(rest, "proxima"))
+	    strcmp(rest, "proxima") && strcmp(rest, "que vem") && strcmp(rest, "feira que vem"))
 		return -1;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strlen(names[i].w) == n && !strncmp(f, names[i].w, n))
@@ -389,19 +389,10 @@ static int weekday_of(const char *f)
 	return -1;
 }
 
-bool parse_date(const char *s, const char *today, char date_r[11])
+/* A date (folded) into y/m/d, today being ty-tm-td. */
+static bool date_plain(const char *f, long ty, int tm, int td, long *y_r, int *m_r, int *d_r)
 {
-	date_r[0] = '\0';
-	if (!s)
-		return false;
-	char *f = text_fold(s); /* lower-case, accents off, spaces collapsed */
-	size_t n = strlen(f);
-	if (n && f[n - 1] == '.')
-		f[--n] = '\0';
 	bool ok = false;
-	long ty;
-	int tm, td;
-	today_ymd(today, &ty, &tm, &td);
 	long tdays = days_from_civil(ty, tm, td);
 	long y = 0;
 	int m = 0, d = 0;
@@ -499,12 +490,195 @@ bool parse_date(const char *s, const char *today, char date_r[11])
 out:
 	if (!ok)
 		ok = parse_named(f, ty, tm, td, &y, &m, &d);
+	if (!ok || !valid_ymd(y, m, d))
+		return false;
+	*y_r = y, *m_r = m, *d_r = d;
+	return true;
+}
+
+/* A day of the week before a date (folded): "viernes 27/11", "vie. 27/11",
+ * "sexta-feira, 18/12/2026", "lunes 14 de diciembre", "el viernes 27" (the
+ * next 27th). 1 when read, into y/m/d; -1 when the day of the week is not
+ * that date's; 0 when it is not such a form. "mar" is no Tuesday here: "mar
+ * 15" is in March. */
+static int weekday_date(const char *f, long ty, int tm, int td, long *y, int *m, int *d)
+{
+	static const char *const lead[] = {"el ", "o ", "a ", "na ", "no ", "on ", "this ", "next ", "este ",
+					   "esta ", "proximo ", "proxima ", NULL};
+	static const struct {
+		const char *w;
+		int d;
+	} days[] = {
+		{"sunday", 0}, {"monday", 1}, {"tuesday", 2}, {"wednesday", 3}, {"thursday", 4}, {"friday", 5},
+		{"saturday", 6}, {"domingo", 0}, {"lunes", 1}, {"martes", 2}, {"miercoles", 3}, {"jueves", 4},
+		{"viernes", 5}, {"sabado", 6}, {"segunda", 1}, {"terca", 2}, {"quarta", 3}, {"quinta", 4},
+		{"sexta", 5},
+		{"sun", 0}, {"mon", 1}, {"tue", 2}, {"tues", 2}, {"wed", 3}, {"thu", 4}, {"thurs", 4}, {"fri", 5},
+		{"sat", 6}, {"dom", 0}, {"lun", 1}, {"mie", 3}, {"jue", 4}, {"vie", 5}, {"sab", 6}, {"seg", 1},
+		{"ter", 2}, {"qua", 3}, {"qui", 4}, {"sex", 5},
+	};
+	for (bool again = true; again;) {
+		again = false;
+		for (const char *const *l = lead; *l; l++)
+			if (!strncmp(f, *l, strlen(*l))) {
+				f += strlen(*l);
+				again = true;
+			}
+	}
+	size_t n = strcspn(f, " ,.-");
+	int wd = -1;
+	for (size_t i = 0; i < sizeof days / sizeof days[0] && wd < 0; i++)
+		if (strlen(days[i].w) == n && !strncmp(f, days[i].w, n))
+			wd = days[i].d;
+	if (wd < 0)
+		return 0;
+	const char *rest = f + n;
+	if (!strncmp(rest, "-feira", 6) || !strncmp(rest, " feira", 6))
+		rest += 6;
+	while (*rest == ' ' || *rest == ',' || *rest == '.')
+		rest++;
+	char first[24];
+	size_t fl = strcspn(rest, " ,.-/");
+	if (fl >= sizeof first)
+		return 0;
+	memcpy(first, rest, fl);
+	first[fl] = '\0';
+	if (is_digit(rest[0]) && fl <= 2 && !rest[fl]) {
+		/* "el viernes 27": the next 27th from today */
+		long day = strtol(rest, NULL, 10), yy = ty;
+		int mm = tm;
+		if (day < td)
+			mm++;
+		for (int k = 0; k < 3 && !valid_ymd(yy + (mm - 1) / 12, (mm - 1) % 12 + 1, day); k++)
+			mm++;
+		yy += (mm - 1) / 12, mm = (mm - 1) % 12 + 1;
+		if (!valid_ymd(yy, mm, day))
+			return 0;
+		*y = yy, *m = mm, *d = (int)day;
+	} else if (!(is_digit(rest[0]) || month_of(first)) || !date_plain(rest, ty, tm, td, y, m, d))
+		return 0;
+	return (((days_from_civil(*y, *m, *d) % 7) + 11) % 7) == wd ? 1 : -1;
+}
+
+/* Cut off f (folded) the time of day after a date ("27/11 10:00", "27/11
+ * às 10h", "viernes a las 10", "15/12, 9:30 a. m."): a task is due on a day.
+ * True when there was one, and a date before it. */
+static bool cut_time(char *f)
+{
+	char *e = f + strlen(f);
+	bool marked = false, ampm = false;
+	/* the last word: [b, e) */
+#define LAST_WORD(b) \
+	do { \
+		while (e > f && e[-1] == ' ') \
+			e--; \
+		b = e; \
+		while (b > f && b[-1] != ' ') \
+			b--; \
+	} while (0)
+	char *b;
+	LAST_WORD(b);
+	size_t n = (size_t)(e - b);
+	if ((n == 2 && (!strncmp(b, "am", 2) || !strncmp(b, "pm", 2))) ||
+	    (n == 3 && (!strncmp(b, "a.m", 3) || !strncmp(b, "p.m", 3)))) {
+		marked = ampm = true, e = b;
+		LAST_WORD(b);
+	} else if (n == 1 && *b == 'm' && b - f >= 3 && (b[-3] == 'a' || b[-3] == 'p') && b[-2] == '.' &&
+		   (b - f == 3 || b[-4] == ' ')) {
+		marked = ampm = true, e = b - 3;   /* "a. m." */
+		LAST_WORD(b);
+	} else if ((n == 1 && *b == 'h') || (n == 2 && !strncmp(b, "hs", 2)) || (n == 3 && !strncmp(b, "hrs", 3)) ||
+		   (n == 5 && !strncmp(b, "horas", 5))) {
+		marked = true, e = b;
+		LAST_WORD(b);
+	}
+	/* H, H:MM, Hh, HhMM, Hhs, Hhrs, Ham, H:MMpm… */
+	const char *p = b;
+	long h, mi = 0;
+	int len;
+	if (!read_num(&p, &h, &len, 2))
+		return false;
+	if (*p == ':') {
+		p++;
+		if (!read_num(&p, &mi, &len, 2) || len != 2)
+			return false;
+		marked = true;
+	}
+	if (p < e && *p == 'h') {
+		p++;
+		marked = true;
+		if (p < e && is_digit(*p) && (!read_num(&p, &mi, &len, 2) || len != 2))
+			return false;
+		else if (e - p == 1 && *p == 's')
+			p++;
+		else if (e - p == 2 && !strncmp(p, "rs", 2))
+			p += 2;
+	} else if (e - p == 2 && (!strncmp(p, "am", 2) || !strncmp(p, "pm", 2)))
+		p += 2, marked = ampm = true;
+	else if (e - p == 3 && (!strncmp(p, "a.m", 3) || !strncmp(p, "p.m", 3)))
+		p += 3, marked = ampm = true;
+	if (p != e || h > (ampm ? 12 : 23) || mi > 59)
+		return false;
+	e = b;
+	/* "a las", "a la", "às", "at" */
+	LAST_WORD(b);
+	n = (size_t)(e - b);
+	if ((n == 2 && !strncmp(b, "as", 2)) || (n == 2 && !strncmp(b, "at", 2)) ||
+	    (n == 3 && !strncmp(b, "las", 3)) || (n == 2 && !strncmp(b, "la", 2))) {
+		bool las = n != 2 || b[0] == 'l';
+		if (las) {
+			/* only after "a": "a las 10" */
+			char *w = b;
+			e = b;
+			LAST_WORD(b);
+			if (e - b != 1 || *b != 'a') {
+				e = w;
+				b = w;
+			} else
+				e = b, marked = true;
+		} else
+			e = b, marked = true;
+	}
+#undef LAST_WORD
+	while (e > f && (e[-1] == ' ' || e[-1] == ',' || e[-1] == '-'))
+		e--;
+	if (!marked || e == f)
+		return false;
+	*e = '\0';
+	return true;
+}
+
+/* parse_date(), and -1 when a day of the week names another day than the
+ * date ("jueves 27/11" for Friday the 27th). */
+static int parse_date_rc(const char *s, const char *today, char date_r[11])
+{
+	date_r[0] = '\0';
+	if (!s)
+		return 0;
+	char *f = text_fold(s); /* lower-case, accents off, spaces collapsed */
+	size_t n = strlen(f);
+	if (n && f[n - 1] == '.')
+		f[--n] = '\0';
+	long ty, y = 0;
+	int tm, td, m = 0, d = 0;
+	today_ymd(today, &ty, &tm, &td);
+	int rc = weekday_date(f, ty, tm, td, &y, &m, &d);
+	if (rc == 0)
+		rc = date_plain(f, ty, tm, td, &y, &m, &d);
+	if (rc == 0 && cut_time(f)) {
+		rc = weekday_date(f, ty, tm, td, &y, &m, &d);
+		if (rc == 0)
+			rc = date_plain(f, ty, tm, td, &y, &m, &d);
+	}
 	free(f);
-	if (ok && valid_ymd(y, m, d))
+	if (rc == 1)
 		fmt_date(y, m, d, date_r);
-	else
-		ok = false;
-	return ok;
+	return rc;
+}
+
+bool parse_date(const char *s, const char *today, char date_r[11])
+{
+	return parse_date_rc(s, today, date_r) == 1;
 }
 
 /* ---------------------------------------------------------------- amounts */
@@ -1260,6 +1434,7 @@ static enum amount_rc command_amount(struct command *c, const char *v, const cha
 static void read_value(struct command *c, const char *today)
 {
 	char *remark = NULL;   /* CMD_VALUE: its remark in parentheses */
+	int rc;
 	if (c->kind == CMD_STAGE || c->kind == CMD_WON || c->kind == CMD_LOST || c->kind == CMD_VALUE ||
 	    c->kind == CMD_CLOSE || c->kind == CMD_PROBABILITY || c->kind == CMD_SCORE)
 		value_core(c, c->kind == CMD_VALUE ? &remark : NULL);   /* not a deal's title: "Renovación (2027)" is its name */
@@ -1295,8 +1470,8 @@ static void read_value(struct command *c, const char *today)
 	case CMD_CLOSE:
 		if (empty)
 			c->error = CMDERR_EMPTY;
-		else if (!parse_date(v, today, c->date))
-			c->error = CMDERR_DATE;
+		else if ((rc = parse_date_rc(v, today, c->date)) != 1)
+			c->error = rc < 0 ? CMDERR_WEEKDAY : CMDERR_DATE;
 		break;
 	case CMD_PROBABILITY:
 		if (empty)
@@ -1329,8 +1504,8 @@ static void read_value(struct command *c, const char *today)
 			char *t = xstrndup(v, (size_t)(at - v));
 			c->text = text_trim(t);
 			char *d = text_trim(xstrdup(at + 1));
-			if (!parse_date(d, today, c->date))
-				c->error = CMDERR_DATE;
+			if ((rc = parse_date_rc(d, today, c->date)) != 1)
+				c->error = rc < 0 ? CMDERR_WEEKDAY : CMDERR_DATE;
 			free(d);
 		} else
 			c->text = xstrdup(v);

@@ -801,6 +801,33 @@ static void test_parse_date(void **state)
 	date_is("terça", "2026-11-24");
 	date_is("next Friday", "2026-11-27");
 	date_is("thu", "2026-11-26");
+	date_is("sexta que vem", "2026-11-27");
+	date_is("segunda-feira que vem", "2026-11-30");
+	/* a day of the week before a date: the date's */
+	date_is("viernes 27/11", "2026-11-27");
+	date_is("vie 27/11", "2026-11-27");
+	date_is("Vie. 27/11", "2026-11-27");
+	date_is("viernes 18/12/2026", "2026-12-18");
+	date_is("Viernes, 18/12/2026", "2026-12-18");
+	date_is("el viernes 27", "2026-11-27");
+	date_is("el jueves 3", "2026-12-03");
+	date_is("sexta-feira, 27/11", "2026-11-27");
+	date_is("Fri 11/27", "2026-11-27");
+	date_is("viernes 27 de noviembre", "2026-11-27");
+	date_is("mar 15", "2027-03-15");      /* March, not Tuesday */
+	/* a time of day after it: a task has a day */
+	date_is("27/11 10:00", "2026-11-27");
+	date_is("27/11 \xC3\xA0s 10h", "2026-11-27");
+	date_is("27/11 a las 10", "2026-11-27");
+	date_is("27/11 10h", "2026-11-27");
+	date_is("27/11 10hs", "2026-11-27");
+	date_is("27/11 10h30", "2026-11-27");
+	date_is("27/11, 9:30 a. m.", "2026-11-27");
+	date_is("27/11 9:30am", "2026-11-27");
+	date_is("27/11 3 pm", "2026-11-27");
+	date_is("viernes 27/11 a las 10:30", "2026-11-27");
+	date_is("ma\xC3\xB1" "ana a las 10", "2026-11-24");
+	date_is("friday at 10am", "2026-11-27");
 	{
 		char d0[11];
 		assert_false(parse_date("viernes negro", TODAY, d0));
@@ -824,6 +851,12 @@ static void test_parse_date(void **state)
 		"15/12-2026", "next week", "+14", "+d", "+14x", "-14d", "2026/12", "15 dicxx 2026",
 		"31 de noviembre de 2026", "15 foo 2026", "dic 2026", "15 15 dic", "15 dic jan",
 		"2026-12-15T10:00", "yesterday", "+99999d", "12345", "1/2/3/4",
+		/* a time alone, or a number that is no time; a weekday before a
+		 * relative date */
+		"10:00", "a las 10", "27/11 10", "27/11 25:00", "27/11 13pm", "27/11 10:75", "15/12 2026",
+		"viernes ma\xC3\xB1" "ana", "viernes +2d", "viernes 32", "el viernes 27 negro",
+		/* a day of the week that is not the date's */
+		"jueves 27/11", "el jueves 27", "martes 14 de diciembre",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		bool r = parse_date(bad[i], TODAY, d);
@@ -851,6 +884,22 @@ static void test_close_command(void **state)
 	commands_free(&l);
 	c = one(&l, "close: someday");
 	assert_int_equal(c->error, CMDERR_DATE);
+	commands_free(&l);
+	/* a day of the week and a date that do not agree: its own error */
+	c = one(&l, "Cierre: jueves 18/12/2026");
+	assert_int_equal(c->error, CMDERR_WEEKDAY);
+	commands_free(&l);
+	c = one(&l, "Cierre: viernes 18/12/2026");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->date, "2026-12-18");
+	commands_free(&l);
+	c = one(&l, "Tarea: llamar a Valentina @ jueves 27/11");
+	assert_int_equal(c->error, CMDERR_WEEKDAY);
+	commands_free(&l);
+	c = one(&l, "tarefa: ligar para o Jo\xC3\xA3o @ 27/11 \xC3\xA0s 10h");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->date, "2026-11-27");
+	assert_string_equal(c->text, "ligar para o Jo\xC3\xA3o");
 	commands_free(&l);
 }
 
