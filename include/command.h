@@ -27,6 +27,7 @@ enum cmd_error {
 	CMDERR_DEAL,      /* deal: "#x" that is not a number */
 	CMDERR_DRIP,      /* drip: neither stop nor start NAME */
 	CMDERR_AMOUNT_M,  /* value: "15m", thousands (es "miles") or millions? */
+	CMDERR_WEEKDAY,   /* close / task @: "jueves 27/11", and the 27th is a Friday */
 };
 
 struct command {

@@ -107,6 +107,9 @@ static const struct l3 value_msgs[] = {
 	[CMDERR_AMOUNT_M] = L3("\"m\" after a number is ambiguous (thousand or million?): write 15k or 15 mil, 15M or 15 millones",
 			       "\"m\" tras un número es ambiguo (¿miles o millones?): escribe 15k o 15 mil, 15M o 15 millones",
 			       "\"m\" depois de um número é ambíguo (mil ou milhões?): escreva 15k ou 15 mil, 15M ou 15 milhões"),
+	[CMDERR_WEEKDAY] = L3("the day of the week is not that date's: write the date alone (e.g. 27/11)",
+			      "el día de la semana no es el de esa fecha: escribe solo la fecha (p. ej. 27/11)",
+			      "o dia da semana não é o dessa data: escreva só a data (ex.: 27/11)"),
 };
 
 char *err_text(const struct cmdres *r, const struct command *c, enum lang l)

@@ -352,7 +352,7 @@ static bool parse_named(const char *f, long ty, int tm, int td, long *y_r, int *
 }
 
 /* "lunes", "el viernes", "próximo martes", "sexta-feira", "next friday",
- * "fri" (folded): the day of the week 0 (Sunday) to 6, or -1. */
+ * "sexta que vem", "fri" (folded): the day of the week 0 (Sunday) to 6, or -1. */
 static int weekday_of(const char *f)
 {
 	static const char *const lead[] = {"el ", "la ", "o ", "a ", "na ", "no ", "on ", "this ", "next ", "este ",
@@ -381,7 +381,7 @@ static int weekday_of(const char *f)
 	if (*rest == '-' || *rest == ' ')
 		rest++;
 	if (*rest && strcmp(rest, "feira") && strcmp(rest, "que viene") && strcmp(rest, "proximo") &&
-	    strcmp(rest, "proxima"))
+	    strcmp(rest, "proxima") && strcmp(rest, "que vem") && strcmp(rest, "feira que vem"))
 		return -1;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (strlen(names[i].w) == n && !strncmp(f, names[i].w, n))
@@ -389,19 +389,10 @@ static int weekday_of(const char *f)
 	return -1;
 }
 
-bool parse_date(const char *s, const char *today, char date_r[11])
+/* A date (folded) into y/m/d, today being ty-tm-td. */
+static bool date_plain(const char *f, long ty, int tm, int td, long *y_r, int *m_r, int *d_r)
 {
-	date_r[0] = '\0';
-	if (!s)
-		return false;
-	char *f = text_fold(s); /* lower-case, accents off, spaces collapsed */
-	size_t n = strlen(f);
-	if (n && f[n - 1] == '.')
-		f[--n] = '\0';
 	bool ok = false;
-	long ty;
-	int tm, td;
-	today_ymd(today, &ty, &tm, &td);
 	long tdays = days_from_civil(ty, tm, td);
 	long y = 0;
 	int m = 0, d = 0;
@@ -499,12 +490,195 @@ bool parse_date(const char *s, const char *today, char date_r[11])
 out:
 	if (!ok)
 		ok = parse_named(f, ty, tm, td, &y, &m, &d);
+	if (!ok || !valid_ymd(y, m, d))
+		return false;
+	*y_r = y, *m_r = m, *d_r = d;
+	return true;
+}
+
+/* A day of the week before a date (folded): "viernes 27/11", "vie. 27/11",
+ * "sexta-feira, 18/12/2026", "lunes 14 de diciembre", "el viernes 27" (the
+ * next 27th). 1 when read, into y/m/d; -1 when the day of the week is not
+ * that date's; 0 when it is not such a form. "mar" is no Tuesday here: "mar
+ * 15" is in March. */
+static int weekday_date(const char *f, long ty, int tm, int td, long *y, int *m, int *d)
+{
+	static const char *const lead[] = {"el ", "o ", "a ", "na ", "no ", "on ", "this ", "next ", "este ",
+					   "esta ", "proximo ", "proxima ", NULL};
+	static const struct {
+		const char *w;
+		int d;
+	} days[] = {
+		{"sunday", 0}, {"monday", 1}, {"tuesday", 2}, {"wednesday", 3}, {"thursday", 4}, {"friday", 5},
+		{"saturday", 6}, {"domingo", 0}, {"lunes", 1}, {"martes", 2}, {"miercoles", 3}, {"jueves", 4},
+		{"viernes", 5}, {"sabado", 6}, {"segunda", 1}, {"terca", 2}, {"quarta", 3}, {"quinta", 4},
+		{"sexta", 5},
+		{"sun", 0}, {"mon", 1}, {"tue", 2}, {"tues", 2}, {"wed", 3}, {"thu", 4}, {"thurs", 4}, {"fri", 5},
+		{"sat", 6}, {"dom", 0}, {"lun", 1}, {"mie", 3}, {"jue", 4}, {"vie", 5}, {"sab", 6}, {"seg", 1},
+		{"ter", 2}, {"qua", 3}, {"qui", 4}, {"sex", 5},
+	};
+	for (bool again = true; again;) {
+		again = false;
+		for (const char *const *l = lead; *l; l++)
+			if (!strncmp(f, *l, strlen(*l))) {
+				f += strlen(*l);
+				again = true;
+			}
+	}
+	size_t n = strcspn(f, " ,.-");
+	int wd = -1;
+	for (size_t i = 0; i < sizeof days / sizeof days[0] && wd < 0; i++)
+		if (strlen(days[i].w) == n && !strncmp(f, days[i].w, n))
+			wd = days[i].d;
+	if (wd < 0)
+		return 0;
+	const char *rest = f + n;
+	if (!strncmp(rest, "-feira", 6) || !strncmp(rest, " feira", 6))
+		rest += 6;
+	while (*rest == ' ' || *rest == ',' || *rest == '.')
+		rest++;
+	char first[24];
+	size_t fl = strcspn(rest, " ,.-/");
+	if (fl >= sizeof first)
+		return 0;
+	memcpy(first, rest, fl);
+	first[fl] = '\0';
+	if (is_digit(rest[0]) && fl <= 2 && !rest[fl]) {
+		/* "el viernes 27": the next 27th from today */
+		long day = strtol(rest, NULL, 10), yy = ty;
+		int mm = tm;
+		if (day < td)
+			mm++;
+		for (int k = 0; k < 3 && !valid_ymd(yy + (mm - 1) / 12, (mm - 1) % 12 + 1, day); k++)
+			mm++;
+		yy += (mm - 1) / 12, mm = (mm - 1) % 12 + 1;
+		if (!valid_ymd(yy, mm, day))
+			return 0;
+		*y = yy, *m = mm, *d = (int)day;
+	} else if (!(is_digit(rest[0]) || month_of(first)) || !date_plain(rest, ty, tm, td, y, m, d))
+		return 0;
+	return (((days_from_civil(*y, *m, *d) % 7) + 11) % 7) == wd ? 1 : -1;
+}
+
+/* Cut off f (folded) the time of day after a date ("27/11 10:00", "27/11
+ * às 10h", "viernes a las 10", "15/12, 9:30 a. m."): a task is due on a day.
+ * True when there was one, and a date before it. */
+static bool cut_time(char *f)
+{
+	char *e = f + strlen(f);
+	bool marked = false, ampm = false;
+	/* the last word: [b, e) */
+#define LAST_WORD(b) \
+	do { \
+		while (e > f && e[-1] == ' ') \
+			e--; \
+		b = e; \
+		while (b > f && b[-1] != ' ') \
+			b--; \
+	} while (0)
+	char *b;
+	LAST_WORD(b);
+	size_t n = (size_t)(e - b);
+	if ((n == 2 && (!strncmp(b, "am", 2) || !strncmp(b, "pm", 2))) ||
+	    (n == 3 && (!strncmp(b, "a.m", 3) || !strncmp(b, "p.m", 3)))) {
+		marked = ampm = true, e = b;
+		LAST_WORD(b);
+	} else if (n == 1 && *b == 'm' && b - f >= 3 && (b[-3] == 'a' || b[-3] == 'p') && b[-2] == '.' &&
+		   (b - f == 3 || b[-4] == ' ')) {
+		marked = ampm = true, e = b - 3;   /* "a. m." */
+		LAST_WORD(b);
+	} else if ((n == 1 && *b == 'h') || (n == 2 && !strncmp(b, "hs", 2)) || (n == 3 && !strncmp(b, "hrs", 3)) ||
+		   (n == 5 && !strncmp(b, "horas", 5))) {
+		marked = true, e = b;
+		LAST_WORD(b);
+	}
+	/* H, H:MM, Hh, HhMM, Hhs, Hhrs, Ham, H:MMpm… */
+	const char *p = b;
+	long h, mi = 0;
+	int len;
+	if (!read_num(&p, &h, &len, 2))
+		return false;
+	if (*p == ':') {
+		p++;
+		if (!read_num(&p, &mi, &len, 2) || len != 2)
+			return false;
+		marked = true;
+	}
+	if (p < e && *p == 'h') {
+		p++;
+		marked = true;
+		if (p < e && is_digit(*p) && (!read_num(&p, &mi, &len, 2) || len != 2))
+			return false;
+		else if (e - p == 1 && *p == 's')
+			p++;
+		else if (e - p == 2 && !strncmp(p, "rs", 2))
+			p += 2;
+	} else if (e - p == 2 && (!strncmp(p, "am", 2) || !strncmp(p, "pm", 2)))
+		p += 2, marked = ampm = true;
+	else if (e - p == 3 && (!strncmp(p, "a.m", 3) || !strncmp(p, "p.m", 3)))
+		p += 3, marked = ampm = true;
+	if (p != e || h > (ampm ? 12 : 23) || mi > 59)
+		return false;
+	e = b;
+	/* "a las", "a la", "às", "at" */
+	LAST_WORD(b);
+	n = (size_t)(e - b);
+	if ((n == 2 && !strncmp(b, "as", 2)) || (n == 2 && !strncmp(b, "at", 2)) ||
+	    (n == 3 && !strncmp(b, "las", 3)) || (n == 2 && !strncmp(b, "la", 2))) {
+		bool las = n != 2 || b[0] == 'l';
+		if (las) {
+			/* only after "a": "a las 10" */
+			char *w = b;
+			e = b;
+			LAST_WORD(b);
+			if (e - b != 1 || *b != 'a') {
+				e = w;
+				b = w;
+			} else
+				e = b, marked = true;
+		} else
+			e = b, marked = true;
+	}
+#undef LAST_WORD
+	while (e > f && (e[-1] == ' ' || e[-1] == ',' || e[-1] == '-'))
+		e--;
+	if (!marked || e == f)
+		return false;
+	*e = '\0';
+	return true;
+}
+
+/* parse_date(), and -1 when a day of the week names another day than the
+ * date ("jueves 27/11" for Friday the 27th). */
+static int parse_date_rc(const char *s, const char *today, char date_r[11])
+{
+	date_r[0] = '\0';
+	if (!s)
+		return 0;
+	char *f = text_fold(s); /* lower-case, accents off, spaces collapsed */
+	size_t n = strlen(f);
+	if (n && f[n - 1] == '.')
+		f[--n] = '\0';
+	long ty, y = 0;
+	int tm, td, m = 0, d = 0;
+	today_ymd(today, &ty, &tm, &td);
+	int rc = weekday_date(f, ty, tm, td, &y, &m, &d);
+	if (rc == 0)
+		rc = date_plain(f, ty, tm, td, &y, &m, &d);
+	if (rc == 0 && cut_time(f)) {
+		rc = weekday_date(f, ty, tm, td, &y, &m, &d);
+		if (rc == 0)
+			rc = date_plain(f, ty, tm, td, &y, &m, &d);
+	}
 	free(f);
-	if (ok && valid_ymd(y, m, d))
+	if (rc == 1)
 		fmt_date(y, m, d, date_r);
-	else
-		ok = false;
-	return ok;
+	return rc;
+}
+
+bool parse_date(const char *s, const char *today, char date_r[11])
+{
+	return parse_date_rc(s, today, date_r) == 1;
 }
 
 /* ---------------------------------------------------------------- amounts */
@@ -619,13 +793,19 @@ static bool read_currency(const char **pp, bool prefix, char cur[4], bool *bare_
 	size_t wl;
 	char w[24];
 	*bare_dollar = false;
-	/* an ISO code with the sign: "MXN$", "CLP$", "ARS$" */
-	if (is_iso4217(p, 3) && p[3] == '$') {
-		for (int i = 0; i < 3; i++)
-			cur[i] = (char)toupper((unsigned char)p[i]);
-		cur[3] = '\0';
-		*pp = p + 4;
-		return true;
+	/* an ISO code with the sign: "MXN$", "CLP$", "ARS$"; before the
+	 * amount also apart from it, as quotes and invoices write it ("COP
+	 * $450.000.000", "USD $15,000") */
+	if (is_iso4217(p, 3) && (p[3] == '$' || (prefix && !is_alpha(p[3])))) {
+		const char *q = p + 3;
+		skip_spaces(&q);
+		if (*q == '$') {
+			for (int i = 0; i < 3; i++)
+				cur[i] = (char)toupper((unsigned char)p[i]);
+			cur[3] = '\0';
+			*pp = q + 1;
+			return true;
+		}
 	}
 	for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
 		size_t l = strlen(syms[i].sym);
@@ -664,8 +844,43 @@ static bool read_currency(const char **pp, bool prefix, char cur[4], bool *bare_
 		{"dolares", "USD"}, {"dolar", "USD"}, {"dollars", "USD"}, {"dollar", "USD"},
 		{"soles", "PEN"},
 	};
+	/* ... and with the country, which "pesos" needs ("185 mil pesos
+	 * mexicanos", "15.000 dólares americanos") */
+	static const struct {
+		const char *word, *country, *iso;
+	} named[] = {
+		{"peso", "mexicano", "MXN"}, {"peso", "colombiano", "COP"}, {"peso", "argentino", "ARS"},
+		{"peso", "chileno", "CLP"}, {"peso", "uruguayo", "UYU"}, {"peso", "uruguaio", "UYU"},
+		{"peso", "dominicano", "DOP"}, {"peso", "cubano", "CUP"},
+		{"dolar", "americano", "USD"}, {"dolar", "estadounidense", "USD"},
+		{"dolar", "estadunidense", "USD"}, {"dolar", "canadiense", "CAD"},
+		{"dolar", "canadense", "CAD"}, {"dolar", "australiano", "AUD"},
+		{"sol", "peruano", "PEN"},
+	};
 	if ((wl = fold_word(p, w)) == 0)
 		return false;
+	{
+		const char *q = p + wl;
+		char w2[24];
+		size_t wl2;
+		skip_spaces(&q);
+		if ((wl2 = fold_word(q, w2)) != 0) {
+			size_t n1 = strlen(w), n2 = strlen(w2);
+			for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+				size_t b = strlen(named[i].word), c = strlen(named[i].country);
+				/* singular or plural: "peso"/"pesos", "dólar"/"dólares", "sol"/"soles" */
+				bool word_ok = !strncmp(w, named[i].word, b) &&
+					       (n1 == b || !strcmp(w + b, "s") || !strcmp(w + b, "es"));
+				bool country_ok = !strncmp(w2, named[i].country, c) &&
+						  (n2 == c || !strcmp(w2 + c, "s"));
+				if (word_ok && country_ok) {
+					memcpy(cur, named[i].iso, 4);
+					*pp = q + wl2;
+					return true;
+				}
+			}
+		}
+	}
 	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
 		if (!strcmp(w, words[i].word)) {
 			memcpy(cur, words[i].iso, 4);
@@ -789,7 +1004,9 @@ static char *join_space_groups(const char *s)
 /* Words that make a number bigger: "15 mil", "1,5 millones", "R$ 2 milhões" */
 static const char *const thousand_words[] = {"mil", NULL};
 static const char *const million_words[] = {
-	"millon", "millones", "milhao", "milhoes", "million", "millions", NULL,
+	"millon", "millones", "milhao", "milhoes", "million", "millions",
+	"mi", /* Brazilian business writing: "R$ 1,2 mi" */
+	NULL,
 };
 
 /* A remark after the amount that does not change it ("+ IVA", ", sin IVA",
@@ -799,7 +1016,19 @@ static const char *const remark_words[] = {
 	"sin", "con", "mas", "sem", "com", "mais", "plus", "excl", "incl", "excluding", "including",
 	"iva", "impuestos", "impuesto", "impostos", "imposto", "tax", "taxes", "vat",
 	"aprox", "aproximadamente", "aproximado", "approx", "approximately",
-	"neto", "bruto", "net", "gross", "netos", "brutos", "liquido", "ex", NULL,
+	"neto", "bruto", "net", "gross", "netos", "brutos", "liquido", "ex",
+	/* the period of a recurring amount: "96.000 € anuales", "R$ 2.500 por mês" */
+	"mensual", "mensuales", "mensal", "mensais", "anual", "anuales", "anuais",
+	"monthly", "yearly", "annual", "annually", "al", "por", "ao", "per", NULL,
+};
+/* ... or after a "/": "R$ 2.500/mês", "96.000 €/año" */
+static const char *const period_words[] = {
+	"mes", "month", "mo", "ano", "year", "yr", "semana", "week", "trimestre", "quarter", NULL,
+};
+/* A word before the amount that leaves it as it is: "aprox. 96.000 €" */
+static const char *const approx_words[] = {
+	"aprox", "aproximadamente", "approx", "approximately", "about", "around", "circa",
+	"unos", "uns", NULL,
 };
 /* ... and none of these in it: a remark that names a currency or a
  * multiplier may be part of the amount ("15.000 + USD", "15.000 - mil"). */
@@ -826,6 +1055,8 @@ static bool is_remark(const char *p)
 	size_t n;
 	bool opened = false;
 	if (*p == '+' || *p == ',' || *p == ';')
+		p++, opened = true;
+	else if (*p == '/' && fold_word(p + 1, w) && word_in(w, period_words))
 		p++, opened = true;
 	else if ((n = dash_at(p)))
 		p += n, opened = true;
@@ -899,6 +1130,12 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 	size_t wl;
 	const char *p = s;
 	skip_spaces(&p);
+	if ((wl = fold_word(p, w)) && word_in(w, approx_words)) {
+		p += wl;
+		if (*p == '.')
+			p++;
+		skip_spaces(&p);
+	}
 	has1 = read_currency(&p, true, c1, &bare1);
 	skip_spaces(&p);
 	const char *num = p;
@@ -908,15 +1145,22 @@ static enum amount_rc amount_read_plain(const char *s, double *amount_r, char cu
 		p--;   /* "15.000, sin IVA": the comma is the remark's */
 	if (!read_number(num, (size_t)(p - num), &v))
 		return AMOUNT_BAD;
+	if ((p[0] == '.' || p[0] == ',') && p[1] == '-')
+		p += 2;   /* "$ 15.000.-" (Argentina), "15.000,-" */
 	bool small_m = false;   /* "15m": miles (es) or millions? */
-	if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1])) {
+	if (p[0] == 'M' && p[1] == 'M' && !is_alpha(p[2])) {
+		mult = 1e6;   /* "USD 1.2MM", "R$ 1,5MM" */
+		p += 2;
+	} else if ((*p == 'k' || *p == 'K' || *p == 'm' || *p == 'M') && !is_alpha(p[1])) {
 		small_m = *p == 'm';
 		mult = (*p == 'k' || *p == 'K') ? 1e3 : 1e6;
 		p++;
 	}
 	skip_spaces(&p);
 	if (mult == 1 && (wl = fold_word(p, w))) {
-		if (word_in(w, thousand_words))
+		if (wl == 2 && p[0] == 'M' && p[1] == 'M')
+			mult = 1e6, p += wl;   /* "USD 1.2 MM" */
+		else if (word_in(w, thousand_words))
 			mult = 1e3, p += wl;
 		else if (word_in(w, million_words)) {
 			mult = 1e6, p += wl;
@@ -1085,8 +1329,9 @@ static char *rep_value(const char *v)
 
 /* The value without what a rep adds around it: quotes ("propuesta",
  * «propuesta») and a remark in parentheses at the end ("15.000 EUR (sin
- * IVA)", "propuesta (enviada hoy)"). */
-static void value_core(struct command *c)
+ * IVA)", "propuesta (enviada hoy)"); the remark, malloc'd, into *remark_r
+ * (NULL when there is none). */
+static void value_core(struct command *c, char **remark_r)
 {
 	static const char *const open_q[] = {"\"", "'", "\xC2\xAB", "\xE2\x80\x9C", "\xE2\x80\x98"};
 	static const char *const close_q[] = {"\"", "'", "\xC2\xBB", "\xE2\x80\x9D", "\xE2\x80\x99"};
@@ -1095,6 +1340,8 @@ static void value_core(struct command *c)
 	if (n > 2 && v[n - 1] == ')') {
 		char *lp = strrchr(v, '(');
 		if (lp && lp > v && (lp[-1] == ' ' || lp[-1] == '\t')) {
+			if (remark_r)
+				*remark_r = xstrndup(lp + 1, strlen(lp + 1) - 1);
 			*lp = '\0';
 			text_trim(v);
 			n = strlen(v);
@@ -1111,13 +1358,71 @@ static void value_core(struct command *c)
 	}
 }
 
-/* The amount of a value line into c. */
-static enum amount_rc command_amount(struct command *c, const char *v)
+/* The currency a remark in parentheses names: "(COP)", "(ARS, sin IVA)",
+ * "(pesos mexicanos)" -> true and its code into cur (*conversion when there
+ * is a number in the remark too: "(aprox. 16.000 USD)"); false when it names
+ * none. *bad when it names two, or "pesos" without the country. A currency
+ * code counts in capitals only, and "real" is not one here ("valor real"). */
+static bool remark_currency(const char *r, char cur[4], bool *conversion, bool *bad)
+{
+	bool found = false;
+	*conversion = *bad = false;
+	cur[0] = '\0';
+	for (const char *p = r; *p;) {
+		char c[4], w[24];
+		bool bare = false;
+		const char *q = p;
+		size_t wl = fold_word(p, w);
+		if (is_digit(*p))
+			*conversion = true;
+		if (p > r && (is_alpha(p[-1]) || is_digit(p[-1]))) {
+			p++;
+			continue;
+		}
+		if (read_currency(&q, false, c, &bare) && !bare &&
+		    !(wl == 3 && q == p + 3 && !(isupper((unsigned char)p[0]) && isupper((unsigned char)p[1]) &&
+						 isupper((unsigned char)p[2]))) &&
+		    !(wl && !strcmp(w, "real"))) {
+			if (found && strcmp(cur, c))
+				*bad = true;
+			memcpy(cur, c, 4);
+			found = true;
+			p = q;
+			continue;
+		}
+		if (wl && (!strcmp(w, "peso") || !strcmp(w, "pesos")))
+			*bad = true;
+		p += wl ? wl : 1;
+	}
+	return found;
+}
+
+/* The amount of a value line into c; `remark` is what it had in
+ * parentheses, whose currency is the amount's: "$450.000.000 (COP)". */
+static enum amount_rc command_amount(struct command *c, const char *v, const char *remark)
 {
 	double a = 0;
 	char cur[4] = "";
 	bool bare = false;
 	enum amount_rc rc = amount_read(v, &a, cur, &bare);
+	char rc_cur[4];
+	bool conversion = false, bad = false;
+	if (rc == AMOUNT_OK && remark && (remark_currency(remark, rc_cur, &conversion, &bad) || bad)) {
+		bool own = cur[0] && !bare;   /* the amount names its currency itself */
+		if (bad)
+			rc = AMOUNT_BAD;
+		else if (conversion) {
+			/* "15.000 EUR (aprox. 16.000 USD)": the amount's own; with
+			 * none, which one is it? */
+			if (!own)
+				rc = AMOUNT_BAD;
+		} else if (own && strcmp(cur, rc_cur))
+			rc = AMOUNT_BAD;   /* "US$ 15.000 (COP)" */
+		else {
+			memcpy(cur, rc_cur, 4);
+			bare = false;
+		}
+	}
 	if (rc == AMOUNT_OK) {
 		c->amount = a;
 		memcpy(c->currency, cur, sizeof cur);
@@ -1128,9 +1433,11 @@ static enum amount_rc command_amount(struct command *c, const char *v)
 
 static void read_value(struct command *c, const char *today)
 {
+	char *remark = NULL;   /* CMD_VALUE: its remark in parentheses */
+	int rc;
 	if (c->kind == CMD_STAGE || c->kind == CMD_WON || c->kind == CMD_LOST || c->kind == CMD_VALUE ||
 	    c->kind == CMD_CLOSE || c->kind == CMD_PROBABILITY || c->kind == CMD_SCORE)
-		value_core(c);   /* not a deal's title: "Renovación (2027)" is its name */
+		value_core(c, c->kind == CMD_VALUE ? &remark : NULL);   /* not a deal's title: "Renovación (2027)" is its name */
 	const char *v = c->value;
 	bool empty = v[0] == '\0';
 	switch (c->kind) {
@@ -1145,12 +1452,12 @@ static void read_value(struct command *c, const char *today)
 		if (empty)
 			c->error = CMDERR_EMPTY;
 		else {
-			enum amount_rc rc = command_amount(c, v);
+			enum amount_rc rc = command_amount(c, v, remark);
 			if (rc != AMOUNT_OK) {
 				/* "12.000 EUR." — a sentence's full stop */
 				char *t = strip_dot(v);
 				if (t[0] && strlen(t) != strlen(v)) {
-					enum amount_rc rc2 = command_amount(c, t);
+					enum amount_rc rc2 = command_amount(c, t, remark);
 					if (rc2 == AMOUNT_OK || rc == AMOUNT_BAD)
 						rc = rc2;
 				}
@@ -1163,8 +1470,8 @@ static void read_value(struct command *c, const char *today)
 	case CMD_CLOSE:
 		if (empty)
 			c->error = CMDERR_EMPTY;
-		else if (!parse_date(v, today, c->date))
-			c->error = CMDERR_DATE;
+		else if ((rc = parse_date_rc(v, today, c->date)) != 1)
+			c->error = rc < 0 ? CMDERR_WEEKDAY : CMDERR_DATE;
 		break;
 	case CMD_PROBABILITY:
 		if (empty)
@@ -1197,8 +1504,8 @@ static void read_value(struct command *c, const char *today)
 			char *t = xstrndup(v, (size_t)(at - v));
 			c->text = text_trim(t);
 			char *d = text_trim(xstrdup(at + 1));
-			if (!parse_date(d, today, c->date))
-				c->error = CMDERR_DATE;
+			if ((rc = parse_date_rc(d, today, c->date)) != 1)
+				c->error = rc < 0 ? CMDERR_WEEKDAY : CMDERR_DATE;
 			free(d);
 		} else
 			c->text = xstrdup(v);
@@ -1278,6 +1585,7 @@ static void read_value(struct command *c, const char *today)
 	if (!c->text)
 		c->text = xstrdup(c->kind == CMD_OWNER || c->kind == CMD_SHARE || c->kind == CMD_NOTE ||
 				  c->kind == CMD_LIST ? v : "");
+	free(remark);
 }
 
 /* ---------------------------------------------------------------- parsing */

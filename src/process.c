@@ -645,6 +645,7 @@ static const char *value_error(enum cmd_error e)
 	case CMDERR_DEAL: return "not a deal number (e.g. #12) or a title";
 	case CMDERR_DRIP: return "use `stop` or `start NAME`";
 	case CMDERR_AMOUNT_M: return "\"m\" after a number is ambiguous (thousand or million?): write 15k or 15 mil, 15M or 15 millones";
+	case CMDERR_WEEKDAY: return "the day of the week is not that date's: write the date alone (e.g. 27/11)";
 	default: return "cannot read the value";
 	}
 }

@@ -398,6 +398,62 @@ static void test_value_command(void **state)
 	commands_free(&l);
 }
 
+/* A currency in the remark in parentheses is the amount's: never a bare
+ * "$"'s dollar when the rep named another one. */
+static void test_value_remark_currency(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c;
+	static const struct {
+		const char *line;
+		double want;
+		const char *cur;
+	} ok[] = {
+		{"Valor: $450.000.000 (COP)", 450000000, "COP"},
+		{"Valor: 185.000 (MXN)", 185000, "MXN"},
+		{"Valor: $185,000.00 (pesos mexicanos)", 185000, "MXN"},
+		{"Valor: $12.500.000 (ARS, sin IVA)", 12500000, "ARS"},
+		{"Valor: 48.500 (EUR)", 48500, "EUR"},
+		{"Valor: 450.000.000 COP (COP)", 450000000, "COP"},
+		{"Valor: R$ 15.000 (reais, com impostos)", 15000, "BRL"},
+		/* remarks that name no currency, as before */
+		{"Valor: 15.000 EUR (sin IVA)", 15000, "EUR"},
+		{"Valor: 15.000 (valor real)", 15000, ""},
+		{"Valor: 15.000 (all taxes)", 15000, ""},
+		{"Valor: $15,000 (con descuento)", 15000, "USD"},
+		/* a conversion beside an amount that names its own */
+		{"Valor: 15.000 EUR (aprox. 16.000 USD)", 15000, "EUR"},
+	};
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		c = one(&l, ok[i].line);
+		if (c->error != CMDERR_NONE || fabs(c->amount - ok[i].want) > 1e-6 || strcmp(c->currency, ok[i].cur))
+			print_error("\"%s\": error %d, %f \"%s\"\n", ok[i].line, c->error, c->amount, c->currency);
+		assert_int_equal(c->error, CMDERR_NONE);
+		assert_true(fabs(c->amount - ok[i].want) < 1e-6);
+		assert_string_equal(c->currency, ok[i].cur);
+		commands_free(&l);
+	}
+	c = one(&l, "Valor: $450.000.000 (COP)");
+	assert_false(c->bare_dollar);   /* not the team's "$" either */
+	commands_free(&l);
+	static const char *const bad[] = {
+		"Valor: US$ 15.000 (COP)",              /* two currencies */
+		"Valor: 15.000 EUR (USD)",
+		"Valor: $15.000 (COP o MXN)",
+		"Valor: $15.000 (pesos)",                /* which pesos? */
+		"Valor: 15.000 (aprox. 16.000 USD)",     /* which one is it in? */
+		"Valor: $15.000 (USD 15.000)",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = one(&l, bad[i]);
+		if (c->error != CMDERR_AMOUNT)
+			print_error("\"%s\": error %d, %f \"%s\"\n", bad[i], c->error, c->amount, c->currency);
+		assert_int_equal(c->error, CMDERR_AMOUNT);
+		commands_free(&l);
+	}
+}
+
 static void test_parse_amount(void **state)
 {
 	(void)state;
@@ -539,6 +595,38 @@ static void test_parse_amount(void **state)
 		{"HK$ 1,500", 1500, "HKD"},
 		{"RD$ 15,000", 15000, "DOP"},
 		{"$15,000 USD", 15000, "USD"},
+		/* the code before the sign, as quotes and invoices write it */
+		{"COP $450.000.000", 450000000, "COP"},
+		{"MXN $185,000.00", 185000, "MXN"},
+		{"ARS $12.500.000", 12500000, "ARS"},
+		{"USD $15,000", 15000, "USD"},
+		{"usd $15,000", 15000, "USD"},
+		/* Argentina's ".-" after a round amount */
+		{"$ 15.000.-", 15000, "USD"},
+		{"USD 15.000.-", 15000, "USD"},
+		/* pesos and dollars with their country */
+		{"185 mil pesos mexicanos", 185000, "MXN"},
+		{"450 millones de pesos colombianos", 450000000, "COP"},
+		{"12.500.000 pesos argentinos", 12500000, "ARS"},
+		{"3.000.000 pesos chilenos", 3000000, "CLP"},
+		{"1 peso mexicano", 1, "MXN"},
+		{"15.000 d\xC3\xB3lares americanos", 15000, "USD"},
+		{"15.000 dolares canadienses", 15000, "CAD"},
+		/* MM and mi: a million in LatAm and Brazilian business writing */
+		{"USD 1.2MM", 1200000, "USD"},
+		{"R$ 1,5MM", 1500000, "BRL"},
+		{"USD 1.2 MM", 1200000, "USD"},
+		{"R$ 1,2 mi", 1200000, "BRL"},
+		/* a period or an approximation: a remark */
+		{"R$ 2.500/m\xC3\xAAs", 2500, "BRL"},
+		{"96.000 \xE2\x82\xAC/a\xC3\xB1o", 96000, "EUR"},
+		{"96.000 \xE2\x82\xAC anuales", 96000, "EUR"},
+		{"15.000 EUR mensuales", 15000, "EUR"},
+		{"15.000 EUR/mes", 15000, "EUR"},
+		{"USD 1,500 per month", 1500, "USD"},
+		{"aprox. 96.000 \xE2\x82\xAC", 96000, "EUR"},
+		{"Aprox 96.000", 96000, ""},
+		{"unos 15.000 EUR", 15000, "EUR"},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		double v = -1;
@@ -560,7 +648,7 @@ static void test_parse_amount(void **state)
 		 * or a multiplier, a word that is not one of a remark's */
 		"15.000 25.000", "15.000, 25.000", "15.000 + 500", "15.000 + IVA 16%", "15.000 - 500",
 		"15.000 EUR + 2.000", "15.000 + $", "15.000 + USD", "15.000 sin IVA EUR", "15.000 + pesos",
-		"15.000 - mil", "15.000 EUR mensuales", "15.000 EUR/mes", "15.000 \xE2\x82\xAC +", "15.000 +",
+		"15.000 - mil", "15.000 \xE2\x82\xAC +", "15.000 +",
 		"15.000 ,", "15.000 pesos + IVA", "15.000 + IVA x 2",
 		"15.000 all taxes included", "15.000 usd plus tax", "15.000 Usd + tax",
 		/* lower-case m: thousands (es "miles") or millions? */
@@ -571,6 +659,10 @@ static void test_parse_amount(void **state)
 		/* S/ only before the amount, M.N. only after it */
 		"1.500 S/", "M.N. 15,000", "MN 15,000",
 		"U$ 1.500 EUR", "S/ 1.500 USD",
+		/* "pesos" still needs its country; "mm" is no million in lower case;
+		 * "/" only before a period; ".-" only right after the number */
+		"12.000 pesos argentos", "15.000 pesos de", "1.2mm", "15.000/2", "15.000/mesa", "15.000 .-",
+		"15.000.-500", "COP $ USD 5", "aprox.", "aprox. 15.000 25.000",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		double v;
@@ -709,6 +801,33 @@ static void test_parse_date(void **state)
 	date_is("terça", "2026-11-24");
 	date_is("next Friday", "2026-11-27");
 	date_is("thu", "2026-11-26");
+	date_is("sexta que vem", "2026-11-27");
+	date_is("segunda-feira que vem", "2026-11-30");
+	/* a day of the week before a date: the date's */
+	date_is("viernes 27/11", "2026-11-27");
+	date_is("vie 27/11", "2026-11-27");
+	date_is("Vie. 27/11", "2026-11-27");
+	date_is("viernes 18/12/2026", "2026-12-18");
+	date_is("Viernes, 18/12/2026", "2026-12-18");
+	date_is("el viernes 27", "2026-11-27");
+	date_is("el jueves 3", "2026-12-03");
+	date_is("sexta-feira, 27/11", "2026-11-27");
+	date_is("Fri 11/27", "2026-11-27");
+	date_is("viernes 27 de noviembre", "2026-11-27");
+	date_is("mar 15", "2027-03-15");      /* March, not Tuesday */
+	/* a time of day after it: a task has a day */
+	date_is("27/11 10:00", "2026-11-27");
+	date_is("27/11 \xC3\xA0s 10h", "2026-11-27");
+	date_is("27/11 a las 10", "2026-11-27");
+	date_is("27/11 10h", "2026-11-27");
+	date_is("27/11 10hs", "2026-11-27");
+	date_is("27/11 10h30", "2026-11-27");
+	date_is("27/11, 9:30 a. m.", "2026-11-27");
+	date_is("27/11 9:30am", "2026-11-27");
+	date_is("27/11 3 pm", "2026-11-27");
+	date_is("viernes 27/11 a las 10:30", "2026-11-27");
+	date_is("ma\xC3\xB1" "ana a las 10", "2026-11-24");
+	date_is("friday at 10am", "2026-11-27");
 	{
 		char d0[11];
 		assert_false(parse_date("viernes negro", TODAY, d0));
@@ -732,6 +851,12 @@ static void test_parse_date(void **state)
 		"15/12-2026", "next week", "+14", "+d", "+14x", "-14d", "2026/12", "15 dicxx 2026",
 		"31 de noviembre de 2026", "15 foo 2026", "dic 2026", "15 15 dic", "15 dic jan",
 		"2026-12-15T10:00", "yesterday", "+99999d", "12345", "1/2/3/4",
+		/* a time alone, or a number that is no time; a weekday before a
+		 * relative date */
+		"10:00", "a las 10", "27/11 10", "27/11 25:00", "27/11 13pm", "27/11 10:75", "15/12 2026",
+		"viernes ma\xC3\xB1" "ana", "viernes +2d", "viernes 32", "el viernes 27 negro",
+		/* a day of the week that is not the date's */
+		"jueves 27/11", "el jueves 27", "martes 14 de diciembre",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		bool r = parse_date(bad[i], TODAY, d);
@@ -759,6 +884,22 @@ static void test_close_command(void **state)
 	commands_free(&l);
 	c = one(&l, "close: someday");
 	assert_int_equal(c->error, CMDERR_DATE);
+	commands_free(&l);
+	/* a day of the week and a date that do not agree: its own error */
+	c = one(&l, "Cierre: jueves 18/12/2026");
+	assert_int_equal(c->error, CMDERR_WEEKDAY);
+	commands_free(&l);
+	c = one(&l, "Cierre: viernes 18/12/2026");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->date, "2026-12-18");
+	commands_free(&l);
+	c = one(&l, "Tarea: llamar a Valentina @ jueves 27/11");
+	assert_int_equal(c->error, CMDERR_WEEKDAY);
+	commands_free(&l);
+	c = one(&l, "tarefa: ligar para o Jo\xC3\xA3o @ 27/11 \xC3\xA0s 10h");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->date, "2026-11-27");
+	assert_string_equal(c->text, "ligar para o Jo\xC3\xA3o");
 	commands_free(&l);
 }
 
@@ -1105,6 +1246,7 @@ int main(void)
 		cmocka_unit_test(test_empty_values),
 		cmocka_unit_test(test_value_command),
 		cmocka_unit_test(test_parse_amount),
+		cmocka_unit_test(test_value_remark_currency),
 		cmocka_unit_test(test_dollar_currency),
 		cmocka_unit_test(test_parse_date),
 		cmocka_unit_test(test_close_command),
