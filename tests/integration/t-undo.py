@@ -193,6 +193,16 @@ try:
     mail("Ana <ana@example.com>", "probabilidad: 80%\netapa: propuesta")
     check(deal()["stage"] == "proposal" and deal()["probability"] == 80,
           "a probability given with the move is for the new stage (got %s %s)" % (deal()["stage"], deal()["probability"]))
+
+    print("t-undo: 9 an undo with polite words and a remark around it", flush=True)
+    mail("Ana <ana@example.com>", "valor: 42.000 MXN")
+    c8 = last_answer()["message_id"]
+    mail("Ana <ana@example.com>", "Deshacer por favor, todavía no tuvimos la demo", c8)
+    check(deal()["value"] != 42000, "\"Deshacer por favor, …\" undid the value (got %s)" % deal()["value"])
+    mail("Ana <ana@example.com>", "valor: 43.000 MXN")
+    c9 = last_answer()["message_id"]
+    mail("Ana <ana@example.com>", "Por favor, deshacer", c9)
+    check(deal()["value"] != 43000, "\"Por favor, deshacer\" undid the value (got %s)" % deal()["value"])
 finally:
     check.cleanup(tmp)
 check.finish()
