@@ -2,7 +2,8 @@
  *
  * Owns the grammar of SPEC §3.5: keywords and their es/pt/en aliases (case-
  * and accent-insensitive, PCRE2 UTF+UCP, JIT), an optional leading deal tag
- * (`#12`, `[#12]`, `[deal #12]`, `[oportunidad #12]`, `[oportunidade #12]`),
+ * (`#12`, `[#12]`, `[deal #12]`, `[oportunidad #12]`, `[oportunidade #12]`,
+ * `Deal #12`, `#12:`, `#12 -`),
  * and typed values: amounts with locale-aware separators and currency,
  * dates, percentages, score deltas.  Stage, reason and rep names are NOT
  * resolved here (they need the config): `text` carries them. */

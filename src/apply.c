@@ -498,6 +498,21 @@ static void history(struct app *app, int64_t deal, struct tvars *v, enum lang l)
 	db_done(q);
 }
 
+/* Lines that look like a command and are not one (one typo away from a
+ * keyword, "valr: 15.000 EUR", or a keyword with words after it, "Valor da
+ * proposta: …"): applied they were not, and the rep should know. */
+static void unread_vars(const struct analysis *a, struct tvars *v, enum lang l)
+{
+	for (size_t i = 0; i < a->cmds.nnear; i++) {
+		struct tvars *e = tvars_push(v, "unread");
+		tvars_setf(e, "text", L(l, "line %d \"%s\": not a command (did you mean \"%s:\"?)",
+					"línea %d \"%s\": no es un comando (¿quisiste decir \"%s:\"?)",
+					"linha %d \"%s\": não é um comando (você quis dizer \"%s:\"?)"),
+			   a->cmds.near[i].line_no, a->cmds.near[i].line, a->cmds.near[i].keyword);
+		tvars_set(v, "any.unread", "yes");
+	}
+}
+
 static int query_reply(struct app *app, const struct message *msg, const struct analysis *a,
 		       const struct command *c, const struct cmdres *r)
 {
@@ -511,8 +526,10 @@ static int query_reply(struct app *app, const struct message *msg, const struct 
 	it.cap_checked = true;
 	it.kind = "reply";
 	int64_t deal = r->deal > 0 ? r->deal : a->deal;
-	if (c->kind == CMD_HELP)
+	if (c->kind == CMD_HELP) {
 		it.tmpl = "help";
+		unread_vars(a, v, l);
+	}
 	else if (c->kind == CMD_LIST) {
 		it.tmpl = "list";
 		list_deals(app, a, c->text, v, l);
@@ -809,16 +826,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		db_done(q);
 		if (scheduled)  /* the list's heading, shown once */
 			tvars_set(ch.v, "any.scheduled", "yes");
-		/* lines one typo away from a command: applied they were not,
-		 * and the rep should know ("valr: 15.000 EUR") */
-		for (size_t i = 0; i < a->cmds.nnear; i++) {
-			struct tvars *e = tvars_push(ch.v, "unread");
-			tvars_setf(e, "text", L(l, "line %d \"%s\": not a command (did you mean \"%s:\"?)",
-						"línea %d \"%s\": no es un comando (¿quisiste decir \"%s:\"?)",
-						"linha %d \"%s\": não é um comando (você quis dizer \"%s:\"?)"),
-				   a->cmds.near[i].line_no, a->cmds.near[i].line, a->cmds.near[i].keyword);
-			tvars_set(ch.v, "any.unread", "yes");
-		}
+		unread_vars(a, ch.v, l);
 		it.kind = "confirmation";
 		it.deal_id = head;
 		/* an undo is answered with what it reverted, and no offer to undo

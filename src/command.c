@@ -43,22 +43,33 @@ static const struct {
 	enum cmd_kind kind;
 } aliases[] = {
 	{"stage", CMD_STAGE}, {"etapa", CMD_STAGE}, {"estagio", CMD_STAGE}, {"fase", CMD_STAGE},
-	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
-	{"ganhamos", CMD_WON},
+	{"status", CMD_STAGE},   /* "status: ganho" is won: status_value() */
+	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganada", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
+	{"ganhamos", CMD_WON}, {"fechamos", CMD_WON},
 	{"lost", CMD_LOST}, {"perdido", CMD_LOST}, {"perdida", CMD_LOST}, {"perdemos", CMD_LOST},
 	{"perdimos", CMD_LOST},
 	{"value", CMD_VALUE}, {"valor", CMD_VALUE}, {"importe", CMD_VALUE},
 	{"amount", CMD_VALUE}, {"monto", CMD_VALUE},
+	/* qualified: the deal's value as a rep or a form labels it */
+	{"valor final", CMD_VALUE}, {"valor total", CMD_VALUE}, {"valor fechado", CMD_VALUE},
+	{"valor estimado", CMD_VALUE}, {"monto total", CMD_VALUE}, {"monto final", CMD_VALUE},
+	{"monto estimado", CMD_VALUE}, {"importe total", CMD_VALUE}, {"importe final", CMD_VALUE},
 	{"close", CMD_CLOSE}, {"cierre", CMD_CLOSE}, {"fechamento", CMD_CLOSE}, {"fecha", CMD_CLOSE},
 	/* the labels of a form or a CRM, several words (line_pattern lists them) */
 	{"fecha de cierre", CMD_CLOSE}, {"fecha cierre", CMD_CLOSE}, {"data de fechamento", CMD_CLOSE},
 	{"data fechamento", CMD_CLOSE}, {"data de fecho", CMD_CLOSE}, {"close date", CMD_CLOSE},
 	{"closing date", CMD_CLOSE}, {"expected close date", CMD_CLOSE},
+	{"fechamento previsto", CMD_CLOSE}, {"previsao de fechamento", CMD_CLOSE},
+	{"data prevista de fechamento", CMD_CLOSE}, {"data de fechamento prevista", CMD_CLOSE},
+	{"fecha estimada de cierre", CMD_CLOSE}, {"fecha prevista de cierre", CMD_CLOSE},
+	{"fecha de cierre estimada", CMD_CLOSE}, {"fecha de cierre prevista", CMD_CLOSE},
+	{"cierre estimado", CMD_CLOSE}, {"cierre previsto", CMD_CLOSE},
 	{"probability", CMD_PROBABILITY}, {"probabilidad", CMD_PROBABILITY},
 	{"probabilidade", CMD_PROBABILITY},
 	{"owner", CMD_OWNER}, {"asignar", CMD_OWNER}, {"responsable", CMD_OWNER},
-	{"responsavel", CMD_OWNER},
+	{"responsavel", CMD_OWNER}, {"asignar a", CMD_OWNER},
 	{"share", CMD_SHARE}, {"compartir", CMD_SHARE}, {"compartilhar", CMD_SHARE},
+	{"share with", CMD_SHARE}, {"compartir con", CMD_SHARE}, {"compartilhar com", CMD_SHARE},
 	{"task", CMD_TASK}, {"tarea", CMD_TASK}, {"tarefa", CMD_TASK},
 	{"note", CMD_NOTE}, {"nota", CMD_NOTE},
 	{"score", CMD_SCORE}, {"puntos", CMD_SCORE}, {"pontos", CMD_SCORE},
@@ -70,8 +81,8 @@ static const struct {
 	{"list", CMD_LIST}, {"lista", CMD_LIST}, {"deals", CMD_LIST},
 };
 
-/* Kind of a keyword as written (p, n bytes), or -1. */
-static int keyword_kind(const char *p, size_t n)
+/* Index in aliases[] of a keyword as written (p, n bytes), or -1. */
+static int keyword_index(const char *p, size_t n)
 {
 	char small[48];
 	char *folded = NULL;
@@ -92,14 +103,46 @@ static int keyword_kind(const char *p, size_t n)
 		small[n] = '\0';
 		key = folded = text_fold(small);
 	}
-	int kind = -1;
+	int idx = -1;
 	for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
 		if (strcmp(aliases[i].alias, key) == 0) {
-			kind = (int)aliases[i].kind;
+			idx = (int)i;
 			break;
 		}
 	free(folded);
-	return kind;
+	return idx;
+}
+
+/* Kind of a keyword as written (p, n bytes), or -1. */
+static int keyword_kind(const char *p, size_t n)
+{
+	int i = keyword_index(p, n);
+	return i < 0 ? -1 : (int)aliases[i].kind;
+}
+
+/* The alias a keyword as written is (folded), or NULL. */
+static const char *keyword_alias(const char *p, size_t n)
+{
+	int i = keyword_index(p, n);
+	return i < 0 ? NULL : aliases[i].alias;
+}
+
+/* "Motivo", "razón", "reason": the label of a won or lost line's reason
+ * written on the line after it ("Perdemos." / "Motivo: preço"). */
+static bool reason_word(const char *p, size_t n)
+{
+	static const char *const words[] = {"motivo", "razon", "reason", NULL};
+	char small[16];
+	if (n >= sizeof small)
+		return false;
+	memcpy(small, p, n);
+	small[n] = '\0';
+	char *f = text_fold(small);
+	bool hit = false;
+	for (const char *const *w = words; *w && !hit; w++)
+		hit = !strcmp(f, *w);
+	free(f);
+	return hit;
 }
 
 /* One edit apart: a letter added, dropped or changed, or two neighbours
@@ -1593,28 +1636,46 @@ static void read_value(struct command *c, const char *today)
 static pcre2_code *line_re;
 static pthread_once_t line_re_once = PTHREAD_ONCE_INIT;
 
-/* groups: 1 "#12" tag, 2 "[… #12]" tag, 3 keyword, 4 separator, 5 value.
- * The keyword is one word, or one of the close date's labels of several
- * words ("Fecha de cierre", "Data de fechamento", "Close date"), tried first.
+/* Groups (G_*): the "#12" tag (also "Deal #12", "Oportunidad #12"), the
+ * "[… #12]" tag, a polite word before the keyword, the keyword, the
+ * separator, the value, and the punctuation a lone keyword's remark opens
+ * with.  A tag may be followed by ":" or a dash ("#3: valor: …", "#2 - etapa:
+ * demo").  The keyword is one word, or one of the close date's labels of
+ * several words ("Fecha de cierre", "Data de fechamento", "Close date"),
+ * tried first, or up to four words before a separator ("Valor final:",
+ * "Asignar a:"): the alias table says which of those are keywords.
  * A keyword alone on its line (help, undo, history, list, won, lost) may be
  * in quotes -- the confirmations say: reply "deshacer" -- and followed by
  * "por favor", "please", "obrigado", punctuation (! ? . …) and emoji
  * ("Ganamos 🎉"); it alone may open with Spanish's "¡" or "¿" ("¡Ganamos!",
- * "¿ayuda?"): the lookahead after one holds only for such a line. */
+ * "¿ayuda?"): the lookahead after one holds only for such a line.  A lone
+ * keyword may also open with "please"/"por favor" ("Por favor, deshacer"),
+ * or go on after punctuation ("Deshacer, gracias", "Undo please - wrong
+ * deal"): commands_parse_wrapped() takes those for the query commands only
+ * (and "¡Ganada! 🎉 Firmaron hoy" for won and lost). */
+enum { G_TAG = 1, G_BTAG, G_POLITE, G_KEYWORD, G_SEP, G_VALUE, G_MORE };
 #define LINE_CLOSE_QUOTE "[\"'\\x{00BB}\\x{201D}\\x{2019}]?+"
+#define LINE_POLITE "(?:por\\h++favor|porfa|please|pls|obrigad[oa])"
 #define LINE_LONE_END                                                                                  \
-	"(?:\\h*+,?\\h*+(?:por\\h++favor|porfa|please|pls|obrigad[oa]))?+\\h*+"                              \
+	"(?:\\h*+,?\\h*+" LINE_POLITE ")?+\\h*+"                                                             \
 	"(?:[.!?\\h\\x{2026}\\x{FE0F}\\x{1F3FB}-\\x{1F3FF}\\x{1F1E6}-\\x{1F1FF}]|\\p{Extended_Pictographic})*+" \
 	LINE_CLOSE_QUOTE "\\h*+$"
+#define LINE_MORE_LEAD "(?:\\h*+,?\\h*+" LINE_POLITE ")?+\\h*+"
+#define LINE_MORE_PUNCT "[,.;!?(\\x{2013}\\x{2014}-]"
 static const char line_pattern[] =
 	"^\\h*+(?:(?:[-*\\x{2022}\\x{00B7}\\x{2013}\\x{00A7}\\x{25AA}\\x{25CF}\\x{25E6}\\x{2023}\\x{2043}]|[0-9]{1,2}[.)])\\h++|o\\h{2,}+)?+"
-	"(?:(?:#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])\\h*+)?+"
+	"(?:(?:(?:(?:deal|oportunidade|oportunidad)\\h*+)?#([0-9]{1,9})|\\[\\h*+(?:(?:deal|oportunidade|oportunidad)\\h*+)?#\\h*+([0-9]{1,9})\\h*+\\])"
+	"\\h*+(?:[:\\x{2013}\\x{2014}-]\\h*+)?+)?+"
+	"(?:(por\\h++favor|favor|porfa|please|pls)\\h*+,?\\h*+)?"
 	"[\"'\\x{00AB}\\x{201C}\\x{2018}]?+"
-	"(?:[\\x{00A1}\\x{00BF}](?=\\*{0,2}+[\\p{L}\\p{M}]{2,24}+\\*{0,2}+" LINE_CLOSE_QUOTE LINE_LONE_END "))?+"
+	"(?:[\\x{00A1}\\x{00BF}](?=\\*{0,2}+[\\p{L}\\p{M}]{2,24}+\\*{0,2}+" LINE_CLOSE_QUOTE
+	"(?:" LINE_LONE_END "|" LINE_MORE_LEAD LINE_MORE_PUNCT ")))?+"
 	"\\*{0,2}+((?:fecha\\h++(?:de\\h++)?cierre|data\\h++(?:de\\h++)?(?:fechamento|fecho)|(?:expected\\h++)?clos(?:e|ing)\\h++date)(?=[\\h*:=\\x{FF1A}\"'\\x{00BB}\\x{201D}\\x{2019}])"
-	"|[\\p{L}\\p{M}]{2,24}+)\\*{0,2}+" LINE_CLOSE_QUOTE
+	"|[\\p{L}\\p{M}]{2,24}+(?:(?:\\h++[\\p{L}\\p{M}]{1,24}+){1,3}+(?=\\*{0,2}+" LINE_CLOSE_QUOTE "\\h*+[:=\\x{FF1A}]))?+)"
+	"\\*{0,2}+" LINE_CLOSE_QUOTE
 	"(?:\\h*+([:=\\x{FF1A}])\\*{0,2}+(.*)"
-	"|" LINE_LONE_END ")";
+	"|" LINE_LONE_END
+	"|" LINE_MORE_LEAD "(" LINE_MORE_PUNCT ").*)";
 
 static void compile_line_re(void)
 {
@@ -1731,6 +1792,120 @@ static char *drop_emphasis(const char *p, size_t *len)
 	return xstrndup(in, n);
 }
 
+/* "status: ganho", "status: lost - price": won or lost, the rest its
+ * reason; "status: demo" stays a stage. */
+static void status_value(struct command *c)
+{
+	const char *v = c->value;
+	size_t w = 0;
+	while (v[w] && ((unsigned char)v[w] >= 0x80 || isalpha((unsigned char)v[w])))
+		w++;
+	int kind = w ? keyword_kind(v, w) : -1;
+	if (kind != CMD_WON && kind != CMD_LOST)
+		return;
+	const char *r = v + w;
+	while (*r == ' ' || *r == '\t')
+		r++;
+	if (*r && strchr(":,;-", *r))
+		r++;
+	c->kind = (enum cmd_kind)kind;
+	char *rest = text_trim(xstrdup(r));
+	free(c->value);
+	c->value = rest;
+}
+
+/* "compartir: Ana y Diego", "share: ana@x.com, dave@x.com": c once for each
+ * rep (a share line names one, or a list of one-word names or addresses:
+ * "Souza, Luís <luis@x.com>" and "Maria Silva e Souza" are one). */
+static void add_shares(struct command_list *out, size_t *cap, struct command *c)
+{
+	static const char *const joins[] = {" y ", " e ", " and ", " & ", NULL};
+	char *t = xstrdup(c->value);
+	for (char *s = t; *s; s++)
+		if (*s == ';')
+			*s = ',';
+	for (const char *const *j = joins; *j; j++) {
+		size_t jl = strlen(*j);
+		for (char *s = t; (s = strcasestr(s, *j)) != NULL;) {
+			*s = ',';
+			memset(s + 1, ' ', jl - 1);
+		}
+	}
+	bool bracket = strpbrk(c->value, "<[") != NULL;
+	size_t n = 0;
+	bool ok = strchr(t, ',') != NULL;
+	for (char *s = t; ok && s; n++) {
+		char *e = strchr(s, ',');
+		size_t len = e ? (size_t)(e - s) : strlen(s);
+		char *part = text_trim(xstrndup(s, len));
+		bool at = strchr(part, '@') != NULL;
+		ok = *part && (at || (!bracket && !strpbrk(part, " \t")));
+		free(part);
+		s = e ? e + 1 : NULL;
+	}
+	if (!ok || n < 2) {
+		free(t);
+		add_command(out, cap, c);
+		return;
+	}
+	for (char *s = t; s;) {
+		char *e = strchr(s, ',');
+		if (e)
+			*e = '\0';
+		struct command one = *c;
+		one.line = xstrdup(c->line);
+		one.keyword = xstrdup(c->keyword);
+		one.value = text_trim(xstrdup(s));
+		one.text = rep_value(one.value);
+		add_command(out, cap, &one);
+		s = e ? e + 1 : NULL;
+	}
+	free(t);
+	free(c->line);
+	free(c->keyword);
+	free(c->value);
+	free(c->text);
+}
+
+/* Is capture group g of the last match set? */
+static bool group_set(const PCRE2_SIZE *ov, int rc, int g)
+{
+	return rc > g && ov[2 * g] != PCRE2_UNSET;
+}
+
+static bool query_kind(int kind)
+{
+	return kind == CMD_HELP || kind == CMD_UNDO || kind == CMD_HISTORY || kind == CMD_LIST;
+}
+
+/* The command a matched line [p, p + len) is, or -1: a keyword with a
+ * separator, or one of the lone ones.  "Please"/"por favor" before the
+ * keyword and a remark after punctuation ("Deshacer, gracias") are for the
+ * query commands (an answer by mail, or an undo the rep asks for in so many
+ * words); won and lost go on after punctuation only as "¡Ganada! 🎉 Firmaron
+ * hoy".  "¿Ganamos?" asks; "¡Ganamos!" says so. */
+static int line_kind(const char *p, size_t len, const PCRE2_SIZE *ov, int rc)
+{
+	size_t kw = ov[2 * G_KEYWORD];
+	int kind = keyword_kind(p + kw, ov[2 * G_KEYWORD + 1] - kw);
+	bool has_sep = group_set(ov, rc, G_SEP);
+	bool lone = query_kind(kind) || kind == CMD_WON || kind == CMD_LOST;
+	if (kind < 0 || (!has_sep && !lone))
+		return -1;
+	if (group_set(ov, rc, G_POLITE) && !query_kind(kind))
+		return -1;
+	if (group_set(ov, rc, G_MORE) && !query_kind(kind)) {
+		bool opened = false;   /* "¡" before the keyword */
+		for (size_t i = 0; i + 1 < kw && !opened; i++)
+			opened = (unsigned char)p[i] == 0xC2 && (unsigned char)p[i + 1] == 0xA1;
+		if (!opened || p[ov[2 * G_MORE]] != '!')
+			return -1;
+	}
+	if (!has_sep && (kind == CMD_WON || kind == CMD_LOST) && memchr(p, '?', len))
+		return -1;
+	return kind;
+}
+
 /* ------------------------------------------------------- wrapped lines */
 
 /* Gmail hard-wraps the text/plain alternative of what the rep wrote (not
@@ -1824,11 +1999,13 @@ static bool wrapped_end(const pcre2_code *re, pcre2_match_data *md, size_t prev_
 		end = false;   /* "¡Ganamos!", "¿ayuda?": a line of its own */
 	int rc = end ? pcre2_match(re, (PCRE2_SPTR)r, len, 0, 0, md, NULL) : 0;
 	if (rc > 0) {
+		/* a command, or a "Label: value" line (one word before the
+		 * separator: "the client said: yes" may be a sentence's end) */
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-		bool has_sep = rc > 4 && ov[8] != PCRE2_UNSET;
-		int kind = keyword_kind(r + ov[6], ov[7] - ov[6]);
-		if (has_sep || (kind >= 0 && (kind == CMD_HELP || kind == CMD_UNDO || kind == CMD_HISTORY ||
-					      kind == CMD_LIST || kind == CMD_WON || kind == CMD_LOST)))
+		size_t kw = ov[2 * G_KEYWORD], kwn = ov[2 * G_KEYWORD + 1] - kw;
+		bool label = group_set(ov, rc, G_SEP) && !group_set(ov, rc, G_POLITE) &&
+			     !memchr(r + kw, ' ', kwn) && !memchr(r + kw, '\t', kwn);
+		if (label || line_kind(r, len, ov, rc) >= 0)
 			end = false;
 	}
 	free(plain);
@@ -1937,40 +2114,60 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 		int rc = len >= 2 ? pcre2_match(re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
 		if (rc > 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-			int kind = keyword_kind(p + ov[6], ov[7] - ov[6]);
-			bool has_sep = rc > 4 && ov[8] != PCRE2_UNSET;
-			/* "¿Ganamos?" asks; "¡Ganamos!" says so */
-			bool question = !has_sep && (kind == CMD_WON || kind == CMD_LOST) && memchr(p, '?', len);
-			if (kind >= 0 && !question && (has_sep || kind == CMD_HELP || kind == CMD_UNDO ||
-						       kind == CMD_HISTORY || kind == CMD_LIST || kind == CMD_WON ||
-						       kind == CMD_LOST)) {
+			size_t kw = ov[2 * G_KEYWORD], kwn = ov[2 * G_KEYWORD + 1] - kw;
+			int kind = line_kind(p, len, ov, rc);
+			bool has_sep = group_set(ov, rc, G_SEP);
+			long tag = group_set(ov, rc, G_TAG)    ? strtol(p + ov[2 * G_TAG], NULL, 10)
+				   : group_set(ov, rc, G_BTAG) ? strtol(p + ov[2 * G_BTAG], NULL, 10)
+							       : 0;
+			const char *val = has_sep ? p + ov[2 * G_VALUE] : NULL;
+			if (kind >= 0) {
 				struct command c;
 				memset(&c, 0, sizeof c);
 				c.kind = (enum cmd_kind)kind;
 				c.line_no = line_no;
 				c.line = text_trim(xstrndup(p, len));
-				c.keyword = xstrndup(p + ov[6], ov[7] - ov[6]);
-				if (has_sep && rc > 5 && ov[10] != PCRE2_UNSET)
-					c.value = text_trim(xstrndup(p + ov[10], len - ov[10]));
-				else
-					c.value = xstrdup("");
-				if (ov[2] != PCRE2_UNSET)
-					c.deal_tag = strtol(p + ov[2], NULL, 10);
-				else if (rc > 2 && ov[4] != PCRE2_UNSET)
-					c.deal_tag = strtol(p + ov[4], NULL, 10);
-				if (wrapped && has_sep && free_text_kind(kind))
+				c.keyword = xstrndup(p + kw, kwn);
+				c.value = text_trim(val ? xstrndup(val, len - (size_t)(val - p)) : xstrdup(""));
+				c.deal_tag = tag;
+				if (kwn == 6 && !strncasecmp(c.keyword, "status", 6))
+					status_value(&c);
+				if (wrapped && has_sep && free_text_kind((int)c.kind))
 					join_wrapped(re, md, &c, raw_chars, &next, &line_no, today);
 				else
 					read_value(&c, today);
-				add_command(out, &cap, &c);
-			} else if (kind < 0 && has_sep && rc > 5 && ov[10] != PCRE2_UNSET && ov[10] < len) {
-				const char *kw = keyword_near(p + ov[6], ov[7] - ov[6]);
-				if (kw) {
+				if (c.kind == CMD_SHARE && !c.error)
+					add_shares(out, &cap, &c);
+				else
+					add_command(out, &cap, &c);
+			} else if (val && (size_t)(val - p) < len && keyword_kind(p + kw, kwn) < 0) {
+				const char *near = NULL;
+				size_t w = 0;   /* the first word of the keyword */
+				while (w < kwn && p[kw + w] != ' ' && p[kw + w] != '\t')
+					w++;
+				if (w == kwn && reason_word(p + kw, kwn)) {
+					/* "Perdemos." then "Motivo: preço": the reason */
+					struct command *l = out->n ? &out->v[out->n - 1] : NULL;
+					if (l && (l->kind == CMD_WON || l->kind == CMD_LOST) && !l->value[0] && !l->error &&
+					    (!tag || tag == l->deal_tag)) {
+						free(l->value);
+						free(l->text);
+						l->text = NULL;
+						l->value = text_trim(xstrndup(val, len - (size_t)(val - p)));
+						read_value(l, today);
+					}
+				} else if (w == kwn)
+					near = keyword_near(p + kw, kwn);
+				else
+					/* "Valor da proposta: …", "Nota importante: …":
+					 * a keyword with words after it, not understood */
+					near = keyword_alias(p + kw, w);
+				if (near) {
 					if (out->nnear == near_cap) {
 						near_cap = near_cap ? 2 * near_cap : 4;
 						out->near = xrealloc(out->near, near_cap * sizeof *out->near);
 					}
-					out->near[out->nnear++] = (struct near_miss){line_no, text_trim(xstrndup(p, len)), kw};
+					out->near[out->nnear++] = (struct near_miss){line_no, text_trim(xstrndup(p, len)), near};
 				}
 			}
 		}

@@ -157,12 +157,14 @@ static const struct {
 	{"price", "precio|preço|preco|caro|cara|muy caro|muito caro|too expensive|expensive|costo|custo|pricing"},
 	{"competitor", "competencia|competidor|competidores|concorrente|concorrentes|concorrencia|concorrência|"
 		       "competition|la competencia|a concorrencia"},
-	{"timing", "tiempo|momento|timing|prazo|tempo|not now|ahora no|agora nao|agora não|fecha|calendario"},
+	{"timing", "tiempo|momento|timing|prazo|tempo|not now|ahora no|agora nao|agora não|fecha|calendario|"
+		   "não é o momento|nao e o momento|no es el momento|not the right time"},
 	{"no budget", "sin presupuesto|sem orçamento|sem orcamento|sem verba|presupuesto|orçamento|orcamento|"
 		      "budget|no presupuesto|sin dinero|sem dinheiro"},
 	{"no response", "sin respuesta|sem resposta|no contesta|no responde|nao responde|não responde|"
 			"no answer|ghosted|unresponsive|no contestan|no responden|nao respondem|não respondem|"
-			"no contestaron|no respondieron|sin contestar|never replied|no reply"},
+			"no contestaron|no respondieron|sin contestar|never replied|no reply|sem retorno|"
+			"cliente sumiu|sumiu|sin retorno|desapareció|desaparecio"},
 	{"referral", "referido|referida|recomendacion|recomendación|indicação|indicacao|referencia|referência|"
 		     "recomendação|recomendacao|recommendation|referred"},
 	{"features", "funcionalidades|funcionalidad|características|caracteristicas|funcionalidade|producto|"

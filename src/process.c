@@ -1229,6 +1229,16 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 				a->new_title = xstrdup(c->text);
 			}
 		}
+		/* a message without a deal of its own (a digest's reply): an
+		 * untagged line right under a tagged one is for that line's deal
+		 * ("#4 etapa: negociación" / "valor: 24.000 USD") */
+		for (size_t i = 1; !a->deal && !a->create_deal && i < a->cmds.n; i++) {
+			struct command *c = &a->cmds.v[i];
+			const struct command *above = &a->cmds.v[i - 1];
+			if (!c->deal_tag && above->deal_tag && c->line_no == above->line_no + 1 &&
+			    c->kind != CMD_HELP && c->kind != CMD_LIST && c->kind != CMD_UNDO && c->kind != CMD_DEAL)
+				c->deal_tag = above->deal_tag;
+		}
 		/* undo: the rep answers one of our confirmations */
 		bool wants_undo = false;
 		for (size_t i = 0; i < a->cmds.n; i++)

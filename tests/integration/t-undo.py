@@ -208,6 +208,16 @@ try:
     check(last_kind() == "confirmation", "the undo was applied, not refused (got %s)" % last_kind())
     check(d["stage"] == "proposal" and d["value"] == 25000 and d["probability"] == 80,
           "stage and value back, the newer 80 %% kept (got %s %s %s)" % (d["stage"], d["value"], d["probability"]))
+
+    print("t-undo: 10 an undo with polite words and a remark around it", flush=True)
+    mail("Ana <ana@example.com>", "valor: 42.000 MXN")
+    c10 = last_answer()["message_id"]
+    mail("Ana <ana@example.com>", "Deshacer por favor, todavía no tuvimos la demo", c10)
+    check(deal()["value"] != 42000, "\"Deshacer por favor, …\" undid the value (got %s)" % deal()["value"])
+    mail("Ana <ana@example.com>", "valor: 43.000 MXN")
+    c11 = last_answer()["message_id"]
+    mail("Ana <ana@example.com>", "Por favor, deshacer", c11)
+    check(deal()["value"] != 43000, "\"Por favor, deshacer\" undid the value (got %s)" % deal()["value"])
 finally:
     check.cleanup(tmp)
 check.finish()

@@ -1184,6 +1184,161 @@ static void test_bidi_controls(void **state)
 	kind_is("\xE2\x80\xAA" "etapa: propuesta\xE2\x80\xAC", CMD_STAGE);   /* LRE ... PDF */
 }
 
+/* A query command as reps ask for it: "please"/"por favor"/"favor" before
+ * it, a remark after punctuation ("Deshacer, gracias", "Undo please - wrong
+ * deal"); never prose that opens with the word ("Lista de precios
+ * adjunta", "Undo the damage they did"), nor another command after
+ * "please" ("Please note: …"). */
+static void test_polite_queries(void **state)
+{
+	(void)state;
+	kind_is("Please undo", CMD_UNDO);
+	kind_is("Please undo.", CMD_UNDO);
+	kind_is("Por favor, deshacer", CMD_UNDO);
+	kind_is("Por favor deshacer", CMD_UNDO);
+	kind_is("Favor desfazer", CMD_UNDO);
+	kind_is("Por favor, historial", CMD_HISTORY);
+	kind_is("Please list", CMD_LIST);
+	kind_is("Undo please - wrong deal", CMD_UNDO);
+	kind_is("Deshacer, gracias", CMD_UNDO);
+	kind_is("Deshacer por favor, todav\xC3\xAD" "a no tuvimos la demo", CMD_UNDO);
+	kind_is("Deshacer (me equivoqu\xC3\xA9 de oportunidad)", CMD_UNDO);
+	kind_is("Historial por favor, \xC2\xBFqui\xC3\xA9n la marc\xC3\xB3 como ganada?", CMD_HISTORY);
+	kind_is("Undo \xE2\x80\x94 wrong deal", CMD_UNDO);
+	none("Lista de precios adjunta");
+	none("Undo the damage they did");
+	none("Please note: call them on Monday");
+	none("Por favor, etapa: demo");
+	none("Ganada, pero falta firmar");      /* won and lost: not after a comma */
+	none("Perdido! No encuentro el archivo");
+	kind_is("\xC2\xA1Ganada! \xF0\x9F\x8E\x89 Firmaron esta ma\xC3\xB1" "ana.", CMD_WON);
+}
+
+/* Keywords with the words reps and forms add ("Valor final:", "Asignar a:",
+ * "status: ganho"); a keyword with other words before the separator is no
+ * command, but is named as not understood. */
+static void test_qualified_keywords(void **state)
+{
+	(void)state;
+	struct command_list l;
+	kind_is("Valor final: R$ 12.300,00", CMD_VALUE);
+	kind_is("valor total: 15.000 EUR", CMD_VALUE);
+	kind_is("valor fechado: 9000", CMD_VALUE);
+	kind_is("Valor estimado: 20000", CMD_VALUE);
+	kind_is("fechamento previsto: 15/01/2027", CMD_CLOSE);
+	kind_is("previs\xC3\xA3o de fechamento: 15/01/2027", CMD_CLOSE);
+	kind_is("data prevista de fechamento: 15/01/2027", CMD_CLOSE);
+	kind_is("Fecha estimada de cierre: 15/01/2027", CMD_CLOSE);
+	kind_is("Cierre estimado: 15/01/2027", CMD_CLOSE);
+	kind_is("Asignar a: Diego", CMD_OWNER);
+	kind_is("Compartir con: Ana", CMD_SHARE);
+	kind_is("compartilhar com: Rafael", CMD_SHARE);
+	kind_is("status: propuesta", CMD_STAGE);
+	struct command *c = one(&l, "status: ganho");
+	assert_int_equal(c->kind, CMD_WON);
+	assert_string_equal(c->text, "");
+	commands_free(&l);
+	c = one(&l, "Status: perdido - precio");
+	assert_int_equal(c->kind, CMD_LOST);
+	assert_string_equal(c->text, "precio");
+	commands_free(&l);
+	c = one(&l, "Valor final: R$ 12.300,00");
+	assert_true(c->amount == 12300.0);
+	assert_string_equal(c->currency, "BRL");
+	commands_free(&l);
+	commands_parse("etapa: demo\nValor da proposta: 20000\nNota importante: llamar\n"
+		       "La fecha que pidieron: viernes\nLista de precios: adjunta", TODAY, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.nnear, 3);
+	assert_int_equal(l.near[0].line_no, 2);
+	assert_string_equal(l.near[0].keyword, "valor");
+	assert_string_equal(l.near[1].keyword, "nota");
+	assert_string_equal(l.near[2].keyword, "lista");
+	commands_free(&l);
+}
+
+/* "Ganada" (la oportunidad), pt-BR's "Fechamos!", and a won or lost line's
+ * reason on the line after it ("Perdemos." / "Motivo: preço"). */
+static void test_won_lost_words(void **state)
+{
+	(void)state;
+	struct command_list l;
+	kind_is("Ganada", CMD_WON);
+	kind_is("\xC2\xA1Ganada! \xF0\x9F\x8E\x89", CMD_WON);
+	kind_is("Fechamos!", CMD_WON);
+	struct command *c = one(&l, "Ganada: referido");
+	assert_int_equal(c->kind, CMD_WON);
+	assert_string_equal(c->text, "referido");
+	commands_free(&l);
+	c = one(&l, "Perdemos.\nMotivo: pre\xC3\xA7o");
+	assert_int_equal(c->kind, CMD_LOST);
+	assert_string_equal(c->text, "pre\xC3\xA7o");
+	commands_free(&l);
+	c = one(&l, "\xC2\xA1Ganamos!\n\nRaz\xC3\xB3n: referido");
+	assert_string_equal(c->text, "referido");
+	commands_free(&l);
+	/* not after a reason given already, nor after another command */
+	c = one(&l, "perdido: precio\nMotivo: tiempo");
+	assert_string_equal(c->text, "precio");
+	commands_free(&l);
+	c = one(&l, "etapa: demo\nMotivo: precio");
+	assert_int_equal(c->kind, CMD_STAGE);
+	commands_free(&l);
+}
+
+/* Tags as a manager writes them answering a digest: "Deal #4 stage: …",
+ * "#3: value: …", "#2 - stage: …", "Oportunidad #4 etapa: …". */
+static void test_tag_variants(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		long tag;
+		enum cmd_kind kind;
+	} t[] = {
+		{"Deal #4 stage: negotiation", 4, CMD_STAGE}, {"#3: value: 24000 USD", 3, CMD_VALUE},
+		{"#2 - stage: demo", 2, CMD_STAGE},           {"Oportunidad #4 etapa: demo", 4, CMD_STAGE},
+		{"Oportunidade #5 valor: 100", 5, CMD_VALUE}, {"[deal #6]: lost: price", 6, CMD_LOST},
+		{"#7 \xE2\x80\x93 etapa: demo", 7, CMD_STAGE},
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		struct command_list l;
+		struct command *c = one(&l, t[i].line);
+		assert_int_equal(c->deal_tag, t[i].tag);
+		assert_int_equal(c->kind, t[i].kind);
+		commands_free(&l);
+	}
+}
+
+/* "Compartir: Ana y Diego", "share: ana@x.com, dave@x.com": one share
+ * each; a name written "Last, First <address>" stays one. */
+static void test_share_list(void **state)
+{
+	(void)state;
+	struct command_list l;
+	commands_parse("Compartir: ana@example.com, diego@example.com", TODAY, &l);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.v[0].text, "ana@example.com");
+	assert_string_equal(l.v[1].text, "diego@example.com");
+	assert_int_equal(l.v[1].line_no, 1);
+	commands_free(&l);
+	static const char *const two[] = {"Compartir: Ana y Diego", "Share: Ana and Dave", "Compartilhar: Ana e Lu\xC3\xADs",
+					  "share: Ana <ana@x.com>; Dave <dave@x.com>"};
+	for (size_t i = 0; i < sizeof two / sizeof two[0]; i++) {
+		commands_parse(two[i], TODAY, &l);
+		assert_int_equal(l.n, 2);
+		assert_int_equal(l.v[0].kind, CMD_SHARE);
+		assert_int_equal(l.v[1].kind, CMD_SHARE);
+		commands_free(&l);
+	}
+	struct command *c = one(&l, "compartir: Souza, Lu\xC3\xADs <luis@example.com>");
+	assert_string_equal(c->text, "luis@example.com");
+	commands_free(&l);
+	c = one(&l, "compartilhar: Maria Silva e Souza");
+	assert_string_equal(c->text, "Maria Silva e Souza");
+	commands_free(&l);
+}
+
 /* A lone won/lost/help line as reps write it in Spanish and Portuguese:
  * opening "¡" and "¿", an emoji, an ellipsis or more punctuation after it;
  * "Ganhamos" is Portuguese's "Ganamos".  A "¿" before a `keyword: value`
@@ -1259,6 +1414,11 @@ int main(void)
 		cmocka_unit_test(test_rep_phrasing),
 		cmocka_unit_test(test_bidi_controls),
 		cmocka_unit_test(test_lone_keyword_dressing),
+		cmocka_unit_test(test_polite_queries),
+		cmocka_unit_test(test_qualified_keywords),
+		cmocka_unit_test(test_won_lost_words),
+		cmocka_unit_test(test_tag_variants),
+		cmocka_unit_test(test_share_list),
 		cmocka_unit_test(test_speed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
