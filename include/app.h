@@ -170,6 +170,10 @@ int task_reminders(struct app *app);
 
 /* "12000 EUR", "12000.50" (no currency when cur is NULL or ""); returns out. */
 const char *fmt_amount(double v, const char *cur, char *out, size_t n);
+/* 12.345,50 (es, pt) or 12,345.50 (en); "–" for NaN; returns out. */
+const char *fmt_money(enum lang l, double v, char *out, size_t n);
+/* An amount as the rep's language writes it: "48.500 BRL", "12,000.50 USD". */
+const char *fmt_amount_lang(double v, const char *cur, enum lang l, char *out, size_t n);
 
 void app_today(char out[11]);       /* today in the configured zone */
 void app_now_iso(char out[21]);

@@ -81,6 +81,9 @@ static const char *field_name(const char *type, enum lang l)
 		{"close", "close date", "fecha de cierre", "data de fechamento"},
 		{"probability", "probability", "probabilidad", "probabilidade"},
 		{"owner", "owner", "responsable", "responsável"}, {"score", "score", "puntos", "pontos"},
+		{"share", "shared with", "compartida con", "compartilhada com"}, {"task", "task", "tarea", "tarefa"},
+		{"note", "note", "nota", "nota"}, {"email", "email", "correo", "e-mail"},
+		{"undo", "undo", "deshacer", "desfazer"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (!strcmp(type, names[i].type))
@@ -245,7 +248,7 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		else
 			change(ch, "#%lld %s: %s → %s%s%s%s", (long long)deal, L(l, "stage", "etapa", "etapa"),
 			       fs >= 0 ? stage_name(cfg, fs, l) : (from ? from : "?"), stage_name(cfg, r->stage, l),
-			       reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+			       reason ? " (" : "", reason ? config_reason_name(reason, l) : "", reason ? ")" : "");
 		free(from);
 		return rc;
 	}
@@ -268,7 +271,10 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 			    newcur && *newcur ? newcur : NULL, deal) < 0 ||
 		    event(app, deal, "value", buf1[0] ? buf1 : NULL, buf2, NULL, by, mid) < 0)
 			return -1;
-		change(ch, "#%lld %s: %s", (long long)deal, L(l, "value", "valor", "valor"), buf2);
+		/* buf2 is what the history keeps (undo reads it back); the rep
+		 * reads the amount as their language writes it */
+		change(ch, "#%lld %s: %s", (long long)deal, L(l, "value", "valor", "valor"),
+		       fmt_amount_lang(c->amount, newcur, l, buf1, sizeof buf1));
 		return 0;
 	}
 	case CMD_CLOSE: {
@@ -437,6 +443,22 @@ static int send_error(struct app *app, const struct message *msg, const struct a
 			}
 			tvars_set(e, "choices", sc.s);
 			buf_release(&sc);
+		} else if ((a->res[i].err == E_REASON_REQUIRED || a->res[i].err == E_UNKNOWN_REASON ||
+			    a->res[i].err == E_STAGE_NEEDS_REASON) && l != LANG_EN) {
+			/* the reasons as this rep reads them: "price (precio)" */
+			bool won = a->res[i].stage >= 0 && a->res[i].stage == app->cfg->won_stage;
+			char **rs = won ? app->cfg->won_reasons : app->cfg->lost_reasons;
+			size_t nr = won ? app->cfg->nwon_reasons : app->cfg->nlost_reasons;
+			struct buf sc;
+			buf_init(&sc);
+			for (size_t k = 0; k < nr; k++) {
+				const char *nm = config_reason_name(rs[k], l);
+				buf_addf(&sc, "%s%s", k ? ", " : "", rs[k]);
+				if (strcmp(nm, rs[k]))
+					buf_addf(&sc, " (%s)", nm);
+			}
+			tvars_set(e, "choices", sc.len ? sc.s : a->res[i].choices);
+			buf_release(&sc);
 		} else
 			tvars_set(e, "choices", a->res[i].choices);
 		tvars_set(e, "suggestion", a->res[i].suggest);
@@ -476,6 +498,23 @@ static void list_deals(struct app *app, const struct analysis *a, const char *st
 	db_done(q);
 }
 
+/* One side of a history line as the rep reads it: a stage by its name, an
+ * amount ("48500 BRL" as stored) written the rep's way, a percentage. */
+static void history_value(const struct config *cfg, const char *type, const char *val, enum lang l, struct buf *b)
+{
+	double v;
+	char cur[8] = "", num[96];
+	int s;
+	if (!strcmp(type, "stage") && (s = config_stage_find(cfg, val)) >= 0)
+		buf_adds(b, stage_name(cfg, s, l));
+	else if (!strcmp(type, "value") && sscanf(val, "%lf %7s", &v, cur) >= 1)
+		buf_adds(b, fmt_amount_lang(v, cur, l, num, sizeof num));
+	else if (!strcmp(type, "probability"))
+		buf_addf(b, "%s%%", val);
+	else
+		buf_adds(b, val);
+}
+
 static void history(struct app *app, int64_t deal, struct tvars *v, enum lang l)
 {
 	struct dbq *q = db_query(app->db, "SELECT at, by, type, from_val, to_val, reason, undone, message_id FROM events "
@@ -483,12 +522,29 @@ static void history(struct app *app, int64_t deal, struct tvars *v, enum lang l)
 	while (db_next(q)) {
 		struct tvars *e = tvars_push(v, "events");
 		const char *type = db_col_text(q, 2), *from = db_col_text(q, 3), *to = db_col_text(q, 4);
-		tvars_set(e, "at", db_col_text(q, 0));
+		const char *reason = db_col_text(q, 5);
+		char when[20];
+		struct buf t;
+		/* the team's clock and the rep's words: "2026-11-23 09:13  luis@…
+		 * estágio: Qualificar → Proposta pendente" */
+		local_stamp(db_col_text(q, 0), when);
+		tvars_set(e, "at", when);
 		tvars_set(e, "by", db_col_text(q, 1));
 		tvars_set(e, "source", db_col_text(q, 7));   /* the message that caused it */
-		tvars_setf(e, "text", "%s: %s%s%s%s%s%s", type, from ? from : "", from ? " → " : "", to ? to : "",
-			   db_col_text(q, 5) ? " (" : "", db_col_text(q, 5) ? db_col_text(q, 5) : "",
-			   db_col_text(q, 5) ? ")" : "");
+		buf_init(&t);
+		buf_addf(&t, "%s: ", type ? field_name(type, l) : "?");
+		if (from) {
+			history_value(app->cfg, type ? type : "", from, l, &t);
+			buf_adds(&t, " → ");
+		}
+		if (to)
+			history_value(app->cfg, type ? type : "", to, l, &t);
+		else if (from)   /* cleared (a stage that leaves the estimate to its default) */
+			buf_adds(&t, L(l, "(none)", "(sin valor)", "(sem valor)"));
+		if (reason)
+			buf_addf(&t, " (%s)", config_reason_name(reason, l));
+		tvars_set(e, "text", t.s);
+		buf_release(&t);
 		if (db_col_int(q, 6))
 			tvars_set(e, "undone", L(l, "undone", "deshecho", "desfeito"));
 	}
@@ -787,11 +843,12 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 			     "status = 'active' ORDER BY id", "t", a->key);
 		while (q && db_next(q)) {
 			struct tvars *e = tvars_push(ch.v, "scheduled");
+			char when[20];
+			local_stamp(db_col_text(q, 1), when);   /* the team's clock, not UTC */
 			scheduled = true;
 			tvars_setf(e, "text", "#%lld %s: %s (%s %s)", (long long)db_col_int(q, 2),
 				   L(l, "sequence", "secuencia", "sequência"), db_col_text(q, 0),
-				   L(l, "first email", "primer correo", "primeiro e-mail"),
-				   db_col_text(q, 1) ? db_col_text(q, 1) : "");
+				   L(l, "first email", "primer correo", "primeiro e-mail"), when);
 		}
 		db_done(q);
 		if (scheduled)  /* the list's heading, shown once */

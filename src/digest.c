@@ -34,34 +34,6 @@ struct target {
 
 /* ---- formatting ------------------------------------------------------------ */
 
-static const char *fmt_money(enum lang l, double v, char *out, size_t n)
-{
-	if (isnan(v)) {
-		snprintf(out, n, "–");
-		return out;
-	}
-	char th = l == LANG_EN ? ',' : '.', dec = l == LANG_EN ? '.' : ',';
-	char raw[64];
-	bool whole = fabs(v - round(v)) < 0.005;
-	snprintf(raw, sizeof raw, whole ? "%.0f" : "%.2f", fabs(v));
-	char *dot = strchr(raw, '.');
-	size_t intlen = dot ? (size_t)(dot - raw) : strlen(raw), k = 0;
-	if (v < 0 && strspn(raw, "0.") != strlen(raw))
-		out[k++] = '-';
-	for (size_t i = 0; i < intlen && k + 2 < n; i++) {
-		if (i && (intlen - i) % 3 == 0)
-			out[k++] = th;
-		out[k++] = raw[i];
-	}
-	if (dot && k + 4 < n) {
-		out[k++] = dec;
-		out[k++] = dot[1];
-		out[k++] = dot[2];
-	}
-	out[k] = '\0';
-	return out;
-}
-
 static const char *fmt_dec(enum lang l, double v, int decimals, char *out, size_t n)
 {
 	if (isnan(v)) {
@@ -91,18 +63,6 @@ static int days_between(time_t now, const char *iso)
 {
 	time_t t = iso ? iso_parse(iso) : -1;
 	return t < 0 ? 0 : (int)((now - t) / 86400);
-}
-
-static void local_stamp(const char *iso, char out[20])
-{
-	time_t t = iso ? iso_parse(iso) : -1;
-	struct tm tm;
-	if (t < 0) {
-		snprintf(out, 20, "%s", iso ? iso : "");
-		return;
-	}
-	local_tm(t, &tm);
-	strftime(out, 20, "%Y-%m-%d %H:%M", &tm);
 }
 
 /* "label          12       34.500  ████" with code-point padding. */
@@ -293,7 +253,7 @@ static int64_t digest_lists(struct app *app, struct tvars *v, const char *oj, co
 		int ts = to ? config_stage_find(cfg, to) : -1;
 		tvars_set(it, "from", stage_label(cfg, db_col_text(q, 2), l));
 		tvars_set(it, "to", stage_label(cfg, to, l));
-		tvars_set(it, "reason", db_col_text(q, 4));
+		tvars_set(it, "reason", config_reason_name(db_col_text(q, 4), l));
 		const struct rep *by = db_col_text(q, 5) ? config_rep_find(cfg, db_col_text(q, 5)) : NULL;
 		tvars_set(it, "by", by ? by->name : db_col_text(q, 5));
 		char when[20];
@@ -430,7 +390,7 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 		size_t n = w ? r->nwon_reasons : r->nlost_reasons;
 		for (size_t i = 0; i < n && i < 8; i++) {
 			struct tvars *it = tvars_push(v, w ? "digest.won_reasons" : "digest.lost_reasons");
-			tvars_set(it, "reason", rs[i].reason ? rs[i].reason : "–");
+			tvars_set(it, "reason", rs[i].reason ? config_reason_name(rs[i].reason, l) : "–");
 			set_int(it, "count", rs[i].count);
 			set_money(it, "value", l, rs[i].value);
 		}

@@ -52,7 +52,7 @@ print(html.unescape(re.sub(r"<[^>]+>", " ", sys.stdin.read())))' > "$T/page.txt"
 # the funnel shows each stage's weighted value too (SPEC §5): proposal 6.000,25,
 # negotiation 49.000
 for want in "55.000,25" "82.000,50" "[deal #1]" "[deal #2]" "[deal #3]" "[deal #5]" "Propuesta pendiente" \
-            "Negociación" "competitor" "100.000" "6.000,25" "49.000"; do
+            "Negociación" "competencia" "100.000" "6.000,25" "49.000"; do
 	check "the rendered page shows \"$want\"" grep -qF -- "$want" "$T/page.txt"
 done
 [ -n "${RENDER_PNG:-}" ] && cp "$T/digest.png" "$RENDER_PNG"

@@ -1,0 +1,135 @@
+#!/usr/bin/python3
+# What reps read in dealmail's answers, delivered by `send` to a Maildir
+# transport and decoded as a mail client would (a team in Sao Paulo; Luís
+# reads pt, Ana es, Dave en; Bob is the manager):
+#   1. reasons, history lines, times and amounts in the rep's language and
+#      the team's time zone (export --json keeps the keys and ISO times).
+#   DEALMAIL_BIN, KEEP=1
+import email, email.policy, json, os, tempfile
+
+import testlib
+
+ENV = testlib.test_env("answer-secret-0123456789abcdef!!!", now="2026-11-23T12:13:00Z")
+tmp = tempfile.mkdtemp(prefix="dealmail-answer-")
+check = testlib.Checks("t-answer-text")
+
+out = os.path.join(tmp, "out")
+conf = os.path.join(tmp, "dealmail.conf")
+with open(conf, "w") as f:
+    f.write("""[dealmail]
+address = vendas@example.com
+language = pt
+timezone = America/Sao_Paulo
+
+[pipeline]
+require_lost_reason = yes
+
+[stage "proposal"]
+on_enter = sequence proposal-followup
+
+[sequence "proposal-followup"]
+steps = 2d proposal-1, 5d proposal-2
+
+[smtp]
+url = maildir:%s
+
+[rep "luis@example.com"]
+name = Luís Souza
+language = pt
+
+[rep "ana@example.com"]
+name = Ana López
+language = es
+
+[rep "dave@example.com"]
+name = Dave Miller
+language = en
+
+[rep "bob@example.com"]
+name = Bob Smith
+role = manager
+language = en
+""" % out)
+db = os.path.join(tmp, "dealmail.db")
+
+
+def dm(*args, stdin=None, now=None):
+    env = dict(ENV, DEALMAIL_NOW=now) if now else ENV
+    return testlib.dealmail(conf, db, *args, env=env, stdin=stdin, cwd=tmp)
+
+
+n = [0]
+seen = set()
+
+
+def answers(sender, subject, body, extra=""):
+    """`sender` writes `body` (extra: header lines, each ending in a newline);
+    every message `send` delivers after it, as
+    (To, Subject, Reply-To, text)."""
+    n[0] += 1
+    raw = ("From: %s\nTo: vendas@example.com\nSubject: %s\nMessage-ID: <answer-%d@mail.example.com>\n"
+           "Date: Mon, 23 Nov 2026 09:%02d:00 -0300\n%s\n%s\n"
+           % (sender, subject, n[0], n[0], extra, body)).encode()
+    r = dm("ingest", stdin=raw)
+    check(r.returncode == 0, "message %d ingested (exit %d)" % (n[0], r.returncode))
+    r = dm("send")
+    check(r.returncode == 0, "send exit 0 (got %d: %s)" % (r.returncode, r.stderr.decode()[-200:]))
+    got = []
+    for sub in ("new", "cur"):
+        d = os.path.join(out, sub)
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            if name in seen:
+                continue
+            seen.add(name)
+            with open(os.path.join(d, name), "rb") as f:
+                m = email.message_from_binary_file(f, policy=email.policy.default)
+            got.append((str(m["To"]), str(m["Subject"]), str(m["Reply-To"] or ""),
+                        m.get_body(preferencelist=("plain",)).get_content()))
+    return got
+
+
+def see(ok, what, t):
+    """A check that shows the text read when it fails."""
+    return check(ok, what if ok else what + ":\n" + t)
+
+
+def answer(sender, subject, body):
+    """The one answer to `sender`'s message (its text)."""
+    got = [g for g in answers(sender, subject, body) if sender.split("<")[-1].strip(">") in g[0]]
+    check(len(got) == 1, "one answer to %s (got %d)" % (sender, len(got)))
+    return got[0][3] if got else ""
+
+
+try:
+    assert dm("init").returncode == 0
+    for args in (["--title", "Globex ERP", "--contact", "compras@globex.com.br", "--owner", "luis@example.com",
+                  "--stage", "qualify"],
+                 ["--title", "Padaria Sol", "--contact", "Ti Sol <ti@padariasol.com.br>", "--owner",
+                  "luis@example.com", "--stage", "negotiation", "--value", "12000"],
+                 ["--title", "ACME", "--contact", "cliente@acme.mx", "--owner", "ana@example.com",
+                  "--stage", "demo"],
+                 ["--title", "Initech", "--contact", "jane@initech.com", "--owner", "dave@example.com",
+                  "--stage", "demo"]):
+        r = dm("deal", "add", *args, now="2026-11-16T13:00:00Z")
+        assert r.returncode == 0, r
+
+    print("t-answer-text: 1 reasons, history, times and amounts as the rep reads them", flush=True)
+    t = answer("Luís Souza <luis@example.com>", "Re: [deal #1] Globex",
+               "estágio: proposta\nvalor: R$ 48.500,00\nprobabilidade: 40%")
+    see("(48.500 BRL)" in t and "#1 valor: 48.500 BRL" in t, "the amount written the pt way", t)
+    see("primeiro e-mail 2026-11-25 09:13" in t, "the first drip at the team's clock, not UTC", t)
+    t = answer("Luís Souza <luis@example.com>", "Re: [deal #2] Padaria", "perdido")
+    see("price (preço), competitor (concorrência)" in t, "the reasons named in pt among the choices", t)
+    t = answer("Luís Souza <luis@example.com>", "Re: [deal #2] Padaria", "perdido: preço")
+    see("#2 etapa: Negociação → Perdido (preço)" in t, "the reason named in pt", t)
+    t = answer("Luís Souza <luis@example.com>", "Re: [deal #1] Globex", "estágio: negociação")
+    t = answer("Luís Souza <luis@example.com>", "Re: [deal #1] Globex", "histórico")
+    see("2026-11-23 09:13  luis@example.com  estágio: Qualificar → Proposta pendente" in t,
+        "history: local time, pt field and stage names", t)
+    see("valor: 48.500 BRL" in t and "probabilidade: 40%" in t, "... the amount and the estimate", t)
+    see("T12:13:00Z" not in t and "stage:" not in t and "→ \n" not in t, "... no UTC, no keys, no empty side", t)
+    ex = json.loads(dm("export", "--json").stdout)
+    check(any(d["id"] == 2 and d["reason"] == "price" for d in ex["deals"]), "export keeps the reason's key")
+finally:
+    check.cleanup(tmp)
+check.finish()
