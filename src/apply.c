@@ -464,6 +464,16 @@ static int send_error(struct app *app, const struct message *msg, const struct a
 		tvars_set(e, "suggestion", a->res[i].suggest);
 		free(t);
 	}
+	/* an undo refused (too late, nothing left, changed since) has no line
+	 * to fix and send again */
+	bool only_undo = true;
+	for (size_t i = 0; i < a->cmds.n; i++) {
+		enum err_code e = a->res[i].err;
+		if (e && e != E_UNDO_NOTHING && e != E_UNDO_EXPIRED && e != E_UNDO_DONE && e != E_UNDO_LATER)
+			only_undo = false;
+	}
+	if (only_undo)
+		tvars_set(v, "error.undo", "yes");
 	it.kind = "error";
 	it.deal_id = a->deal;
 	it.tmpl = "error";

@@ -3,7 +3,8 @@
 # transport and decoded as a mail client would (a team in Sao Paulo; Luís
 # reads pt, Ana es, Dave en; Bob is the manager):
 #   1. reasons, history lines, times and amounts in the rep's language and
-#      the team's time zone (export --json keeps the keys and ISO times).
+#      the team's time zone (export --json keeps the keys and ISO times);
+#   2. an undo refused has no "fix the line and send it again".
 #   DEALMAIL_BIN, KEEP=1
 import email, email.policy, json, os, tempfile
 
@@ -62,17 +63,17 @@ n = [0]
 seen = set()
 
 
-def answers(sender, subject, body, extra=""):
+def answers(sender, subject, body, extra="", now=None):
     """`sender` writes `body` (extra: header lines, each ending in a newline);
     every message `send` delivers after it, as
-    (To, Subject, Reply-To, text)."""
+    (To, Subject, Reply-To, text, Message-ID)."""
     n[0] += 1
     raw = ("From: %s\nTo: vendas@example.com\nSubject: %s\nMessage-ID: <answer-%d@mail.example.com>\n"
            "Date: Mon, 23 Nov 2026 09:%02d:00 -0300\n%s\n%s\n"
            % (sender, subject, n[0], n[0], extra, body)).encode()
-    r = dm("ingest", stdin=raw)
+    r = dm("ingest", stdin=raw, now=now)
     check(r.returncode == 0, "message %d ingested (exit %d)" % (n[0], r.returncode))
-    r = dm("send")
+    r = dm("send", now=now)
     check(r.returncode == 0, "send exit 0 (got %d: %s)" % (r.returncode, r.stderr.decode()[-200:]))
     got = []
     for sub in ("new", "cur"):
@@ -84,7 +85,7 @@ def answers(sender, subject, body, extra=""):
             with open(os.path.join(d, name), "rb") as f:
                 m = email.message_from_binary_file(f, policy=email.policy.default)
             got.append((str(m["To"]), str(m["Subject"]), str(m["Reply-To"] or ""),
-                        m.get_body(preferencelist=("plain",)).get_content()))
+                        m.get_body(preferencelist=("plain",)).get_content(), str(m["Message-ID"])))
     return got
 
 
@@ -93,11 +94,11 @@ def see(ok, what, t):
     return check(ok, what if ok else what + ":\n" + t)
 
 
-def answer(sender, subject, body):
-    """The one answer to `sender`'s message (its text)."""
-    got = [g for g in answers(sender, subject, body) if sender.split("<")[-1].strip(">") in g[0]]
+def answer(sender, subject, body, extra="", now=None, full=False):
+    """The one answer to `sender`'s message: its text (full: the tuple)."""
+    got = [g for g in answers(sender, subject, body, extra, now) if sender.split("<")[-1].strip(">") in g[0]]
     check(len(got) == 1, "one answer to %s (got %d)" % (sender, len(got)))
-    return got[0][3] if got else ""
+    return (got[0] if full else got[0][3]) if got else (("",) * 5 if full else "")
 
 
 try:
@@ -130,6 +131,16 @@ try:
     see("T12:13:00Z" not in t and "stage:" not in t and "→ \n" not in t, "... no UTC, no keys, no empty side", t)
     ex = json.loads(dm("export", "--json").stdout)
     check(any(d["id"] == 2 and d["reason"] == "price" for d in ex["deals"]), "export keeps the reason's key")
+
+    print("t-answer-text: 2 an undo refused is no line to fix", flush=True)
+    dave = "Dave Miller <dave@example.com>"
+    c = answer(dave, "Re: [deal #4] Initech", "stage: proposal", full=True)
+    t = answer(dave, "Re: [deal #4] Initech", "undo", extra="In-Reply-To: %s\n" % c[4], now="2026-11-23T14:30:00Z")
+    see("too late to undo" in t and "Fix the line" not in t and 'Reply "help"' in t, "too late: no 'fix the line'", t)
+    t = answer(dave, "Re: [deal #4] Initech", "undo")
+    see("undo works in a reply" in t and "Fix the line" not in t, "nothing to undo: no 'fix the line'", t)
+    t = answer(dave, "Re: [deal #4] Initech", "stage: propsal")
+    see("Fix the line" in t, "a stage mistyped: fix the line", t)
 finally:
     check.cleanup(tmp)
 check.finish()
