@@ -488,8 +488,15 @@ static void list_deals(struct app *app, const struct analysis *a, const char *st
 {
 	int s = stage && *stage ? config_stage_find(app->cfg, stage) : -1;
 	const char *key = s >= 0 ? app->cfg->stages[s].key : NULL;
+	/* the heading says whose deals and which: "the team's deals in «Won»" */
+	if (a->rep->manager)
+		tvars_set(v, "list.team", "yes");
+	if (s >= 0)
+		tvars_set(v, "list.stage", stage_name(app->cfg, s, l));
 	struct dbq *q = db_query(app->db,
-				 "SELECT d.id, d.title, d.stage, d.value, d.currency, d.owner FROM deals d "
+				 "SELECT d.id, d.title, d.stage, d.value, d.currency, d.owner, "
+				 "(SELECT COALESCE(NULLIF(c.name, ''), c.email) FROM contacts c WHERE c.id = d.contact_id) "
+				 "FROM deals d "
 				 "WHERE (?1 OR d.owner = ?2 OR EXISTS(SELECT 1 FROM deal_shares s "
 				 "WHERE s.deal_id = d.id AND s.rep = ?2)) AND (?3 IS NULL AND d.status = 'open' OR d.stage = ?3) "
 				 "ORDER BY d.last_activity DESC LIMIT 200", "Itt", (int)a->rep->manager, a->sender, key);
@@ -501,9 +508,11 @@ static void list_deals(struct app *app, const struct analysis *a, const char *st
 		int si = config_stage_find(app->cfg, db_col_text(q, 2));
 		tvars_set(e, "stage", si >= 0 ? stage_name(app->cfg, si, l) : db_col_text(q, 2));
 		if (!db_col_null(q, 3))
-			fmt_amount(db_col_double(q, 3), db_col_text(q, 4), num, sizeof num);
+			fmt_amount_lang(db_col_double(q, 3), db_col_text(q, 4), l, num, sizeof num);
 		tvars_set(e, "value", num[0] ? num : NULL);
-		tvars_set(e, "owner", db_col_text(q, 5));
+		const struct rep *o = db_col_text(q, 5) ? config_rep_find(app->cfg, db_col_text(q, 5)) : NULL;
+		tvars_set(e, "owner", o ? o->name : db_col_text(q, 5));
+		tvars_set(e, "contact", db_col_text(q, 6));   /* the client, whom a rep knows the deal by */
 	}
 	db_done(q);
 }
@@ -995,6 +1004,10 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		deal_vars(app, a->deal, v, l);
 		tvars_set(v, "rep.name", r ? r->name : o);
 		tvars_set(v, "contact.email", a->sender);
+		if (msg->from.name && *msg->from.name && strcmp(msg->from.name, a->sender))
+			tvars_setf(v, "contact.who", "%s <%s>", msg->from.name, a->sender);
+		else
+			tvars_set(v, "contact.who", a->sender);
 		char *subj = compose_strip_prefixes(msg->subject);
 		tvars_set(v, "message.subject", subj);
 		free(subj);

@@ -332,6 +332,8 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 	const struct config *cfg = app->cfg;
 	char b[64], bar[256];
 	set_int(v, "digest.open_deals", r->open_deals);
+	if (r->open_deals == 1)   /* "1 abierta", not "1 abiertas" */
+		tvars_set(v, "digest.open_one", "yes");
 	set_money(v, "digest.open_value", l, r->open_value);
 	set_money(v, "digest.weighted", l, r->weighted_forecast);
 	set_money(v, "digest.avg_deal", l, r->avg_deal_size);
@@ -415,6 +417,8 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 		report_bar(top > 0 ? r->target_monthly / top : 0, 20, bar, sizeof bar);
 		tvars_set(v, "digest.target_bar", bar);
 		tvars_set(v, "digest.wins_needed", fmt_dec(l, ceil(r->wins_needed), 0, b, sizeof b));
+		if (ceil(r->wins_needed) == 1)
+			tvars_set(v, "digest.wins_one", "yes");
 		tvars_set(v, "digest.deals_needed", fmt_dec(l, ceil(r->deals_needed), 0, b, sizeof b));
 		tvars_set(v, "digest.per_rep", fmt_dec(l, ceil(r->per_rep), 0, b, sizeof b));
 	}
@@ -463,6 +467,8 @@ static int digest_vars(struct app *app, const struct report_base *base, const st
 		digest_figures(app, v, &r, l);
 		int64_t news = digest_lists(app, v, oj, prev, now, today, l) + r.nstalled + r.nsilent;
 		set_int(v, "digest.attention", r.nstalled + r.nsilent + r.tasks_due + r.tasks_overdue);
+		if (r.nstalled + r.nsilent + r.tasks_due + r.tasks_overdue == 1)
+			tvars_set(v, "digest.attention_one", "yes");
 		if (!news)
 			tvars_set(v, "digest.empty", "1");
 		*news_r = news;

@@ -540,6 +540,11 @@ void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang)
 		const char *ce = db_col_text(q, 8), *cn = db_col_text(q, 9);
 		tvars_set(v, "contact.email", ce);
 		tvars_set(v, "contact.name", cn ? cn : ce);
+		/* "Ana Pérez <ana@acme.mx>", or the address alone when no name is known */
+		if (cn && *cn && ce && strcmp(cn, ce))
+			tvars_setf(v, "contact.who", "%s <%s>", cn, ce);
+		else
+			tvars_set(v, "contact.who", ce);
 		if (cn && *cn) {
 			char first[128];
 			/* "Pérez, José" (as directories write it): José */

@@ -4,7 +4,10 @@
 # reads pt, Ana es, Dave en; Bob is the manager):
 #   1. reasons, history lines, times and amounts in the rep's language and
 #      the team's time zone (export --json keeps the keys and ISO times);
-#   2. an undo refused has no "fix the line and send it again".
+#   2. an undo refused has no "fix the line and send it again";
+#   3. one tag in a subject, the answer's; plurals; a contact without a
+#      name is not "x@y <x@y>"; a list's heading says whose deals and which,
+#      and its lines name the client.
 #   DEALMAIL_BIN, KEEP=1
 import email, email.policy, json, os, tempfile
 
@@ -141,6 +144,28 @@ try:
     see("undo works in a reply" in t and "Fix the line" not in t, "nothing to undo: no 'fix the line'", t)
     t = answer(dave, "Re: [deal #4] Initech", "stage: propsal")
     see("Fix the line" in t, "a stage mistyped: fix the line", t)
+
+    print("t-answer-text: 3 subjects, plurals, names, list headings", flush=True)
+    r = dm("digest", "--rep", "luis@example.com", "--print")
+    subj = [x for x in r.stdout.decode().splitlines() if x.startswith("Subject:")]
+    see(subj and ": 1 aberta," in subj[0], "the digest's subject: '1 aberta'", str(subj))
+    luis = "Luís Souza <luis@example.com>"
+    c = answer(luis, "Re: Padaria [deal #2]", "#1 nota: ligar amanhã", full=True)
+    see(c[1] == "Re: Padaria [deal #1]", "the confirmation carries the changed deal's tag only", c[1])
+    t = answer(luis, "Re: [deal #1] Globex", "lista")
+    see("Suas oportunidades abertas:" in t and "[deal #1] Globex ERP — Negociação, 48.500 BRL (compras@globex.com.br)"
+        in t, "a rep's list: his open deals, each with its client", t)
+    t = answer(luis, "Re: [deal #1] Globex", "lista: perdido")
+    see('Suas oportunidades em "Perdido":' in t and "[deal #2] Padaria Sol — Perdido, 12.000 (Ti Sol)" in t,
+        "a stage's list says which stage", t)
+    bob = "Bob Smith <bob@example.com>"
+    t = answer(bob, "Re: pipeline", "list")
+    see("the team's open deals:" in t and "[deal #3] ACME — Demo (cliente@acme.mx), Ana López" in t,
+        "a manager's list is the team's, with each deal's owner", t)
+    got = answers(bob, "Re: [deal #3] ACME", "owner: dave")
+    t = "".join(g[3] for g in got if "dave@" in g[0])
+    see("ACME (cliente@acme.mx) to you" in t and "<cliente@acme.mx>" not in t,
+        "a contact without a name is named by the address, once", t)
 finally:
     check.cleanup(tmp)
 check.finish()
