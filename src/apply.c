@@ -734,6 +734,12 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 
 /* ---- the rep's message ----------------------------------------------------- */
 
+/* Does a command of this kind change its deal (what apply_rep() runs)? */
+static bool changes_deal(enum cmd_kind k)
+{
+	return k != CMD_HELP && k != CMD_LIST && k != CMD_HISTORY && k != CMD_UNDO && k != CMD_DEAL;
+}
+
 static int apply_rep(struct app *app, const struct message *msg, struct analysis *a)
 {
 	const struct config *cfg = app->cfg;
@@ -767,7 +773,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 	}
 	struct changes ch = {.v = tvars_new(), .lang = l};
 	int rc = 0;
-	bool any_change = false, did_undo = false, own_changed = false;
+	bool any_change = false, did_undo = false, own_changed = false, several = false;
 	int64_t other = 0;   /* the deal of the first command, when it is not a->deal */
 	if (a->create_deal)
 		change(&ch, "#%lld %s: %s", (long long)a->deal, L(l, "new deal", "nueva oportunidad", "nova oportunidade"),
@@ -793,6 +799,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 			own_changed |= r->deal == a->deal;
 			if (!other)
 				other = r->deal;
+			several |= r->deal != other;
 			if (rc == 0)
 				touch(app, r->deal);
 		}
@@ -802,6 +809,17 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 	 * others ("#3 stage: negotiation" sent in deal 1's thread): then the
 	 * first of those, not a deal that did not change. */
 	int64_t head = a->create_deal || own_changed || did_undo || !other ? a->deal : other;
+	/* a reply that changed several deals (lines "#2 …", "#3 …" answering a
+	 * digest) is about each of them: no one deal's tag or reply token, and
+	 * the headline names them all */
+	if (several && !a->create_deal && !did_undo)
+		head = 0;
+	/* ... and so is the undo of one */
+	if (did_undo && a->undo_of && db_int(app->db, 0, "SELECT COUNT(DISTINCT deal_id) FROM events WHERE "
+					     "message_id = ? AND type <> 'undo'", "t", a->undo_of) > 1) {
+		head = 0;
+		several = true;
+	}
 	if (rc < 0)
 		goto out;
 	if (a->deal > 0) {
@@ -823,6 +841,31 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		it.cap_checked = true;
 		if (head > 0)
 			deal_vars(app, head, ch.v, l);
+		else if (several) {
+			struct buf names;
+			buf_init(&names);
+			struct dbq *uq = !did_undo ? NULL :
+					 db_query(app->db, "SELECT d.id, d.title FROM deals d WHERE d.id IN (SELECT deal_id "
+						  "FROM events WHERE message_id = ? AND type <> 'undo') ORDER BY d.id", "t",
+						  a->undo_of);
+			while (uq && db_next(uq))
+				buf_addf(&names, "%s[deal #%lld] %s", names.len ? ", " : "", (long long)db_col_int(uq, 0),
+					 db_col_text(uq, 1) ? db_col_text(uq, 1) : "");
+			db_done(uq);
+			for (size_t i = 0; i < a->cmds.n && !did_undo; i++) {
+				int64_t d = a->res[i].deal;
+				bool seen = !changes_deal(a->cmds.v[i].kind) || d <= 0;
+				for (size_t j = 0; j < i && !seen; j++)
+					seen = changes_deal(a->cmds.v[j].kind) && a->res[j].deal == d;
+				if (seen)
+					continue;
+				char *title = db_text(app->db, "SELECT title FROM deals WHERE id = ?", "i", d);
+				buf_addf(&names, "%s[deal #%lld] %s", names.len ? ", " : "", (long long)d, title ? title : "");
+				free(title);
+			}
+			tvars_set(ch.v, "changed.deals", names.s);
+			buf_release(&names);
+		}
 		tvars_set(ch.v, "rep.name", a->rep->name);
 		if (a->picked) {
 			tvars_set(ch.v, "deal.picked", "yes");

@@ -32,7 +32,7 @@ struct tvars {
 
 static const char *const known_roots[] = {
 	"deal", "contact", "rep", "owner", "assistant", "message", "changes", "scheduled", "errors",
-	"deals", "events", "help", "list", "undo", "unsubscribe", "sequence", "digest", "error", "item", "lang", "any", "unread",
+	"deals", "changed", "events", "help", "list", "undo", "unsubscribe", "sequence", "digest", "error", "item", "lang", "any", "unread",
 	NULL,
 };
 

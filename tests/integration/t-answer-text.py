@@ -7,7 +7,9 @@
 #   2. an undo refused has no "fix the line and send it again";
 #   3. one tag in a subject, the answer's; plurals; a contact without a
 #      name is not "x@y <x@y>"; a list's heading says whose deals and which,
-#      and its lines name the client.
+#      and its lines name the client;
+#   4. a reply that changed several deals is answered about each, with no
+#      one deal's tag or reply token (its undo too).
 #   DEALMAIL_BIN, KEEP=1
 import email, email.policy, json, os, tempfile
 
@@ -166,6 +168,14 @@ try:
     t = "".join(g[3] for g in got if "dave@" in g[0])
     see("ACME (cliente@acme.mx) to you" in t and "<cliente@acme.mx>" not in t,
         "a contact without a name is named by the address, once", t)
+
+    print("t-answer-text: 4 a reply that changes several deals", flush=True)
+    c = answer(bob, "Re: Team 2026-11-23", "#1 probability: 70%\n#4 value: 9000", full=True)
+    see("Done. Changed: [deal #1] Globex ERP, [deal #4] Initech." in c[3], "the headline names both deals", c[3])
+    see("[deal #" not in c[1] and "+" not in c[2], "no deal's tag in the subject, no token in Reply-To",
+        c[1] + " / " + c[2])
+    t = answer(bob, "Re: Team 2026-11-23", "undo", extra="In-Reply-To: %s\n" % c[4])
+    see("on [deal #1] Globex ERP, [deal #4] Initech:" in t, "the undo names both deals", t)
 finally:
     check.cleanup(tmp)
 check.finish()
