@@ -114,6 +114,9 @@ struct outbox_item {
  * be over the hourly cap (confirm_per_hour)?  Logs it when so.  Callers
  * ask before they gather an answer's contents, not to gather them in vain. */
 bool outbox_capped(struct app *app, const char *kind, const char *rcpt);
+/* May this rep change this deal (a manager, its owner, a rep it is shared
+ * with)?  SPEC §3.2: a reply token is handed only to whom may use it. */
+bool rep_may_change(struct app *app, const struct rep *rep, int64_t deal);
 /* Render and queue; returns the outbox id, 0 when nothing was queued (our own
  * address, the hourly cap, or a template error, logged), -1 on a database error. */
 int64_t outbox_queue(struct app *app, const struct outbox_item *it);

@@ -9,7 +9,8 @@
 #      name is not "x@y <x@y>"; a list's heading says whose deals and which,
 #      and its lines name the client;
 #   4. a reply that changed several deals is answered about each, with no
-#      one deal's tag or reply token (its undo too).
+#      one deal's tag or reply token (its undo too);
+#   5. a rep is never handed a reply token for a deal he may not change.
 #   DEALMAIL_BIN, KEEP=1
 import email, email.policy, json, os, tempfile
 
@@ -176,6 +177,14 @@ try:
         c[1] + " / " + c[2])
     t = answer(bob, "Re: Team 2026-11-23", "undo", extra="In-Reply-To: %s\n" % c[4])
     see("on [deal #1] Globex ERP, [deal #4] Initech:" in t, "the undo names both deals", t)
+
+    print("t-answer-text: 5 no reply token for a deal the rep may not change", flush=True)
+    c = answer(dave, "Re: [deal #1] Globex", "stage: demo", full=True)
+    see("you may not change this deal" in c[3] and "+" not in c[2], "refused on Luís's deal: no token", c[2])
+    c = answer(dave, "Re: [deal #4] Initech", "note: call Jane", full=True)
+    see(c[2].startswith("vendas+4-"), "... his own deal's confirmation has one", c[2])
+    c = answer(dave, "Re: [deal #4] Initech", "owner: ana", full=True)
+    see("+" not in c[2], "... and not once he has handed the deal to Ana", c[2])
 finally:
     check.cleanup(tmp)
 check.finish()
