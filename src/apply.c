@@ -242,6 +242,14 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 			/* a reason from a won:/lost: line of the same message is used there */
 		}
 		int rc = deal_move(app, deal, r->stage, reason, by, mid, 0);
+		/* the owner hears it when someone else (a manager, a rep it is
+		 * shared with) wins or loses their deal; other moves are the
+		 * digest's news */
+		if (rc == 0 && fs != r->stage && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
+			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+			rc = deal_notify_rep(app, deal, owner, "notify-closed", mid, by);
+			free(owner);
+		}
 		if (fs == r->stage)
 			change(ch, "#%lld %s: %s (%s)", (long long)deal, L(l, "stage", "etapa", "etapa"),
 			       stage_name(cfg, r->stage, l), L(l, "unchanged", "sin cambios", "sem mudança"));
@@ -314,6 +322,10 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		/* the new owner hears it from us, not days later from a reminder */
 		if (rc == 0 && (!from || strcasecmp(from, r->rep->email)))
 			rc = deal_notify_rep(app, deal, r->rep->email, "notify-owner", mid, by);
+		/* ... and the previous owner, when someone else took it: who, and
+		 * who has it now (no reply token: it is no longer theirs) */
+		if (rc == 0 && from && strcasecmp(from, r->rep->email))
+			rc = deal_notify_rep(app, deal, from, "notify-taken", mid, by);
 		free(from);
 		change(ch, "#%lld %s: %s", (long long)deal, L(l, "owner", "responsable", "responsável"), r->rep->name);
 		return rc;

@@ -536,7 +536,7 @@ void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang)
 		tvars_set(v, "owner.name", r ? r->name : owner);
 		tvars_setf(v, "deal.score", "%lld", (long long)db_col_int(q, 7));
 		tvars_set(v, "deal.status", db_col_text(q, 10));
-		tvars_set(v, "deal.reason", db_col_text(q, 11));
+		tvars_set(v, "deal.reason", config_reason_name(db_col_text(q, 11), lang));
 		const char *ce = db_col_text(q, 8), *cn = db_col_text(q, 9);
 		tvars_set(v, "contact.email", ce);
 		tvars_set(v, "contact.name", cn ? cn : ce);

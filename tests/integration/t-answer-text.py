@@ -10,7 +10,9 @@
 #      and its lines name the client;
 #   4. a reply that changed several deals is answered about each, with no
 #      one deal's tag or reply token (its undo too);
-#   5. a rep is never handed a reply token for a deal he may not change.
+#   5. a rep is never handed a reply token for a deal he may not change;
+#   6. the owner is told when someone else wins or loses the deal, and the
+#      previous owner when it is handed to another rep.
 #   DEALMAIL_BIN, KEEP=1
 import email, email.policy, json, os, tempfile
 
@@ -185,6 +187,21 @@ try:
     see(c[2].startswith("vendas+4-"), "... his own deal's confirmation has one", c[2])
     c = answer(dave, "Re: [deal #4] Initech", "owner: ana", full=True)
     see("+" not in c[2], "... and not once he has handed the deal to Ana", c[2])
+
+    print("t-answer-text: 6 the owner told of others' wins, losses and reassignments", flush=True)
+    got = answers(bob, "Re: [deal #1] Globex", "lost: competitor")
+    t = "".join(g[3] for g in got if "luis@" in g[0])
+    see("Bob Smith marcou sua oportunidade [deal #1] Globex ERP (compras@globex.com.br) como \"Perdido\" "
+        "(concorrência)." in t, "Luís is told Bob lost his deal, and why", t)
+    got = answers(bob, "Re: [deal #3] ACME", "owner: luis")
+    g = [x for x in got if "dave@" in x[0]]
+    see(g and "ACME agora" not in g[0][1] and "ACME is now Luís Souza's" in g[0][1] and
+        "Bob Smith reassigned [deal #3] ACME (cliente@acme.mx), which was yours, to Luís Souza." in g[0][3]
+        and "+" not in g[0][2], "Dave is told who took his deal and who has it, without a token",
+        str(g))
+    got = answers(luis, "Re: [deal #3] ACME", "stage: proposal")
+    see([x[0] for x in got] == ["Luís Souza <luis@example.com>"], "a stage move by the owner: his confirmation only",
+        str(got))
 finally:
     check.cleanup(tmp)
 check.finish()
