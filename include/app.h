@@ -114,6 +114,9 @@ struct outbox_item {
  * be over the hourly cap (confirm_per_hour)?  Logs it when so.  Callers
  * ask before they gather an answer's contents, not to gather them in vain. */
 bool outbox_capped(struct app *app, const char *kind, const char *rcpt);
+/* May this rep change this deal (a manager, its owner, a rep it is shared
+ * with)?  SPEC §3.2: a reply token is handed only to whom may use it. */
+bool rep_may_change(struct app *app, const struct rep *rep, int64_t deal);
 /* Render and queue; returns the outbox id, 0 when nothing was queued (our own
  * address, the hourly cap, or a template error, logged), -1 on a database error. */
 int64_t outbox_queue(struct app *app, const struct outbox_item *it);
@@ -170,6 +173,10 @@ int task_reminders(struct app *app);
 
 /* "12000 EUR", "12000.50" (no currency when cur is NULL or ""); returns out. */
 const char *fmt_amount(double v, const char *cur, char *out, size_t n);
+/* 12.345,50 (es, pt) or 12,345.50 (en); "–" for NaN; returns out. */
+const char *fmt_money(enum lang l, double v, char *out, size_t n);
+/* An amount as the rep's language writes it: "48.500 BRL", "12,000.50 USD". */
+const char *fmt_amount_lang(double v, const char *cur, enum lang l, char *out, size_t n);
 
 void app_today(char out[11]);       /* today in the configured zone */
 void app_now_iso(char out[21]);

@@ -164,6 +164,9 @@ int config_stage_find(const struct config *cfg, const char *name);
 /* Canonical reason for a won/lost reason as written (folded compare against the
  * list and the built-in es/pt synonyms of the default reasons), or NULL. */
 const char *config_reason_find(const struct config *cfg, bool won, const char *reason);
+/* A reason as a rep reading l names it: a default reason's (price) es/pt
+ * name (precio, preço); any other as it is written. */
+const char *config_reason_name(const char *reason, enum lang l);
 /* A rep by address (case-insensitive) or by name (folded); NULL when none. */
 const struct rep *config_rep_find(const struct config *cfg, const char *who);
 /* The reps a bare first name or local part ("Ana") could mean when it means

@@ -21,6 +21,9 @@ void tz_set(const char *tz);
 /* Date in the configured zone as YYYY-MM-DD into out[11]. */
 void local_date(time_t t, char out[11]);
 void local_tm(time_t t, struct tm *tm);
+/* An ISO 8601 UTC time as "YYYY-MM-DD HH:MM" in the configured zone into
+ * out[20] (what a person reads); a string that is not one is copied. */
+void local_stamp(const char *iso, char out[20]);
 /* Add days to a YYYY-MM-DD date. */
 void date_add_days(const char *date, int days, char out[11]);
 /* RFC 5322 Date header value for t in the configured zone. */

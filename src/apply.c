@@ -81,6 +81,9 @@ static const char *field_name(const char *type, enum lang l)
 		{"close", "close date", "fecha de cierre", "data de fechamento"},
 		{"probability", "probability", "probabilidad", "probabilidade"},
 		{"owner", "owner", "responsable", "responsável"}, {"score", "score", "puntos", "pontos"},
+		{"share", "shared with", "compartida con", "compartilhada com"}, {"task", "task", "tarea", "tarefa"},
+		{"note", "note", "nota", "nota"}, {"email", "email", "correo", "e-mail"},
+		{"undo", "undo", "deshacer", "desfazer"},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (!strcmp(type, names[i].type))
@@ -242,13 +245,21 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 			/* a reason from a won:/lost: line of the same message is used there */
 		}
 		int rc = deal_move(app, deal, r->stage, reason, by, mid, 0);
+		/* the owner hears it when someone else (a manager, a rep it is
+		 * shared with) wins or loses their deal; other moves are the
+		 * digest's news */
+		if (rc == 0 && fs != r->stage && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
+			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+			rc = deal_notify_rep(app, deal, owner, "notify-closed", mid, by);
+			free(owner);
+		}
 		if (fs == r->stage)
 			change(ch, "#%lld %s: %s (%s)", (long long)deal, L(l, "stage", "etapa", "etapa"),
 			       stage_name(cfg, r->stage, l), L(l, "unchanged", "sin cambios", "sem mudança"));
 		else
 			change(ch, "#%lld %s: %s → %s%s%s%s", (long long)deal, L(l, "stage", "etapa", "etapa"),
 			       fs >= 0 ? stage_name(cfg, fs, l) : (from ? from : "?"), stage_name(cfg, r->stage, l),
-			       reason ? " (" : "", reason ? reason : "", reason ? ")" : "");
+			       reason ? " (" : "", reason ? config_reason_name(reason, l) : "", reason ? ")" : "");
 		free(from);
 		return rc;
 	}
@@ -271,7 +282,10 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 			    newcur && *newcur ? newcur : NULL, deal) < 0 ||
 		    event(app, deal, "value", buf1[0] ? buf1 : NULL, buf2, NULL, by, mid) < 0)
 			return -1;
-		change(ch, "#%lld %s: %s", (long long)deal, L(l, "value", "valor", "valor"), buf2);
+		/* buf2 is what the history keeps (undo reads it back); the rep
+		 * reads the amount as their language writes it */
+		change(ch, "#%lld %s: %s", (long long)deal, L(l, "value", "valor", "valor"),
+		       fmt_amount_lang(c->amount, newcur, l, buf1, sizeof buf1));
 		return 0;
 	}
 	case CMD_CLOSE: {
@@ -311,6 +325,10 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		/* the new owner hears it from us, not days later from a reminder */
 		if (rc == 0 && (!from || strcasecmp(from, r->rep->email)))
 			rc = deal_notify_rep(app, deal, r->rep->email, "notify-owner", mid, by);
+		/* ... and the previous owner, when someone else took it: who, and
+		 * who has it now (no reply token: it is no longer theirs) */
+		if (rc == 0 && from && strcasecmp(from, r->rep->email))
+			rc = deal_notify_rep(app, deal, from, "notify-taken", mid, by);
 		free(from);
 		change(ch, "#%lld %s: %s", (long long)deal, L(l, "owner", "responsable", "responsável"), r->rep->name);
 		return rc;
@@ -440,11 +458,37 @@ static int send_error(struct app *app, const struct message *msg, const struct a
 			}
 			tvars_set(e, "choices", sc.s);
 			buf_release(&sc);
+		} else if ((a->res[i].err == E_REASON_REQUIRED || a->res[i].err == E_UNKNOWN_REASON ||
+			    a->res[i].err == E_STAGE_NEEDS_REASON) && l != LANG_EN) {
+			/* the reasons as this rep reads them: "price (precio)" */
+			bool won = a->res[i].stage >= 0 && a->res[i].stage == app->cfg->won_stage;
+			char **rs = won ? app->cfg->won_reasons : app->cfg->lost_reasons;
+			size_t nr = won ? app->cfg->nwon_reasons : app->cfg->nlost_reasons;
+			struct buf sc;
+			buf_init(&sc);
+			for (size_t k = 0; k < nr; k++) {
+				const char *nm = config_reason_name(rs[k], l);
+				buf_addf(&sc, "%s%s", k ? ", " : "", rs[k]);
+				if (strcmp(nm, rs[k]))
+					buf_addf(&sc, " (%s)", nm);
+			}
+			tvars_set(e, "choices", sc.len ? sc.s : a->res[i].choices);
+			buf_release(&sc);
 		} else
 			tvars_set(e, "choices", a->res[i].choices);
 		tvars_set(e, "suggestion", a->res[i].suggest);
 		free(t);
 	}
+	/* an undo refused (too late, nothing left, changed since) has no line
+	 * to fix and send again */
+	bool only_undo = true;
+	for (size_t i = 0; i < a->cmds.n; i++) {
+		enum err_code e = a->res[i].err;
+		if (e && e != E_UNDO_NOTHING && e != E_UNDO_EXPIRED && e != E_UNDO_DONE && e != E_UNDO_LATER)
+			only_undo = false;
+	}
+	if (only_undo)
+		tvars_set(v, "error.undo", "yes");
 	it.kind = "error";
 	it.deal_id = a->deal;
 	it.tmpl = "error";
@@ -459,8 +503,15 @@ static void list_deals(struct app *app, const struct analysis *a, const char *st
 {
 	int s = stage && *stage ? config_stage_find(app->cfg, stage) : -1;
 	const char *key = s >= 0 ? app->cfg->stages[s].key : NULL;
+	/* the heading says whose deals and which: "the team's deals in «Won»" */
+	if (a->rep->manager)
+		tvars_set(v, "list.team", "yes");
+	if (s >= 0)
+		tvars_set(v, "list.stage", stage_name(app->cfg, s, l));
 	struct dbq *q = db_query(app->db,
-				 "SELECT d.id, d.title, d.stage, d.value, d.currency, d.owner FROM deals d "
+				 "SELECT d.id, d.title, d.stage, d.value, d.currency, d.owner, "
+				 "(SELECT COALESCE(NULLIF(c.name, ''), c.email) FROM contacts c WHERE c.id = d.contact_id) "
+				 "FROM deals d "
 				 "WHERE (?1 OR d.owner = ?2 OR EXISTS(SELECT 1 FROM deal_shares s "
 				 "WHERE s.deal_id = d.id AND s.rep = ?2)) AND (?3 IS NULL AND d.status = 'open' OR d.stage = ?3) "
 				 "ORDER BY d.last_activity DESC LIMIT 200", "Itt", (int)a->rep->manager, a->sender, key);
@@ -472,11 +523,30 @@ static void list_deals(struct app *app, const struct analysis *a, const char *st
 		int si = config_stage_find(app->cfg, db_col_text(q, 2));
 		tvars_set(e, "stage", si >= 0 ? stage_name(app->cfg, si, l) : db_col_text(q, 2));
 		if (!db_col_null(q, 3))
-			fmt_amount(db_col_double(q, 3), db_col_text(q, 4), num, sizeof num);
+			fmt_amount_lang(db_col_double(q, 3), db_col_text(q, 4), l, num, sizeof num);
 		tvars_set(e, "value", num[0] ? num : NULL);
-		tvars_set(e, "owner", db_col_text(q, 5));
+		const struct rep *o = db_col_text(q, 5) ? config_rep_find(app->cfg, db_col_text(q, 5)) : NULL;
+		tvars_set(e, "owner", o ? o->name : db_col_text(q, 5));
+		tvars_set(e, "contact", db_col_text(q, 6));   /* the client, whom a rep knows the deal by */
 	}
 	db_done(q);
+}
+
+/* One side of a history line as the rep reads it: a stage by its name, an
+ * amount ("48500 BRL" as stored) written the rep's way, a percentage. */
+static void history_value(const struct config *cfg, const char *type, const char *val, enum lang l, struct buf *b)
+{
+	double v;
+	char cur[8] = "", num[96];
+	int s;
+	if (!strcmp(type, "stage") && (s = config_stage_find(cfg, val)) >= 0)
+		buf_adds(b, stage_name(cfg, s, l));
+	else if (!strcmp(type, "value") && sscanf(val, "%lf %7s", &v, cur) >= 1)
+		buf_adds(b, fmt_amount_lang(v, cur, l, num, sizeof num));
+	else if (!strcmp(type, "probability"))
+		buf_addf(b, "%s%%", val);
+	else
+		buf_adds(b, val);
 }
 
 static void history(struct app *app, int64_t deal, struct tvars *v, enum lang l)
@@ -486,12 +556,29 @@ static void history(struct app *app, int64_t deal, struct tvars *v, enum lang l)
 	while (db_next(q)) {
 		struct tvars *e = tvars_push(v, "events");
 		const char *type = db_col_text(q, 2), *from = db_col_text(q, 3), *to = db_col_text(q, 4);
-		tvars_set(e, "at", db_col_text(q, 0));
+		const char *reason = db_col_text(q, 5);
+		char when[20];
+		struct buf t;
+		/* the team's clock and the rep's words: "2026-11-23 09:13  luis@…
+		 * estágio: Qualificar → Proposta pendente" */
+		local_stamp(db_col_text(q, 0), when);
+		tvars_set(e, "at", when);
 		tvars_set(e, "by", db_col_text(q, 1));
 		tvars_set(e, "source", db_col_text(q, 7));   /* the message that caused it */
-		tvars_setf(e, "text", "%s: %s%s%s%s%s%s", type, from ? from : "", from ? " → " : "", to ? to : "",
-			   db_col_text(q, 5) ? " (" : "", db_col_text(q, 5) ? db_col_text(q, 5) : "",
-			   db_col_text(q, 5) ? ")" : "");
+		buf_init(&t);
+		buf_addf(&t, "%s: ", type ? field_name(type, l) : "?");
+		if (from) {
+			history_value(app->cfg, type ? type : "", from, l, &t);
+			buf_adds(&t, " → ");
+		}
+		if (to)
+			history_value(app->cfg, type ? type : "", to, l, &t);
+		else if (from)   /* cleared (a stage that leaves the estimate to its default) */
+			buf_adds(&t, L(l, "(none)", "(sin valor)", "(sem valor)"));
+		if (reason)
+			buf_addf(&t, " (%s)", config_reason_name(reason, l));
+		tvars_set(e, "text", t.s);
+		buf_release(&t);
 		if (db_col_int(q, 6))
 			tvars_set(e, "undone", L(l, "undone", "deshecho", "desfeito"));
 	}
@@ -689,6 +776,12 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 
 /* ---- the rep's message ----------------------------------------------------- */
 
+/* Does a command of this kind change its deal (what apply_rep() runs)? */
+static bool changes_deal(enum cmd_kind k)
+{
+	return k != CMD_HELP && k != CMD_LIST && k != CMD_HISTORY && k != CMD_UNDO && k != CMD_DEAL;
+}
+
 static int apply_rep(struct app *app, const struct message *msg, struct analysis *a)
 {
 	const struct config *cfg = app->cfg;
@@ -722,7 +815,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 	}
 	struct changes ch = {.v = tvars_new(), .lang = l};
 	int rc = 0;
-	bool any_change = false, did_undo = false, own_changed = false;
+	bool any_change = false, did_undo = false, own_changed = false, several = false;
 	int64_t other = 0;   /* the deal of the first command, when it is not a->deal */
 	if (a->create_deal)
 		change(&ch, "#%lld %s: %s", (long long)a->deal, L(l, "new deal", "nueva oportunidad", "nova oportunidade"),
@@ -748,6 +841,7 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 			own_changed |= r->deal == a->deal;
 			if (!other)
 				other = r->deal;
+			several |= r->deal != other;
 			if (rc == 0)
 				touch(app, r->deal);
 		}
@@ -757,6 +851,17 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 	 * others ("#3 stage: negotiation" sent in deal 1's thread): then the
 	 * first of those, not a deal that did not change. */
 	int64_t head = a->create_deal || own_changed || did_undo || !other ? a->deal : other;
+	/* a reply that changed several deals (lines "#2 …", "#3 …" answering a
+	 * digest) is about each of them: no one deal's tag or reply token, and
+	 * the headline names them all */
+	if (several && !a->create_deal && !did_undo)
+		head = 0;
+	/* ... and so is the undo of one */
+	if (did_undo && a->undo_of && db_int(app->db, 0, "SELECT COUNT(DISTINCT deal_id) FROM events WHERE "
+					     "message_id = ? AND type <> 'undo'", "t", a->undo_of) > 1) {
+		head = 0;
+		several = true;
+	}
 	if (rc < 0)
 		goto out;
 	if (a->deal > 0) {
@@ -778,6 +883,31 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 		it.cap_checked = true;
 		if (head > 0)
 			deal_vars(app, head, ch.v, l);
+		else if (several) {
+			struct buf names;
+			buf_init(&names);
+			struct dbq *uq = !did_undo ? NULL :
+					 db_query(app->db, "SELECT d.id, d.title FROM deals d WHERE d.id IN (SELECT deal_id "
+						  "FROM events WHERE message_id = ? AND type <> 'undo') ORDER BY d.id", "t",
+						  a->undo_of);
+			while (uq && db_next(uq))
+				buf_addf(&names, "%s[deal #%lld] %s", names.len ? ", " : "", (long long)db_col_int(uq, 0),
+					 db_col_text(uq, 1) ? db_col_text(uq, 1) : "");
+			db_done(uq);
+			for (size_t i = 0; i < a->cmds.n && !did_undo; i++) {
+				int64_t d = a->res[i].deal;
+				bool seen = !changes_deal(a->cmds.v[i].kind) || d <= 0;
+				for (size_t j = 0; j < i && !seen; j++)
+					seen = changes_deal(a->cmds.v[j].kind) && a->res[j].deal == d;
+				if (seen)
+					continue;
+				char *title = db_text(app->db, "SELECT title FROM deals WHERE id = ?", "i", d);
+				buf_addf(&names, "%s[deal #%lld] %s", names.len ? ", " : "", (long long)d, title ? title : "");
+				free(title);
+			}
+			tvars_set(ch.v, "changed.deals", names.s);
+			buf_release(&names);
+		}
 		tvars_set(ch.v, "rep.name", a->rep->name);
 		if (a->picked) {
 			tvars_set(ch.v, "deal.picked", "yes");
@@ -817,11 +947,12 @@ static int apply_rep(struct app *app, const struct message *msg, struct analysis
 			     "status = 'active' ORDER BY id", "t", a->key);
 		while (q && db_next(q)) {
 			struct tvars *e = tvars_push(ch.v, "scheduled");
+			char when[20];
+			local_stamp(db_col_text(q, 1), when);   /* the team's clock, not UTC */
 			scheduled = true;
 			tvars_setf(e, "text", "#%lld %s: %s (%s %s)", (long long)db_col_int(q, 2),
 				   L(l, "sequence", "secuencia", "sequência"), db_col_text(q, 0),
-				   L(l, "first email", "primer correo", "primeiro e-mail"),
-				   db_col_text(q, 1) ? db_col_text(q, 1) : "");
+				   L(l, "first email", "primer correo", "primeiro e-mail"), when);
 		}
 		db_done(q);
 		if (scheduled)  /* the list's heading, shown once */
@@ -949,6 +1080,10 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 		deal_vars(app, a->deal, v, l);
 		tvars_set(v, "rep.name", r ? r->name : o);
 		tvars_set(v, "contact.email", a->sender);
+		if (msg->from.name && *msg->from.name && strcmp(msg->from.name, a->sender))
+			tvars_setf(v, "contact.who", "%s <%s>", msg->from.name, a->sender);
+		else
+			tvars_set(v, "contact.who", a->sender);
 		char *subj = compose_strip_prefixes(msg->subject);
 		tvars_set(v, "message.subject", subj);
 		free(subj);

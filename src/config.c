@@ -149,27 +149,29 @@ static const char *const default_active[] = {"qualify", "demo", "proposal", "neg
 static const char *const default_won_reasons[] = {"referral", "price", "features", "relationship"};
 static const char *const default_lost_reasons[] = {"price", "competitor", "timing", "no budget", "no response"};
 
-/* es/pt synonyms of the default reasons: canonical name, then '|'-separated. */
+/* es/pt synonyms of the default reasons: canonical name, then '|'-separated,
+ * and the name shown to a rep who reads es or pt. */
 static const struct {
 	const char *canon;
 	const char *syn;
+	const char *es, *pt;
 } reason_synonyms[] = {
-	{"price", "precio|preço|preco|caro|cara|muy caro|muito caro|too expensive|expensive|costo|custo|pricing"},
+	{"price", "precio|preço|preco|caro|cara|muy caro|muito caro|too expensive|expensive|costo|custo|pricing", "precio", "preço"},
 	{"competitor", "competencia|competidor|competidores|concorrente|concorrentes|concorrencia|concorrência|"
-		       "competition|la competencia|a concorrencia"},
+		       "competition|la competencia|a concorrencia", "competencia", "concorrência"},
 	{"timing", "tiempo|momento|timing|prazo|tempo|not now|ahora no|agora nao|agora não|fecha|calendario|"
-		   "não é o momento|nao e o momento|no es el momento|not the right time"},
+		   "não é o momento|nao e o momento|no es el momento|not the right time", "momento", "momento"},
 	{"no budget", "sin presupuesto|sem orçamento|sem orcamento|sem verba|presupuesto|orçamento|orcamento|"
-		      "budget|no presupuesto|sin dinero|sem dinheiro"},
+		      "budget|no presupuesto|sin dinero|sem dinheiro", "sin presupuesto", "sem orçamento"},
 	{"no response", "sin respuesta|sem resposta|no contesta|no responde|nao responde|não responde|"
 			"no answer|ghosted|unresponsive|no contestan|no responden|nao respondem|não respondem|"
 			"no contestaron|no respondieron|sin contestar|never replied|no reply|sem retorno|"
-			"cliente sumiu|sumiu|sin retorno|desapareció|desaparecio"},
+			"cliente sumiu|sumiu|sin retorno|desapareció|desaparecio", "sin respuesta", "sem resposta"},
 	{"referral", "referido|referida|recomendacion|recomendación|indicação|indicacao|referencia|referência|"
-		     "recomendação|recomendacao|recommendation|referred"},
+		     "recomendação|recomendacao|recommendation|referred", "referido", "indicação"},
 	{"features", "funcionalidades|funcionalidad|características|caracteristicas|funcionalidade|producto|"
-		     "produto|product|funciones|funções"},
-	{"relationship", "relación|relacion|relacionamento|relaciones|confianza|confiança|trust"},
+		     "produto|product|funciones|funções", "funcionalidades", "funcionalidades"},
+	{"relationship", "relación|relacion|relacionamento|relaciones|confianza|confiança|trust", "relación", "relacionamento"},
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -1169,6 +1171,16 @@ const char *config_reason_find(const struct config *cfg, bool won, const char *r
 		r = reason_within(list, n, f);
 	free(f);
 	return r;
+}
+
+const char *config_reason_name(const char *reason, enum lang l)
+{
+	if (!reason || l == LANG_EN)
+		return reason;
+	for (size_t k = 0; k < sizeof reason_synonyms / sizeof *reason_synonyms; k++)
+		if (!strcmp(reason_synonyms[k].canon, reason))
+			return l == LANG_ES ? reason_synonyms[k].es : reason_synonyms[k].pt;
+	return reason;
 }
 
 /* ---- reps and sequences ---------------------------------------------------- */

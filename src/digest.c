@@ -34,34 +34,6 @@ struct target {
 
 /* ---- formatting ------------------------------------------------------------ */
 
-static const char *fmt_money(enum lang l, double v, char *out, size_t n)
-{
-	if (isnan(v)) {
-		snprintf(out, n, "–");
-		return out;
-	}
-	char th = l == LANG_EN ? ',' : '.', dec = l == LANG_EN ? '.' : ',';
-	char raw[64];
-	bool whole = fabs(v - round(v)) < 0.005;
-	snprintf(raw, sizeof raw, whole ? "%.0f" : "%.2f", fabs(v));
-	char *dot = strchr(raw, '.');
-	size_t intlen = dot ? (size_t)(dot - raw) : strlen(raw), k = 0;
-	if (v < 0 && strspn(raw, "0.") != strlen(raw))
-		out[k++] = '-';
-	for (size_t i = 0; i < intlen && k + 2 < n; i++) {
-		if (i && (intlen - i) % 3 == 0)
-			out[k++] = th;
-		out[k++] = raw[i];
-	}
-	if (dot && k + 4 < n) {
-		out[k++] = dec;
-		out[k++] = dot[1];
-		out[k++] = dot[2];
-	}
-	out[k] = '\0';
-	return out;
-}
-
 static const char *fmt_dec(enum lang l, double v, int decimals, char *out, size_t n)
 {
 	if (isnan(v)) {
@@ -126,18 +98,6 @@ static int days_between(time_t now, const char *iso)
 {
 	time_t t = iso ? iso_parse(iso) : -1;
 	return t < 0 ? 0 : (int)((now - t) / 86400);
-}
-
-static void local_stamp(const char *iso, char out[20])
-{
-	time_t t = iso ? iso_parse(iso) : -1;
-	struct tm tm;
-	if (t < 0) {
-		snprintf(out, 20, "%s", iso ? iso : "");
-		return;
-	}
-	local_tm(t, &tm);
-	strftime(out, 20, "%Y-%m-%d %H:%M", &tm);
 }
 
 /* "label          12       34.500  ████" with code-point padding. */
@@ -328,7 +288,7 @@ static int64_t digest_lists(struct app *app, struct tvars *v, const char *oj, co
 		int ts = to ? config_stage_find(cfg, to) : -1;
 		tvars_set(it, "from", stage_label(cfg, db_col_text(q, 2), l));
 		tvars_set(it, "to", stage_label(cfg, to, l));
-		tvars_set(it, "reason", db_col_text(q, 4));
+		tvars_set(it, "reason", config_reason_name(db_col_text(q, 4), l));
 		const struct rep *by = db_col_text(q, 5) ? config_rep_find(cfg, db_col_text(q, 5)) : NULL;
 		tvars_set(it, "by", by ? by->name : db_col_text(q, 5));
 		char when[20];
@@ -407,6 +367,8 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 	const struct config *cfg = app->cfg;
 	char b[64], bar[256];
 	set_int(v, "digest.open_deals", r->open_deals);
+	if (r->open_deals == 1)   /* "1 abierta", not "1 abiertas" */
+		tvars_set(v, "digest.open_one", "yes");
 	set_money_cur(v, "digest.open_value", l, r, r->open_value_c, 1);
 	set_money_cur(v, "digest.weighted", l, r, r->weighted_c, 1);
 	set_money_cur(v, "digest.avg_deal", l, r, r->avg_deal_c, 1);
@@ -470,7 +432,7 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 		size_t n = w ? r->nwon_reasons : r->nlost_reasons;
 		for (size_t i = 0; i < n && i < 8; i++) {
 			struct tvars *it = tvars_push(v, w ? "digest.won_reasons" : "digest.lost_reasons");
-			tvars_set(it, "reason", rs[i].reason ? rs[i].reason : "–");
+			tvars_set(it, "reason", rs[i].reason ? config_reason_name(rs[i].reason, l) : "–");
 			set_int(it, "count", rs[i].count);
 			set_money_cur(it, "value", l, r, rs[i].value_c, 1);
 		}
@@ -495,6 +457,8 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 		report_bar(top > 0 ? r->target_monthly / top : 0, 20, bar, sizeof bar);
 		tvars_set(v, "digest.target_bar", bar);
 		tvars_set(v, "digest.wins_needed", fmt_dec(l, ceil(r->wins_needed), 0, b, sizeof b));
+		if (ceil(r->wins_needed) == 1)
+			tvars_set(v, "digest.wins_one", "yes");
 		tvars_set(v, "digest.deals_needed", fmt_dec(l, ceil(r->deals_needed), 0, b, sizeof b));
 		tvars_set(v, "digest.per_rep", fmt_dec(l, ceil(r->per_rep), 0, b, sizeof b));
 	}
@@ -543,6 +507,8 @@ static int digest_vars(struct app *app, const struct report_base *base, const st
 		digest_figures(app, v, &r, l);
 		int64_t news = digest_lists(app, v, oj, prev, now, today, l) + r.nstalled + r.nsilent;
 		set_int(v, "digest.attention", r.nstalled + r.nsilent + r.tasks_due + r.tasks_overdue);
+		if (r.nstalled + r.nsilent + r.tasks_due + r.tasks_overdue == 1)
+			tvars_set(v, "digest.attention_one", "yes");
 		if (!news)
 			tvars_set(v, "digest.empty", "1");
 		*news_r = news;

@@ -239,11 +239,12 @@ static int drip_one(struct app *app, int64_t id, time_t now, const char *now_iso
 			    id) < 0)
 			goto fail;
 		st->enrollments_done++;
-	} else if (window_adjust(seq, now) > now && d.due > 0 && now - d.due < 86400) {
+	} else if (window_adjust(seq, now) > now && d.due > 0) {
 		/* due, but this tick is outside the sequence's window (a daemon
-		 * that was down, a tick on a Saturday): a tick inside it sends it.
-		 * Not for more than a day, though: a cron that only ever runs
-		 * outside the window must not hold the sequence for ever. */
+		 * that was down, a tick on a Saturday): a tick inside it sends it,
+		 * however late the step is -- the window is the promise that
+		 * prospects are not written to at 07:30 (a cron that only ever
+		 * runs outside it holds the sequence: run one inside it) */
 		db_rollback(app->db);
 		log_verbose("deal %lld: %s step %d waits for its window", (long long)d.deal, seq->name, d.step);
 		goto out;

@@ -672,7 +672,7 @@ static int cmd_config(int argc, char **argv)
 		static const char *const fixed[] = {"confirmation", "error", "help", "list", "history", "undo",
 						    "notify-reply", "notify-lead", "notify-stale", "notify-score",
 						    "notify-bounce", "notify-stage", "notify-task", "notify-owner",
-						    "notify-share", NULL};
+						    "notify-share", "notify-closed", "notify-taken", NULL};
 		struct stat st;
 		errno = 0;
 		if (cfg->templates_line && (stat(cfg->templates, &st) < 0 || !S_ISDIR(st.st_mode)))

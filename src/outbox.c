@@ -102,7 +102,11 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 	char *envelope = plus_address(cfg->address, suffix);
 	free(suffix);
 	char *reply_to = NULL;
-	if (it->deal_id > 0) {
+	/* a rep who may not change the deal (refused on another's deal, or
+	 * no longer its owner) gets no token for it: under require_auth a
+	 * reply to it would count as an unknown sender's (SPEC §3.2) */
+	const struct rep *rcpt_rep = config_rep_by_address(cfg, it->to_addr);
+	if (it->deal_id > 0 && (!rcpt_rep || rep_may_change(app, rcpt_rep, it->deal_id))) {
 		token_make(app->secret, app->secret_len, 'd', it->deal_id, tok);
 		reply_to = plus_address(cfg->address, tok);
 	}

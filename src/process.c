@@ -540,6 +540,11 @@ static bool may_change(struct app *app, const struct rep *rep, int64_t deal)
 	return rep->manager || deal_access(app, rep, deal) > 0;
 }
 
+bool rep_may_change(struct app *app, const struct rep *rep, int64_t deal)
+{
+	return may_change(app, rep, deal);
+}
+
 /* An undo must leave something to revert (an undo is not undone, a message
  * is undone once), and every deal it reverts must be one the sender may
  * change, as for any other command. */

@@ -10,6 +10,7 @@
 #include "template.h"
 #include "util.h"
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,6 +465,42 @@ int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 			 message_id, depth);
 }
 
+const char *fmt_money(enum lang l, double v, char *out, size_t n)
+{
+	if (isnan(v)) {
+		snprintf(out, n, "–");
+		return out;
+	}
+	char th = l == LANG_EN ? ',' : '.', dec = l == LANG_EN ? '.' : ',';
+	char raw[64];
+	bool whole = fabs(v - round(v)) < 0.005;
+	snprintf(raw, sizeof raw, whole ? "%.0f" : "%.2f", fabs(v));
+	char *dot = strchr(raw, '.');
+	size_t intlen = dot ? (size_t)(dot - raw) : strlen(raw), k = 0;
+	if (v < 0 && strspn(raw, "0.") != strlen(raw))
+		out[k++] = '-';
+	for (size_t i = 0; i < intlen && k + 2 < n; i++) {
+		if (i && (intlen - i) % 3 == 0)
+			out[k++] = th;
+		out[k++] = raw[i];
+	}
+	if (dot && k + 4 < n) {
+		out[k++] = dec;
+		out[k++] = dot[1];
+		out[k++] = dot[2];
+	}
+	out[k] = '\0';
+	return out;
+}
+
+const char *fmt_amount_lang(double v, const char *cur, enum lang l, char *out, size_t n)
+{
+	char num[64];
+	fmt_money(l, v, num, sizeof num);
+	snprintf(out, n, "%s%s%s", num, cur && *cur ? " " : "", cur ? cur : "");
+	return out;
+}
+
 const char *fmt_amount(double v, const char *cur, char *out, size_t n)
 {
 	const char *sp = cur && *cur ? " " : "";
@@ -489,7 +526,7 @@ void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang)
 		tvars_set(v, "deal.stage", s >= 0 ? stage_name(app->cfg, s, lang) : db_col_text(q, 2));
 		tvars_set(v, "deal.stage_key", db_col_text(q, 2));
 		if (!db_col_null(q, 3))
-			tvars_set(v, "deal.value", fmt_amount(db_col_double(q, 3), NULL, num, sizeof num));
+			tvars_set(v, "deal.value", fmt_money(lang, db_col_double(q, 3), num, sizeof num));
 		tvars_set(v, "deal.currency", db_col_text(q, 4));
 		tvars_set(v, "deal.close_date", db_col_text(q, 5));
 		const char *owner = db_col_text(q, 6);
@@ -499,10 +536,15 @@ void deal_vars(struct app *app, int64_t deal, struct tvars *v, enum lang lang)
 		tvars_set(v, "owner.name", r ? r->name : owner);
 		tvars_setf(v, "deal.score", "%lld", (long long)db_col_int(q, 7));
 		tvars_set(v, "deal.status", db_col_text(q, 10));
-		tvars_set(v, "deal.reason", db_col_text(q, 11));
+		tvars_set(v, "deal.reason", config_reason_name(db_col_text(q, 11), lang));
 		const char *ce = db_col_text(q, 8), *cn = db_col_text(q, 9);
 		tvars_set(v, "contact.email", ce);
 		tvars_set(v, "contact.name", cn ? cn : ce);
+		/* "Ana Pérez <ana@acme.mx>", or the address alone when no name is known */
+		if (cn && *cn && ce && strcmp(cn, ce))
+			tvars_setf(v, "contact.who", "%s <%s>", cn, ce);
+		else
+			tvars_set(v, "contact.who", ce);
 		if (cn && *cn) {
 			char first[128];
 			/* "Pérez, José" (as directories write it): José */

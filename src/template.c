@@ -32,7 +32,7 @@ struct tvars {
 
 static const char *const known_roots[] = {
 	"deal", "contact", "rep", "owner", "assistant", "message", "changes", "scheduled", "errors",
-	"deals", "events", "help", "undo", "unsubscribe", "sequence", "digest", "error", "item", "lang", "any", "unread",
+	"deals", "changed", "events", "help", "list", "undo", "unsubscribe", "sequence", "digest", "error", "item", "lang", "any", "unread",
 	NULL,
 };
 
@@ -251,21 +251,21 @@ static const char *const fixed_roots[] = {
 	"deal", "contact", "rep", "owner", "assistant", "message", "sequence", "undo", "unsubscribe", "digest", NULL,
 };
 static const char *const known_names[] = {
-	"assistant.address", "assistant.name", "contact.email", "contact.first_name", "contact.name",
+	"assistant.address", "assistant.name", "contact.email", "contact.first_name", "contact.name", "contact.who",
 	"deal.close_date", "deal.currency", "deal.days", "deal.id", "deal.others", "deal.owner",
 	"deal.picked", "deal.reason", "deal.score", "deal.stage", "deal.stage_key", "deal.status", "deal.tag",
-	"deal.title", "deal.value", "digest.address", "digest.attention", "digest.avg_age", "digest.avg_deal",
+	"deal.title", "deal.value", "digest.address", "digest.attention", "digest.attention_one", "digest.avg_age", "digest.avg_deal",
 	"digest.close_ratio", "digest.conv_count", "digest.conversion", "digest.cycle_days", "digest.date",
 	"digest.deals_needed", "digest.empty", "digest.failed", "digest.failed_count", "digest.failed_more",
 	"digest.forecast_bar", "digest.forecast_pct", "digest.funnel", "digest.lost", "digest.lost_reasons",
 	"digest.lost_reasons_count", "digest.manager", "digest.moves", "digest.moves_count",
 	"digest.moves_lost", "digest.moves_more", "digest.moves_won", "digest.new", "digest.new_count",
-	"digest.new_more", "digest.open_bar", "digest.open_deals", "digest.open_pct", "digest.open_value",
+	"digest.new_more", "digest.open_bar", "digest.open_deals", "digest.open_one", "digest.open_pct", "digest.open_value",
 	"digest.per_rep", "digest.silent", "digest.silent_count", "digest.silent_more", "digest.since",
 	"digest.stalled", "digest.stalled_count", "digest.stalled_more", "digest.target", "digest.target_bar",
 	"digest.target_monthly", "digest.target_pct", "digest.tasks", "digest.tasks_count",
 	"digest.tasks_due", "digest.tasks_more", "digest.tasks_overdue", "digest.team", "digest.velocity_day",
-	"digest.velocity_month", "digest.weighted", "digest.wins_needed", "digest.won", "digest.won_reasons",
+	"digest.velocity_month", "digest.weighted", "digest.wins_needed", "digest.wins_one", "digest.won", "digest.won_reasons",
 	"digest.won_reasons_count", "message.by", "message.excerpt", "message.stopped", "message.subject", "owner.email", "owner.name",
 	"rep.email", "rep.name", "sequence.name", "sequence.step", "sequence.steps", "undo.minutes",
 	"unsubscribe.address", NULL,
@@ -608,6 +608,31 @@ static char *subject_tidy(char *s)
 	n = strlen(s);
 	while (n && s[n - 1] == ' ')
 		s[--n] = '\0';
+	/* the answer's own tag ends the subject: another deal's tag that the
+	 * rep's subject had goes ("Re: ACME [deal #3] [deal #1]" is about #1) */
+	char *last = n && s[n - 1] == ']' ? strrchr(s, '[') : NULL;
+	if (last && !strncmp(last, "[deal #", 7) && strspn(last + 7, "0123456789") == strlen(last + 7) - 1) {
+		static const char *const forms[] = {"[deal #", "[oportunidad #", "[oportunidade #", "[#", NULL};
+		for (const char *const *f = forms; *f; f++) {
+			size_t fl = strlen(*f);
+			for (char *at = s, *q; (q = strcasestr(at, *f)) && q < last;) {
+				size_t dl = strspn(q + fl, "0123456789");
+				at = q + 1;
+				if (!dl || q[fl + dl] != ']' ||
+				    (dl == strlen(last + 7) - 1 && !strncmp(q + fl, last + 7, dl)))
+					continue;
+				char *from = q, *end = q + fl + dl + 1;
+				while (from > s && from[-1] == ' ')
+					from--;
+				memmove(from, end, strlen(end) + 1);
+				last -= end - from;
+				at = from;
+			}
+		}
+		n = strlen(s);
+		while (*s == ' ')
+			memmove(s, s + 1, n--);
+	}
 	return s;
 }
 

@@ -478,3 +478,15 @@ void json_str(struct buf *b, const char *s)
 	buf_addc(b, '"');
 	free(clean);
 }
+
+void local_stamp(const char *iso, char out[20])
+{
+	time_t t = iso ? iso_parse(iso) : -1;
+	struct tm tm;
+	if (t < 0) {
+		snprintf(out, 20, "%s", iso ? iso : "");
+		return;
+	}
+	local_tm(t, &tm);
+	strftime(out, 20, "%Y-%m-%d %H:%M", &tm);
+}

@@ -53,7 +53,7 @@ print(html.unescape(re.sub(r"<[^>]+>", " ", sys.stdin.read())))' > "$T/page.txt"
 # 6.000,25 + 15.400, BRL 33.600; open EUR 34.000,50, BRL 48.000; the funnel shows each
 # stage's weighted value too (SPEC §5): proposal 6.000,25, negotiation EUR 15.400 + BRL 33.600
 for want in "EUR 21.400,25 + BRL 33.600" "EUR 34.000,50 + BRL 48.000" "[deal #1]" "[deal #2]" "[deal #3]" \
-            "[deal #5]" "Propuesta pendiente" "Negociación" "competitor" "100.000" "6.000,25" \
+            "[deal #5]" "Propuesta pendiente" "Negociación" "competencia" "100.000" "6.000,25" \
             "EUR 15.400 + BRL 33.600"; do
 	check "the rendered page shows \"$want\"" grep -qF -- "$want" "$T/page.txt"
 done

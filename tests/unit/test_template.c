@@ -480,7 +480,8 @@ static void test_subject_prefix_grows(void **state)
 }
 
 /* The reply's subject keeps the rep's own form of the deal tag and does not
- * append ours for the same deal; another deal's tag is kept. */
+ * append ours for the same deal; another deal's tag goes (one tag, the
+ * answer's). */
 static void test_subject_other_tag_forms(void **state)
 {
 	(void)state;
@@ -489,8 +490,12 @@ static void test_subject_other_tag_forms(void **state)
 		{"Re: [Oportunidad #12] ACME", "[deal #12]", "Re: [Oportunidad #12] ACME"},
 		{"[#7] pilot", "[deal #7]", "Re: [#7] pilot"},
 		{"Re: [deal #3] Gamma", "[deal #3]", "Re: [deal #3] Gamma"},
-		{"Re: [oportunidad #3] x", "[deal #4]", "Re: [oportunidad #3] x [deal #4]"},
-		{"Re: [#12] x", "[deal #2]", "Re: [#12] x [deal #2]"},
+		{"Re: [oportunidad #3] x", "[deal #4]", "Re: x [deal #4]"},
+		{"Re: [#12] x", "[deal #2]", "Re: x [deal #2]"},
+		{"Re: ACME [deal #3]", "[deal #1]", "Re: ACME [deal #1]"},
+		{"[deal #3] [deal #13] x", "[deal #1]", "Re: x [deal #1]"},
+		{"Re: x [deal #13]", "[deal #3]", "Re: x [deal #3]"},
+		{"Re: [deal #3]", "", "Re: [deal #3]"},
 	};
 	put("t", "en", "re.txt", "Subject: Re: {{message.subject}} {{deal.tag}}\n\nbody\n");
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
