@@ -248,7 +248,11 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		/* the owner hears it when someone else (a manager, a rep it is
 		 * shared with) wins or loses their deal; other moves are the
 		 * digest's news */
-		if (rc == 0 && fs != r->stage && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
+		bool told = false;   /* the stage's own trigger notifies the owner already */
+		for (size_t k = 0; r->stage >= 0 && k < cfg->stages[r->stage].non_enter; k++)
+			told |= cfg->stages[r->stage].on_enter[k].kind == ACT_NOTIFY &&
+				cfg->stages[r->stage].on_enter[k].target == NOTIFY_OWNER;
+		if (rc == 0 && !told && fs != r->stage && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
 			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
 			rc = deal_notify_rep(app, deal, owner, "notify-closed", mid, by);
 			free(owner);

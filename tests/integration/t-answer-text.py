@@ -36,6 +36,9 @@ require_lost_reason = yes
 [stage "proposal"]
 on_enter = sequence proposal-followup
 
+[stage "won"]
+on_enter = notify owner
+
 [sequence "proposal-followup"]
 steps = 2d proposal-1, 5d proposal-2
 
@@ -202,6 +205,9 @@ try:
     got = answers(luis, "Re: [deal #3] ACME", "stage: proposal")
     see([x[0] for x in got] == ["Luís Souza <luis@example.com>"], "a stage move by the owner: his confirmation only",
         str(got))
+    got = answers(bob, "Re: [deal #4] Initech", "won: relationship")
+    see(len([x for x in got if "ana@" in x[0]]) == 1,
+        "a win the stage's own trigger tells the owner of is told once, not twice", str(got))
 finally:
     check.cleanup(tmp)
 check.finish()
