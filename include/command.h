@@ -91,6 +91,11 @@ bool parse_amount_dollar(const char *s, const char *dollar, double *amount_r, ch
  * (NULL when none): `cur` when its own sign is "$" (MXN, COP, CLP, ARS, UYU,
  * CAD, AUD…), else USD. */
 const char *dollar_currency(const char *cur);
+/* The team's currency ([dealmail] currency; NULL when none): "pesos" without
+ * the country ("15.000 pesos", "$15.000 (pesos)") is that currency when it is
+ * a peso (MXN, COP, ARS, CLP, UYU, DOP, CUP, PHP), and refused otherwise, as
+ * it names too many currencies.  Set once, before any parsing. */
+void command_set_team_currency(const char *cur);
 bool parse_date(const char *s, const char *today, char date_r[11]);
 /* English keyword of a kind, e.g. "stage". */
 const char *command_keyword(enum cmd_kind kind);

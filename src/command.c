@@ -775,6 +775,20 @@ const char *dollar_currency(const char *cur)
 	return "USD";
 }
 
+static char team_peso[4];   /* command_set_team_currency() */
+
+void command_set_team_currency(const char *cur)
+{
+	static const char pesos[] = "MXN COP ARS CLP UYU DOP CUP PHP ";
+	team_peso[0] = '\0';
+	if (cur && strlen(cur) == 3)
+		for (const char *c = pesos; *c; c += 4)
+			if (!strncasecmp(c, cur, 3)) {
+				memcpy(team_peso, c, 3);
+				team_peso[3] = '\0';
+			}
+}
+
 static bool is_iso4217(const char *p, size_t n)
 {
 	if (n != 3 || !is_alpha(p[0]) || !is_alpha(p[1]) || !is_alpha(p[2]))
@@ -930,6 +944,12 @@ static bool read_currency(const char **pp, bool prefix, char cur[4], bool *bare_
 			*pp = p + wl;
 			return true;
 		}
+	/* "pesos" alone: the team's, when the team keeps its deals in pesos */
+	if (team_peso[0] && (!strcmp(w, "peso") || !strcmp(w, "pesos"))) {
+		memcpy(cur, team_peso, 4);
+		*pp = p + wl;
+		return true;
+	}
 	if (!prefix && !strcmp(w, "mn")) {
 		memcpy(cur, "MXN", 4);
 		*pp = p + wl;

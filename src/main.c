@@ -60,6 +60,7 @@ static int load_config(struct config **cfg_r)
 		return EXIT_CONFIG;
 	}
 	diag_free(&d);
+	command_set_team_currency(cfg->currency);
 	if (g.db) {
 		/* the default secret lives beside the database: follow --db */
 		const char *slash = strrchr(cfg->database, '/');

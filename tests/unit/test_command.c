@@ -454,6 +454,40 @@ static void test_value_remark_currency(void **state)
 	}
 }
 
+/* "pesos" alone is the team's currency when that is a peso, and refused
+ * otherwise (which pesos?) */
+static void test_pesos_of_the_team(void **state)
+{
+	(void)state;
+	struct command_list l;
+	struct command *c;
+	static const char *const lines[] = {"Valor: 15.000 pesos", "Valor: $15.000 (pesos)", "Valor: 15 mil pesos",
+					    "Valor: $15,000.00 pesos"};
+	command_set_team_currency("mxn");
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		c = one(&l, lines[i]);
+		if (c->error != CMDERR_NONE || strcmp(c->currency, "MXN"))
+			print_error("\"%s\": error %d, %f \"%s\"\n", lines[i], c->error, c->amount, c->currency);
+		assert_int_equal(c->error, CMDERR_NONE);
+		assert_true(fabs(c->amount - 15000) < 1e-6);
+		assert_string_equal(c->currency, "MXN");
+		commands_free(&l);
+	}
+	c = one(&l, "Valor: 15.000 pesos colombianos");   /* the country still wins */
+	assert_string_equal(c->currency, "COP");
+	commands_free(&l);
+	command_set_team_currency("EUR");
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		c = one(&l, lines[i]);
+		assert_int_equal(c->error, CMDERR_AMOUNT);
+		commands_free(&l);
+	}
+	command_set_team_currency(NULL);
+	c = one(&l, lines[0]);
+	assert_int_equal(c->error, CMDERR_AMOUNT);
+	commands_free(&l);
+}
+
 static void test_parse_amount(void **state)
 {
 	(void)state;
@@ -1402,6 +1436,7 @@ int main(void)
 		cmocka_unit_test(test_value_command),
 		cmocka_unit_test(test_parse_amount),
 		cmocka_unit_test(test_value_remark_currency),
+		cmocka_unit_test(test_pesos_of_the_team),
 		cmocka_unit_test(test_dollar_currency),
 		cmocka_unit_test(test_parse_date),
 		cmocka_unit_test(test_close_command),
