@@ -248,11 +248,8 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		/* the owner hears it when someone else (a manager, a rep it is
 		 * shared with) wins or loses their deal; other moves are the
 		 * digest's news */
-		bool told = false;   /* the stage's own trigger notifies the owner already */
-		for (size_t k = 0; r->stage >= 0 && k < cfg->stages[r->stage].non_enter; k++)
-			told |= cfg->stages[r->stage].on_enter[k].kind == ACT_NOTIFY &&
-				cfg->stages[r->stage].on_enter[k].target == NOTIFY_OWNER;
-		if (rc == 0 && !told && fs != r->stage && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
+		/* (the stage's own "notify owner" then stands aside: deal_fire()) */
+		if (rc == 0 && fs != r->stage && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
 			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
 			rc = deal_notify_rep(app, deal, owner, "notify-closed", mid, by);
 			free(owner);
@@ -652,8 +649,25 @@ static void undone_line(const struct config *cfg, struct changes *ch, int64_t d,
 	} else if (!strcmp(t, "value") || !strcmp(t, "close") || !strcmp(t, "probability") ||
 		   !strcmp(t, "owner") || !strcmp(t, "score")) {
 		const char *what = field_name(t, l);
+		char shown[96];
+		const char *fv = f;
+		if (f && *f && !strcmp(t, "value")) {
+			/* "12000.50 EUR" as the history keeps it, the rep's way:
+			 * "12.000,50 EUR" */
+			char *end;
+			double v = strtod(f, &end);
+			if (end != f) {
+				while (*end == ' ')
+					end++;
+				fv = fmt_amount_lang(v, end, l, shown, sizeof shown);
+			}
+		} else if (f && *f && !strcmp(t, "owner")) {
+			const struct rep *r = config_rep_find(cfg, f);
+			if (r && r->name)
+				fv = r->name;
+		}
 		if (f && *f)
-			change(ch, "#%lld %s %s %s%s", id, what, L(l, "back to", "de vuelta a", "de volta a"), f,
+			change(ch, "#%lld %s %s %s%s", id, what, L(l, "back to", "de vuelta a", "de volta a"), fv,
 			       !strcmp(t, "probability") ? "%" : "");
 		else   /* it had none before */
 			change(ch, "#%lld %s %s", id, L(l, "no", "sin", "sem"), what);

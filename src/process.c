@@ -880,7 +880,12 @@ static void validate_undo(struct app *app, const struct rep *rep, const char *un
 		     "AND deal_id IS NOT NULL", "t", undo_of);
 	while (db_next(q)) {
 		int64_t d = db_col_int(q, 0);
-		if (!may_change(app, rep, d)) {
+		/* a rep who handed her own deal away in that message may take it
+		 * back (her confirmation offered the undo) */
+		if (!may_change(app, rep, d) &&
+		    !db_int(app->db, 0, "SELECT EXISTS(SELECT 1 FROM events WHERE message_id = ? AND deal_id = ? AND "
+			    "type = 'owner' AND undone = 0 AND from_val = ? COLLATE NOCASE AND by = ? COLLATE NOCASE)",
+			    "titt", undo_of, d, rep->email, rep->email)) {
 			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", d);
 			r->deal = d;
 			fail(r, E_NO_PERMISSION, "you may not change deal #%lld (owner: %s)", (long long)d,

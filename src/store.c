@@ -389,9 +389,23 @@ int deal_fire(struct app *app, int64_t deal, const struct action *acts, size_t n
 			free(owner);
 			break;
 		}
-		case ACT_NOTIFY:
+		case ACT_NOTIFY: {
+			/* a won or lost stage's "notify owner" for a move someone
+			 * else made: run_command() tells the owner with
+			 * notify-closed (who, and why), not twice */
+			const struct config *cfg = app->cfg;
+			bool closing = (cfg->won_stage >= 0 && acts == cfg->stages[cfg->won_stage].on_enter) ||
+				       (cfg->lost_stage >= 0 && acts == cfg->stages[cfg->lost_stage].on_enter);
+			if (a->target == NOTIFY_OWNER && closing && by && strcmp(by, "dealmail")) {
+				char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+				bool other = owner && strcasecmp(owner, by);
+				free(owner);
+				if (other)
+					break;
+			}
 			rc = deal_notify(app, deal, a->target, "notify-stage", message_id, 0);
 			break;
+		}
 		case ACT_SCORE:
 			rc = deal_add_score(app, deal, a->delta, "dealmail", message_id);
 			break;
@@ -402,7 +416,6 @@ int deal_fire(struct app *app, int64_t deal, const struct action *acts, size_t n
 			break;
 		}
 		}
-		(void)by;
 		if (rc < 0 || db_error(app->db))
 			return -1;
 	}

@@ -218,6 +218,15 @@ try:
     c11 = last_answer()["message_id"]
     mail("Ana <ana@example.com>", "Por favor, deshacer", c11)
     check(deal()["value"] != 43000, "\"Por favor, deshacer\" undid the value (got %s)" % deal()["value"])
+
+    print("t-undo: 11 a rep who handed her own deal away may take it back with the undo her confirmation offers", flush=True)
+    check(deal()["owner"] == "ana@example.com", "the deal is Ana's (got %s)" % deal()["owner"])
+    mail("Ana <ana@example.com>", "asignar: Bob")
+    c12 = last_answer()["message_id"]
+    check(deal()["owner"] == "bob@example.com", "handed to Bob (got %s)" % deal()["owner"])
+    mail("Ana <ana@example.com>", "deshacer", c12)
+    check(last_kind() == "confirmation" and deal()["owner"] == "ana@example.com",
+          "her undo is applied: the deal is hers again (got %s, %s)" % (last_kind(), deal()["owner"]))
 finally:
     check.cleanup(tmp)
 check.finish()
