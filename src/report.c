@@ -927,8 +927,8 @@ static void jby(struct buf *b, const struct report *r, const double *vc)
 	buf_addc(b, '{');
 	bool first = true;
 	for (size_t c = 0; c < r->ncur; c++) {
-		if (c && (isnan(vc[c]) || vc[c] == 0))
-			continue;
+		if ((c && (isnan(vc[c]) || vc[c] == 0)) || !r->cur[c][0])
+			continue;   /* no currency anywhere: no "" key, the map is empty */
 		if (!first)
 			buf_addc(b, ',');
 		first = false;

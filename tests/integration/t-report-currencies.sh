@@ -99,4 +99,13 @@ dm one report --format json | /usr/bin/python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 assert r["open_value"] == 30000 and r["open_value_by_currency"] == {"MXN": 30000}, r'
+# 4. no currency anywhere (none configured, none written): no "" key
+conf "$T/bare.conf" ""
+dm bare init >/dev/null
+add bare A a@a.mx proposal '10000'
+dm bare report --format json | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["currency"] is None and r["open_value"] == 10000 and r["open_value_by_currency"] == {}, r
+assert all(s["value_by_currency"] == {} for s in r["stages"]), r["stages"]'
 echo "t-report-currencies: ok"
