@@ -43,7 +43,7 @@ static const struct {
 	enum cmd_kind kind;
 } aliases[] = {
 	{"stage", CMD_STAGE}, {"etapa", CMD_STAGE}, {"estagio", CMD_STAGE}, {"fase", CMD_STAGE},
-	{"status", CMD_STAGE},   /* "status: ganho" is won: status_value() */
+	{"status", CMD_STAGE},   /* only "status: ganho", "status: lost - price": status_value() */
 	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganada", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
 	{"ganhamos", CMD_WON}, {"fechamos", CMD_WON},
 	{"lost", CMD_LOST}, {"perdido", CMD_LOST}, {"perdida", CMD_LOST}, {"perdemos", CMD_LOST},
@@ -692,8 +692,10 @@ static bool cut_time(char *f)
 }
 
 /* parse_date(), and -1 when a day of the week names another day than the
- * date ("jueves 27/11" for Friday the 27th). */
-static int parse_date_rc(const char *s, const char *today, char date_r[11])
+ * date ("jueves 27/11" for Friday the 27th).  A time of day after the date
+ * only when `times` (a task's "@ 27/11 às 10h"; a close date with one reads
+ * like an appointment: "Fecha: jueves 26/11 a las 10:00"). */
+static int parse_date_rc(const char *s, const char *today, char date_r[11], bool times)
 {
 	date_r[0] = '\0';
 	if (!s)
@@ -708,7 +710,7 @@ static int parse_date_rc(const char *s, const char *today, char date_r[11])
 	int rc = weekday_date(f, ty, tm, td, &y, &m, &d);
 	if (rc == 0)
 		rc = date_plain(f, ty, tm, td, &y, &m, &d);
-	if (rc == 0 && cut_time(f)) {
+	if (rc == 0 && times && cut_time(f)) {
 		rc = weekday_date(f, ty, tm, td, &y, &m, &d);
 		if (rc == 0)
 			rc = date_plain(f, ty, tm, td, &y, &m, &d);
@@ -721,7 +723,7 @@ static int parse_date_rc(const char *s, const char *today, char date_r[11])
 
 bool parse_date(const char *s, const char *today, char date_r[11])
 {
-	return parse_date_rc(s, today, date_r) == 1;
+	return parse_date_rc(s, today, date_r, true) == 1;
 }
 
 /* ---------------------------------------------------------------- amounts */
@@ -1421,6 +1423,16 @@ static void value_core(struct command *c, char **remark_r)
 	}
 }
 
+/* A word in capitals after spaces at q: "(ALL IN)", "(TOP PRIORITY)" are
+ * an acronym's words, not the lek or the paʻanga. */
+static bool capital_word_after(const char *q)
+{
+	const char *a = q;
+	while (*a == ' ' || *a == '\t')
+		a++;
+	return a > q && isupper((unsigned char)a[0]) && a[1] && isupper((unsigned char)a[1]);
+}
+
 /* The currency a remark in parentheses names: "(COP)", "(ARS, sin IVA)",
  * "(pesos mexicanos)" -> true and its code into cur (*conversion when there
  * is a number in the remark too: "(aprox. 16.000 USD)"); false when it names
@@ -1445,7 +1457,7 @@ static bool remark_currency(const char *r, char cur[4], bool *conversion, bool *
 		if (read_currency(&q, false, c, &bare) && !bare &&
 		    !(wl == 3 && q == p + 3 && !(isupper((unsigned char)p[0]) && isupper((unsigned char)p[1]) &&
 						 isupper((unsigned char)p[2]))) &&
-		    !(wl && !strcmp(w, "real"))) {
+		    !(wl == 3 && q == p + 3 && capital_word_after(q)) && !(wl && !strcmp(w, "real"))) {
 			if (found && strcmp(cur, c))
 				*bad = true;
 			memcpy(cur, c, 4);
@@ -1533,7 +1545,7 @@ static void read_value(struct command *c, const char *today)
 	case CMD_CLOSE:
 		if (empty)
 			c->error = CMDERR_EMPTY;
-		else if ((rc = parse_date_rc(v, today, c->date)) != 1)
+		else if ((rc = parse_date_rc(v, today, c->date, false)) != 1)
 			c->error = rc < 0 ? CMDERR_WEEKDAY : CMDERR_DATE;
 		break;
 	case CMD_PROBABILITY:
@@ -1567,7 +1579,7 @@ static void read_value(struct command *c, const char *today)
 			char *t = xstrndup(v, (size_t)(at - v));
 			c->text = text_trim(t);
 			char *d = text_trim(xstrdup(at + 1));
-			if ((rc = parse_date_rc(d, today, c->date)) != 1)
+			if ((rc = parse_date_rc(d, today, c->date, true)) != 1)
 				c->error = rc < 0 ? CMDERR_WEEKDAY : CMDERR_DATE;
 			free(d);
 		} else
@@ -1813,8 +1825,11 @@ static char *drop_emphasis(const char *p, size_t *len)
 }
 
 /* "status: ganho", "status: lost - price": won or lost, the rest its
- * reason; "status: demo" stays a stage. */
-static void status_value(struct command *c)
+ * reason after a separator.  Anything else after "Status:" is a report's
+ * prose ("Status: waiting on legal", "Status: won't sign before January",
+ * a pasted table's "Status: | Aguardando jurídico"): false, and the line
+ * is no command. */
+static bool status_value(struct command *c)
 {
 	const char *v = c->value;
 	size_t w = 0;
@@ -1822,16 +1837,23 @@ static void status_value(struct command *c)
 		w++;
 	int kind = w ? keyword_kind(v, w) : -1;
 	if (kind != CMD_WON && kind != CMD_LOST)
-		return;
+		return false;
 	const char *r = v + w;
 	while (*r == ' ' || *r == '\t')
 		r++;
-	if (*r && strchr(":,;-", *r))
+	if (*r == '.' || *r == '!')
+		r++;   /* "Status: ganho." */
+	while (*r == ' ' || *r == '\t')
+		r++;
+	if (*r && !strchr(":,;-", *r))
+		return false;   /* "won't …", "lost contact with …", "ganho de produtividade" */
+	if (*r)
 		r++;
 	c->kind = (enum cmd_kind)kind;
 	char *rest = text_trim(xstrdup(r));
 	free(c->value);
 	c->value = rest;
+	return true;
 }
 
 /* "compartir: Ana y Diego", "share: ana@x.com, dave@x.com": c once for each
@@ -1900,10 +1922,10 @@ static bool query_kind(int kind)
 
 /* The command a matched line [p, p + len) is, or -1: a keyword with a
  * separator, or one of the lone ones.  "Please"/"por favor" before the
- * keyword and a remark after punctuation ("Deshacer, gracias") are for the
- * query commands (an answer by mail, or an undo the rep asks for in so many
- * words); won and lost go on after punctuation only as "¡Ganada! 🎉 Firmaron
- * hoy".  "¿Ganamos?" asks; "¡Ganamos!" says so. */
+ * keyword is for the query commands; a remark after punctuation ("Deshacer,
+ * gracias", "Undo please - wrong deal") for an undo the rep asks for in so
+ * many words; won and lost go on after punctuation only as "¡Ganada! 🎉
+ * Firmaron hoy".  "¿Ganamos?" and "¿Deshacer?" ask; "¡Ganamos!" says so. */
 static int line_kind(const char *p, size_t len, const PCRE2_SIZE *ov, int rc)
 {
 	size_t kw = ov[2 * G_KEYWORD];
@@ -1914,14 +1936,19 @@ static int line_kind(const char *p, size_t len, const PCRE2_SIZE *ov, int rc)
 		return -1;
 	if (group_set(ov, rc, G_POLITE) && !query_kind(kind))
 		return -1;
-	if (group_set(ov, rc, G_MORE) && !query_kind(kind)) {
-		bool opened = false;   /* "¡" before the keyword */
-		for (size_t i = 0; i + 1 < kw && !opened; i++)
-			opened = (unsigned char)p[i] == 0xC2 && (unsigned char)p[i + 1] == 0xA1;
-		if (!opened || p[ov[2 * G_MORE]] != '!')
-			return -1;
-	}
-	if (!has_sep && (kind == CMD_WON || kind == CMD_LOST) && memchr(p, '?', len))
+	bool opened = false;   /* "¡" before the keyword */
+	for (size_t i = 0; i + 1 < kw && !opened; i++)
+		opened = (unsigned char)p[i] == 0xC2 && (unsigned char)p[i + 1] == 0xA1;
+	/* "¡Lista!" is Spanish for "ready!", "Help! the client…", "History, in
+	 * short: …", "Deals, in summary:" are prose: the answers by mail are
+	 * asked for by the word alone (with "please" and punctuation) */
+	if (!has_sep && (kind == CMD_HELP || kind == CMD_LIST || kind == CMD_HISTORY) &&
+	    (opened || group_set(ov, rc, G_MORE)))
+		return -1;
+	if (group_set(ov, rc, G_MORE) && !query_kind(kind) && (!opened || p[ov[2 * G_MORE]] != '!'))
+		return -1;
+	/* "¿Deshacer? No hace falta", "Undo? No need": asked, not asked for */
+	if (!has_sep && (kind == CMD_WON || kind == CMD_LOST || kind == CMD_UNDO) && memchr(p, '?', len))
 		return -1;
 	return kind;
 }
@@ -2150,16 +2177,21 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 				c.keyword = xstrndup(p + kw, kwn);
 				c.value = text_trim(val ? xstrndup(val, len - (size_t)(val - p)) : xstrdup(""));
 				c.deal_tag = tag;
-				if (kwn == 6 && !strncasecmp(c.keyword, "status", 6))
-					status_value(&c);
-				if (wrapped && has_sep && free_text_kind((int)c.kind))
-					join_wrapped(re, md, &c, raw_chars, &next, &line_no, today);
-				else
-					read_value(&c, today);
-				if (c.kind == CMD_SHARE && !c.error)
-					add_shares(out, &cap, &c);
-				else
-					add_command(out, &cap, &c);
+				if (kwn == 6 && !strncasecmp(c.keyword, "status", 6) && !status_value(&c)) {
+					/* a report's "Status: …" line: prose */
+					free(c.line);
+					free(c.keyword);
+					free(c.value);
+				} else {
+					if (wrapped && has_sep && free_text_kind((int)c.kind))
+						join_wrapped(re, md, &c, raw_chars, &next, &line_no, today);
+					else
+						read_value(&c, today);
+					if (c.kind == CMD_SHARE && !c.error)
+						add_shares(out, &cap, &c);
+					else
+						add_command(out, &cap, &c);
+				}
 			} else if (val && (size_t)(val - p) < len && keyword_kind(p + kw, kwn) < 0) {
 				const char *near = NULL;
 				size_t w = 0;   /* the first word of the keyword */
@@ -2169,7 +2201,7 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 					/* "Perdemos." then "Motivo: preço": the reason */
 					struct command *l = out->n ? &out->v[out->n - 1] : NULL;
 					if (l && (l->kind == CMD_WON || l->kind == CMD_LOST) && !l->value[0] && !l->error &&
-					    (!tag || tag == l->deal_tag)) {
+					    l->line_no + 1 == line_no && (!tag || tag == l->deal_tag)) {
 						free(l->value);
 						free(l->text);
 						l->text = NULL;

@@ -437,6 +437,17 @@ static void test_value_remark_currency(void **state)
 	c = one(&l, "Valor: $450.000.000 (COP)");
 	assert_false(c->bare_dollar);   /* not the team's "$" either */
 	commands_free(&l);
+	/* an acronym in capitals is no currency code */
+	c = one(&l, "value: $12,000 (ALL IN)");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->currency, "USD");
+	commands_free(&l);
+	c = one(&l, "value: $12.000 (TOP PRIORITY)");
+	assert_string_equal(c->currency, "USD");
+	commands_free(&l);
+	c = one(&l, "Valor: $12.500.000 (ARS, sin IVA)");
+	assert_string_equal(c->currency, "ARS");
+	commands_free(&l);
 	static const char *const bad[] = {
 		"Valor: US$ 15.000 (COP)",              /* two currencies */
 		"Valor: 15.000 EUR (USD)",
@@ -1237,7 +1248,29 @@ static void test_polite_queries(void **state)
 	kind_is("Deshacer, gracias", CMD_UNDO);
 	kind_is("Deshacer por favor, todav\xC3\xAD" "a no tuvimos la demo", CMD_UNDO);
 	kind_is("Deshacer (me equivoqu\xC3\xA9 de oportunidad)", CMD_UNDO);
-	kind_is("Historial por favor, \xC2\xBFqui\xC3\xA9n la marc\xC3\xB3 como ganada?", CMD_HISTORY);
+	none("Historial por favor, \xC2\xBFqui\xC3\xA9n la marc\xC3\xB3 como ganada?");   /* only undo goes on */
+	/* prose that opens with a query's word; an undo asked and answered */
+	none("\xC2\xA1Lista! Se la mand\xC3\xA9 a Juan esta ma\xC3\xB1" "ana");
+	none("\xC2\xA1Lista!");                          /* "ready!" */
+	none("Lista, ya qued\xC3\xB3 la propuesta");
+	none("Help! Jane says legal needs two more weeks");
+	none("History, in short: they churned in 2024");
+	none("Deals, in summary: two this quarter");
+	none("\xC2\xBF" "Deshacer? No hace falta, est\xC3\xA1 perfecto");
+	none("Undo? No need, all good. Thanks!");
+	none("Deshacer? No!");
+	/* a close date with a time of day is an appointment: refused, as a task's is not */
+	struct command_list l;
+	struct command *c = one(&l, "Fecha: jueves 26/11 a las 10:00");
+	assert_int_equal(c->kind, CMD_CLOSE);
+	assert_int_equal(c->error, CMDERR_DATE);
+	commands_free(&l);
+	c = one(&l, "tarea: llamar a Juan @ jueves 26/11 a las 10:00");
+	assert_int_equal(c->error, CMDERR_NONE);
+	assert_string_equal(c->date, "2026-11-26");
+	commands_free(&l);
+	kind_is("Lista", CMD_LIST);
+	kind_is("Help!", CMD_HELP);
 	kind_is("Undo \xE2\x80\x94 wrong deal", CMD_UNDO);
 	none("Lista de precios adjunta");
 	none("Undo the damage they did");
@@ -1267,8 +1300,18 @@ static void test_qualified_keywords(void **state)
 	kind_is("Asignar a: Diego", CMD_OWNER);
 	kind_is("Compartir con: Ana", CMD_SHARE);
 	kind_is("compartilhar com: Rafael", CMD_SHARE);
-	kind_is("status: propuesta", CMD_STAGE);
-	struct command *c = one(&l, "status: ganho");
+	/* "Status:" is won or lost only: the rest is a report's prose */
+	commands_parse("Status: propuesta\nStatus: won't sign before January\nStatus: lost contact with Jane\n"
+		       "Status: ganho de produtividade com o novo sistema\nStatus: waiting on their legal team\n"
+		       "Status: perdido por enquanto, mas v\xC3\xA3o reabrir", TODAY, &l);
+	if (l.n)
+		print_error("\"%s\" read as %s\n", l.v[0].line, command_keyword(l.v[0].kind));
+	assert_int_equal(l.n, 0);
+	commands_free(&l);
+	struct command *c = one(&l, "Status: ganho.");
+	assert_int_equal(c->kind, CMD_WON);
+	commands_free(&l);
+	c = one(&l, "status: ganho");
 	assert_int_equal(c->kind, CMD_WON);
 	assert_string_equal(c->text, "");
 	commands_free(&l);
@@ -1308,8 +1351,15 @@ static void test_won_lost_words(void **state)
 	assert_int_equal(c->kind, CMD_LOST);
 	assert_string_equal(c->text, "pre\xC3\xA7o");
 	commands_free(&l);
-	c = one(&l, "\xC2\xA1Ganamos!\n\nRaz\xC3\xB3n: referido");
+	c = one(&l, "\xC2\xA1Ganamos!\nRaz\xC3\xB3n: referido");
 	assert_string_equal(c->text, "referido");
+	commands_free(&l);
+	/* only on the next line: a meeting's "Motivo:" further down is not the
+	 * win's reason */
+	c = one(&l, "\xC2\xA1Ganamos! \xF0\x9F\x8E\x89\n\nD\xC3\xAD" "a: lunes 30/11\nLugar: sus oficinas\n"
+		    "Motivo: kick-off con el equipo de TI");
+	assert_int_equal(c->kind, CMD_WON);
+	assert_string_equal(c->text, "");
 	commands_free(&l);
 	/* not after a reason given already, nor after another command */
 	c = one(&l, "perdido: precio\nMotivo: tiempo");
