@@ -54,6 +54,9 @@ struct command {
 	char *text;           /* CMD_STAGE stage name; CMD_WON/LOST reason ("" if none);
 	                         CMD_OWNER/SHARE rep; CMD_TASK text; CMD_NOTE text;
 	                         CMD_DEAL title; CMD_DRIP sequence name; CMD_LIST stage */
+	char *aside;          /* CMD_WON/LOST written "¡Perdimos! Se fueron con la
+	                         competencia": the sentence after it, the reason
+	                         only if it names a configured one; else NULL */
 };
 
 /* A line that looks like a command whose keyword is mistyped ("valr: 15.000

@@ -2177,6 +2177,15 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 				c.keyword = xstrndup(p + kw, kwn);
 				c.value = text_trim(val ? xstrndup(val, len - (size_t)(val - p)) : xstrdup(""));
 				c.deal_tag = tag;
+				if ((c.kind == CMD_WON || c.kind == CMD_LOST) && !has_sep && group_set(ov, rc, G_MORE)) {
+					/* "¡Perdimos! Se fueron con la competencia": the sentence */
+					size_t a = ov[2 * G_MORE] + 1;
+					char *aside = text_trim(xstrndup(p + a, len > a ? len - a : 0));
+					if (*aside)
+						c.aside = aside;
+					else
+						free(aside);
+				}
 				if (kwn == 6 && !strncasecmp(c.keyword, "status", 6) && !status_value(&c)) {
 					/* a report's "Status: …" line: prose */
 					free(c.line);
@@ -2246,6 +2255,7 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 			free(c->keyword);
 			free(c->value);
 			free(c->text);
+			free(c->aside);
 		} else
 			out->v[k++] = *c;
 	}
@@ -2262,6 +2272,7 @@ void commands_free(struct command_list *l)
 		free(l->v[i].keyword);
 		free(l->v[i].value);
 		free(l->v[i].text);
+		free(l->v[i].aside);
 	}
 	free(l->v);
 	l->v = NULL;

@@ -779,6 +779,15 @@ static void validate(struct app *app, struct analysis *a, const struct message *
 			bool won = c->kind == CMD_WON;
 			r->stage = won ? cfg->won_stage : cfg->lost_stage;
 			bool required = won ? cfg->require_won_reason : cfg->require_lost_reason;
+			if ((!c->text || !*c->text) && c->aside) {
+				/* "¡Perdimos! Se fueron con la competencia": a reason
+				 * when the sentence names one, else none */
+				const char *canon = config_reason_find(cfg, won, c->aside);
+				if (canon) {
+					r->reason = canon;
+					break;
+				}
+			}
 			if (!c->text || !*c->text) {
 				if (required) {
 					r->choices = join_reasons(won ? cfg->won_reasons : cfg->lost_reasons,

@@ -1279,6 +1279,14 @@ static void test_polite_queries(void **state)
 	none("Ganada, pero falta firmar");      /* won and lost: not after a comma */
 	none("Perdido! No encuentro el archivo");
 	kind_is("\xC2\xA1Ganada! \xF0\x9F\x8E\x89 Firmaron esta ma\xC3\xB1" "ana.", CMD_WON);
+	/* the sentence after "¡…!" is kept aside: the reason, if it names one */
+	struct command_list l;
+	struct command *c = one(&l, "\xC2\xA1Perdimos! Se fueron con la competencia.");
+	assert_int_equal(c->kind, CMD_LOST);
+	assert_string_equal(c->value, "");
+	assert_non_null(c->aside);
+	assert_string_equal(c->aside, "Se fueron con la competencia.");
+	commands_free(&l);
 }
 
 /* Keywords with the words reps and forms add ("Valor final:", "Asignar a:",
