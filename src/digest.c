@@ -379,6 +379,10 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 	set_money_cur(v, "digest.velocity_month", l, r, r->velocity_c, 30);
 	set_int(v, "digest.won", r->won);
 	set_int(v, "digest.lost", r->lost);
+	if (r->won == 1)   /* "1 ganada", not "1 ganadas" */
+		tvars_set(v, "digest.won_one", "yes");
+	if (r->lost == 1)
+		tvars_set(v, "digest.lost_one", "yes");
 	set_int(v, "digest.tasks_due", r->tasks_due);
 	set_int(v, "digest.tasks_overdue", r->tasks_overdue);
 

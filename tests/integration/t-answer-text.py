@@ -160,6 +160,8 @@ try:
     r = dm("digest", "--rep", "luis@example.com", "--print")
     subj = [x for x in r.stdout.decode().splitlines() if x.startswith("Subject:")]
     see(subj and ": 1 aberta," in subj[0], "the digest's subject: '1 aberta'", str(subj))
+    ratio = [x for x in r.stdout.decode().splitlines() if "Taxa de fechamento" in x]
+    see(ratio and "0 ganhas, 1 perdida)" in ratio[0], "the close ratio: '1 perdida', '0 ganhas'", str(ratio))
     luis = "Luís Souza <luis@example.com>"
     c = answer(luis, "Re: Padaria [deal #2]", "#1 nota: ligar amanhã", full=True)
     see(c[1] == "Re: Padaria [deal #1]", "the confirmation carries the changed deal's tag only", c[1])
