@@ -1280,8 +1280,7 @@ static void test_polite_queries(void **state)
 	none("Perdido! No encuentro el archivo");
 	kind_is("\xC2\xA1Ganada! \xF0\x9F\x8E\x89 Firmaron esta ma\xC3\xB1" "ana.", CMD_WON);
 	/* the sentence after "¡…!" is kept aside: the reason, if it names one */
-	struct command_list l;
-	struct command *c = one(&l, "\xC2\xA1Perdimos! Se fueron con la competencia.");
+	c = one(&l, "\xC2\xA1Perdimos! Se fueron con la competencia.");
 	assert_int_equal(c->kind, CMD_LOST);
 	assert_string_equal(c->value, "");
 	assert_non_null(c->aside);
