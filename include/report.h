@@ -23,6 +23,7 @@
  * holds one figure per currency, in cur's order. */
 #ifndef DEALMAIL_REPORT_H
 #define DEALMAIL_REPORT_H
+#include "config.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +108,16 @@ struct report_scope {
 
 /* Run the aggregates.  `since` = UTC lower bound of flow metrics or 0 for all
  * time; `now` = the clock.  NULL on a database error (logged). */
+/* " + USD 12,800, MXN 250,000": a figure's amounts (vc[], × mult) in the
+ * report's currencies other than the team's, as language l writes amounts
+ * (none are converted); "" when there are none. */
+const char *report_money_others(enum lang l, const struct report *r, const double *vc, double mult, char *out,
+				size_t n);
+/* The figure in the team's currency with the others beside it ("BRL 85,000 +
+ * USD 12,800"; "USD 12,800" when the team's is 0; the bare number when it is
+ * the only one; `nan` for a figure there is none of). */
+const char *report_money_cur(enum lang l, const char *nan, const struct report *r, const double *vc, double mult,
+			     char *out, size_t n);
 struct report_base *report_base_load(struct app *app, time_t since, time_t now);
 void report_base_free(struct report_base *b);
 

@@ -54,39 +54,13 @@ static void set_money(struct tvars *v, const char *name, enum lang l, double x)
 	tvars_set(v, name, fmt_money(l, x, b, sizeof b));
 }
 
-/* " + USD 12.800, MXN 250.000": a figure's amounts in the report's other
- * currencies (× mult; none are converted), "" when there are none */
-static const char *money_others(enum lang l, const struct report *r, const double *vc, double mult, char *out,
-				size_t n)
-{
-	size_t k = 0;
-	out[0] = '\0';
-	for (size_t c = 1; c < r->ncur && k + 1 < n; c++) {
-		char a[64];
-		if (isnan(vc[c]) || vc[c] == 0)
-			continue;
-		int w = snprintf(out + k, n - k, "%s%s %s", k ? ", " : " + ", r->cur[c],
-				 fmt_money(l, vc[c] * mult, a, sizeof a));
-		k = w < 0 ? k : k + (size_t)w < n ? k + (size_t)w : n - 1;
-	}
-	return out;
-}
-
-/* A figure in the team's currency ("BRL 85.000 + USD 12.800" when others
- * have amounts too, "USD 12.800" when the team's is 0; the bare number
- * otherwise). */
+/* A figure in the team's currency with the others' beside it
+ * (report_money_cur()), as language l writes amounts. */
 static void set_money_cur(struct tvars *v, const char *name, enum lang l, const struct report *r, const double *vc,
 			  double mult)
 {
-	char a[64], o[256];
-	money_others(l, r, vc, mult, o, sizeof o);
-	fmt_money(l, vc[0] * mult, a, sizeof a);
-	if (!o[0])
-		tvars_set(v, name, a);
-	else if (vc[0] == 0)   /* "USD 15.000", not "EUR 0 + USD 15.000" */
-		tvars_set(v, name, o + 3);
-	else
-		tvars_setf(v, name, "%s%s%s%s", r->cur[0], r->cur[0][0] ? " " : "", a, o);
+	char b[512];
+	tvars_set(v, name, report_money_cur(l, "–", r, vc, mult, b, sizeof b));
 }
 
 static void set_int(struct tvars *v, const char *name, int64_t x)
@@ -412,7 +386,7 @@ static void digest_figures(struct app *app, struct tvars *v, const struct report
 		snprintf(both, sizeof both, "%s%14s", fmt_money(l, s->value, money_v, sizeof money_v),
 			 fmt_money(l, s->weighted, money_w, sizeof money_w));
 		text_row(line, sizeof line, stage_name(cfg, (int)i, l), s->count, both, bar);
-		money_others(l, r, s->value_c, 1, others, sizeof others);
+		report_money_others(l, r, s->value_c, 1, others, sizeof others);
 		if (others[0])
 			tvars_setf(it, "line", "%s%s", line, others);
 		else

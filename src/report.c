@@ -1116,8 +1116,10 @@ static const char *money(double v, char *out, size_t n)
 }
 
 /* " + USD 12,800, MXN 250,000": the other currencies' amounts of a figure
- * (× mult), "" when the team's currency is the only one */
-static const char *money_others(const struct report *r, const double *vc, double mult, char *out, size_t n)
+ * (× mult; none are converted), written as language l writes amounts; ""
+ * when the team's currency is the only one */
+const char *report_money_others(enum lang l, const struct report *r, const double *vc, double mult, char *out,
+				size_t n)
 {
 	size_t k = 0;
 	out[0] = '\0';
@@ -1125,26 +1127,32 @@ static const char *money_others(const struct report *r, const double *vc, double
 		char a[64];
 		if (isnan(vc[c]) || vc[c] == 0)
 			continue;
-		int w = snprintf(out + k, n - k, "%s%s %s", k ? ", " : " + ", r->cur[c], money(vc[c] * mult, a, sizeof a));
+		int w = snprintf(out + k, n - k, "%s%s %s", k ? ", " : " + ", r->cur[c],
+				 fmt_money(l, vc[c] * mult, a, sizeof a));
 		k = w < 0 ? k : k + (size_t)w < n ? k + (size_t)w : n - 1;
 	}
 	return out;
 }
 
-/* A figure in the team's currency, with the others' beside it when there
- * are some ("BRL 85,000 + USD 12,800"; "USD 12,800" when the team's is 0);
- * the bare number otherwise. */
-static const char *money_cur(const struct report *r, const double *vc, double mult, char *out, size_t n)
+const char *report_money_cur(enum lang l, const char *nan, const struct report *r, const double *vc, double mult,
+			     char *out, size_t n)
 {
 	char a[64], o[256];
-	money_others(r, vc, mult, o, sizeof o);
+	report_money_others(l, r, vc, mult, o, sizeof o);
+	const char *team = isnan(vc[0] * mult) ? nan : fmt_money(l, vc[0] * mult, a, sizeof a);
 	if (!o[0])
-		snprintf(out, n, "%s", money(vc[0] * mult, a, sizeof a));
+		snprintf(out, n, "%s", team);
 	else if (vc[0] == 0)   /* "USD 15,000", not "EUR 0 + USD 15,000" */
 		snprintf(out, n, "%s", o + 3);
 	else
-		snprintf(out, n, "%s%s%s%s", r->cur[0], r->cur[0][0] ? " " : "", money(vc[0] * mult, a, sizeof a), o);
+		snprintf(out, n, "%s%s%s%s", r->cur[0], r->cur[0][0] ? " " : "", team, o);
 	return out;
+}
+
+/* The terminal's figures, as money() writes them ("-" for none) */
+static const char *money_cur(const struct report *r, const double *vc, double mult, char *out, size_t n)
+{
+	return report_money_cur(LANG_EN, "-", r, vc, mult, out, n);
 }
 
 static const char *num(double v, const char *fmt, char *out, size_t n)
@@ -1272,7 +1280,7 @@ void report_print_text(const struct app *app, const struct report *r, const char
 			fputs("  ", out);
 			pad(out, v[i].reason ? v[i].reason : "(none)", 24);
 			fprintf(out, " %7lld %16s%s\n", (long long)v[i].count, money(v[i].value, a, sizeof a),
-				money_others(r, v[i].value_c, 1, o, sizeof o));
+				report_money_others(LANG_EN, r, v[i].value_c, 1, o, sizeof o));
 		}
 	}
 
