@@ -394,6 +394,20 @@ static bool parse_named(const char *f, long ty, int tm, int td, long *y_r, int *
 	return true;
 }
 
+/* f past the words of `lead` it opens with ("el ", "next "), in any number. */
+static const char *skip_leads(const char *f, const char *const *lead)
+{
+	for (bool again = true; again;) {
+		again = false;
+		for (const char *const *l = lead; *l; l++)
+			if (!strncmp(f, *l, strlen(*l))) {
+				f += strlen(*l);
+				again = true;
+			}
+	}
+	return f;
+}
+
 /* "lunes", "el viernes", "próximo martes", "sexta-feira", "next friday",
  * "sexta que vem", "fri" (folded): the day of the week 0 (Sunday) to 6, or -1. */
 static int weekday_of(const char *f)
@@ -411,14 +425,7 @@ static int weekday_of(const char *f)
 		{"sabado", 6},
 		{"segunda", 1}, {"terca", 2}, {"quarta", 3}, {"quinta", 4}, {"sexta", 5},
 	};
-	for (bool again = true; again;) {
-		again = false;
-		for (const char *const *l = lead; *l; l++)
-			if (!strncmp(f, *l, strlen(*l))) {
-				f += strlen(*l);
-				again = true;
-			}
-	}
+	f = skip_leads(f, lead);
 	size_t n = strcspn(f, " -");
 	const char *rest = f + n;
 	if (*rest == '-' || *rest == ' ')
@@ -560,14 +567,7 @@ static int weekday_date(const char *f, long ty, int tm, int td, long *y, int *m,
 		{"sat", 6}, {"dom", 0}, {"lun", 1}, {"mie", 3}, {"jue", 4}, {"vie", 5}, {"sab", 6}, {"seg", 1},
 		{"ter", 2}, {"qua", 3}, {"qui", 4}, {"sex", 5},
 	};
-	for (bool again = true; again;) {
-		again = false;
-		for (const char *const *l = lead; *l; l++)
-			if (!strncmp(f, *l, strlen(*l))) {
-				f += strlen(*l);
-				again = true;
-			}
-	}
+	f = skip_leads(f, lead);
 	size_t n = strcspn(f, " ,.-");
 	int wd = -1;
 	for (size_t i = 0; i < sizeof days / sizeof days[0] && wd < 0; i++)
