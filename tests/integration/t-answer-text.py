@@ -14,7 +14,7 @@
 #   6. the owner is told when someone else wins or loses the deal, and the
 #      previous owner when it is handed to another rep.
 #   DEALMAIL_BIN, KEEP=1
-import email, email.policy, json, os, tempfile
+import json, os, tempfile
 
 import testlib
 
@@ -86,18 +86,9 @@ def answers(sender, subject, body, extra="", now=None):
     check(r.returncode == 0, "message %d ingested (exit %d)" % (n[0], r.returncode))
     r = dm("send", now=now)
     check(r.returncode == 0, "send exit 0 (got %d: %s)" % (r.returncode, r.stderr.decode()[-200:]))
-    got = []
-    for sub in ("new", "cur"):
-        d = os.path.join(out, sub)
-        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-            if name in seen:
-                continue
-            seen.add(name)
-            with open(os.path.join(d, name), "rb") as f:
-                m = email.message_from_binary_file(f, policy=email.policy.default)
-            got.append((str(m["To"]), str(m["Subject"]), str(m["Reply-To"] or ""),
-                        m.get_body(preferencelist=("plain",)).get_content(), str(m["Message-ID"])))
-    return got
+    return [(str(m["To"]), str(m["Subject"]), str(m["Reply-To"] or ""),
+             m.get_body(preferencelist=("plain",)).get_content(), str(m["Message-ID"]))
+            for m in testlib.delivered(out, seen)]
 
 
 def see(ok, what, t):

@@ -9,7 +9,7 @@
 #   5. an error reply lists the stages with the names in the rep's language;
 #   6. a line one typo away from a command is named in the confirmation.
 #   DEALMAIL_BIN, KEEP=1
-import email, email.policy, json, os, tempfile
+import json, os, tempfile
 
 import testlib
 
@@ -58,17 +58,8 @@ def confirmation(body):
     check(r.returncode == 0, "message %d ingested (exit %d)" % (n[0], r.returncode))
     r = dm("send")
     check(r.returncode == 0, "send exit 0 (got %d: %s)" % (r.returncode, r.stderr.decode()[-200:]))
-    texts = []
-    for sub in ("new", "cur"):
-        d = os.path.join(out, sub)
-        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-            if name in seen:
-                continue
-            seen.add(name)
-            with open(os.path.join(d, name), "rb") as f:
-                m = email.message_from_binary_file(f, policy=email.policy.default)
-            if m["To"] and "ana@example.com" in m["To"]:
-                texts.append(m.get_body(preferencelist=("plain",)).get_content())
+    texts = [m.get_body(preferencelist=("plain",)).get_content() for m in testlib.delivered(out, seen)
+             if m["To"] and "ana@example.com" in m["To"]]
     check(len(texts) == 1, "one answer to Ana (got %d)" % len(texts))
     return texts[0] if texts else ""
 

@@ -180,6 +180,24 @@ def make_maildir(path, messages):
     return path
 
 
+def delivered(maildir, seen):
+    """The messages in the Maildir `maildir` (new/ and cur/, by name) whose
+    names are not in the set `seen` (added to it), parsed: what a maildir:
+    transport delivered since the last call."""
+    import email
+    import email.policy
+    got = []
+    for sub in ("new", "cur"):
+        d = os.path.join(maildir, sub)
+        for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            if name in seen:
+                continue
+            seen.add(name)
+            with open(os.path.join(d, name), "rb") as f:
+                got.append(email.message_from_binary_file(f, policy=email.policy.default))
+    return got
+
+
 def export_normal(data, drop):
     """`export --json` (parsed) in a form two runs can be compared by: per
     table its rows as sorted JSON strings, without the keys in drop (times,
