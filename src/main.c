@@ -28,12 +28,45 @@
 #define DEALMAIL_VERSION "0.1.0"
 
 struct opts {
+	char **argv;          /* the whole command line, for batch_memory() */
 	const char *config;
 	const char *db;
 	bool file_required;   /* the command acts on mail: defaults alone will not do */
 };
 
 static struct opts g;
+
+/* A batch (ingest --maildir/--mbox) touches a working set of some tens of
+ * MiB, and on a virtual machine each fresh 4 KiB page costs a fault of
+ * 10-20 us: 10,000 messages took ~5,300 of them, and glibc's malloc and
+ * free a tenth of the instructions.  So a batch runs itself again with
+ * mimalloc preloaded (where it is installed: its path is the build's,
+ * DEALMAIL_MIMALLOC) and set through its environment, which it reads once,
+ * as the process starts: 2 MiB pages where the kernel has transparent huge
+ * pages, for every thread's memory from the start, and freed memory kept
+ * until exit (~500 faults; peak RSS 28 -> 43 MiB).  The pipe and the daemon
+ * keep glibc's malloc (mimalloc's start-up costs ~1 ms).  Not when something
+ * is preloaded already (valgrind, a profiler): that process is the one to
+ * run; nor without /proc (a chroot): the batch then goes on as it is. */
+static void batch_memory(void)
+{
+#ifdef DEALMAIL_MIMALLOC
+	if (getenv("DEALMAIL_BATCH_MEMORY")) {
+		unsetenv("LD_PRELOAD");   /* not for anything this process runs */
+		return;
+	}
+	if (getenv("LD_PRELOAD") || access(DEALMAIL_MIMALLOC, R_OK) != 0)
+		return;
+	if (setenv("DEALMAIL_BATCH_MEMORY", "1", 1) != 0 || setenv("LD_PRELOAD", DEALMAIL_MIMALLOC, 1) != 0 ||
+	    setenv("MIMALLOC_LARGE_OS_PAGES", "1", 0) != 0 || setenv("MIMALLOC_ALLOW_DECOMMIT", "0", 0) != 0 ||
+	    setenv("MIMALLOC_EAGER_COMMIT_DELAY", "0", 0) != 0)
+		return;
+	fflush(NULL);
+	execv("/proc/self/exe", g.argv);
+	unsetenv("LD_PRELOAD");
+	log_verbose("cannot run again with mimalloc: %s", strerror(errno));
+#endif
+}
 
 static const char *config_path(void)
 {
@@ -322,6 +355,8 @@ static int cmd_ingest(int argc, char **argv)
 		 * nothing more to free, flush or run at exit */
 		_exit(rc);
 	}
+	if (maildir || mbox)
+		batch_memory();
 	struct app app;
 	int rc = app_open(&app, false);
 	if (rc)
@@ -850,6 +885,7 @@ static int cmd_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	int i = 1;
+	g.argv = argv;
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) {
 			if (++i >= argc)
