@@ -1381,6 +1381,13 @@ static void do_dealmail(struct loader *ld, const struct group *g)
 		}
 		free(v);
 	}
+	/* require_auth trusts only the Authentication-Results our own server
+	 * adds: without its authserv-id no rep's mail would ever count as the
+	 * rep's, and every update would be dropped as a stranger's */
+	const struct ent *ra = g ? ent_find(g, "require_auth") : NULL;
+	if (ra && c->require_auth && (!c->authserv_id || !*c->authserv_id))
+		err(ld, ra->line, "require_auth = yes needs authserv_id (the server that adds Authentication-Results, "
+				  "e.g. authserv_id = mx.example.com)");
 }
 
 static void do_endpoint(struct loader *ld, const struct group *g, struct endpoint *ep, bool imap)
@@ -1887,6 +1894,15 @@ static void do_pipeline_refs(struct loader *ld, const struct group *pg)
 		e = ent_find(pg, "lost") ? ent_find(pg, "lost") : ent_find(pg, "won");
 		err(ld, e ? e->line : line0, "the win stage and the loss stage are both \"%s\"",
 		    c->stages[c->won_stage].key);
+	}
+	/* deals created from mail or without --stage are put in the default
+	 * stage: the win or loss stage would create them closed */
+	for (int k = 1; k < 3 && c->nstages > 0; k++) {
+		if (c->default_stage != *dst[k] || c->won_stage == c->lost_stage)
+			continue;
+		e = ent_find(pg, "default") ? ent_find(pg, "default") : ent_find(pg, names[k]);
+		err(ld, e ? e->line : line0, "\"%s\" is both the default stage and the %s stage; new deals would be created closed",
+		    c->stages[c->default_stage].key, k == 1 ? "win" : "loss");
 	}
 	/* a won or lost deal is closed: listing its stage as active would count
 	 * closed deals in the open pipeline (digest, report, stale reminders) */

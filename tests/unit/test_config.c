@@ -375,6 +375,26 @@ static void test_pipeline_errors(void **state)
 	expect_diag(&d, p, 2, "active: \"lost\" is the loss stage");
 	diag_free(&d);
 
+	/* the default stage is the win or loss stage: new deals closed */
+	d = load_bad("[pipeline]\n"
+		     "default = Ganado\n",
+		     &p);
+	expect_diag(&d, p, 2, "\"won\" is both the default stage and the win stage");
+	diag_free(&d);
+	d = load_bad("[pipeline]\n"
+		     "stages = lost, open, won\n",
+		     &p);
+	expect_diag(&d, p, 2, "\"lost\" is both the default stage and the loss stage");
+	diag_free(&d);
+
+	/* require_auth without the authserv-id it trusts: no rep would pass */
+	d = load_bad("[dealmail]\n"
+		     "address = ventas@example.com\n"
+		     "require_auth = yes\n",
+		     &p);
+	expect_diag(&d, p, 3, "require_auth = yes needs authserv_id");
+	diag_free(&d);
+
 	/* a rep whose address is bad: the section's other mistakes too */
 	d = load_bad("[rep \"not-an-email\"]\n"
 		     "role = boss\n"
@@ -560,6 +580,7 @@ static void test_values_and_paths(void **state)
 				   "language = PT-br\n"
 				   "confirm = errors\n"
 				   "require_auth = on\n"
+				   "authserv_id = mx.example.com\n"
 				   "currency = mxn\n"
 				   "database = data/deals.db\n"
 				   "templates = mine\n"
