@@ -1339,6 +1339,7 @@ static void do_dealmail(struct loader *ld, const struct group *g)
 				err(ld, e->line, "confirm: \"%s\" is not one of always, errors, never", v);
 		} else if (!strcmp(k, "require_auth")) {
 			get_bool(ld, e, &c->require_auth);
+			c->require_auth_line = e->line;
 		} else if (!strcmp(k, "authserv_id")) {
 			get_str(e, &c->authserv_id);
 		} else if (!strcmp(k, "templates")) {
@@ -1381,13 +1382,6 @@ static void do_dealmail(struct loader *ld, const struct group *g)
 		}
 		free(v);
 	}
-	/* require_auth trusts only the Authentication-Results our own server
-	 * adds: without its authserv-id no rep's mail would ever count as the
-	 * rep's, and every update would be dropped as a stranger's */
-	const struct ent *ra = g ? ent_find(g, "require_auth") : NULL;
-	if (ra && c->require_auth && (!c->authserv_id || !*c->authserv_id))
-		err(ld, ra->line, "require_auth = yes needs authserv_id (the server that adds Authentication-Results, "
-				  "e.g. authserv_id = mx.example.com)");
 }
 
 static void do_endpoint(struct loader *ld, const struct group *g, struct endpoint *ep, bool imap)

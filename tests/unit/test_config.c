@@ -387,14 +387,6 @@ static void test_pipeline_errors(void **state)
 	expect_diag(&d, p, 2, "\"lost\" is both the default stage and the loss stage");
 	diag_free(&d);
 
-	/* require_auth without the authserv-id it trusts: no rep would pass */
-	d = load_bad("[dealmail]\n"
-		     "address = ventas@example.com\n"
-		     "require_auth = yes\n",
-		     &p);
-	expect_diag(&d, p, 3, "require_auth = yes needs authserv_id");
-	diag_free(&d);
-
 	/* a rep whose address is bad: the section's other mistakes too */
 	d = load_bad("[rep \"not-an-email\"]\n"
 		     "role = boss\n"
