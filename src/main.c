@@ -837,7 +837,16 @@ static const struct cmd commands[] = {
 static int cmd_help(int argc, char **argv)
 {
 	size_t n = sizeof commands / sizeof commands[0];
-	if (argc > 2)
+	/* `help deal add`, `help config check`: the command's own help */
+	static const char *const subs[] = {"deal add", "deal list", "deal show", "deal import", "config check", NULL};
+	bool sub = false;
+	if (argc == 3) {
+		char two[64];
+		snprintf(two, sizeof two, "%s %s", argv[1], argv[2]);
+		for (size_t k = 0; subs[k] && !sub; k++)
+			sub = !strcmp(two, subs[k]);
+	}
+	if (argc > 2 && !sub)
 		return usage("help [COMMAND]");
 	if (argc > 1) {
 		for (size_t i = 0; i < n; i++)

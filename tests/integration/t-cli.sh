@@ -83,5 +83,13 @@ printf '[pipeline]\ndefault = won\n' > "$T/def.conf"
 "$DEALMAIL_BIN" -c "$T/def.conf" config check > /dev/null 2> "$T/err"
 check "config check: default = won: exit 78" "$?" 78
 check "... at its line" "$(grep -c 'def.conf:2: "won" is both the default stage and the win stage' "$T/err")" 1
+# help for a command with a subcommand, as the table writes it
+"$DEALMAIL_BIN" help deal add > "$T/out" 2>&1
+check "help deal add: exit 0" "$?" 0
+check "... shows deal's usage" "$(grep -c 'deal add --title T' "$T/out")" 1
+"$DEALMAIL_BIN" help config check > /dev/null 2>&1
+check "help config check: exit 0" "$?" 0
+"$DEALMAIL_BIN" help deal nonsense > /dev/null 2>&1
+check "help deal nonsense: exit 64" "$?" 64
 echo "t-cli: $fails failure(s)"
 [ "$fails" -eq 0 ]
