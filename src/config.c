@@ -1754,6 +1754,13 @@ static void finish_aliases(struct loader *ld, struct group **stage_groups)
 			for (size_t j = 0; j < c->nstages; j++) {
 				if (j == i || !strv_has(&names[j], f))
 					continue;
+				/* through one of stage j's own aliases only: that line
+				 * is reported above ("aliases: … already names …") */
+				bool named = text_fold_eq(c->stages[j].key, s->name[l]);
+				for (int m = 0; m < NLANG && !named; m++)
+					named = c->stages[j].name[m] && text_fold_eq(c->stages[j].name[m], s->name[l]);
+				if (!named)
+					continue;
 				if (!strv_has(&told, f)) {
 					/* the line that wrote it, in either stage's section */
 					static const char *const keys[] = {"name.es", "name.pt", "name.en", "name"};

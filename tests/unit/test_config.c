@@ -367,6 +367,15 @@ static void test_pipeline_errors(void **state)
 	expect_diag(&d, p, 4, "stage \"delayed\" and stage \"won\" are both called \"Ganho\"");
 	diag_free(&d);
 
+	/* an alias naming another stage is reported once, at its line (not
+	 * also as a line-less "both called") */
+	d = load_bad("[stage \"proposal\"]\n"
+		     "aliases = demo\n",
+		     &p);
+	expect_diag(&d, p, 2, "aliases: \"demo\" of stage \"proposal\" already names stage \"demo\"");
+	assert_int_equal(d.n, 1);
+	diag_free(&d);
+
 	/* the win or loss stage listed as active (by alias too) */
 	d = load_bad("[pipeline]\n"
 		     "active = qualify, demo, ganado, Perdido\n",
