@@ -90,6 +90,7 @@ struct config {
 	char *authserv_id;
 	char *templates;            /* override dir, default "<dir>/templates" */
 	int templates_line;         /* of `templates =`, 0 when not written */
+	int require_auth_line;      /* of `require_auth =`, 0 when not written */
 	char *currency;             /* default currency for bare amounts, or NULL */
 	int undo_minutes;           /* default 60 */
 	char *unsubscribe_url;      /* RFC 8058 one-click endpoint (https://), or NULL */

@@ -1339,6 +1339,7 @@ static void do_dealmail(struct loader *ld, const struct group *g)
 				err(ld, e->line, "confirm: \"%s\" is not one of always, errors, never", v);
 		} else if (!strcmp(k, "require_auth")) {
 			get_bool(ld, e, &c->require_auth);
+			c->require_auth_line = e->line;
 		} else if (!strcmp(k, "authserv_id")) {
 			get_str(e, &c->authserv_id);
 		} else if (!strcmp(k, "templates")) {
@@ -1753,6 +1754,13 @@ static void finish_aliases(struct loader *ld, struct group **stage_groups)
 			for (size_t j = 0; j < c->nstages; j++) {
 				if (j == i || !strv_has(&names[j], f))
 					continue;
+				/* through one of stage j's own aliases only: that line
+				 * is reported above ("aliases: … already names …") */
+				bool named = text_fold_eq(c->stages[j].key, s->name[l]);
+				for (int m = 0; m < NLANG && !named; m++)
+					named = c->stages[j].name[m] && text_fold_eq(c->stages[j].name[m], s->name[l]);
+				if (!named)
+					continue;
 				if (!strv_has(&told, f)) {
 					/* the line that wrote it, in either stage's section */
 					static const char *const keys[] = {"name.es", "name.pt", "name.en", "name"};
@@ -1887,6 +1895,15 @@ static void do_pipeline_refs(struct loader *ld, const struct group *pg)
 		e = ent_find(pg, "lost") ? ent_find(pg, "lost") : ent_find(pg, "won");
 		err(ld, e ? e->line : line0, "the win stage and the loss stage are both \"%s\"",
 		    c->stages[c->won_stage].key);
+	}
+	/* deals created from mail or without --stage are put in the default
+	 * stage: the win or loss stage would create them closed */
+	for (int k = 1; k < 3 && c->nstages > 0; k++) {
+		if (c->default_stage != *dst[k] || c->won_stage == c->lost_stage)
+			continue;
+		e = ent_find(pg, "default") ? ent_find(pg, "default") : ent_find(pg, names[k]);
+		err(ld, e ? e->line : line0, "\"%s\" is both the default stage and the %s stage; new deals would be created closed",
+		    c->stages[c->default_stage].key, k == 1 ? "win" : "loss");
 	}
 	/* a won or lost deal is closed: listing its stage as active would count
 	 * closed deals in the open pipeline (digest, report, stale reminders) */

@@ -714,6 +714,14 @@ static int cmd_config(int argc, char **argv)
 		if (cfg->templates_line && (stat(cfg->templates, &st) < 0 || !S_ISDIR(st.st_mode)))
 			diag_add(&d, path, cfg->templates_line, "templates: %s is not a folder (%s)", cfg->templates,
 				 strerror(errno ? errno : ENOTDIR));
+		/* require_auth trusts only the Authentication-Results our own
+		 * server adds: without its authserv-id no rep's mail would count
+		 * as the rep's (reported here; mail is still taken in, its
+		 * commands refused, as before) */
+		if (cfg->require_auth && (!cfg->authserv_id || !*cfg->authserv_id))
+			diag_add(&d, path, cfg->require_auth_line,
+				 "require_auth = yes needs authserv_id (the server that adds Authentication-Results, "
+				 "e.g. authserv_id = mx.example.com): without it no rep's message is trusted");
 		bool langs[NLANG] = {false};
 		langs[cfg->language] = true;
 		for (size_t i = 0; i < cfg->nreps; i++)
@@ -864,7 +872,16 @@ static const struct cmd commands[] = {
 static int cmd_help(int argc, char **argv)
 {
 	size_t n = sizeof commands / sizeof commands[0];
-	if (argc > 2)
+	/* `help deal add`, `help config check`: the command's own help */
+	static const char *const subs[] = {"deal add", "deal list", "deal show", "deal import", "config check", NULL};
+	bool sub = false;
+	if (argc == 3) {
+		char two[64];
+		snprintf(two, sizeof two, "%s %s", argv[1], argv[2]);
+		for (size_t k = 0; subs[k] && !sub; k++)
+			sub = !strcmp(two, subs[k]);
+	}
+	if (argc > 2 && !sub)
 		return usage("help [COMMAND]");
 	if (argc > 1) {
 		for (size_t i = 0; i < n; i++)

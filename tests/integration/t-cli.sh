@@ -70,5 +70,26 @@ check "deal add --reason: the configured reason" "$("$DEALMAIL_BIN" export --jso
 "$DEALMAIL_BIN" --db "$T/nothing-here.db" deal list > /dev/null 2> "$T/err"
 check "deal list on a database not created: exit 74" "$?" 74
 check "... and says to run init" "$(grep -c 'run `dealmail init` first' "$T/err")" 1
+# config check: require_auth without the authserv-id it trusts is reported
+# with its line (78); a default stage that is the win stage too
+printf '[dealmail]\naddress = ventas@example.com\nrequire_auth = yes\n' > "$T/auth.conf"
+"$DEALMAIL_BIN" -c "$T/auth.conf" config check > /dev/null 2> "$T/err"
+check "config check: require_auth without authserv_id: exit 78" "$?" 78
+check "... at its line" "$(grep -c "auth.conf:3: require_auth = yes needs authserv_id" "$T/err")" 1
+printf '[dealmail]\naddress = ventas@example.com\nrequire_auth = yes\nauthserv_id = mx.example.com\n' > "$T/auth.conf"
+"$DEALMAIL_BIN" -c "$T/auth.conf" config check > /dev/null 2>&1
+check "config check: require_auth with authserv_id: exit 0" "$?" 0
+printf '[pipeline]\ndefault = won\n' > "$T/def.conf"
+"$DEALMAIL_BIN" -c "$T/def.conf" config check > /dev/null 2> "$T/err"
+check "config check: default = won: exit 78" "$?" 78
+check "... at its line" "$(grep -c 'def.conf:2: "won" is both the default stage and the win stage' "$T/err")" 1
+# help for a command with a subcommand, as the table writes it
+"$DEALMAIL_BIN" help deal add > "$T/out" 2>&1
+check "help deal add: exit 0" "$?" 0
+check "... shows deal's usage" "$(grep -c 'deal add --title T' "$T/out")" 1
+"$DEALMAIL_BIN" help config check > /dev/null 2>&1
+check "help config check: exit 0" "$?" 0
+"$DEALMAIL_BIN" help deal nonsense > /dev/null 2>&1
+check "help deal nonsense: exit 64" "$?" 64
 echo "t-cli: $fails failure(s)"
 [ "$fails" -eq 0 ]

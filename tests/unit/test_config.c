@@ -367,12 +367,33 @@ static void test_pipeline_errors(void **state)
 	expect_diag(&d, p, 4, "stage \"delayed\" and stage \"won\" are both called \"Ganho\"");
 	diag_free(&d);
 
+	/* an alias naming another stage is reported once, at its line (not
+	 * also as a line-less "both called") */
+	d = load_bad("[stage \"proposal\"]\n"
+		     "aliases = demo\n",
+		     &p);
+	expect_diag(&d, p, 2, "aliases: \"demo\" of stage \"proposal\" already names stage \"demo\"");
+	assert_int_equal(d.n, 1);
+	diag_free(&d);
+
 	/* the win or loss stage listed as active (by alias too) */
 	d = load_bad("[pipeline]\n"
 		     "active = qualify, demo, ganado, Perdido\n",
 		     &p);
 	expect_diag(&d, p, 2, "active: \"won\" is the win stage; a deal there is closed, not active");
 	expect_diag(&d, p, 2, "active: \"lost\" is the loss stage");
+	diag_free(&d);
+
+	/* the default stage is the win or loss stage: new deals closed */
+	d = load_bad("[pipeline]\n"
+		     "default = Ganado\n",
+		     &p);
+	expect_diag(&d, p, 2, "\"won\" is both the default stage and the win stage");
+	diag_free(&d);
+	d = load_bad("[pipeline]\n"
+		     "stages = lost, open, won\n",
+		     &p);
+	expect_diag(&d, p, 2, "\"lost\" is both the default stage and the loss stage");
 	diag_free(&d);
 
 	/* a rep whose address is bad: the section's other mistakes too */
@@ -560,6 +581,7 @@ static void test_values_and_paths(void **state)
 				   "language = PT-br\n"
 				   "confirm = errors\n"
 				   "require_auth = on\n"
+				   "authserv_id = mx.example.com\n"
 				   "currency = mxn\n"
 				   "database = data/deals.db\n"
 				   "templates = mine\n"
