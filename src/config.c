@@ -1381,6 +1381,13 @@ static void do_dealmail(struct loader *ld, const struct group *g)
 		}
 		free(v);
 	}
+	/* require_auth trusts only the Authentication-Results of our own
+	 * authserv-id: without one no rep's message could ever count as the
+	 * rep's, and every command would be dropped without a word */
+	const struct ent *ra = ent_find(g, "require_auth");
+	if (ra && c->require_auth && (!c->authserv_id || !*c->authserv_id))
+		err(ld, ra->line, "require_auth: yes needs authserv_id (the host name your MX writes in "
+		    "Authentication-Results, e.g. authserv_id = mx.example.com)");
 }
 
 static void do_endpoint(struct loader *ld, const struct group *g, struct endpoint *ep, bool imap)

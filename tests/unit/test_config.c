@@ -426,6 +426,29 @@ static void test_endpoint_errors(void **state)
 	diag_free(&d);
 }
 
+/* require_auth = yes without authserv_id: no message could ever be
+ * authenticated, so every rep's command would be dropped silently */
+static void test_require_auth_needs_authserv_id(void **state)
+{
+	(void)state;
+	const char *p;
+	struct diag d = load_bad("[dealmail]\n"
+				 "address = ventas@example.com\n"
+				 "require_auth = yes\n"
+				 "[rep \"ana@example.com\"]\n"
+				 "name = Ana\n",
+				 &p);
+	expect_diag(&d, p, 3, "require_auth: yes needs authserv_id");
+	diag_free(&d);
+	struct config *c = load_ok("[dealmail]\n"
+				   "require_auth = yes\n"
+				   "authserv_id = mx.example.com\n");
+	assert_true(c->require_auth);
+	config_free(c);
+	c = load_ok("[dealmail]\nrequire_auth = no\n");
+	config_free(c);
+}
+
 static void test_unreadable(void **state)
 {
 	(void)state;
@@ -560,6 +583,7 @@ static void test_values_and_paths(void **state)
 				   "language = PT-br\n"
 				   "confirm = errors\n"
 				   "require_auth = on\n"
+				   "authserv_id = mx.example.com\n"
 				   "currency = mxn\n"
 				   "database = data/deals.db\n"
 				   "templates = mine\n"
@@ -948,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_syntax_errors),
 		cmocka_unit_test(test_pipeline_errors),
 		cmocka_unit_test(test_endpoint_errors),
+		cmocka_unit_test(test_require_auth_needs_authserv_id),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_semicolon_rule),
 		cmocka_unit_test(test_custom_pipeline),
