@@ -1363,6 +1363,12 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		/* "unsubscribe" from an address we never wrote to: not a lead */
 		a->outcome = O_IGNORE;
 		a->note = "an unsubscribe request from an address we do not know";
+	} else if (msg->calendar_reply && !known) {
+		/* what a calendar sends when a guest answers an invitation
+		 * ("Aceptado: Demo ACME @ mié 25 nov…"): the rep's meeting, not
+		 * someone asking to buy */
+		a->outcome = O_IGNORE;
+		a->note = "a calendar reply from an unknown sender is not a lead";
 	} else {
 		a->outcome = O_LEAD;
 		a->route = R_NEW_LEAD;
