@@ -80,12 +80,13 @@ static bool is_autoreply_subject(const char *subject)
 {
 	static const char *const prefixes[] = {
 		"out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
-		"auto:", "fuera de la oficina", "fuera de oficina", "respuesta automatica",
+		"auto-reply", "auto-response", "automatic response", "auto:", "fuera de la oficina", "fuera de oficina", "respuesta automatica",
 		"resposta automatica", "fora do escritorio", "reponse automatique", "on vacation", "ausente",
 		NULL,
 	};
 	static const char *const with_colon[] = {
-		"ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias", NULL,
+		"ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias",
+		"ausencia temporal", "ausencia temporaria", NULL,
 	};
 	/* "Re: Ausente", "RE: Fuera de la oficina": the responder's subject
 	 * quoted by a client */
