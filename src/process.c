@@ -868,6 +868,17 @@ static void validate_undo(struct app *app, const struct rep *rep, const char *un
 		fail(r, E_UNDO_DONE, "nothing left to undo");
 		return;
 	}
+	/* the confirmation went to the message's sender: another rep who got
+	 * hold of it (forwarded, or a shared deal's colleague) does not take
+	 * back someone else's changes, a manager may */
+	char *author = db_text(app->db, "SELECT sender FROM processed WHERE message_id = ? AND sender IS NOT NULL",
+			       "t", undo_of);
+	if (author && !rep->manager && strcasecmp(author, rep->email)) {
+		fail(r, E_UNDO_NOT_YOURS, "that message was %s's: only its sender or a manager can undo it", author);
+		free(author);
+		return;
+	}
+	free(author);
 	/* a field changed again since: reverting it would silently overwrite
 	 * the newer change (someone else's, perhaps).  Not a probability the
 	 * message's stage move cleared (to_val NULL): a side effect the rep
