@@ -80,9 +80,9 @@ static bool is_autoreply_subject(const char *subject)
 {
 	static const char *const prefixes[] = {
 		"out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
-		"auto-reply", "auto-response", "automatic response", "auto:", "fuera de la oficina", "fuera de oficina", "respuesta automatica",
-		"resposta automatica", "fora do escritorio", "reponse automatique", "on vacation", "ausente",
-		NULL,
+		"auto-reply", "auto-response", "automatic response", "auto:", "fuera de la oficina",
+		"fuera de oficina", "respuesta automatica", "resposta automatica", "fora do escritorio",
+		"reponse automatique", "on vacation", "ausente", NULL,
 	};
 	static const char *const with_colon[] = {
 		"ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias",
