@@ -344,6 +344,7 @@ static int check_auth(const struct config *cfg, const struct message *msg)
 			continue;
 		}
 		int ok = 0;
+		bool dmarc_fail = false;
 		char *save = NULL;
 		/* a ';' inside a quoted-string (reason="good; signature") does
 		 * not end a resinfo */
@@ -355,12 +356,17 @@ static int check_auth(const struct config *cfg, const struct message *msg)
 				*q = ',';
 		}
 		char *rest = strchr(p, ';');
-		for (char *r = rest ? strtok_r(rest + 1, ";", &save) : NULL; r && !ok;
-		     r = strtok_r(NULL, ";", &save)) {
+		for (char *r = rest ? strtok_r(rest + 1, ";", &save) : NULL; r; r = strtok_r(NULL, ";", &save)) {
 			while (isspace((unsigned char)*r))
 				r++;
 			char val[256];
-			if (!strncasecmp(r, "dmarc=pass", 10)) {
+			if (!strncasecmp(r, "dmarc=fail", 10)) {
+				/* the domain's own policy said no (strict alignment, a
+				 * subdomain's signature): an aligned-looking dkim or
+				 * spf pass below does not overrule it */
+				if (!prop_value(r, "header.from=", val, sizeof val) || aligned(val, fromdom))
+					dmarc_fail = true;
+			} else if (!strncasecmp(r, "dmarc=pass", 10)) {
 				if (!prop_value(r, "header.from=", val, sizeof val) || aligned(val, fromdom))
 					ok = 1;
 			} else if (!strncasecmp(r, "dkim=pass", 9)) {
@@ -384,7 +390,7 @@ static int check_auth(const struct config *cfg, const struct message *msg)
 			}
 		}
 		free(s);
-		return ok;  /* only the topmost header of our authserv-id counts */
+		return ok && !dmarc_fail;  /* only the topmost header of our authserv-id counts */
 	}
 	return 0;
 }
