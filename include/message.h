@@ -91,6 +91,7 @@ struct message {
 	/* an iTIP reply (RFC 5546: text/calendar; METHOD:REPLY) whose attendee
 	 * accepted the meeting */
 	bool meeting_accepted;
+	bool calendar_reply;        /* an iTIP METHOD:REPLY (accepted, declined or tentative) */
 	char *meeting_uid;          /* the accepted event's UID, when it has one */
 
 	/* first attached message/rfc822, if any (a forwarded conversation) */

@@ -69,6 +69,12 @@ static const struct l3 err_msgs[] = {
 			    "más reciente, así que no se deshizo nada",
 			    "a oportunidade foi alterada de novo depois dessa mensagem (%s): desfazê-la apagaria a "
 			    "alteração mais recente, então nada foi desfeito"),
+	[E_UNDO_NOT_YOURS] = L3("that message was %s's: only its sender or a manager can undo it (to change the deal, "
+				"write the change)",
+				"ese mensaje era de %s: solo quien lo envió o un gerente puede deshacerlo (para cambiar la "
+				"oportunidad, escribe el cambio)",
+				"essa mensagem era de %s: só quem a enviou ou um gerente pode desfazê-la (para alterar a "
+				"oportunidade, escreva a alteração)"),
 };
 
 /* An event type as the rep's language names the field */
@@ -147,6 +153,14 @@ char *err_text(const struct cmdres *r, const struct command *c, enum lang l)
 	}
 	case E_NO_PERMISSION:
 		arg = r->error && strstr(r->error, "owner: ") ? strstr(r->error, "owner: ") + 7 : "";
+		break;
+	case E_UNDO_NOT_YOURS:
+		/* validate() wrote "that message was WHO's: …" */
+		if (r->error && !strncmp(r->error, "that message was ", 17)) {
+			const char *p = r->error + 17, *q = strstr(p, "'s:");
+			snprintf(paren, sizeof paren, "%.*s", q ? (int)(q - p) : (int)strlen(p), p);
+			arg = paren;
+		}
 		break;
 	case E_UNDO_LATER:
 		/* validate() wrote "… (#N TYPE by WHO)": said again in the rep's
@@ -485,7 +499,8 @@ static int send_error(struct app *app, const struct message *msg, const struct a
 	bool only_undo = true;
 	for (size_t i = 0; i < a->cmds.n; i++) {
 		enum err_code e = a->res[i].err;
-		if (e && e != E_UNDO_NOTHING && e != E_UNDO_EXPIRED && e != E_UNDO_DONE && e != E_UNDO_LATER)
+		if (e && e != E_UNDO_NOTHING && e != E_UNDO_EXPIRED && e != E_UNDO_DONE && e != E_UNDO_LATER &&
+		    e != E_UNDO_NOT_YOURS)
 			only_undo = false;
 	}
 	if (only_undo)

@@ -2120,6 +2120,38 @@ void commands_parse(const char *visible, const char *today, struct command_list 
 	commands_parse_wrapped(visible, today, false, out);
 }
 
+/* "#4 etapa propuesta", "#4 - valor 9.000": a line that names a deal by its
+ * tag and then a keyword, but without the ':' that makes it a command.  Not
+ * a command (a reply to a digest must not guess), but the rep is told the
+ * line was not understood instead of it vanishing: the keyword's alias, or
+ * NULL. */
+static const char *tagged_without_colon(const char *p, size_t len)
+{
+	size_t i = 0;
+	if (i >= len || p[i] != '#')
+		return NULL;
+	i++;
+	size_t d = i;
+	while (i < len && isdigit((unsigned char)p[i]))
+		i++;
+	if (i == d || i - d > 9 || i >= len || (p[i] != ' ' && p[i] != '\t'))
+		return NULL;
+	while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '-'))
+		i++;
+	size_t w = i;
+	while (i < len && p[i] != ' ' && p[i] != '\t' && p[i] != ':')
+		i++;
+	if (i == w || i >= len || p[i] == ':')
+		return NULL;
+	size_t wn = i - w;
+	int kind = keyword_kind(p + w, wn);
+	if (kind < 0 || kind == CMD_HELP || kind == CMD_LIST || kind == CMD_HISTORY || kind == CMD_UNDO)
+		return NULL;
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	return i < len ? keyword_alias(p + w, wn) : NULL;   /* a value follows */
+}
+
 void commands_parse_wrapped(const char *visible, const char *today, bool wrapped, struct command_list *out)
 {
 	out->v = NULL;
@@ -2159,6 +2191,7 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 			p = plain;
 		atomic_fetch_add_explicit(&lines_matched, 1, memory_order_relaxed);
 		int rc = len >= 2 ? pcre2_match(re, (PCRE2_SPTR)p, len, 0, 0, md, NULL) : -1;
+		size_t n_before = out->n, near_before = out->nnear;
 		if (rc > 0) {
 			PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 			size_t kw = ov[2 * G_KEYWORD], kwn = ov[2 * G_KEYWORD + 1] - kw;
@@ -2231,6 +2264,14 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 					out->near[out->nnear++] = (struct near_miss){line_no, text_trim(xstrndup(p, len)), near};
 				}
 			}
+		}
+		const char *tagged_kw;
+		if (out->n == n_before && out->nnear == near_before && (tagged_kw = tagged_without_colon(p, len))) {
+			if (out->nnear == near_cap) {
+				near_cap = near_cap ? 2 * near_cap : 4;
+				out->near = xrealloc(out->near, near_cap * sizeof *out->near);
+			}
+			out->near[out->nnear++] = (struct near_miss){line_no, text_trim(xstrndup(p, len)), tagged_kw};
 		}
 		free(plain);
 		free(clean);

@@ -2841,6 +2841,8 @@ static void walk_calendar(struct walk *w, const struct mailmime *m)
 			}
 		}
 	}
+	if (reply)
+		w->msg->calendar_reply = true;
 	if (reply && accepted) {
 		w->msg->meeting_accepted = true;
 		if (uid && uid_len)

@@ -80,12 +80,13 @@ static bool is_autoreply_subject(const char *subject)
 {
 	static const char *const prefixes[] = {
 		"out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
-		"auto:", "fuera de la oficina", "fuera de oficina", "respuesta automatica",
-		"resposta automatica", "fora do escritorio", "reponse automatique", "on vacation", "ausente",
-		NULL,
+		"auto-reply", "auto-response", "automatic response", "auto:", "fuera de la oficina",
+		"fuera de oficina", "respuesta automatica", "resposta automatica", "fora do escritorio",
+		"reponse automatique", "on vacation", "ausente", NULL,
 	};
 	static const char *const with_colon[] = {
-		"ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias", NULL,
+		"ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias",
+		"ausencia temporal", "ausencia temporaria", NULL,
 	};
 	/* "Re: Ausente", "RE: Fuera de la oficina": the responder's subject
 	 * quoted by a client */
@@ -343,6 +344,7 @@ static int check_auth(const struct config *cfg, const struct message *msg)
 			continue;
 		}
 		int ok = 0;
+		bool dmarc_fail = false;
 		char *save = NULL;
 		/* a ';' inside a quoted-string (reason="good; signature") does
 		 * not end a resinfo */
@@ -354,12 +356,17 @@ static int check_auth(const struct config *cfg, const struct message *msg)
 				*q = ',';
 		}
 		char *rest = strchr(p, ';');
-		for (char *r = rest ? strtok_r(rest + 1, ";", &save) : NULL; r && !ok;
-		     r = strtok_r(NULL, ";", &save)) {
+		for (char *r = rest ? strtok_r(rest + 1, ";", &save) : NULL; r; r = strtok_r(NULL, ";", &save)) {
 			while (isspace((unsigned char)*r))
 				r++;
 			char val[256];
-			if (!strncasecmp(r, "dmarc=pass", 10)) {
+			if (!strncasecmp(r, "dmarc=fail", 10)) {
+				/* the domain's own policy said no (strict alignment, a
+				 * subdomain's signature): an aligned-looking dkim or
+				 * spf pass below does not overrule it */
+				if (!prop_value(r, "header.from=", val, sizeof val) || aligned(val, fromdom))
+					dmarc_fail = true;
+			} else if (!strncasecmp(r, "dmarc=pass", 10)) {
 				if (!prop_value(r, "header.from=", val, sizeof val) || aligned(val, fromdom))
 					ok = 1;
 			} else if (!strncasecmp(r, "dkim=pass", 9)) {
@@ -383,7 +390,7 @@ static int check_auth(const struct config *cfg, const struct message *msg)
 			}
 		}
 		free(s);
-		return ok;  /* only the topmost header of our authserv-id counts */
+		return ok && !dmarc_fail;  /* only the topmost header of our authserv-id counts */
 	}
 	return 0;
 }
@@ -867,6 +874,17 @@ static void validate_undo(struct app *app, const struct rep *rep, const char *un
 		fail(r, E_UNDO_DONE, "nothing left to undo");
 		return;
 	}
+	/* the confirmation went to the message's sender: another rep who got
+	 * hold of it (forwarded, or a shared deal's colleague) does not take
+	 * back someone else's changes, a manager may */
+	char *author = db_text(app->db, "SELECT sender FROM processed WHERE message_id = ? AND sender IS NOT NULL",
+			       "t", undo_of);
+	if (author && !rep->manager && strcasecmp(author, rep->email)) {
+		fail(r, E_UNDO_NOT_YOURS, "that message was %s's: only its sender or a manager can undo it", author);
+		free(author);
+		return;
+	}
+	free(author);
 	/* a field changed again since: reverting it would silently overwrite
 	 * the newer change (someone else's, perhaps).  Not a probability the
 	 * message's stage move cleared (to_val NULL): a side effect the rep
@@ -1363,6 +1381,12 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		/* "unsubscribe" from an address we never wrote to: not a lead */
 		a->outcome = O_IGNORE;
 		a->note = "an unsubscribe request from an address we do not know";
+	} else if (msg->calendar_reply && !known) {
+		/* what a calendar sends when a guest answers an invitation
+		 * ("Aceptado: Demo ACME @ mié 25 nov…"): the rep's meeting, not
+		 * someone asking to buy */
+		a->outcome = O_IGNORE;
+		a->note = "a calendar reply from an unknown sender is not a lead";
 	} else {
 		a->outcome = O_LEAD;
 		a->route = R_NEW_LEAD;
@@ -1404,6 +1428,7 @@ struct msg_keys {
 	char key[MESSAGE_KEY_MAX];   /* what the processed row records */
 	char alt[KEY_ALTS][65];      /* other keys it may be recorded under */
 	int nalt;
+	char content[65];            /* without Message-ID: the digest without trace fields, or "" */
 };
 
 static bool has_key_id(const struct message *msg)
@@ -1467,9 +1492,69 @@ static void sha256_then(const struct sha256_ctx *c, const char *tail, size_t n, 
 	out[64] = '\0';
 }
 
+/* Header fields a relay or a delivery agent adds or rewrites on the way in
+ * (and mail readers' status fields): the same message delivered by another
+ * path, or fetched again, differs in them only. */
+static bool trace_field(const char *name, size_t n)
+{
+	static const char *const exact[] = {
+		"Received", "Return-Path", "Delivered-To", "X-Original-To", "X-Delivered-To", "Envelope-To",
+		"Authentication-Results", "Received-SPF", "X-Original-Authentication-Results", "Status",
+		"X-Status", "X-Keywords", "X-UID", "Content-Length", "Lines", "X-Virus-Scanned",
+	};
+	static const char *const prefix[] = { "ARC-", "X-Spam-", "X-Rspamd-", "X-Envelope-", "X-Amavis-" };
+	for (size_t i = 0; i < sizeof exact / sizeof *exact; i++)
+		if (strlen(exact[i]) == n && !strncasecmp(name, exact[i], n))
+			return true;
+	for (size_t i = 0; i < sizeof prefix / sizeof *prefix; i++)
+		if (n > strlen(prefix[i]) && !strncasecmp(name, prefix[i], strlen(prefix[i])))
+			return true;
+	return false;
+}
+
+/* The digest of the message body[0, n) without its trace fields, with LF
+ * line ends and without the line ends at its end: one key for a copy that
+ * came by another relay or was delivered again with new Received lines. */
+static void content_key(const char *body, size_t n, char out[65])
+{
+	struct sha256_ctx c;
+	const char *p = body, *e = body + n;
+	bool in_head = true, skip = false;
+	sha256_init(&c);
+	while (p < e) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		const char *end = nl ? nl : e;
+		size_t k = (size_t)(end - p);
+		if (k && p[k - 1] == '\r')
+			k--;
+		if (in_head) {
+			if (!k) {
+				in_head = false;
+			} else if (*p == ' ' || *p == '\t') {
+				if (skip)   /* a continuation of a skipped field */
+					goto next;
+			} else {
+				const char *colon = memchr(p, ':', k);
+				size_t nl2 = colon ? (size_t)(colon - p) : 0;
+				while (nl2 && (p[nl2 - 1] == ' ' || p[nl2 - 1] == '\t'))
+					nl2--;
+				skip = colon && trace_field(p, nl2);
+				if (skip)
+					goto next;
+			}
+		}
+		sha256_update(&c, k, (const uint8_t *)p);
+		sha256_update(&c, 1, (const uint8_t *)"\n");
+	next:
+		p = nl ? nl + 1 : e;
+	}
+	sha256_then(&c, "", 0, out);
+}
+
 static void message_keys(const struct message *msg, const char *raw, size_t len, struct msg_keys *k)
 {
 	k->nalt = 0;
+	k->content[0] = '\0';
 	if (has_key_id(msg)) {
 		snprintf(k->key, sizeof k->key, "%s", msg->message_id);
 		return;
@@ -1489,6 +1574,7 @@ static void message_keys(const struct message *msg, const char *raw, size_t len,
 	size_t n = end - i;
 	/* its line ends: CRLF when its lines end so (a one-line message: its
 	 * final line end says) */
+	content_key(body, n, k->content);
 	bool crlf = memchr(body, '\n', n) ? has_crlf(body, n) : has_crlf(raw + end, len - end);
 	const char *eol = crlf ? "\r\n\r\n" : "\n\n", *oeol = crlf ? "\n\n" : "\r\n\r\n";
 	size_t el = crlf ? 2 : 1, oel = crlf ? 1 : 2;
@@ -1536,7 +1622,20 @@ static bool keys_seen(struct app *app, const struct msg_keys *k)
 	for (int i = 0; i < k->nalt; i++)
 		if (db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", k->alt[i]) > 0)
 			return true;
+	if (k->content[0] &&
+	    db_int(app->db, 0, "SELECT COUNT(*) FROM processed WHERE message_id = ?", "t", k->content) > 0)
+		return true;
 	return false;
+}
+
+/* Record the trace-free key beside the processed row of key (a message
+ * without Message-ID): the copy that comes again by another path finds it. */
+static void keys_record_content(struct app *app, const struct msg_keys *k, const char *at, const char *outcome)
+{
+	if (!k->content[0] || !strcmp(k->content, k->key))
+		return;
+	db_exec(app->db, "INSERT OR IGNORE INTO processed(message_id, at, outcome) VALUES(?, ?, ?)", "ttt",
+		k->content, at, outcome);
 }
 
 static int tx_code(struct app *app)
@@ -1670,6 +1769,7 @@ int quarantine_message(struct app *app, const char *raw, size_t len, size_t tota
 			"tbitt" "t", why, raw, len, (int64_t)len, key, src && src->mailbox ? src->mailbox : NULL, now);
 		db_exec(app->db, "INSERT INTO processed(message_id, at, outcome) VALUES(?, ?, 'quarantine')", "tt",
 			key, now);
+		keys_record_content(app, &k, now, "quarantine");
 	}
 	save_checkpoint(app, src);
 	code = finish(app);
@@ -1753,6 +1853,7 @@ int process_parsed(struct app *app, const char *raw, size_t len, struct message 
 		db_exec(app->db, "INSERT INTO processed(message_id, at, outcome, class, sender, deal_id) "
 			"VALUES(?, ?, ?, ?, ?, NULLIF(?, 0))", "tttttI" , a.key, now, outcome_name(a.outcome),
 			cls_name(a.cls), a.sender, (int)a.deal);
+		keys_record_content(app, &k, now, outcome_name(a.outcome));
 		save_checkpoint(app, src);
 	}
 	log_verbose("%s: %s from %s, deal %lld by %s: %s", a.key, cls_name(a.cls), a.sender,

@@ -227,6 +227,19 @@ try:
     mail("Ana <ana@example.com>", "deshacer", c12)
     check(last_kind() == "confirmation" and deal()["owner"] == "ana@example.com",
           "her undo is applied: the deal is hers again (got %s, %s)" % (last_kind(), deal()["owner"]))
+
+    print("t-undo: 12 a rep the deal is shared with does not undo the owner's message", flush=True)
+    mail("Ana <ana@example.com>", "compartir: Bob")
+    mail("Ana <ana@example.com>", "valor: 61.000 MXN")
+    c13 = last_answer()["message_id"]
+    mail("Bob <bob@example.com>", "deshacer", c13)
+    a = last_answer()
+    check(a["kind"] == "error" and a["to"] == "bob@example.com" and deal()["value"] == 61000,
+          "Bob's undo of Ana's message is refused (got %s to %s, value %s)" % (a["kind"], a["to"], deal()["value"]))
+    text = sent_text(a["message_id"])
+    check("ana@example.com" in text, "... and the reply says whose message it was")
+    mail("Bob <bob@example.com>", "valor: 60.000 MXN")
+    check(deal()["value"] == 60000, "Bob may still change the shared deal (got %s)" % deal()["value"])
 finally:
     check.cleanup(tmp)
 check.finish()

@@ -447,6 +447,8 @@ static void test_endpoint_errors(void **state)
 	diag_free(&d);
 }
 
+/* require_auth = yes without authserv_id: no message could ever be
+ * authenticated, so every rep's command would be dropped silently */
 static void test_unreadable(void **state)
 {
 	(void)state;
