@@ -297,14 +297,22 @@ static enum hkey header_key(const struct line *l, size_t *val_r)
 		enum hkey key;
 	} keys[] = {
 		{"from", HK_FROM}, {"de", HK_FROM}, {"von", HK_FROM},
+		/* Outlook in Italian, Catalan and Basque: a rep's UI
+		 * language need not be the team's */
+		{"da", HK_FROM}, {"nork", HK_FROM},
 		{"to", HK_TO}, {"para", HK_TO}, {"a", HK_TO}, {"an", HK_TO}, {"pour", HK_TO},
+		{"per a", HK_TO}, {"nori", HK_TO},
 		{"cc", HK_CC},
 		{"subject", HK_SUBJECT}, {"asunto", HK_SUBJECT}, {"assunto", HK_SUBJECT},
 		{"objet", HK_SUBJECT}, {"sujet", HK_SUBJECT}, {"betreff", HK_SUBJECT},
+		{"oggetto", HK_SUBJECT}, {"assumpte", HK_SUBJECT},
+		{"gaia", HK_SUBJECT},
 		{"date", HK_DATE}, {"sent", HK_DATE}, {"fecha", HK_DATE}, {"enviado", HK_DATE},
 		{"enviado el", HK_DATE}, {"enviada", HK_DATE}, {"enviado em", HK_DATE},
 		{"enviada em", HK_DATE}, {"data", HK_DATE}, {"envoye", HK_DATE},
 		{"envoye le", HK_DATE}, {"gesendet", HK_DATE}, {"datum", HK_DATE},
+		{"inviato", HK_DATE}, {"enviat", HK_DATE}, {"enviat el", HK_DATE},
+		{"noiz", HK_DATE},
 	};
 	const char *s = l->s;
 	size_t n = l->n, i = 0;
@@ -362,7 +370,8 @@ static bool attr_verb(const char *f)
 {
 	static const char *const verbs[] = {
 		"wrote:", "escribio:", "escreveu:", "a ecrit :", "a ecrit:", "schrieb:",
-		"ha scritto:", "schreef:", "escribio :", "escreveu :", "wrote :", NULL,
+		"ha scritto:", "schreef:", "escribio :", "escreveu :", "wrote :",
+		"va escriure:", "idatzi zuen:", NULL,
 	};
 	for (const char *const *v = verbs; *v; v++)
 		if (ends(f, *v))
