@@ -1232,6 +1232,16 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->cmds_borrowed = true;
 		} else
 			commands_parse_wrapped(a->visible, today, msg->text_wrapped, &a->cmds);
+		/* a rep's mail to a client with us in Bcc: the client reads every
+		 * line of it, so none is a command for us (a quotation's "Fase:
+		 * piloto en 2 sucursales", "Valor: 15.000 EUR + IVA"); the
+		 * conversation is logged, with no error to the rep */
+		if (!a->addressed && a->external && a->cmds.n) {
+			if (!a->cmds_borrowed)
+				commands_free(&a->cmds);
+			memset(&a->cmds, 0, sizeof a->cmds);
+			a->cmds_borrowed = false;
+		}
 		for (size_t i = 0; i < a->cmds.n; i++) {
 			const struct command *c = &a->cmds.v[i];
 			if (c->kind != CMD_DEAL || c->error || c->deal_tag)
