@@ -539,6 +539,15 @@ static void add_line(struct buf *b, const struct line *l)
 	buf_addc(b, '\n');
 }
 
+/* The line is exactly s, trailing blanks aside. */
+static bool line_is(const struct line *l, const char *s)
+{
+	size_t n = l->n, m = strlen(s);
+	while (n && hspace(l->s[n - 1]))
+		n--;
+	return n == m && !memcmp(l->s, s, m);
+}
+
 char *reply_visible(const char *text)
 {
 	struct buf b;
@@ -547,8 +556,29 @@ char *reply_visible(const char *text)
 	if (!text)
 		return buf_detach(&b);
 	split_lines(text, &L);
+	bool pgp = false;   /* inside an inline (clear-signed) OpenPGP text */
 	for (size_t i = 0; i < L.n; i++) {
 		const struct line *l = &L.v[i];
+		struct line unescaped;
+		if (!b.len && !pgp && line_is(l, "-----BEGIN PGP SIGNED MESSAGE-----")) {
+			/* Enigmail's or a mobile client's inline signature: its armor
+			 * header ("Hash: SHA256") down to the first blank line is no
+			 * text of the rep's, lines starting with '-' come escaped as
+			 * "- -…" (so its "-- " signature reads "- -- "), and the
+			 * signature block ends the text */
+			pgp = true;
+			while (i + 1 < L.n && !is_blank(&L.v[i + 1]))
+				i++;
+			i++;   /* the blank line */
+			continue;
+		}
+		if (pgp && line_is(l, "-----BEGIN PGP SIGNATURE-----"))
+			break;
+		if (pgp && l->n >= 2 && l->s[0] == '-' && l->s[1] == ' ') {
+			unescaped.s = l->s + 2;
+			unescaped.n = l->n - 2;
+			l = &unescaped;
+		}
 		if (is_quoted(l))
 			continue;
 		if (is_blank(l)) {
