@@ -1398,8 +1398,10 @@ static char *rep_value(const char *v)
  * (NULL when there is none). */
 static void value_core(struct command *c, char **remark_r)
 {
-	static const char *const open_q[] = {"\"", "'", "\xC2\xAB", "\xE2\x80\x9C", "\xE2\x80\x98"};
-	static const char *const close_q[] = {"\"", "'", "\xC2\xBB", "\xE2\x80\x9D", "\xE2\x80\x99"};
+	/* and the marks a plain text part writes for a bold or underlined
+	 * value (Gmail's and Thunderbird's "etapa: *propuesta*") */
+	static const char *const open_q[] = {"\"", "'", "\xC2\xAB", "\xE2\x80\x9C", "\xE2\x80\x98", "*", "_"};
+	static const char *const close_q[] = {"\"", "'", "\xC2\xBB", "\xE2\x80\x9D", "\xE2\x80\x99", "*", "_"};
 	char *v = c->value;
 	size_t n = strlen(v);
 	if (n > 2 && v[n - 1] == ')') {
