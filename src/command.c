@@ -44,6 +44,7 @@ static const struct {
 } aliases[] = {
 	{"stage", CMD_STAGE}, {"etapa", CMD_STAGE}, {"estagio", CMD_STAGE}, {"fase", CMD_STAGE},
 	{"status", CMD_STAGE},   /* only "status: ganho", "status: lost - price": status_value() */
+	{"estado", CMD_STAGE},   /* the same in Spanish and Portuguese: "Estado: ganado" */
 	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganada", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
 	{"ganhamos", CMD_WON}, {"fechamos", CMD_WON},
 	{"lost", CMD_LOST}, {"perdido", CMD_LOST}, {"perdida", CMD_LOST}, {"perdemos", CMD_LOST},
@@ -2188,7 +2189,8 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 					else
 						free(aside);
 				}
-				if (kwn == 6 && !strncasecmp(c.keyword, "status", 6) && !status_value(&c)) {
+				if (kwn == 6 && (!strncasecmp(c.keyword, "status", 6) || !strncasecmp(c.keyword, "estado", 6)) &&
+				    !status_value(&c)) {
 					/* a report's "Status: …" line: prose */
 					free(c.line);
 					free(c.keyword);
