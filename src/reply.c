@@ -539,6 +539,21 @@ static void add_line(struct buf *b, const struct line *l)
 	buf_addc(b, '\n');
 }
 
+/* GroupWise's attribution, with the quoted message under it unmarked:
+ * ">>> "Ana" <ana@x.com> 23/11/2026 10:00 >>>" */
+static bool groupwise_attribution(const struct line *l)
+{
+	size_t n = l->n;
+	while (n && hspace(l->s[n - 1]))
+		n--;
+	if (n < 12 || memcmp(l->s, ">>> ", 4) || memcmp(l->s + n - 4, " >>>", 4))
+		return false;
+	for (size_t i = 4; i < n - 4; i++)
+		if (l->s[i] == '@' || (l->s[i] >= '0' && l->s[i] <= '9'))
+			return true;
+	return false;
+}
+
 /* The line is exactly s, trailing blanks aside. */
 static bool line_is(const struct line *l, const char *s)
 {
@@ -579,6 +594,8 @@ char *reply_visible(const char *text)
 			unescaped.n = l->n - 2;
 			l = &unescaped;
 		}
+		if (groupwise_attribution(l))
+			break;
 		if (is_quoted(l))
 			continue;
 		if (is_blank(l)) {
