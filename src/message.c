@@ -1792,17 +1792,25 @@ static const char *raw_get(const struct rawfields *f, const char *name)
 static bool hard_wrapped(const struct message *msg, const char *text)
 {
 	const char *id = msg->message_id;
-	size_t il = id ? strlen(id) : 0;
+	size_t il = id ? strlen(id) : 0, width = 78;
 	if (il && id[il - 1] == '>')
 		il--;
-	if (il < 15 || strncasecmp(id + il - 15, "@mail.gmail.com", 15) != 0)
-		return false;
+	if (il < 15 || strncasecmp(id + il - 15, "@mail.gmail.com", 15) != 0) {
+		/* Outlook (and Outlook Express) sending a plain text reply over
+		 * SMTP, which names itself in X-Mailer, wraps it at 76 columns
+		 * ("Automatically wrap text at 76 characters"); through Exchange,
+		 * with no X-Mailer, it does not */
+		const char *xm = message_header(msg, "X-Mailer");
+		if (!xm || !strcasestr(xm, "Outlook"))
+			return false;
+		width = 76;
+	}
 	for (const char *p = text; *p;) {
 		size_t n = strcspn(p, "\n"), chars = 0;
 		for (size_t i = 0; i < n; i++)
 			if (((unsigned char)p[i] & 0xC0) != 0x80)
 				chars++;
-		if (p[0] != '>' && chars > 78 + 1)   /* a CR or a trailing space may be left */
+		if (p[0] != '>' && chars > width + 1)   /* a CR or a trailing space may be left */
 			return false;
 		p += n + (p[n] == '\n');
 	}
