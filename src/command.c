@@ -44,6 +44,7 @@ static const struct {
 } aliases[] = {
 	{"stage", CMD_STAGE}, {"etapa", CMD_STAGE}, {"estagio", CMD_STAGE}, {"fase", CMD_STAGE},
 	{"status", CMD_STAGE},   /* only "status: ganho", "status: lost - price": status_value() */
+	{"estado", CMD_STAGE},   /* the same in Spanish and Portuguese: "Estado: ganado" */
 	{"won", CMD_WON}, {"ganado", CMD_WON}, {"ganada", CMD_WON}, {"ganho", CMD_WON}, {"ganamos", CMD_WON},
 	{"ganhamos", CMD_WON}, {"fechamos", CMD_WON},
 	{"lost", CMD_LOST}, {"perdido", CMD_LOST}, {"perdida", CMD_LOST}, {"perdemos", CMD_LOST},
@@ -1398,8 +1399,10 @@ static char *rep_value(const char *v)
  * (NULL when there is none). */
 static void value_core(struct command *c, char **remark_r)
 {
-	static const char *const open_q[] = {"\"", "'", "\xC2\xAB", "\xE2\x80\x9C", "\xE2\x80\x98"};
-	static const char *const close_q[] = {"\"", "'", "\xC2\xBB", "\xE2\x80\x9D", "\xE2\x80\x99"};
+	/* and the marks a plain text part writes for a bold or underlined
+	 * value (Gmail's and Thunderbird's "etapa: *propuesta*") */
+	static const char *const open_q[] = {"\"", "'", "\xC2\xAB", "\xE2\x80\x9C", "\xE2\x80\x98", "*", "_"};
+	static const char *const close_q[] = {"\"", "'", "\xC2\xBB", "\xE2\x80\x9D", "\xE2\x80\x99", "*", "_"};
 	char *v = c->value;
 	size_t n = strlen(v);
 	if (n > 2 && v[n - 1] == ')') {
@@ -2219,7 +2222,8 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 					else
 						free(aside);
 				}
-				if (kwn == 6 && !strncasecmp(c.keyword, "status", 6) && !status_value(&c)) {
+				if (kwn == 6 && (!strncasecmp(c.keyword, "status", 6) || !strncasecmp(c.keyword, "estado", 6)) &&
+				    !status_value(&c)) {
 					/* a report's "Status: …" line: prose */
 					free(c.line);
 					free(c.keyword);

@@ -1029,6 +1029,9 @@ struct h2t {
 	size_t col;  /* content bytes on the current line */
 	bool space, started, orig_done;
 	bool sig_done;  /* the "-- " line before the writer's signature is out */
+	bool cell_fresh; /* in a table cell with no content yet: its paragraph
+			  * does not break the row's line (Outlook's <td><p
+			  * class=MsoNormal>etapa:</p></td><td><p>…) */
 	bool half_nbsp; /* the last text piece ended in 0xC2, not yet written */
 	bool stopped;   /* where libxml2's tree builder stopped: ignore the rest */
 	htmlParserCtxtPtr ctxt;
@@ -1066,6 +1069,8 @@ static void h_flush(struct h2t *h)
 
 static void h_block(struct h2t *h, int n)
 {
+	if (h->cell_fresh)
+		return;
 	if (h->pending < n)
 		h->pending = n;
 	h->space = false;
@@ -1080,6 +1085,7 @@ static void h_put(struct h2t *h, const char *s, size_t n)
 	h->col += n;
 	h->nl = 0;
 	h->started = true;
+	h->cell_fresh = false;
 }
 
 /* a word, or a piece of one, outside <pre> */
@@ -1391,6 +1397,7 @@ static int h_enter(struct h2t *h, enum h_kind kind, bool is_p, bool in_p, const 
 	case HK_CELL:
 		if (h->col > 0)
 			h->space = true;
+		h->cell_fresh = true;
 		break;
 	case HK_PRE:
 		h_block(h, 1);
@@ -1437,6 +1444,14 @@ static void h_leave(struct h2t *h, unsigned e)
 	case HK_PARA:
 		if (e >> H_LINES)
 			h_block(h, (int)(e >> H_LINES));
+		break;
+	case HK_CELL:
+		/* the next cell goes on on the same line; the row's end breaks it */
+		if (!h->cell_fresh && h->col > 0) {
+			h->pending = 0;
+			h->space = true;
+		}
+		h->cell_fresh = false;
 		break;
 	default:
 		break;
@@ -1777,17 +1792,25 @@ static const char *raw_get(const struct rawfields *f, const char *name)
 static bool hard_wrapped(const struct message *msg, const char *text)
 {
 	const char *id = msg->message_id;
-	size_t il = id ? strlen(id) : 0;
+	size_t il = id ? strlen(id) : 0, width = 78;
 	if (il && id[il - 1] == '>')
 		il--;
-	if (il < 15 || strncasecmp(id + il - 15, "@mail.gmail.com", 15) != 0)
-		return false;
+	if (il < 15 || strncasecmp(id + il - 15, "@mail.gmail.com", 15) != 0) {
+		/* Outlook (and Outlook Express) sending a plain text reply over
+		 * SMTP, which names itself in X-Mailer, wraps it at 76 columns
+		 * ("Automatically wrap text at 76 characters"); through Exchange,
+		 * with no X-Mailer, it does not */
+		const char *xm = message_header(msg, "X-Mailer");
+		if (!xm || !strcasestr(xm, "Outlook"))
+			return false;
+		width = 76;
+	}
 	for (const char *p = text; *p;) {
 		size_t n = strcspn(p, "\n"), chars = 0;
 		for (size_t i = 0; i < n; i++)
 			if (((unsigned char)p[i] & 0xC0) != 0x80)
 				chars++;
-		if (p[0] != '>' && chars > 78 + 1)   /* a CR or a trailing space may be left */
+		if (p[0] != '>' && chars > width + 1)   /* a CR or a trailing space may be left */
 			return false;
 		p += n + (p[n] == '\n');
 	}

@@ -559,6 +559,62 @@ static void validate_undo(struct app *app, const struct rep *rep, const char *un
 
 /* ---- unsubscribe ----------------------------------------------------- */
 
+/* A line that asks to be unsubscribed and says nothing else, as a client
+ * answers a drip's "Responda «baja»": "Baja", "Baja, gracias.", "Por
+ * favor, denme de baja", "Descadastrar, obrigado" (folded). */
+static bool unsubscribe_line(const char *f, size_t n)
+{
+	static const char *const asks[] = {
+		"baja", "de baja", "darme de baja", "dar de baja", "denme de baja", "deme de baja",
+		"me den de baja", "quiero darme de baja", "cancelar suscripcion", "unsubscribe",
+		"unsubscribe me", "remove me", "stop", "descadastrar", "descadastre", "descadastre me",
+		"me descadastre", "quero me descadastrar", "cancelar inscricao", "cancelar subscricao", NULL,
+	};
+	static const char *const polite[] = {
+		"por favor", "porfavor", "favor", "gracias", "muchas gracias", "obrigado", "obrigada",
+		"please", "thanks", "thank you", NULL,
+	};
+	char w[128];
+	size_t m = 0;
+	/* words only: punctuation and symbols are blanks, blanks collapse */
+	for (size_t i = 0; i < n && m + 1 < sizeof w; i++) {
+		unsigned char c = (unsigned char)f[i];
+		bool word = isalnum(c) || c >= 0x80;
+		if (c == 0xC2 && i + 1 < n && strchr("\xA1\xBF\xA0", f[i + 1])) {
+			word = false;   /* '¡', '¿', a no-break space */
+			i++;
+		} else if (c == 0xC2 || c == 0xE2 || c == 0xF0 || c == 0xEF)
+			return false;   /* a symbol or emoji the fold kept: not a plain request */
+		if (word)
+			w[m++] = (char)c;
+		else if (m && w[m - 1] != ' ')
+			w[m++] = ' ';
+	}
+	if (m + 1 >= sizeof w)
+		return false;
+	while (m && w[m - 1] == ' ')
+		m--;
+	w[m] = '\0';
+	char *s = w;
+	for (bool again = true; again;) {
+		again = false;
+		for (const char *const *p = polite; *p; p++) {
+			size_t k = strlen(*p), len = strlen(s);
+			if (len > k && !strncmp(s, *p, k) && s[k] == ' ') {
+				s += k + 1;
+				again = true;
+			} else if (len > k && !strcmp(s + len - k, *p) && s[len - k - 1] == ' ') {
+				s[len - k - 1] = '\0';
+				again = true;
+			}
+		}
+	}
+	for (const char *const *a = asks; *a; a++)
+		if (!strcmp(s, *a))
+			return true;
+	return false;
+}
+
 static bool wants_unsubscribe(const char *subject, const char *visible)
 {
 	static const char *const words[] = {"unsubscribe", "baja", "darme de baja", "dar de baja",
@@ -573,6 +629,25 @@ static bool wants_unsubscribe(const char *subject, const char *visible)
 	if (!r && strlen(fv) < 160)
 		r = strstr(fv, "unsubscribe") || strstr(fv, "darme de baja") || strstr(fv, "descadastrar") ||
 		    strstr(fs, "unsubscribe") || strstr(fs, "descadastrar");
+	/* "Baja" above a greeting's sign-off or the signature a client's
+	 * mail program adds ("Baja\n\nJuan Pérez\nDirector de compras"):
+	 * one of the first lines of a short reply asks for it alone */
+	if (!r && visible && strlen(visible) < 400) {
+		int lines = 0;
+		for (const char *p = visible; *p && lines < 3 && !r;) {
+			const char *e = strchr(p, '\n');
+			size_t n = e ? (size_t)(e - p) : strlen(p);
+			char *line = xstrndup(p, n);
+			char *f = text_fold(line);
+			if (*f) {
+				lines++;
+				r = unsubscribe_line(f, strlen(f));
+			}
+			free(f);
+			free(line);
+			p += n + (e != NULL);
+		}
+	}
 	free(fs);
 	free(fv);
 	return r;
@@ -1250,6 +1325,16 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->cmds_borrowed = true;
 		} else
 			commands_parse_wrapped(a->visible, today, msg->text_wrapped, &a->cmds);
+		/* a rep's mail to a client with us in Bcc: the client reads every
+		 * line of it, so none is a command for us (a quotation's "Fase:
+		 * piloto en 2 sucursales", "Valor: 15.000 EUR + IVA"); the
+		 * conversation is logged, with no error to the rep */
+		if (!a->addressed && a->external && a->cmds.n) {
+			if (!a->cmds_borrowed)
+				commands_free(&a->cmds);
+			memset(&a->cmds, 0, sizeof a->cmds);
+			a->cmds_borrowed = false;
+		}
 		for (size_t i = 0; i < a->cmds.n; i++) {
 			const struct command *c = &a->cmds.v[i];
 			if (c->kind != CMD_DEAL || c->error || c->deal_tag)

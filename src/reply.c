@@ -297,14 +297,22 @@ static enum hkey header_key(const struct line *l, size_t *val_r)
 		enum hkey key;
 	} keys[] = {
 		{"from", HK_FROM}, {"de", HK_FROM}, {"von", HK_FROM},
+		/* Outlook in Italian, Catalan and Basque: a rep's UI
+		 * language need not be the team's */
+		{"da", HK_FROM}, {"nork", HK_FROM},
 		{"to", HK_TO}, {"para", HK_TO}, {"a", HK_TO}, {"an", HK_TO}, {"pour", HK_TO},
+		{"per a", HK_TO}, {"nori", HK_TO},
 		{"cc", HK_CC},
 		{"subject", HK_SUBJECT}, {"asunto", HK_SUBJECT}, {"assunto", HK_SUBJECT},
 		{"objet", HK_SUBJECT}, {"sujet", HK_SUBJECT}, {"betreff", HK_SUBJECT},
+		{"oggetto", HK_SUBJECT}, {"assumpte", HK_SUBJECT},
+		{"gaia", HK_SUBJECT},
 		{"date", HK_DATE}, {"sent", HK_DATE}, {"fecha", HK_DATE}, {"enviado", HK_DATE},
 		{"enviado el", HK_DATE}, {"enviada", HK_DATE}, {"enviado em", HK_DATE},
 		{"enviada em", HK_DATE}, {"data", HK_DATE}, {"envoye", HK_DATE},
 		{"envoye le", HK_DATE}, {"gesendet", HK_DATE}, {"datum", HK_DATE},
+		{"inviato", HK_DATE}, {"enviat", HK_DATE}, {"enviat el", HK_DATE},
+		{"noiz", HK_DATE},
 	};
 	const char *s = l->s;
 	size_t n = l->n, i = 0;
@@ -362,7 +370,8 @@ static bool attr_verb(const char *f)
 {
 	static const char *const verbs[] = {
 		"wrote:", "escribio:", "escreveu:", "a ecrit :", "a ecrit:", "schrieb:",
-		"ha scritto:", "schreef:", "escribio :", "escreveu :", "wrote :", NULL,
+		"ha scritto:", "schreef:", "escribio :", "escreveu :", "wrote :",
+		"va escriure:", "idatzi zuen:", NULL,
 	};
 	for (const char *const *v = verbs; *v; v++)
 		if (ends(f, *v))
@@ -530,6 +539,30 @@ static void add_line(struct buf *b, const struct line *l)
 	buf_addc(b, '\n');
 }
 
+/* GroupWise's attribution, with the quoted message under it unmarked:
+ * ">>> "Ana" <ana@x.com> 23/11/2026 10:00 >>>" */
+static bool groupwise_attribution(const struct line *l)
+{
+	size_t n = l->n;
+	while (n && hspace(l->s[n - 1]))
+		n--;
+	if (n < 12 || memcmp(l->s, ">>> ", 4) || memcmp(l->s + n - 4, " >>>", 4))
+		return false;
+	for (size_t i = 4; i < n - 4; i++)
+		if (l->s[i] == '@' || (l->s[i] >= '0' && l->s[i] <= '9'))
+			return true;
+	return false;
+}
+
+/* The line is exactly s, trailing blanks aside. */
+static bool line_is(const struct line *l, const char *s)
+{
+	size_t n = l->n, m = strlen(s);
+	while (n && hspace(l->s[n - 1]))
+		n--;
+	return n == m && !memcmp(l->s, s, m);
+}
+
 char *reply_visible(const char *text)
 {
 	struct buf b;
@@ -538,8 +571,31 @@ char *reply_visible(const char *text)
 	if (!text)
 		return buf_detach(&b);
 	split_lines(text, &L);
+	bool pgp = false;   /* inside an inline (clear-signed) OpenPGP text */
 	for (size_t i = 0; i < L.n; i++) {
 		const struct line *l = &L.v[i];
+		struct line unescaped;
+		if (!b.len && !pgp && line_is(l, "-----BEGIN PGP SIGNED MESSAGE-----")) {
+			/* Enigmail's or a mobile client's inline signature: its armor
+			 * header ("Hash: SHA256") down to the first blank line is no
+			 * text of the rep's, lines starting with '-' come escaped as
+			 * "- -…" (so its "-- " signature reads "- -- "), and the
+			 * signature block ends the text */
+			pgp = true;
+			while (i + 1 < L.n && !is_blank(&L.v[i + 1]))
+				i++;
+			i++;   /* the blank line */
+			continue;
+		}
+		if (pgp && line_is(l, "-----BEGIN PGP SIGNATURE-----"))
+			break;
+		if (pgp && l->n >= 2 && l->s[0] == '-' && l->s[1] == ' ') {
+			unescaped.s = l->s + 2;
+			unescaped.n = l->n - 2;
+			l = &unescaped;
+		}
+		if (groupwise_attribution(l))
+			break;
 		if (is_quoted(l))
 			continue;
 		if (is_blank(l)) {
