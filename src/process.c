@@ -1325,16 +1325,6 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 			a->cmds_borrowed = true;
 		} else
 			commands_parse_wrapped(a->visible, today, msg->text_wrapped, &a->cmds);
-		/* a rep's mail to a client with us in Bcc: the client reads every
-		 * line of it, so none is a command for us (a quotation's "Fase:
-		 * piloto en 2 sucursales", "Valor: 15.000 EUR + IVA"); the
-		 * conversation is logged, with no error to the rep */
-		if (!a->addressed && a->external && a->cmds.n) {
-			if (!a->cmds_borrowed)
-				commands_free(&a->cmds);
-			memset(&a->cmds, 0, sizeof a->cmds);
-			a->cmds_borrowed = false;
-		}
 		for (size_t i = 0; i < a->cmds.n; i++) {
 			const struct command *c = &a->cmds.v[i];
 			if (c->kind != CMD_DEAL || c->error || c->deal_tag)
@@ -1399,6 +1389,26 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		bool bad = false;
 		for (size_t i = 0; i < a->cmds.n; i++)
 			bad |= a->res[i].err != E_NONE;
+		/* a rep's mail to a client with us in Bcc: the client reads every
+		 * line of it, so when a line that reads as a command is none (a
+		 * quotation's "Fase: piloto en 2 sucursales") the lines were
+		 * written for the client, and none is taken for a command: the
+		 * conversation is logged, with no error to the rep.  When they
+		 * all are commands, they apply (SPEC 3.3 routes a Bcc'd
+		 * conversation to the contact's deal, and the confirmation says
+		 * which). */
+		if (bad && !a->addressed && a->external) {
+			for (size_t i = 0; i < a->cmds.n; i++) {
+				free(a->res[i].error);
+				free(a->res[i].choices);
+				memset(&a->res[i], 0, sizeof a->res[i]);
+			}
+			if (!a->cmds_borrowed)
+				commands_free(&a->cmds);
+			memset(&a->cmds, 0, sizeof a->cmds);
+			a->cmds_borrowed = false;
+			bad = any_cmd = false;
+		}
 		if (bad)
 			a->outcome = O_REFUSE;
 		else if (any_cmd)
