@@ -79,11 +79,12 @@ struct command_list {
  * Never fails; values that cannot be read carry an error. */
 void commands_parse(const char *visible, const char *today, struct command_list *out);
 /* The same for a text the client may have hard-wrapped (a text/plain part
- * not format=flowed: Gmail wraps at 78 columns): a long note, task, won/lost
+ * not format=flowed: Gmail wraps at 78 columns, Outlook at 76; wrap_columns,
+ * 0 for a text not wrapped): a long note, task, won/lost
  * reason or deal title line is joined with the line(s) that are its wrapped
  * end — the first word of each would not have fitted on the line before, and
  * it is no command, label, list item or sign-off. */
-void commands_parse_wrapped(const char *visible, const char *today, bool wrapped, struct command_list *out);
+void commands_parse_wrapped(const char *visible, const char *today, int wrap_columns, struct command_list *out);
 void commands_free(struct command_list *l);
 
 /* Lower-level parsers (exposed for tests and the CSV import). */

@@ -63,9 +63,10 @@ struct message {
 	char *text;              /* best text of the message: text/plain preferred,
 	                            else HTML converted to text; "" when none */
 	bool text_from_html;     /* text came from an HTML part */
-	bool text_wrapped;       /* text came from text/plain parts none of them
-	                            format=flowed: its long lines may have been
-	                            wrapped by the client (Gmail's at 78 columns) */
+	int text_wrapped;        /* text came from text/plain parts none of them
+	                            format=flowed, and its long lines were wrapped
+	                            by the client at this many columns (Gmail's
+	                            78, Outlook's 76); 0 when not */
 	char *visible;           /* not set by message_parse(): room for the
 	                            reply's new text (reply_visible() of text)
 	                            when the caller works it out early; freed by

@@ -1963,7 +1963,6 @@ static int line_kind(const char *p, size_t len, const PCRE2_SIZE *ov, int rc)
  * next line ("tarea: Enviar la propuesta revisada … al área de" /
  * "compras @ viernes").  A line the client wrapped was long, and the first
  * word of the next line would not have fitted on it. */
-#define WRAP_COLUMNS 78
 #define WRAP_MIN 60
 #define WRAP_MAX_LINES 3
 
@@ -2019,14 +2018,15 @@ static bool sign_off(const char *q, size_t n)
 /* Is line [q, q + n) the wrapped end of a line of prev_chars characters?
  * Not when it is blank, indented, a list item, a sign-off, a command or a
  * "Label: value" line; md is clobbered. */
-static bool wrapped_end(const pcre2_code *re, pcre2_match_data *md, size_t prev_chars, const char *q, size_t n)
+static bool wrapped_end(const pcre2_code *re, pcre2_match_data *md, size_t columns, size_t prev_chars,
+			const char *q, size_t n)
 {
 	if (prev_chars < WRAP_MIN || !n || q[0] == ' ' || q[0] == '\t' || q[0] == '>')
 		return false;
 	size_t w = 0;
 	while (w < n && q[w] != ' ' && q[w] != '\t')
 		w++;
-	if (prev_chars + 1 + u8_chars(q, w) <= WRAP_COLUMNS)
+	if (prev_chars + 1 + u8_chars(q, w) <= columns)
 		return false;   /* it would have fitted: the rep broke the line */
 	if (strchr("-*+", q[0]) && w == 1)
 		return false;   /* "- item" */
@@ -2067,8 +2067,8 @@ static bool wrapped_end(const pcre2_code *re, pcre2_match_data *md, size_t prev_
  * from *next on, joined to its line and value with a space: *next and
  * *line_no move past them.  Kept only when the value reads as well joined as
  * alone ("tarea: … @ viernes" then a line of prose stays as it is). */
-static void join_wrapped(const pcre2_code *re, pcre2_match_data *md, struct command *c, size_t raw_chars,
-			 const char **next, int *line_no, const char *today)
+static void join_wrapped(const pcre2_code *re, pcre2_match_data *md, size_t columns, struct command *c,
+			 size_t raw_chars, const char **next, int *line_no, const char *today)
 {
 	const char *q = *next;
 	size_t prev = raw_chars;
@@ -2083,7 +2083,7 @@ static void join_wrapped(const pcre2_code *re, pcre2_match_data *md, struct comm
 			m--;
 		/* Gmail wraps a long line onto two or three: more is prose (and
 		 * the bound keeps a hostile message's lines linear) */
-		if (lines == WRAP_MAX_LINES || prev > WRAP_COLUMNS + 1 || !wrapped_end(re, md, prev, q, m))
+		if (lines == WRAP_MAX_LINES || prev > columns + 1 || !wrapped_end(re, md, columns, prev, q, m))
 			break;
 		buf_addc(&add, ' ');
 		buf_add(&add, q, m);
@@ -2120,7 +2120,7 @@ static void join_wrapped(const pcre2_code *re, pcre2_match_data *md, struct comm
 
 void commands_parse(const char *visible, const char *today, struct command_list *out)
 {
-	commands_parse_wrapped(visible, today, false, out);
+	commands_parse_wrapped(visible, today, 0, out);
 }
 
 /* "#4 etapa propuesta", "#4 - valor 9.000": a line that names a deal by its
@@ -2155,7 +2155,7 @@ static const char *tagged_without_colon(const char *p, size_t len)
 	return i < len ? keyword_alias(p + w, wn) : NULL;   /* a value follows */
 }
 
-void commands_parse_wrapped(const char *visible, const char *today, bool wrapped, struct command_list *out)
+void commands_parse_wrapped(const char *visible, const char *today, int wrap_columns, struct command_list *out)
 {
 	out->v = NULL;
 	out->n = 0;
@@ -2183,7 +2183,7 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 		line_no++;
 		if (len && p[len - 1] == '\r')
 			len--;
-		size_t raw_chars = wrapped ? u8_chars(p, len) : 0;
+		size_t raw_chars = wrap_columns > 0 ? u8_chars(p, len) : 0;
 		/* invisible characters pasted with a line (chat apps, web pages)
 		 * are not part of what the rep sees: match without them */
 		char *clean = drop_invisible(p, &len);
@@ -2229,8 +2229,8 @@ void commands_parse_wrapped(const char *visible, const char *today, bool wrapped
 					free(c.keyword);
 					free(c.value);
 				} else {
-					if (wrapped && has_sep && free_text_kind((int)c.kind))
-						join_wrapped(re, md, &c, raw_chars, &next, &line_no, today);
+					if (wrap_columns > 0 && has_sep && free_text_kind((int)c.kind))
+						join_wrapped(re, md, (size_t)wrap_columns, &c, raw_chars, &next, &line_no, today);
 					else
 						read_value(&c, today);
 					if (c.kind == CMD_SHARE && !c.error)

@@ -1029,9 +1029,13 @@ struct h2t {
 	size_t col;  /* content bytes on the current line */
 	bool space, started, orig_done;
 	bool sig_done;  /* the "-- " line before the writer's signature is out */
-	bool cell_fresh; /* in a table cell with no content yet: its paragraph
-			  * does not break the row's line (Outlook's <td><p
-			  * class=MsoNormal>etapa:</p></td><td><p>…) */
+	bool cell_fresh; /* in the cell after a label's cell, no content yet:
+			  * its paragraph does not break the row's line
+			  * (Outlook's <td><p class=MsoNormal>etapa:</p></td>
+			  * <td><p class=MsoNormal>negociación</p></td>) */
+	bool cell_started, cell_broke; /* the current cell has content; it
+			  * wrote a line break after it */
+	bool after_label; /* the cell that just ended was a label's */
 	bool half_nbsp; /* the last text piece ended in 0xC2, not yet written */
 	bool stopped;   /* where libxml2's tree builder stopped: ignore the rest */
 	htmlParserCtxtPtr ctxt;
@@ -1057,6 +1061,8 @@ static void h_newline(struct h2t *h)
 	buf_addc(&h->out, '\n');
 	h->col = 0;
 	h->nl++;
+	if (h->cell_started)   /* not the break before the cell's first text */
+		h->cell_broke = true;
 }
 
 static void h_flush(struct h2t *h)
@@ -1086,6 +1092,7 @@ static void h_put(struct h2t *h, const char *s, size_t n)
 	h->nl = 0;
 	h->started = true;
 	h->cell_fresh = false;
+	h->cell_started = true;
 }
 
 /* a word, or a piece of one, outside <pre> */
@@ -1188,6 +1195,8 @@ static void h_text(struct h2t *h, const char *s, size_t n)
 	buf_add(&h->out, run, r);
 	h->col += added + r;
 	h->space = space;
+	if (added + r)
+		h->cell_fresh = false, h->cell_started = true;
 }
 
 /* The text node ends (an element, a comment...): a held 0xC2 was a word. */
@@ -1397,7 +1406,8 @@ static int h_enter(struct h2t *h, enum h_kind kind, bool is_p, bool in_p, const 
 	case HK_CELL:
 		if (h->col > 0)
 			h->space = true;
-		h->cell_fresh = true;
+		h->cell_fresh = h->after_label;
+		h->after_label = h->cell_started = h->cell_broke = false;
 		break;
 	case HK_PRE:
 		h_block(h, 1);
@@ -1446,10 +1456,15 @@ static void h_leave(struct h2t *h, unsigned e)
 			h_block(h, (int)(e >> H_LINES));
 		break;
 	case HK_CELL:
-		/* the next cell goes on on the same line; the row's end breaks it */
-		if (!h->cell_fresh && h->col > 0) {
+		/* a label's cell ("etapa:", one line ending in a colon): the next
+		 * cell, its value, goes on on the same line (the row's end breaks
+		 * it); other cells keep their breaks (a text beside a
+		 * signature's cell, a cell of paragraphs) */
+		if (h->cell_started && !h->cell_broke && h->col > 0 && h->out.len &&
+		    h->out.s[h->out.len - 1] == ':') {
 			h->pending = 0;
 			h->space = true;
+			h->after_label = true;
 		}
 		h->cell_fresh = false;
 		break;
@@ -1789,7 +1804,7 @@ static const char *raw_get(const struct rawfields *f, const char *name)
  * client that does it (Gmail's Message-IDs end "@mail.gmail.com"), and no
  * line of the rep's longer than that (iPhone and Outlook plain text are not
  * wrapped: a long line there says so).  Quoted lines do not count. */
-static bool hard_wrapped(const struct message *msg, const char *text)
+static int hard_wrapped(const struct message *msg, const char *text)
 {
 	const char *id = msg->message_id;
 	size_t il = id ? strlen(id) : 0, width = 78;
@@ -1802,7 +1817,7 @@ static bool hard_wrapped(const struct message *msg, const char *text)
 		 * with no X-Mailer, it does not */
 		const char *xm = message_header(msg, "X-Mailer");
 		if (!xm || !strcasestr(xm, "Outlook"))
-			return false;
+			return 0;
 		width = 76;
 	}
 	for (const char *p = text; *p;) {
@@ -1811,10 +1826,10 @@ static bool hard_wrapped(const struct message *msg, const char *text)
 			if (((unsigned char)p[i] & 0xC0) != 0x80)
 				chars++;
 		if (p[0] != '>' && chars > width + 1)   /* a CR or a trailing space may be left */
-			return false;
+			return 0;
 		p += n + (p[n] == '\n');
 	}
-	return true;
+	return (int)width;
 }
 
 /* First "<...>" in v, or a bare token containing '@' wrapped in <>. */
@@ -3185,7 +3200,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 	}
 	msg->text = text ? text : xstrdup("");
 	msg->text_from_html = text && html;
-	msg->text_wrapped = text && !html && !w.flowed && hard_wrapped(msg, msg->text);
+	msg->text_wrapped = text && !html && !w.flowed ? hard_wrapped(msg, msg->text) : 0;
 	walk_tree(&w, mime, false, 0);
 	if (!msg->fwd_from.email)
 		msg->fwd_from.email = xstrdup("");

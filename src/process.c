@@ -80,13 +80,14 @@ static bool is_autoreply_subject(const char *subject)
 {
 	static const char *const prefixes[] = {
 		"out of office", "out of the office", "automatic reply", "auto reply", "autoreply",
-		"auto-reply", "auto-response", "automatic response", "auto:", "fuera de la oficina",
+		"auto:", "fuera de la oficina",
 		"fuera de oficina", "respuesta automatica", "resposta automatica", "fora do escritorio",
 		"reponse automatique", "on vacation", "ausente", NULL,
 	};
 	static const char *const with_colon[] = {
 		"ausencia", "absence", "abwesenheit", "vacation", "vacaciones", "ferias",
-		"ausencia temporal", "ausencia temporaria", NULL,
+		"ausencia temporal", "ausencia temporaria", "auto-reply", "auto-response", "automatic response",
+		NULL,
 	};
 	/* "Re: Ausente", "RE: Fuera de la oficina": the responder's subject
 	 * quoted by a client */
@@ -1397,7 +1398,13 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 		 * all are commands, they apply (SPEC 3.3 routes a Bcc'd
 		 * conversation to the contact's deal, and the confirmation says
 		 * which). */
-		if (bad && !a->addressed && a->external) {
+		/* ... unless a failing line is a near miss of a valid one (a
+		 * typo: "etapa: propuestaa"): that was meant for us, and the rep
+		 * is told, as anywhere */
+		bool typo = false;
+		for (size_t i = 0; i < a->cmds.n; i++)
+			typo |= a->res[i].err != E_NONE && a->res[i].suggest;
+		if (bad && !typo && !a->addressed && a->external) {
 			for (size_t i = 0; i < a->cmds.n; i++) {
 				free(a->res[i].error);
 				free(a->res[i].choices);

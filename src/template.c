@@ -162,6 +162,7 @@ void template_cache_clear(void)
 	for (size_t i = 0; i < tcache_n; i++) {
 		free(tcache[i].path);
 		free(tcache[i].text);
+		tcache[i].names_ok = false;
 	}
 	tcache_n = 0;
 }
@@ -175,6 +176,7 @@ static char *slurp(const char *path)
 	if (tcache_n < TCACHE) {
 		tcache[tcache_n].path = xstrdup(path);
 		tcache[tcache_n].text = xstrdup(t);
+		tcache[tcache_n].names_ok = false;
 		tcache_n++;
 	}
 	return t;
