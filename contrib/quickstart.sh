@@ -11,7 +11,7 @@ if ! command -v make >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1; then
 fi
 missing=0
 for p in libetpan-dev libsqlite3-dev libpcre2-dev libssl-dev nettle-dev libinih-dev libxml2-dev \
-         libunistring-dev libcmocka-dev dovecot-imapd python3-aiosmtpd pkg-config; do
+         libunistring-dev libcmocka-dev libmimalloc2.0 dovecot-imapd python3-aiosmtpd pkg-config; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing=1
 done
 [ "$missing" = 0 ] || $SUDO make deps
