@@ -167,11 +167,20 @@ void template_cache_clear(void)
 	tcache_n = 0;
 }
 
-static char *slurp(const char *path)
+/* The cache's slot for path, or -1. */
+static long tcache_find(const char *path)
 {
 	for (size_t i = 0; i < tcache_n; i++)
 		if (!strcmp(tcache[i].path, path))
-			return xstrdup(tcache[i].text);
+			return (long)i;
+	return -1;
+}
+
+static char *slurp(const char *path)
+{
+	long k = tcache_find(path);
+	if (k >= 0)
+		return xstrdup(tcache[k].text);
 	char *t = read_all(path);
 	if (tcache_n < TCACHE) {
 		tcache[tcache_n].path = xstrdup(path);
@@ -188,17 +197,15 @@ static char *slurp(const char *path)
  * confirmation thousands of times, and the lookup was a third of it). */
 static bool names_checked(const char *path)
 {
-	for (size_t i = 0; i < tcache_n; i++)
-		if (!strcmp(tcache[i].path, path))
-			return tcache[i].names_ok;
-	return false;
+	long k = tcache_find(path);
+	return k >= 0 && tcache[k].names_ok;
 }
 
 static void names_mark(const char *path)
 {
-	for (size_t i = 0; i < tcache_n; i++)
-		if (!strcmp(tcache[i].path, path))
-			tcache[i].names_ok = true;
+	long k = tcache_find(path);
+	if (k >= 0)
+		tcache[k].names_ok = true;
 }
 
 /* Find NAME.ext: override/lang, shipped/lang, override/en, shipped/en. */
