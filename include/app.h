@@ -36,6 +36,13 @@ struct app {
 	 * handed the message over still waiting for the verdict? */
 	bool (*before_commit)(void *arg);
 	void *before_commit_arg;
+	/* The stage and owner of the deals one message reads (store.c
+	 * deal_row()), while rows_on: process_parsed() turns it on for the
+	 * message and off (forgetting them) before it ends; rows_gen is
+	 * db_rollbacks() when they were read. */
+	struct deal_row { int64_t id; char *stage, *owner; } rows[4];
+	unsigned rows_gen, rows_next;
+	bool rows_on;
 };
 
 /* sysexits */
@@ -140,6 +147,16 @@ int64_t deal_create(struct app *app, const struct deal_new *d, const char **err_
  * on_enter triggers (recursion bounded).  0 or -1. */
 int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 	      const char *by, const char *message_id, int depth);
+/* The deal's row (stage, owner), NULL when there is no such deal.  Only
+ * while app->rows_on; valid until the next deal_row() call. */
+const struct deal_row *deal_row(struct app *app, int64_t deal);
+void deal_rows_begin(struct app *app);
+void deal_rows_end(struct app *app);
+/* A statement changed the deal's stage or owner. */
+void deal_row_forget(struct app *app, int64_t deal);
+/* The deal's owner, its stage (allocated; NULL: none, or no such deal). */
+char *deal_owner(struct app *app, int64_t deal);
+char *deal_stage(struct app *app, int64_t deal);
 /* Fire a list of actions for a deal. */
 int deal_fire(struct app *app, int64_t deal, const struct action *acts, size_t n,
 	      const char *by, const char *message_id, int depth);

@@ -252,7 +252,7 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 	case CMD_STAGE:
 	case CMD_WON:
 	case CMD_LOST: {
-		char *from = db_text(app->db, "SELECT stage FROM deals WHERE id = ?", "i", deal);
+		char *from = deal_stage(app, deal);
 		int fs = from ? config_stage_find(cfg, from) : -1;
 		const char *reason = c->kind == CMD_STAGE ? NULL : r->reason;
 		if (c->kind == CMD_STAGE && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
@@ -264,7 +264,7 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		 * digest's news */
 		/* (the stage's own "notify owner" then stands aside: deal_fire()) */
 		if (rc == 0 && fs != r->stage && (r->stage == cfg->won_stage || r->stage == cfg->lost_stage)) {
-			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+			char *owner = deal_owner(app, deal);
 			rc = deal_notify_rep(app, deal, owner, "notify-closed", mid, by);
 			free(owner);
 		}
@@ -325,8 +325,9 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 		return rc;
 	}
 	case CMD_OWNER: {
-		char *from = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+		char *from = deal_owner(app, deal);
 		int rc = db_exec(app->db, "UPDATE deals SET owner = ? WHERE id = ?", "ti", r->rep->email, deal);
+		deal_row_forget(app, deal);
 		if (rc == 0 && cfg->sync_contact_owner)
 			rc = db_exec(app->db, "UPDATE contacts SET owner = ? WHERE id = (SELECT contact_id FROM deals "
 				     "WHERE id = ?)", "ti", r->rep->email, deal);
@@ -370,7 +371,7 @@ static int run_command(struct app *app, const struct analysis *a, const struct c
 	case CMD_TASK: {
 		char now[21];
 		app_now_iso(now);
-		char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+		char *owner = deal_owner(app, deal);
 		app->scheduled++;
 		int rc = db_exec(app->db, "INSERT INTO tasks(deal_id, owner, text, due, created_at, message_id) "
 				 "VALUES(?, ?, ?, NULLIF(?, ''), ?, ?)", "ittttt", deal, owner ? owner : by, c->text,
@@ -739,6 +740,7 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 				     "THEN NULL ELSE ?3 END, stage_since = COALESCE(?4, created_at), closed_at = CASE "
 				     "WHEN ?2 = 'open' THEN NULL ELSE COALESCE(?4, closed_at) END WHERE id = ?5",
 				     "tttti", f, st, reason, since, d);
+			deal_row_forget(app, d);
 			free(reason);
 			free(since);
 			stop_enrollments(app, d, "undo");
@@ -768,6 +770,7 @@ static int undo(struct app *app, const struct analysis *a, struct changes *ch)
 			/* everything the reassignment moved goes back: the deal,
 			 * its contact (sync_contact_owner) and its open tasks */
 			rc = db_exec(app->db, "UPDATE deals SET owner = ? WHERE id = ?", "ti", f, d);
+			deal_row_forget(app, d);
 			if (rc == 0 && f && cfg->sync_contact_owner)
 				rc = db_exec(app->db, "UPDATE contacts SET owner = ? WHERE id = (SELECT contact_id "
 					     "FROM deals WHERE id = ?)", "ti", f, d);
@@ -1032,7 +1035,7 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 			now, a->sender);
 		struct tvars *v = tvars_new();
 		int rc = 0;
-		char *o = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", id);
+		char *o = deal_owner(app, id);
 		if (o) {
 			const struct rep *r = config_rep_find(cfg, o);
 			enum lang l = r ? r->lang : cfg->language;
@@ -1104,7 +1107,7 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 			return -1;
 	}
 	/* tell the owner */
-	char *o = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", a->deal);
+	char *o = deal_owner(app, a->deal);
 	int rc = 0;
 	if (o) {
 		const struct rep *r = config_rep_find(cfg, o);

@@ -271,6 +271,87 @@ static int64_t deal_insert(struct app *app, const struct deal_new *d, const char
 	return db_error(app->db) ? -1 : id;
 }
 
+/* ---- the deal rows of one message ---------------------------------- */
+
+/* Routing, the permission checks, the moves, the triggers and the answers
+ * of one message read the same deal's stage and owner again and again
+ * (some eight statements a message in a batch).  While a message is
+ * processed they are read once and kept: every statement that writes a
+ * deal's stage or owner goes through deal_row_forget() (or sets the new
+ * stage, deal_move()), a rollback forgets them all, and so does the end of
+ * the message (another process may change the deal before the next). */
+static void rows_clear(struct app *app)
+{
+	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++) {
+		free(app->rows[i].stage);
+		free(app->rows[i].owner);
+		app->rows[i] = (struct deal_row){0};
+	}
+}
+
+void deal_rows_begin(struct app *app)
+{
+	rows_clear(app);
+	app->rows_gen = db_rollbacks(app->db);
+	app->rows_on = true;
+}
+
+void deal_rows_end(struct app *app)
+{
+	rows_clear(app);
+	app->rows_on = false;
+}
+
+void deal_row_forget(struct app *app, int64_t deal)
+{
+	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++)
+		if (app->rows[i].id == deal) {
+			free(app->rows[i].stage);
+			free(app->rows[i].owner);
+			app->rows[i] = (struct deal_row){0};
+		}
+}
+
+const struct deal_row *deal_row(struct app *app, int64_t deal)
+{
+	const size_t n = sizeof app->rows / sizeof app->rows[0];
+	if (app->rows_gen != db_rollbacks(app->db)) {
+		rows_clear(app);
+		app->rows_gen = db_rollbacks(app->db);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (app->rows[i].id == deal && deal > 0)
+			return &app->rows[i];
+	struct dbq *q = db_query(app->db, "SELECT stage, owner FROM deals WHERE id = ?", "i", deal);
+	struct deal_row *r = NULL;
+	if (db_next(q)) {
+		r = &app->rows[app->rows_next++ % n];
+		free(r->stage);
+		free(r->owner);
+		r->id = deal;
+		r->stage = xstrdup(db_col_text(q, 0));
+		r->owner = db_col_null(q, 1) ? NULL : xstrdup(db_col_text(q, 1));
+	}
+	db_done(q);
+	return r;
+}
+
+char *deal_owner(struct app *app, int64_t deal)
+{
+	if (!app->rows_on)
+		return db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+	const struct deal_row *r = deal_row(app, deal);
+	return r && r->owner ? xstrdup(r->owner) : NULL;
+}
+
+char *deal_stage(struct app *app, int64_t deal)
+{
+	if (!app->rows_on)
+		return db_text(app->db, "SELECT stage FROM deals WHERE id = ?", "i", deal);
+	const struct deal_row *r = deal_row(app, deal);
+	return r && r->stage ? xstrdup(r->stage) : NULL;
+}
+
 static void managers_of(const struct config *cfg, const char *owner, const char **out, size_t *n)
 {
 	const struct rep *o = owner ? config_rep_find(cfg, owner) : NULL;
@@ -328,7 +409,7 @@ int deal_notify_rep(struct app *app, int64_t deal, const char *to, const char *t
 int deal_notify(struct app *app, int64_t deal, enum notify_target target, const char *tmpl,
 		const char *message_id, int days)
 {
-	char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+	char *owner = deal_owner(app, deal);
 	int rc = 0;
 	if (target == NOTIFY_OWNER) {
 		if (owner)
@@ -375,7 +456,7 @@ int deal_fire(struct app *app, int64_t deal, const struct action *acts, size_t n
 			rc = enroll(app, deal, config_sequence_find(app->cfg, a->arg), message_id);
 			break;
 		case ACT_TASK: {
-			char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+			char *owner = deal_owner(app, deal);
 			app_today(today);
 			date_add_days(today, a->days, due);
 			app_now_iso(now);
@@ -397,7 +478,7 @@ int deal_fire(struct app *app, int64_t deal, const struct action *acts, size_t n
 			bool closing = (cfg->won_stage >= 0 && acts == cfg->stages[cfg->won_stage].on_enter) ||
 				       (cfg->lost_stage >= 0 && acts == cfg->stages[cfg->lost_stage].on_enter);
 			if (a->target == NOTIFY_OWNER && closing && by && strcmp(by, "dealmail")) {
-				char *owner = db_text(app->db, "SELECT owner FROM deals WHERE id = ?", "i", deal);
+				char *owner = deal_owner(app, deal);
 				bool other = owner && strcasecmp(owner, by);
 				free(owner);
 				if (other)
@@ -427,7 +508,7 @@ int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 {
 	const struct config *cfg = app->cfg;
 	char now[21];
-	char *from = db_text(app->db, "SELECT stage FROM deals WHERE id = ?", "i", deal);
+	char *from = deal_stage(app, deal);
 	if (!from)
 		return -1;
 	const char *to = cfg->stages[stage].key;
@@ -466,6 +547,14 @@ int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 			 "ELSE ? END WHERE id = ?", "tttttttI" , to, status,
 			 strcmp(status, "open") && reason && *reason ? reason : NULL, now, now, status, now,
 			 (int)deal);
+	/* the row kept for the message has the new stage */
+	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++)
+		if (app->rows[i].id == deal && rc == 0) {
+			free(app->rows[i].stage);
+			app->rows[i].stage = xstrdup(to);
+		}
+	if (rc < 0)
+		deal_row_forget(app, deal);
 	if (rc == 0)
 		rc = db_exec(app->db, "INSERT INTO events(deal_id, type, from_val, to_val, reason, by, at, message_id) "
 			     "VALUES(?, 'stage', ?, ?, ?, ?, ?, ?)", "ittttt" "t", deal, from, to,
