@@ -40,7 +40,11 @@ struct app {
 	 * deal_row()), while rows_on: process_parsed() turns it on for the
 	 * message and off (forgetting them) before it ends; rows_gen is
 	 * db_rollbacks() when they were read. */
-	struct deal_row { int64_t id; char *stage, *owner; } rows[4];
+	struct deal_row {
+		int64_t id;
+		char *stage, *owner;
+		char active[21];       /* its last_activity, when known ("": not) */
+	} rows[4];
 	unsigned rows_gen, rows_next;
 	bool rows_on;
 };
@@ -152,6 +156,8 @@ int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 const struct deal_row *deal_row(struct app *app, int64_t deal);
 void deal_rows_begin(struct app *app);
 void deal_rows_end(struct app *app);
+/* The deal's row if one is kept (no statement), else NULL. */
+struct deal_row *deal_row_kept(struct app *app, int64_t deal);
 /* A statement changed the deal's stage or owner. */
 void deal_row_forget(struct app *app, int64_t deal);
 /* The deal's owner, its stage (allocated; NULL: none, or no such deal). */

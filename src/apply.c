@@ -224,9 +224,15 @@ static void touch(struct app *app, int64_t deal)
 	char now[21];
 	app_now_iso(now);
 	/* a row rewritten with the same stamp (a stage move just set it, or a
-	 * second command of the message) still rewrites its index entries */
-	db_exec(app->db, "UPDATE deals SET last_activity = ?1 WHERE id = ?2 AND last_activity IS NOT ?1", "ti", now,
-		deal);
+	 * second command of the message) still rewrites its index entries;
+	 * and when the message's row of the deal has that stamp already, not
+	 * even the look is needed */
+	struct deal_row *kept = deal_row_kept(app, deal);
+	if (kept && !strcmp(kept->active, now))
+		return;
+	if (db_exec(app->db, "UPDATE deals SET last_activity = ?1 WHERE id = ?2 AND last_activity IS NOT ?1", "ti",
+		    now, deal) == 0 && kept)
+		memcpy(kept->active, now, sizeof kept->active);
 }
 
 static void activity(struct app *app, int64_t deal, const struct message *msg, const char *text,

@@ -275,11 +275,13 @@ static int64_t deal_insert(struct app *app, const struct deal_new *d, const char
 
 /* Routing, the permission checks, the moves, the triggers and the answers
  * of one message read the same deal's stage and owner again and again
- * (some eight statements a message in a batch).  While a message is
- * processed they are read once and kept: every statement that writes a
- * deal's stage or owner goes through deal_row_forget() (or sets the new
- * stage, deal_move()), a rollback forgets them all, and so does the end of
- * the message (another process may change the deal before the next). */
+ * (four statements a message in a batch).  While a message is processed
+ * they are read once and kept: every statement that writes a deal's stage
+ * or owner goes through deal_row_forget() (or sets the new stage,
+ * deal_move()), a rollback forgets them all, and so does the end of
+ * the message (another process may change the deal before the next).  Its
+ * last_activity is known only once this process wrote it (deal_move(),
+ * touch() in apply.c: no other statement writes it but a deal's INSERT). */
 static void rows_clear(struct app *app)
 {
 	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++) {
@@ -312,25 +314,34 @@ void deal_row_forget(struct app *app, int64_t deal)
 		}
 }
 
-const struct deal_row *deal_row(struct app *app, int64_t deal)
+struct deal_row *deal_row_kept(struct app *app, int64_t deal)
 {
-	const size_t n = sizeof app->rows / sizeof app->rows[0];
+	if (!app->rows_on)
+		return NULL;
 	if (app->rows_gen != db_rollbacks(app->db)) {
 		rows_clear(app);
 		app->rows_gen = db_rollbacks(app->db);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++)
 		if (app->rows[i].id == deal && deal > 0)
 			return &app->rows[i];
+	return NULL;
+}
+
+const struct deal_row *deal_row(struct app *app, int64_t deal)
+{
+	struct deal_row *r = deal_row_kept(app, deal);
+	if (r)
+		return r;
 	struct dbq *q = db_query(app->db, "SELECT stage, owner FROM deals WHERE id = ?", "i", deal);
-	struct deal_row *r = NULL;
 	if (db_next(q)) {
-		r = &app->rows[app->rows_next++ % n];
+		r = &app->rows[app->rows_next++ % (sizeof app->rows / sizeof app->rows[0])];
 		free(r->stage);
 		free(r->owner);
-		r->id = deal;
-		r->stage = xstrdup(db_col_text(q, 0));
-		r->owner = db_col_null(q, 1) ? NULL : xstrdup(db_col_text(q, 1));
+		*r = (struct deal_row){
+			.id = deal, .stage = xstrdup(db_col_text(q, 0)),
+			.owner = db_col_null(q, 1) ? NULL : xstrdup(db_col_text(q, 1)),
+		};
 	}
 	db_done(q);
 	return r;
@@ -547,13 +558,13 @@ int deal_move(struct app *app, int64_t deal, int stage, const char *reason,
 			 "ELSE ? END WHERE id = ?", "tttttttI" , to, status,
 			 strcmp(status, "open") && reason && *reason ? reason : NULL, now, now, status, now,
 			 (int)deal);
-	/* the row kept for the message has the new stage */
-	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++)
-		if (app->rows[i].id == deal && rc == 0) {
-			free(app->rows[i].stage);
-			app->rows[i].stage = xstrdup(to);
-		}
-	if (rc < 0)
+	/* the row kept for the message has the new stage and activity */
+	struct deal_row *kept = deal_row_kept(app, deal);
+	if (kept && rc == 0) {
+		free(kept->stage);
+		kept->stage = xstrdup(to);
+		memcpy(kept->active, now, sizeof kept->active);
+	} else
 		deal_row_forget(app, deal);
 	if (rc == 0)
 		rc = db_exec(app->db, "INSERT INTO events(deal_id, type, from_val, to_val, reason, by, at, message_id) "
