@@ -1089,9 +1089,12 @@ static int apply_contact(struct app *app, const struct message *msg, struct anal
 			      "c.email = ?))", "it", a->deal, a->sender) > 0;
 	if (!a->unsubscribe) {
 		/* SPEC §3.6: a reply stops *their* sequences, on every deal of
-		 * theirs, not only the deal it is logged on */
-		stop_enrollments(app, a->deal, "reply");
-		contact_stop_sequences(app, a->sender, "reply");
+		 * theirs, not only the deal it is logged on (those `stopped`
+		 * looked at: none to stop when it found none running) */
+		if (stopped) {
+			stop_enrollments(app, a->deal, "reply");
+			contact_stop_sequences(app, a->sender, "reply");
+		}
 		if (cfg->score_reply && deal_add_score(app, a->deal, cfg->score_reply, a->sender, a->key) < 0)
 			return -1;
 		/* the contact accepted a meeting invitation (SPEC §1: meeting +5) */
