@@ -26,6 +26,19 @@ static char *clean_value(const char *s)
 	return text_one_line(s ? s : "");
 }
 
+/* s itself when it has no controls (the usual case: a header is composed
+ * by the dozen per queued message), else a clean copy in *copy_r to free. */
+static const char *clean_or_same(const char *s, char **copy_r)
+{
+	*copy_r = NULL;
+	if (!s)
+		return "";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return *copy_r = clean_value(s);
+	return s;
+}
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static void base64_add(struct buf *b, const unsigned char *p, size_t n)
@@ -92,22 +105,27 @@ static size_t encode_words(struct buf *b, const char *s, size_t col)
 }
 
 /* Append s (which starts with the space that separates it from what is
- * before it), folded -- CRLF inserted before a run of spaces -- where the
- * next word would take the line past 76 columns.  The first word stays on
- * the field's first line however long ("List-Unsubscribe: <mailto:…>" is
- * read as one line by many a filter): `start` is the column right after
- * "Name:".  Returns the column at the end. */
-static size_t add_folded(struct buf *b, const char *s, size_t col, size_t start)
+ * before it, or is preceded by one more when `space`: no copy of the value
+ * with a space before it is made), folded -- CRLF inserted before a run of
+ * spaces -- where the next word would take the line past 76 columns.  The
+ * first word stays on the field's first line however long
+ * ("List-Unsubscribe: <mailto:…>" is read as one line by many a filter):
+ * `start` is the column right after "Name:".  Returns the column at the
+ * end. */
+static size_t add_folded(struct buf *b, const char *s, size_t col, size_t start, bool space)
 {
-	while (*s) {
+	while (*s || space) {
 		size_t sp = strspn(s, " "), w = strcspn(s + sp, " ");
-		if (sp && col + sp + w > 76 && col > start) {
+		if (sp + space && col + sp + space + w > 76 && col > start) {
 			buf_adds(b, "\r\n");
 			col = 0;
 		}
+		if (space)
+			buf_addc(b, ' ');
 		buf_add(b, s, sp + w);
-		col += sp + w;
+		col += sp + space + w;
 		s += sp + w;
+		space = false;
 	}
 	return col;
 }
@@ -129,21 +147,19 @@ static size_t longest_word(const char *s)
 
 void compose_header(struct buf *b, const char *name, const char *value)
 {
-	char *v = clean_value(value);
+	char *copy;
+	const char *v = clean_or_same(value, &copy);
 	size_t start = strlen(name) + 1;
-	buf_adds(b, name);
+	buf_add(b, name, start - 1);
 	buf_addc(b, ':');
 	/* a word too long to fold goes in encoded-words, which are split */
 	if (needs_encoding(v) || longest_word(v) > 900) {
 		buf_addc(b, ' ');
 		encode_words(b, v, start + 1);
-	} else {
-		char *sv = xasprintf(" %s", v);
-		add_folded(b, sv, start, start);
-		free(sv);
-	}
+	} else
+		add_folded(b, v, start, start, true);
 	buf_adds(b, "\r\n");
-	free(v);
+	free(copy);
 }
 
 /* A msg-id as RFC 5322 §3.6.4 writes it: "<" dot-atom-text "@" dot-atom-text
@@ -186,7 +202,8 @@ static bool valid_msgid(const char *p, size_t n)
  * is left out, and the header with it when none is left. */
 static void id_header(struct buf *b, const char *name, const char *value)
 {
-	char *v = clean_value(value);
+	char *copy;
+	const char *v = clean_or_same(value, &copy);
 	size_t start = b->len;
 	buf_adds(b, name);
 	buf_adds(b, ":");
@@ -215,7 +232,7 @@ static void id_header(struct buf *b, const char *name, const char *value)
 		b->len = start;
 		b->s[start] = '\0';
 	}
-	free(v);
+	free(copy);
 }
 
 static bool is_atext_phrase(const char *s)
@@ -237,7 +254,8 @@ void compose_addr_header(struct buf *b, const char *name, const char *display, c
 	buf_adds(b, name);
 	buf_addc(b, ':');
 	if (display && *display) {
-		char *d = clean_value(display);
+		char *dcopy;
+		const char *d = clean_or_same(display, &dcopy);
 		if (needs_encoding(d) || longest_word(d) > 900) {
 			buf_addc(b, ' ');
 			col = encode_words(b, d, col + 1);
@@ -258,18 +276,19 @@ void compose_addr_header(struct buf *b, const char *name, const char *display, c
 				}
 				buf_addc(&q, '"');
 			}
-			col = add_folded(b, q.s, col, start);
+			col = add_folded(b, q.s, col, start, false);
 			buf_release(&q);
 		}
-		char *ang = xasprintf(" <%s>", a);
-		add_folded(b, ang, col, start);
-		free(ang);
-		free(d);
-	} else {
-		char *sa = xasprintf(" %s", a);
-		add_folded(b, sa, col, start);
-		free(sa);
-	}
+		/* " <a>" is one word (a has no spaces): folded before it or not */
+		size_t alen = strlen(a);
+		if (col + 1 + alen + 2 > 76 && col > start)
+			buf_adds(b, "\r\n");
+		buf_adds(b, " <");
+		buf_add(b, a, alen);
+		buf_addc(b, '>');
+		free(dcopy);
+	} else
+		add_folded(b, a, col, start, true);
 	buf_adds(b, "\r\n");
 	free(a);
 }
@@ -336,13 +355,16 @@ char *compose_message_id(const char *domain)
 	random_hex(r, 16);
 	const char *at = domain ? strrchr(domain, '@') : NULL;
 	const char *d = at ? at + 1 : (domain && *domain ? domain : "localhost");
-	/* only characters valid in a dot-atom */
-	char *dom = xstrdup(d);
-	for (char *p = dom; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-'))
-			*p = '-';
-	char *id = xasprintf("<%s.dealmail@%s>", r, dom);
-	free(dom);
+	/* "<" r ".dealmail@" d ">", with only characters valid in a dot-atom
+	 * in d (put together by hand: one per queued message) */
+	size_t dl = strlen(d);
+	char *id = xmalloc(1 + 32 + 10 + dl + 2), *dom = id + 1 + 32 + 10;
+	memcpy(id, "<", 1);
+	memcpy(id + 1, r, 32);
+	memcpy(id + 33, ".dealmail@", 10);
+	for (size_t i = 0; i < dl; i++)
+		dom[i] = isalnum((unsigned char)d[i]) || d[i] == '.' || d[i] == '-' ? d[i] : '-';
+	memcpy(dom + dl, ">", 2);
 	return id;
 }
 
