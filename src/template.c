@@ -167,12 +167,21 @@ void template_cache_clear(void)
 	tcache_n = 0;
 }
 
-/* The cache's slot for path, or -1. */
+/* The cache's slot for path, or -1.  The slot found last is tried first:
+ * a rendering asks for the file it has just read twice more
+ * (names_checked(), names_mark()), and a search through all the paths
+ * (which differ only at their ends) each time showed. */
+static size_t tcache_last;
+
 static long tcache_find(const char *path)
 {
+	if (tcache_last < tcache_n && !strcmp(tcache[tcache_last].path, path))
+		return (long)tcache_last;
 	for (size_t i = 0; i < tcache_n; i++)
-		if (!strcmp(tcache[i].path, path))
+		if (!strcmp(tcache[i].path, path)) {
+			tcache_last = i;
 			return (long)i;
+		}
 	return -1;
 }
 
@@ -208,6 +217,22 @@ static void names_mark(const char *path)
 		tcache[k].names_ok = true;
 }
 
+/* The n strings of parts one after the other into out; false when they do
+ * not fit in size bytes. */
+static bool path_join(char *out, size_t size, const char *const *parts, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = strlen(parts[i]);
+		if (k >= size - len)
+			return false;
+		memcpy(out + len, parts[i], k);
+		len += k;
+	}
+	out[len] = '\0';
+	return true;
+}
+
 /* Find NAME.ext: override/lang, shipped/lang, override/en, shipped/en. */
 static char *locate(const char *override_dir, const char *lang, const char *name, const char *ext,
 		    char **path_r)
@@ -222,10 +247,17 @@ static char *locate(const char *override_dir, const char *lang, const char *name
 		for (int d = 0; d < 2; d++) {
 			if (!dirs[d] || !*dirs[d])
 				continue;
-			char *p = xasprintf("%s/%s/%s.%s", dirs[d], langs[l], name, ext);
-			char *s = slurp(p);
+			/* on the stack, put together by hand: a batch looks up a
+			 * template per queued message, and xasprintf() was half of
+			 * the lookup */
+			char buf[1024];
+			const char *parts[] = {dirs[d], "/", langs[l], "/", name, ".", ext};
+			char *p = NULL;
+			if (!path_join(buf, sizeof buf, parts, sizeof parts / sizeof parts[0]))
+				p = xasprintf("%s/%s/%s.%s", dirs[d], langs[l], name, ext);
+			char *s = slurp(p ? p : buf);
 			if (s) {
-				*path_r = p;
+				*path_r = p ? p : xstrdup(buf);
 				return s;
 			}
 			free(p);
@@ -730,12 +762,23 @@ int template_render(const char *override_dir, const char *lang, const char *name
 	 * text alone must not be paired with the shipped HTML */
 	char *hsrc = NULL;
 	size_t dl = strlen(path) - strlen(name) - 4; /* ".txt" */
-	hpath = xasprintf("%.*s%s.html", (int)dl, path, name);
-	hsrc = slurp(hpath);
+	char hbuf[1024];
+	const char *parts[] = {name, ".html"};
+	if (dl < sizeof hbuf) {
+		memcpy(hbuf, path, dl);
+		hbuf[dl] = '\0';
+	}
+	if (dl < sizeof hbuf && path_join(hbuf + dl, sizeof hbuf - dl, parts, 2))
+		hsrc = slurp(hbuf);   /* hpath only when there is one (rarely) */
+	else {
+		hpath = xasprintf("%.*s%s.html", (int)dl, path, name);
+		hsrc = slurp(hpath);
+	}
 	if (!hsrc) {
 		free(hpath);
 		hpath = NULL;
-	}
+	} else if (!hpath)
+		hpath = xstrdup(hbuf);
 	if (hsrc) {
 		rc = render_file(hpath, hsrc, true, v, false, NULL, &out->html, err_r);
 		free(hsrc);
