@@ -293,16 +293,21 @@ void compose_addr_header(struct buf *b, const char *name, const char *display, c
 	free(a);
 }
 
-/* Quoted-printable (RFC 2045) of UTF-8 text; LF or CRLF in, CRLF out. */
+/* Quoted-printable (RFC 2045) of UTF-8 text; LF or CRLF in, CRLF out.
+ * Written into one array sized for the worst case (a byte becomes at most
+ * "=\r\n=XX") and appended once: an append per byte or run of bytes was
+ * half of quoting a confirmation. */
 static void qp_add(struct buf *b, const char *text)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	size_t col = 0;
+	char *out = xmalloc(6 * strlen(text) + 3), *o = out;
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		if (*p == '\r' && p[1] == '\n')
 			continue;
 		if (*p == '\n') {
-			buf_adds(b, "\r\n");
+			*o++ = '\r';
+			*o++ = '\n';
 			col = 0;
 			continue;
 		}
@@ -314,32 +319,38 @@ static void qp_add(struct buf *b, const char *text)
 			lit = false;
 		size_t w = lit ? 1 : 3;
 		if (col + w > 75) {
-			buf_adds(b, "=\r\n");
+			memcpy(o, "=\r\n", 3);
+			o += 3;
 			col = 0;
 		}
 		if (lit && *p != ' ' && *p != '\t' && *p != '.' && *p != 'F') {
 			/* a run of printable ASCII (the bulk of a Latin text) in one
-			 * append: up to the next byte that needs a look, or the
+			 * copy: up to the next byte that needs a look, or the
 			 * line's limit */
 			size_t k = 1;
 			while (col + k < 75 && p[k] >= 33 && p[k] <= 126 && p[k] != '=')
 				k++;
-			buf_add(b, p, k);
+			memcpy(o, p, k);
+			o += k;
 			col += k;
 			p += k - 1;
 			continue;
 		}
 		if (lit)
-			buf_addc(b, (char)*p);
+			*o++ = (char)*p;
 		else {
-			buf_addc(b, '=');
-			buf_addc(b, hx[*p >> 4]);
-			buf_addc(b, hx[*p & 15]);
+			*o++ = '=';
+			*o++ = hx[*p >> 4];
+			*o++ = hx[*p & 15];
 		}
 		col += w;
 	}
-	if (col)
-		buf_adds(b, "\r\n");
+	if (col) {
+		*o++ = '\r';
+		*o++ = '\n';
+	}
+	buf_add(b, out, (size_t)(o - out));
+	free(out);
 }
 
 static void text_part(struct buf *b, const char *type, const char *body)
