@@ -589,6 +589,18 @@ static const char *split_header(const char *s, const char **subject, size_t *sub
 	return *p == '\n' ? p + 1 : p;
 }
 
+/* strcasestr(s, tag) for a tag that starts with '[' (which has no other
+ * case): the brackets of s tried one by one.  strcasestr() scans byte by
+ * byte, and subject_tidy() calls it a few times per rendering. */
+static char *find_tag(const char *s, const char *tag)
+{
+	size_t n = strlen(tag);
+	for (const char *q = s; (q = strchr(q, '[')); q++)
+		if (!strncasecmp(q, tag, n))
+			return (char *)q;
+	return NULL;
+}
+
 /* One line, and one reply prefix: "Re: Re: RES: x" -> "Re: x" (templates
  * write "Re: {{message.subject}}" and the rep's subject often has one). */
 /* Returns s, reallocated: "re:x" becomes "Re: x", one byte longer. */
@@ -648,12 +660,19 @@ static char *subject_tidy(char *s)
 			t = e;
 			continue;
 		}
-		snprintf(num, sizeof num, "#%.*s]", (int)nl, t + 7);
+		/* "#<digits>]" as snprintf() would write it (nl < sizeof num - 1) */
+		size_t k = 0;
+		num[k++] = '#';
+		memcpy(num + k, t + 7, nl);
+		k += nl;
+		if (k < sizeof num - 1)
+			num[k++] = ']';
+		num[k] = '\0';
 		static const char *const forms[] = {"[oportunidad ", "[oportunidade ", "[", NULL};
 		bool other = false;
 		for (const char *const *f = forms; *f && !other; f++) {
 			size_t fl = strlen(*f);
-			for (const char *q = s; (q = strcasestr(q, *f)) && !other; q++)
+			for (const char *q = s; (q = find_tag(q, *f)) && !other; q++)
 				if (q != t && !strncmp(q + fl, num, strlen(num)))
 					other = true;
 		}
@@ -677,7 +696,7 @@ static char *subject_tidy(char *s)
 		static const char *const forms[] = {"[deal #", "[oportunidad #", "[oportunidade #", "[#", NULL};
 		for (const char *const *f = forms; *f; f++) {
 			size_t fl = strlen(*f);
-			for (char *at = s, *q; (q = strcasestr(at, *f)) && q < last;) {
+			for (char *at = s, *q; (q = find_tag(at, *f)) && q < last;) {
 				size_t dl = strspn(q + fl, "0123456789");
 				at = q + 1;
 				if (!dl || q[fl + dl] != ']' ||
