@@ -152,10 +152,16 @@ void compose_header(struct buf *b, const char *name, const char *value)
 	size_t start = strlen(name) + 1;
 	buf_add(b, name, start - 1);
 	buf_addc(b, ':');
-	/* a word too long to fold goes in encoded-words, which are split */
-	if (needs_encoding(v) || longest_word(v) > 900) {
+	/* a word too long to fold goes in encoded-words, which are split (no
+	 * word is longer than the value) */
+	size_t len = strlen(v);
+	if (needs_encoding(v) || (len > 900 && longest_word(v) > 900)) {
 		buf_addc(b, ' ');
 		encode_words(b, v, start + 1);
+	} else if (start + 1 + len <= 76) {
+		/* fits on the line: add_folded() would not fold it */
+		buf_addc(b, ' ');
+		buf_add(b, v, len);
 	} else
 		add_folded(b, v, start, start, true);
 	buf_adds(b, "\r\n");
@@ -256,9 +262,15 @@ void compose_addr_header(struct buf *b, const char *name, const char *display, c
 	if (display && *display) {
 		char *dcopy;
 		const char *d = clean_or_same(display, &dcopy);
-		if (needs_encoding(d) || longest_word(d) > 900) {
+		size_t dlen = strlen(d);
+		if (needs_encoding(d) || (dlen > 900 && longest_word(d) > 900)) {
 			buf_addc(b, ' ');
 			col = encode_words(b, d, col + 1);
+		} else if (col + 1 + dlen <= 76 && is_atext_phrase(d)) {
+			/* fits on the line as it is: add_folded() would not fold it */
+			buf_addc(b, ' ');
+			buf_add(b, d, dlen);
+			col += 1 + dlen;
 		} else {
 			struct buf q;
 			buf_init(&q);
@@ -287,8 +299,11 @@ void compose_addr_header(struct buf *b, const char *name, const char *display, c
 		buf_add(b, a, alen);
 		buf_addc(b, '>');
 		free(dcopy);
-	} else
-		add_folded(b, a, col, start, true);
+	} else {
+		/* one word, first on the line: never folded */
+		buf_addc(b, ' ');
+		buf_adds(b, a);
+	}
 	buf_adds(b, "\r\n");
 	free(a);
 }
