@@ -338,26 +338,32 @@ static void qp_add(struct buf *b, const char *text)
 			o += 3;
 			col = 0;
 		}
-		if (lit && *p != ' ' && *p != '\t' && *p != '.' && *p != 'F') {
-			/* a run of printable ASCII (the bulk of a Latin text) in one
-			 * copy: up to the next byte that needs a look, or the
-			 * line's limit */
-			size_t k = 1;
-			while (col + k < 75 && p[k] >= 33 && p[k] <= 126 && p[k] != '=')
-				k++;
+		if (lit) {
+			/* a run of literal bytes (the bulk of a Latin text) in one
+			 * copy: printable ASCII and the spaces between words, up to
+			 * the next byte that needs a look, or the line's limit (past
+			 * the first byte none is at the start of a line, where '.'
+			 * and "From " are encoded) */
+			size_t k = 1, room = 75 - col;
+			while (k < room) {
+				unsigned char c = p[k];
+				if (c >= 33 && c <= 126 && c != '=')
+					k++;
+				else if ((c == ' ' || c == '\t') && p[k + 1] != '\n' && p[k + 1] != '\0' &&
+					 !(p[k + 1] == '\r' && p[k + 2] == '\n'))
+					k++;
+				else
+					break;
+			}
 			memcpy(o, p, k);
 			o += k;
 			col += k;
 			p += k - 1;
 			continue;
 		}
-		if (lit)
-			*o++ = (char)*p;
-		else {
-			*o++ = '=';
-			*o++ = hx[*p >> 4];
-			*o++ = hx[*p & 15];
-		}
+		*o++ = '=';
+		*o++ = hx[*p >> 4];
+		*o++ = hx[*p & 15];
 		col += w;
 	}
 	if (col) {
@@ -370,8 +376,9 @@ static void qp_add(struct buf *b, const char *text)
 
 static void text_part(struct buf *b, const char *type, const char *body)
 {
-	buf_addf(b, "Content-Type: %s; charset=UTF-8\r\n", type);
-	buf_adds(b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	buf_adds(b, "Content-Type: ");
+	buf_adds(b, type);
+	buf_adds(b, "; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
 	qp_add(b, body ? body : "");
 }
 
