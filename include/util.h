@@ -34,6 +34,10 @@ void sha256_hex(const void *p, size_t n, char out[65]);
 /* n random bytes as lower-case hex (2n chars + NUL) */
 void random_hex(char *out, size_t nbytes);
 
+/* n in decimal ("%lld") into out[21]; returns its length.  For the
+ * numbers written per queued message, where snprintf() shows. */
+size_t dec_format(int64_t n, char out[21]);
+
 /* HMAC tokens (key = the secret).  deal_token: "<n>-<10 hex>" for deal n;
  * verify returns the deal number or 0.  Tags separate token kinds ("d" deal
  * reply, "b" bounce/outbox, "u" unsubscribe). */

@@ -26,6 +26,19 @@ static char *clean_value(const char *s)
 	return text_one_line(s ? s : "");
 }
 
+/* s itself when it has no controls (the usual case: a header is composed
+ * by the dozen per queued message), else a clean copy in *copy_r to free. */
+static const char *clean_or_same(const char *s, char **copy_r)
+{
+	*copy_r = NULL;
+	if (!s)
+		return "";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return *copy_r = clean_value(s);
+	return s;
+}
+
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static void base64_add(struct buf *b, const unsigned char *p, size_t n)
@@ -92,22 +105,27 @@ static size_t encode_words(struct buf *b, const char *s, size_t col)
 }
 
 /* Append s (which starts with the space that separates it from what is
- * before it), folded -- CRLF inserted before a run of spaces -- where the
- * next word would take the line past 76 columns.  The first word stays on
- * the field's first line however long ("List-Unsubscribe: <mailto:…>" is
- * read as one line by many a filter): `start` is the column right after
- * "Name:".  Returns the column at the end. */
-static size_t add_folded(struct buf *b, const char *s, size_t col, size_t start)
+ * before it, or is preceded by one more when `space`: no copy of the value
+ * with a space before it is made), folded -- CRLF inserted before a run of
+ * spaces -- where the next word would take the line past 76 columns.  The
+ * first word stays on the field's first line however long
+ * ("List-Unsubscribe: <mailto:…>" is read as one line by many a filter):
+ * `start` is the column right after "Name:".  Returns the column at the
+ * end. */
+static size_t add_folded(struct buf *b, const char *s, size_t col, size_t start, bool space)
 {
-	while (*s) {
+	while (*s || space) {
 		size_t sp = strspn(s, " "), w = strcspn(s + sp, " ");
-		if (sp && col + sp + w > 76 && col > start) {
+		if (sp + space && col + sp + space + w > 76 && col > start) {
 			buf_adds(b, "\r\n");
 			col = 0;
 		}
+		if (space)
+			buf_addc(b, ' ');
 		buf_add(b, s, sp + w);
-		col += sp + w;
+		col += sp + space + w;
 		s += sp + w;
+		space = false;
 	}
 	return col;
 }
@@ -129,21 +147,25 @@ static size_t longest_word(const char *s)
 
 void compose_header(struct buf *b, const char *name, const char *value)
 {
-	char *v = clean_value(value);
+	char *copy;
+	const char *v = clean_or_same(value, &copy);
 	size_t start = strlen(name) + 1;
-	buf_adds(b, name);
+	buf_add(b, name, start - 1);
 	buf_addc(b, ':');
-	/* a word too long to fold goes in encoded-words, which are split */
-	if (needs_encoding(v) || longest_word(v) > 900) {
+	/* a word too long to fold goes in encoded-words, which are split (no
+	 * word is longer than the value) */
+	size_t len = strlen(v);
+	if (needs_encoding(v) || (len > 900 && longest_word(v) > 900)) {
 		buf_addc(b, ' ');
 		encode_words(b, v, start + 1);
-	} else {
-		char *sv = xasprintf(" %s", v);
-		add_folded(b, sv, start, start);
-		free(sv);
-	}
+	} else if (start + 1 + len <= 76) {
+		/* fits on the line: add_folded() would not fold it */
+		buf_addc(b, ' ');
+		buf_add(b, v, len);
+	} else
+		add_folded(b, v, start, start, true);
 	buf_adds(b, "\r\n");
-	free(v);
+	free(copy);
 }
 
 /* A msg-id as RFC 5322 §3.6.4 writes it: "<" dot-atom-text "@" dot-atom-text
@@ -186,7 +208,8 @@ static bool valid_msgid(const char *p, size_t n)
  * is left out, and the header with it when none is left. */
 static void id_header(struct buf *b, const char *name, const char *value)
 {
-	char *v = clean_value(value);
+	char *copy;
+	const char *v = clean_or_same(value, &copy);
 	size_t start = b->len;
 	buf_adds(b, name);
 	buf_adds(b, ":");
@@ -215,7 +238,7 @@ static void id_header(struct buf *b, const char *name, const char *value)
 		b->len = start;
 		b->s[start] = '\0';
 	}
-	free(v);
+	free(copy);
 }
 
 static bool is_atext_phrase(const char *s)
@@ -237,10 +260,17 @@ void compose_addr_header(struct buf *b, const char *name, const char *display, c
 	buf_adds(b, name);
 	buf_addc(b, ':');
 	if (display && *display) {
-		char *d = clean_value(display);
-		if (needs_encoding(d) || longest_word(d) > 900) {
+		char *dcopy;
+		const char *d = clean_or_same(display, &dcopy);
+		size_t dlen = strlen(d);
+		if (needs_encoding(d) || (dlen > 900 && longest_word(d) > 900)) {
 			buf_addc(b, ' ');
 			col = encode_words(b, d, col + 1);
+		} else if (col + 1 + dlen <= 76 && is_atext_phrase(d)) {
+			/* fits on the line as it is: add_folded() would not fold it */
+			buf_addc(b, ' ');
+			buf_add(b, d, dlen);
+			col += 1 + dlen;
 		} else {
 			struct buf q;
 			buf_init(&q);
@@ -258,32 +288,41 @@ void compose_addr_header(struct buf *b, const char *name, const char *display, c
 				}
 				buf_addc(&q, '"');
 			}
-			col = add_folded(b, q.s, col, start);
+			col = add_folded(b, q.s, col, start, false);
 			buf_release(&q);
 		}
-		char *ang = xasprintf(" <%s>", a);
-		add_folded(b, ang, col, start);
-		free(ang);
-		free(d);
+		/* " <a>" is one word (a has no spaces): folded before it or not */
+		size_t alen = strlen(a);
+		if (col + 1 + alen + 2 > 76 && col > start)
+			buf_adds(b, "\r\n");
+		buf_adds(b, " <");
+		buf_add(b, a, alen);
+		buf_addc(b, '>');
+		free(dcopy);
 	} else {
-		char *sa = xasprintf(" %s", a);
-		add_folded(b, sa, col, start);
-		free(sa);
+		/* one word, first on the line: never folded */
+		buf_addc(b, ' ');
+		buf_adds(b, a);
 	}
 	buf_adds(b, "\r\n");
 	free(a);
 }
 
-/* Quoted-printable (RFC 2045) of UTF-8 text; LF or CRLF in, CRLF out. */
+/* Quoted-printable (RFC 2045) of UTF-8 text; LF or CRLF in, CRLF out.
+ * Written into one array sized for the worst case (a byte becomes at most
+ * "=\r\n=XX") and appended once: an append per byte or run of bytes was
+ * half of quoting a confirmation. */
 static void qp_add(struct buf *b, const char *text)
 {
 	static const char hx[] = "0123456789ABCDEF";
 	size_t col = 0;
+	char *out = xmalloc(6 * strlen(text) + 3), *o = out;
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
 		if (*p == '\r' && p[1] == '\n')
 			continue;
 		if (*p == '\n') {
-			buf_adds(b, "\r\n");
+			*o++ = '\r';
+			*o++ = '\n';
 			col = 0;
 			continue;
 		}
@@ -295,38 +334,51 @@ static void qp_add(struct buf *b, const char *text)
 			lit = false;
 		size_t w = lit ? 1 : 3;
 		if (col + w > 75) {
-			buf_adds(b, "=\r\n");
+			memcpy(o, "=\r\n", 3);
+			o += 3;
 			col = 0;
 		}
-		if (lit && *p != ' ' && *p != '\t' && *p != '.' && *p != 'F') {
-			/* a run of printable ASCII (the bulk of a Latin text) in one
-			 * append: up to the next byte that needs a look, or the
-			 * line's limit */
-			size_t k = 1;
-			while (col + k < 75 && p[k] >= 33 && p[k] <= 126 && p[k] != '=')
-				k++;
-			buf_add(b, p, k);
+		if (lit) {
+			/* a run of literal bytes (the bulk of a Latin text) in one
+			 * copy: printable ASCII and the spaces between words, up to
+			 * the next byte that needs a look, or the line's limit (past
+			 * the first byte none is at the start of a line, where '.'
+			 * and "From " are encoded) */
+			size_t k = 1, room = 75 - col;
+			while (k < room) {
+				unsigned char c = p[k];
+				if (c >= 33 && c <= 126 && c != '=')
+					k++;
+				else if ((c == ' ' || c == '\t') && p[k + 1] != '\n' && p[k + 1] != '\0' &&
+					 !(p[k + 1] == '\r' && p[k + 2] == '\n'))
+					k++;
+				else
+					break;
+			}
+			memcpy(o, p, k);
+			o += k;
 			col += k;
 			p += k - 1;
 			continue;
 		}
-		if (lit)
-			buf_addc(b, (char)*p);
-		else {
-			buf_addc(b, '=');
-			buf_addc(b, hx[*p >> 4]);
-			buf_addc(b, hx[*p & 15]);
-		}
+		*o++ = '=';
+		*o++ = hx[*p >> 4];
+		*o++ = hx[*p & 15];
 		col += w;
 	}
-	if (col)
-		buf_adds(b, "\r\n");
+	if (col) {
+		*o++ = '\r';
+		*o++ = '\n';
+	}
+	buf_add(b, out, (size_t)(o - out));
+	free(out);
 }
 
 static void text_part(struct buf *b, const char *type, const char *body)
 {
-	buf_addf(b, "Content-Type: %s; charset=UTF-8\r\n", type);
-	buf_adds(b, "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+	buf_adds(b, "Content-Type: ");
+	buf_adds(b, type);
+	buf_adds(b, "; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n");
 	qp_add(b, body ? body : "");
 }
 
@@ -336,13 +388,16 @@ char *compose_message_id(const char *domain)
 	random_hex(r, 16);
 	const char *at = domain ? strrchr(domain, '@') : NULL;
 	const char *d = at ? at + 1 : (domain && *domain ? domain : "localhost");
-	/* only characters valid in a dot-atom */
-	char *dom = xstrdup(d);
-	for (char *p = dom; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-'))
-			*p = '-';
-	char *id = xasprintf("<%s.dealmail@%s>", r, dom);
-	free(dom);
+	/* "<" r ".dealmail@" d ">", with only characters valid in a dot-atom
+	 * in d (put together by hand: one per queued message) */
+	size_t dl = strlen(d);
+	char *id = xmalloc(1 + 32 + 10 + dl + 2), *dom = id + 1 + 32 + 10;
+	memcpy(id, "<", 1);
+	memcpy(id + 1, r, 32);
+	memcpy(id + 33, ".dealmail@", 10);
+	for (size_t i = 0; i < dl; i++)
+		dom[i] = isalnum((unsigned char)d[i]) || d[i] == '.' || d[i] == '-' ? d[i] : '-';
+	memcpy(dom + dl, ">", 2);
 	return id;
 }
 

@@ -12,13 +12,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "local+suffix@domain" from the assistant's address. */
-static char *plus_address(const char *address, const char *suffix)
+/* "local+tag suffix@domain" from the assistant's address (two per queued
+ * message: put together by hand, not by xasprintf). */
+static char *plus_address(const char *address, const char *tag, const char *suffix)
 {
 	const char *at = strrchr(address, '@');
-	if (!at)
-		return xasprintf("%s+%s", address, suffix);
-	return xasprintf("%.*s+%s%s", (int)(at - address), address, suffix, at);
+	size_t ll = at ? (size_t)(at - address) : strlen(address), tl = strlen(tag), sl = strlen(suffix);
+	size_t dl = at ? strlen(at) : 0;
+	char *s = xmalloc(ll + 1 + tl + sl + dl + 1), *p = s;
+	memcpy(p, address, ll);
+	p += ll;
+	*p++ = '+';
+	memcpy(p, tag, tl);
+	p += tl;
+	memcpy(p, suffix, sl);
+	p += sl;
+	if (at)
+		memcpy(p, at, dl);
+	p[dl] = '\0';
+	return s;
 }
 
 /* Has `rcpt` had confirm_per_hour automatic replies in the hour before t?
@@ -98,9 +110,7 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 		goto out;
 	}
 	token_make(app->secret, app->secret_len, 'b', id, tok);
-	char *suffix = xasprintf("b.%s", tok);
-	char *envelope = plus_address(cfg->address, suffix);
-	free(suffix);
+	char *envelope = plus_address(cfg->address, "b.", tok);
 	char *reply_to = NULL;
 	/* a rep who may not change the deal (refused on another's deal, or
 	 * no longer its owner) gets no token for it: under require_auth a
@@ -108,9 +118,14 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 	const struct rep *rcpt_rep = config_rep_by_address(cfg, it->to_addr);
 	if (it->deal_id > 0 && (!rcpt_rep || rep_may_change(app, rcpt_rep, it->deal_id))) {
 		token_make(app->secret, app->secret_len, 'd', it->deal_id, tok);
-		reply_to = plus_address(cfg->address, tok);
+		reply_to = plus_address(cfg->address, "", tok);
 	}
-	char *deal_hdr = it->deal_id > 0 ? xasprintf("%lld", (long long)it->deal_id) : NULL;
+	char deal_num[21];
+	const char *deal_hdr = NULL;
+	if (it->deal_id > 0) {
+		dec_format(it->deal_id, deal_num);
+		deal_hdr = deal_num;
+	}
 	struct outmsg m = {
 		.from_name = it->from_name ? it->from_name : cfg->name,
 		.from_addr = cfg->address,
@@ -141,7 +156,6 @@ int64_t outbox_queue(struct app *app, const struct outbox_item *it)
 		    it->cause_message_id, raw, len, now, when, it->enrollment_id, it->step) < 0)
 		id = -1;
 	free(raw);
-	free(deal_hdr);
 	free(reply_to);
 	free(envelope);
 out:

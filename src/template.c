@@ -157,8 +157,11 @@ static struct {
 } tcache[TCACHE];
 static size_t tcache_n;
 
+static void tfound_clear(void);
+
 void template_cache_clear(void)
 {
+	tfound_clear();
 	for (size_t i = 0; i < tcache_n; i++) {
 		free(tcache[i].path);
 		free(tcache[i].text);
@@ -167,12 +170,21 @@ void template_cache_clear(void)
 	tcache_n = 0;
 }
 
-/* The cache's slot for path, or -1. */
+/* The cache's slot for path, or -1.  The slot found last is tried first:
+ * a rendering asks for the file it has just read twice more
+ * (names_checked(), names_mark()), and a search through all the paths
+ * (which differ only at their ends) each time showed. */
+static size_t tcache_last;
+
 static long tcache_find(const char *path)
 {
+	if (tcache_last < tcache_n && !strcmp(tcache[tcache_last].path, path))
+		return (long)tcache_last;
 	for (size_t i = 0; i < tcache_n; i++)
-		if (!strcmp(tcache[i].path, path))
+		if (!strcmp(tcache[i].path, path)) {
+			tcache_last = i;
 			return (long)i;
+		}
 	return -1;
 }
 
@@ -208,6 +220,22 @@ static void names_mark(const char *path)
 		tcache[k].names_ok = true;
 }
 
+/* The n strings of parts one after the other into out; false when they do
+ * not fit in size bytes. */
+static bool path_join(char *out, size_t size, const char *const *parts, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = strlen(parts[i]);
+		if (k >= size - len)
+			return false;
+		memcpy(out + len, parts[i], k);
+		len += k;
+	}
+	out[len] = '\0';
+	return true;
+}
+
 /* Find NAME.ext: override/lang, shipped/lang, override/en, shipped/en. */
 static char *locate(const char *override_dir, const char *lang, const char *name, const char *ext,
 		    char **path_r)
@@ -222,10 +250,17 @@ static char *locate(const char *override_dir, const char *lang, const char *name
 		for (int d = 0; d < 2; d++) {
 			if (!dirs[d] || !*dirs[d])
 				continue;
-			char *p = xasprintf("%s/%s/%s.%s", dirs[d], langs[l], name, ext);
-			char *s = slurp(p);
+			/* on the stack, put together by hand: a batch looks up a
+			 * template per queued message, and xasprintf() was half of
+			 * the lookup */
+			char buf[1024];
+			const char *parts[] = {dirs[d], "/", langs[l], "/", name, ".", ext};
+			char *p = NULL;
+			if (!path_join(buf, sizeof buf, parts, sizeof parts / sizeof parts[0]))
+				p = xasprintf("%s/%s/%s.%s", dirs[d], langs[l], name, ext);
+			char *s = slurp(p ? p : buf);
 			if (s) {
-				*path_r = p;
+				*path_r = p ? p : xstrdup(buf);
 				return s;
 			}
 			free(p);
@@ -237,6 +272,7 @@ static char *locate(const char *override_dir, const char *lang, const char *name
 
 struct ctx {
 	const char *path;
+	int line0;            /* the file's lines before src (the header's) */
 	bool html, check;
 	bool trusted;         /* its names were checked (names_checked()) */
 	const struct tvars *scope[32];
@@ -250,7 +286,7 @@ static void error_at(struct ctx *c, const char *src, const char *at, const char 
 {
 	if (c->err)
 		return;
-	int line = 1;
+	int line = 1 + c->line0;
 	for (const char *p = src; p < at; p++)
 		line += *p == '\n';
 	struct buf b;
@@ -507,10 +543,11 @@ static const char *render(struct ctx *c, const char *src, const char *p, const c
 	return NULL;
 }
 
-static int render_string(const char *path, const char *src, bool html, const struct tvars *v, bool check,
-			 char **out_r, char **err_r)
+static int render_string(const char *path, int line0, const char *src, bool html, const struct tvars *v,
+			 bool check, char **out_r, char **err_r)
 {
-	struct ctx c = {.path = path, .html = html, .check = check, .trusted = !check && names_checked(path)};
+	struct ctx c = {.path = path, .line0 = line0, .html = html, .check = check,
+			.trusted = !check && names_checked(path)};
 	struct buf out;
 	buf_init(&out);
 	if (v)
@@ -555,6 +592,18 @@ static const char *split_header(const char *s, const char **subject, size_t *sub
 			p++;
 	}
 	return *p == '\n' ? p + 1 : p;
+}
+
+/* strcasestr(s, tag) for a tag that starts with '[' (which has no other
+ * case): the brackets of s tried one by one.  strcasestr() scans byte by
+ * byte, and subject_tidy() calls it a few times per rendering. */
+static char *find_tag(const char *s, const char *tag)
+{
+	size_t n = strlen(tag);
+	for (const char *q = s; (q = strchr(q, '[')); q++)
+		if (!strncasecmp(q, tag, n))
+			return (char *)q;
+	return NULL;
 }
 
 /* One line, and one reply prefix: "Re: Re: RES: x" -> "Re: x" (templates
@@ -616,12 +665,19 @@ static char *subject_tidy(char *s)
 			t = e;
 			continue;
 		}
-		snprintf(num, sizeof num, "#%.*s]", (int)nl, t + 7);
+		/* "#<digits>]" as snprintf() would write it (nl < sizeof num - 1) */
+		size_t k = 0;
+		num[k++] = '#';
+		memcpy(num + k, t + 7, nl);
+		k += nl;
+		if (k < sizeof num - 1)
+			num[k++] = ']';
+		num[k] = '\0';
 		static const char *const forms[] = {"[oportunidad ", "[oportunidade ", "[", NULL};
 		bool other = false;
 		for (const char *const *f = forms; *f && !other; f++) {
 			size_t fl = strlen(*f);
-			for (const char *q = s; (q = strcasestr(q, *f)) && !other; q++)
+			for (const char *q = s; (q = find_tag(q, *f)) && !other; q++)
 				if (q != t && !strncmp(q + fl, num, strlen(num)))
 					other = true;
 		}
@@ -645,7 +701,7 @@ static char *subject_tidy(char *s)
 		static const char *const forms[] = {"[deal #", "[oportunidad #", "[oportunidade #", "[#", NULL};
 		for (const char *const *f = forms; *f; f++) {
 			size_t fl = strlen(*f);
-			for (char *at = s, *q; (q = strcasestr(at, *f)) && q < last;) {
+			for (char *at = s, *q; (q = find_tag(at, *f)) && q < last;) {
 				size_t dl = strspn(q + fl, "0123456789");
 				at = q + 1;
 				if (!dl || q[fl + dl] != ']' ||
@@ -675,24 +731,19 @@ static int render_file(const char *path, const char *src, bool html, const struc
 	if (subject_r) {
 		char *s = xstrndup(subject ? subject : "", slen);
 		/* the subject template is on line 1 of the file: errors point there */
-		int rc = render_string(path, s, false, v, check, subject_r, err_r);
+		int rc = render_string(path, 0, s, false, v, check, subject_r, err_r);
 		free(s);
 		if (rc < 0)
 			return -1;
 		if (*subject_r)
 			*subject_r = subject_tidy(*subject_r);
 	}
-	/* keep line numbers right: render the body with the header lines blanked */
-	struct buf b;
-	buf_init(&b);
+	/* keep line numbers right: the body's errors count the header's lines
+	 * (the body is rendered where it is, not copied) */
+	int line0 = 0;
 	for (const char *p = src; p < body; p++)
-		if (*p == '\n')
-			buf_addc(&b, '\n');
-	size_t skip = b.len;
-	buf_adds(&b, body);
-	char *out = NULL;
-	int rc = render_string(path, b.s, html, v, check, body_r ? &out : NULL, err_r);
-	buf_release(&b);
+		line0 += *p == '\n';
+	int rc = render_string(path, line0, body, html, v, check, body_r, err_r);
 	if (rc < 0) {
 		if (subject_r) {
 			free(*subject_r);
@@ -700,9 +751,76 @@ static int render_file(const char *path, const char *src, bool html, const struc
 		}
 		return -1;
 	}
-	if (body_r) {
-		*body_r = xstrdup(out + (skip <= strlen(out) ? skip : 0));
-		free(out);
+	return 0;
+}
+
+/* Which cached files a template_render() question came to (the .txt's
+ * slot, the .html's or -1 for none): the files are read once per process
+ * and absent ones are remembered, so the answer does not change, and
+ * finding it again (up to four paths put together and looked up, and the
+ * .html's) was a fifth of rendering a confirmation.  Forgotten with the
+ * cache. */
+#define TFOUND 32
+static struct {
+	char *override_dir, *shipped, *lang, *name;
+	long txt, html;
+} tfound[TFOUND];
+static size_t tfound_n;
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static long tfound_find(const char *override_dir, const char *shipped, const char *lang, const char *name)
+{
+	for (size_t i = 0; i < tfound_n; i++)
+		if (same_str(tfound[i].name, name) && same_str(tfound[i].lang, lang) &&
+		    same_str(tfound[i].override_dir, override_dir) && same_str(tfound[i].shipped, shipped))
+			return (long)i;
+	return -1;
+}
+
+static void tfound_add(const char *override_dir, const char *shipped, const char *lang, const char *name,
+		       long txt, long html)
+{
+	if (tfound_n == TFOUND)
+		return;
+	tfound[tfound_n].override_dir = override_dir ? xstrdup(override_dir) : NULL;
+	tfound[tfound_n].shipped = shipped ? xstrdup(shipped) : NULL;
+	tfound[tfound_n].lang = lang ? xstrdup(lang) : NULL;
+	tfound[tfound_n].name = name ? xstrdup(name) : NULL;
+	tfound[tfound_n].txt = txt;
+	tfound[tfound_n].html = html;
+	tfound_n++;
+}
+
+static void tfound_clear(void)
+{
+	for (size_t i = 0; i < tfound_n; i++) {
+		free(tfound[i].override_dir);
+		free(tfound[i].shipped);
+		free(tfound[i].lang);
+		free(tfound[i].name);
+	}
+	tfound_n = 0;
+}
+
+/* Render NAME.txt (path, src) and, when there is one, NAME.html. */
+static int render_pair(const char *path, const char *src, const char *hpath, const char *hsrc,
+		       const struct tvars *v, struct rendered *out, char **err_r)
+{
+	int rc = render_file(path, src, false, v, false, &out->subject, &out->text, err_r);
+	if (rc < 0)
+		return -1;
+	names_mark(path);
+	if (hsrc) {
+		rc = render_file(hpath, hsrc, true, v, false, NULL, &out->html, err_r);
+		if (rc < 0) {
+			rendered_free(out);
+			return -1;
+		}
+		names_mark(hpath);
 	}
 	return 0;
 }
@@ -713,6 +831,14 @@ int template_render(const char *override_dir, const char *lang, const char *name
 	char *path = NULL, *hpath = NULL;
 	memset(out, 0, sizeof *out);
 	*err_r = NULL;
+	const char *shipped = template_shipped_dir();
+	long f = tfound_find(override_dir, shipped, lang, name);
+	if (f >= 0) {
+		long t = tfound[f].txt, h = tfound[f].html;
+		tcache_last = (size_t)t;   /* what names_checked() will ask for */
+		return render_pair(tcache[t].path, tcache[t].text, h >= 0 ? tcache[h].path : NULL,
+				   h >= 0 ? tcache[h].text : NULL, v, out, err_r);
+	}
 	char *src = locate(override_dir, lang, name, "txt", &path);
 	if (!src) {
 		*err_r = xasprintf("template %s/%s.txt not found", lang ? lang : "en", name ? name : "");
@@ -728,26 +854,26 @@ int template_render(const char *override_dir, const char *lang, const char *name
 	}
 	/* NAME.html only from the folder NAME.txt came from: an override of the
 	 * text alone must not be paired with the shipped HTML */
-	char *hsrc = NULL;
 	size_t dl = strlen(path) - strlen(name) - 4; /* ".txt" */
 	hpath = xasprintf("%.*s%s.html", (int)dl, path, name);
-	hsrc = slurp(hpath);
-	if (!hsrc) {
-		free(hpath);
-		hpath = NULL;
-	}
+	char *hsrc = slurp(hpath);
 	if (hsrc) {
 		rc = render_file(hpath, hsrc, true, v, false, NULL, &out->html, err_r);
 		free(hsrc);
 		if (rc == 0)
 			names_mark(hpath);
-		free(hpath);
 		if (rc < 0) {
 			rendered_free(out);
+			free(hpath);
 			free(path);
 			return -1;
 		}
 	}
+	/* both answers are in the cache (it was not full): remembered */
+	long t = tcache_find(path), h = tcache_find(hpath);
+	if (t >= 0 && h >= 0)
+		tfound_add(override_dir, shipped, lang, name, t, tcache[h].text ? h : -1);
+	free(hpath);
 	free(path);
 	return 0;
 }
