@@ -27,27 +27,6 @@ static bool uni_space(ucs4_t uc)
 	return uc < 0x80 ? ascii_space((unsigned char)uc) : uc_is_property_white_space(uc);
 }
 
-/* Pure-ASCII fast path: lower-case, collapse whitespace, trim. */
-static char *fold_ascii(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *o = out;
-	bool pending = false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (ascii_space(c)) {
-			pending = o != out;
-			continue;
-		}
-		if (pending) {
-			*o++ = ' ';
-			pending = false;
-		}
-		*o++ = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-	}
-	*o = '\0';
-	return out;
-}
-
 static char *fold_unicode(const char *s, size_t n);
 
 /* U+00C0..U+00FF: the ASCII letter an accented Latin-1 letter folds to, or 0
@@ -59,57 +38,74 @@ static const char latin1_fold[64] = {
 	0, 'n', 'o', 'o', 'o', 'o', 'o', 0, 0, 'u', 'u', 'u', 'u', 'y', 0, 'y',
 };
 
+/* A byte folded on its own: ASCII lower-cased, ' ' for the six ASCII white
+ * spaces (no other byte folds to ' '), 0 from 0x80 up.  Control characters
+ * and NUL stay themselves, below ' ', so that the common case (a letter,
+ * digit or mark) is the one test `> ' '`. */
+#define AF(c) ((c) >= 0x80 ? 0 : ascii_space_c(c) ? ' ' : (c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+#define ascii_space_c(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\v' || (c) == '\f')
+#define AF4(c) AF(c), AF((c) + 1), AF((c) + 2), AF((c) + 3)
+#define AF16(c) AF4(c), AF4((c) + 4), AF4((c) + 8), AF4((c) + 12)
+#define AF64(c) AF16(c), AF16((c) + 16), AF16((c) + 32), AF16((c) + 48)
+static const unsigned char ascii_fold[256] = {AF64(0), AF64(64), AF64(128), AF64(192)};
+#undef AF64
+#undef AF16
+#undef AF4
+#undef ascii_space_c
+#undef AF
+
+/* Space between two words of the output: one, and none at its start (the
+ * one at its end is taken back at the end).  No folded character is a
+ * space but this one. */
+static char *fold_space(char *o, const char *out)
+{
+	if (o != out && o[-1] != ' ')
+		*o++ = ' ';
+	return o;
+}
+
 /* Fast path for the text our users write (Spanish, Portuguese, English):
  * ASCII plus accented Latin-1 letters, NBSP, ¡ ¿ « ».  Gives exactly what the
  * libunistring path gives for such text, into `out` (n + 1 bytes: folding
- * such text never lengthens it); false for anything else. */
+ * such text never lengthens it); false for anything else.  Pure ASCII is
+ * the same fold (lower-case, one space for a run of white space, trimmed).
+ * Every message's lines go through here (reply.c): a table does ASCII. */
 static bool fold_latin_to(const char *s, size_t n, char *out)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	char *o = out;
-	bool pending = false;
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char put[2];
-		size_t np = 1;
-		if (c < 0x80) {
-			if (ascii_space(c)) {
-				pending = o != out;
-				continue;
-			}
-			put[0] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-		} else if (c == 0xC3 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-			   (unsigned char)s[i + 1] <= 0xBF && latin1_fold[(unsigned char)s[i + 1] - 0x80]) {
-			put[0] = latin1_fold[(unsigned char)s[i + 1] - 0x80];
-			i++;
-		} else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
-			i++;               /* NBSP is a space */
-			pending = o != out;
+		unsigned char c = p[i], f = ascii_fold[c];
+		if (f > ' ') {
+			*o++ = (char)f;
 			continue;
-		} else if (c == 0xC2 && i + 1 < n && ((unsigned char)s[i + 1] == 0xA1 || (unsigned char)s[i + 1] == 0xBF ||
-						      (unsigned char)s[i + 1] == 0xAB || (unsigned char)s[i + 1] == 0xBB)) {
-			put[0] = (char)c;  /* ¡ ¿ « » fold to themselves */
-			put[1] = s[++i];
-			np = 2;
+		}
+		if (f == ' ') {
+			o = fold_space(o, out);
+			continue;
+		}
+		if (c < 0x80) {            /* a control character or NUL */
+			*o++ = (char)c;
+			continue;
+		}
+		unsigned char d = i + 1 < n ? p[i + 1] : 0;
+		if (c == 0xC3 && d >= 0x80 && d <= 0xBF && latin1_fold[d - 0x80]) {
+			*o++ = latin1_fold[d - 0x80];
+			i++;
+		} else if (c == 0xC2 && d == 0xA0) {
+			i++;               /* NBSP is a space */
+			o = fold_space(o, out);
+		} else if (c == 0xC2 && (d == 0xA1 || d == 0xBF || d == 0xAB || d == 0xBB)) {
+			*o++ = (char)c;    /* ¡ ¿ « » fold to themselves */
+			*o++ = (char)d;
+			i++;
 		} else
 			return false;
-		if (pending) {
-			*o++ = ' ';
-			pending = false;
-		}
-		memcpy(o, put, np);
-		o += np;
 	}
+	if (o != out && o[-1] == ' ')
+		o--;
 	*o = '\0';
 	return true;
-}
-
-static char *fold_latin(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1);
-	if (fold_latin_to(s, n, out))
-		return out;
-	free(out);
-	return NULL;
 }
 
 /* Folding non-ASCII text through libunistring costs microseconds; the same
@@ -130,14 +126,10 @@ char *text_fold(const char *s)
 	if (!s)
 		return xstrdup("");
 	size_t n = strlen(s), i;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			break;
-	if (i == n)
-		return fold_ascii(s, n);
-	char *fast = fold_latin(s, n);
-	if (fast)
+	char *fast = xmalloc(n + 1);
+	if (fold_latin_to(s, n, fast))
 		return fast;
+	free(fast);
 	if (n > FOLD_CACHE_MAXLEN)
 		return fold_unicode(s, n);
 	uint32_t h = 2166136261u;
