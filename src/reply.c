@@ -319,10 +319,12 @@ static enum hkey header_key(const struct line *l, size_t *val_r)
 	while (i < n && (hspace(s[i]) || s[i] == '*'))
 		i++;
 	size_t k0 = i;
-	while (i < n && s[i] != ':' && i - k0 <= 24)
-		i++;
-	if (i >= n || s[i] != ':' || i == k0)
+	/* the colon within 26 bytes of the key's start: every line of a
+	 * forwarded history is asked, memchr finds it (or not) at once */
+	const char *colon = memchr(s + k0, ':', n - k0 < 26 ? n - k0 : 26);
+	if (!colon || colon == s + k0)
 		return HK_NONE;
+	i = (size_t)(colon - s);
 	size_t k1 = i;
 	while (k1 > k0 && (s[k1 - 1] == '*' || hspace(s[k1 - 1])))
 		k1--;
@@ -333,7 +335,7 @@ static enum hkey header_key(const struct line *l, size_t *val_r)
 	char *f = text_fold(key);
 	enum hkey r = HK_NONE;
 	for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++)
-		if (!strcmp(f, keys[j].k)) {
+		if (f[0] == keys[j].k[0] && !strcmp(f, keys[j].k)) {   /* most keys are no header's ("http", "tel") */
 			r = keys[j].key;
 			break;
 		}

@@ -411,6 +411,28 @@ static void test_forwarded_apple(void **state)
 	fwd_block_free(&f);
 }
 
+/* A header key's colon is looked for within 26 bytes of the key's start
+ * (after blanks and '*'): "Enviado" and "el" with 16 spaces between them is
+ * a key, with 17 it is not (and ends the block). */
+static void test_forwarded_key_reach(void **state)
+{
+	(void)state;
+	struct fwd_block f;
+	assert_true(reply_forwarded("-----Mensaje original-----\nDe: X <x@y.com>\n"
+				    "  **Enviado                el: lunes\nAsunto: S\n\nbody\n", &f));
+	assert_string_equal(f.date, "lunes");
+	assert_string_equal(f.subject, "S");
+	fwd_block_free(&f);
+	assert_true(reply_forwarded("-----Mensaje original-----\nDe: X <x@y.com>\n"
+				    "**Enviado                 el: lunes\nAsunto: S\n\nbody\n", &f));
+	assert_string_equal(f.from, "X <x@y.com>");
+	assert_null(f.date);
+	assert_null(f.subject);
+	fwd_block_free(&f);
+	/* a key never starts at the colon */
+	assert_false(reply_forwarded("-----Mensaje original-----\n: X <x@y.com>\n\nbody\n", &f));
+}
+
 static void test_forwarded_none(void **state)
 {
 	(void)state;
@@ -476,6 +498,7 @@ int main(void)
 		cmocka_unit_test(test_forwarded_gmail),
 		cmocka_unit_test(test_forwarded_outlook),
 		cmocka_unit_test(test_forwarded_apple),
+		cmocka_unit_test(test_forwarded_key_reach),
 		cmocka_unit_test(test_forwarded_none),
 		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_device_lines),
