@@ -32,13 +32,16 @@ struct lines {
 static void split_lines(const char *text, struct lines *L)
 {
 	const char *end = text + strlen(text);
-	size_t cap = 1;
-	for (const char *p = text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-		cap++;
+	/* grown as it goes: counting the lines first was a second memchr a line */
+	size_t cap = 64;
 	L->v = xmalloc(cap * sizeof *L->v);
 	L->n = 0;
 	const char *p = text;
 	while (*p) {
+		if (L->n == cap) {
+			cap *= 2;
+			L->v = xrealloc(L->v, cap * sizeof *L->v);
+		}
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		size_t m = n;

@@ -462,6 +462,22 @@ static void test_big_body(void **state)
 	free(body);
 }
 
+/* a body of many lines (the line table grows as it is split) */
+static void test_many_lines(void **state)
+{
+	(void)state;
+	char body[4096] = "", line[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(line, sizeof line, i == 150 ? "-- \n" : "linea %d\n", i);
+		strcat(body, line);
+	}
+	char *v = reply_visible(body);
+	assert_int_equal(strlen(v), strlen("linea 0\n") * 10 + strlen("linea 10\n") * 90 + strlen("linea 100\n") * 50 - 1);
+	assert_non_null(strstr(v, "\nlinea 149"));
+	assert_null(strstr(v, "linea 150"));
+	free(v);
+}
+
 /* device lines: a phone's or a webmail's, however long; "Sent from my …"
  * only as a few words (a longer one is the rep writing) */
 static void test_device_lines(void **state)
@@ -501,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_forwarded_key_reach),
 		cmocka_unit_test(test_forwarded_none),
 		cmocka_unit_test(test_big_body),
+		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_device_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
