@@ -2229,6 +2229,14 @@ struct walk {
 	bool flowed;   /* a text/plain part read was format=flowed */
 };
 
+/* s lower-cased into out from o on, up to cap bytes; the new length */
+static size_t put_lower(char *out, size_t o, size_t cap, const char *s)
+{
+	for (; *s && o < cap; s++)
+		out[o++] = (char)lc((unsigned char)*s);
+	return o;
+}
+
 /* lower-case "type/subtype" of a part */
 static void mime_type(const struct mailmime *m, char *out, size_t sz)
 {
@@ -2258,8 +2266,13 @@ static void mime_type(const struct mailmime *m, char *out, size_t sz)
 	} else if (m->mm_type == MAILMIME_MESSAGE && m->mm_parent) {
 		t = "message", sub = "rfc822";
 	}
-	snprintf(out, sz, "%s/%s", t, sub);
-	lower_ascii(out);
+	/* what snprintf("%s/%s") and lower_ascii() made, truncation included,
+	 * without going through printf for every part of every message */
+	size_t o = put_lower(out, 0, sz - 1, t);
+	if (o < sz - 1)
+		out[o++] = '/';
+	o = put_lower(out, o, sz - 1, sub);
+	out[o] = '\0';
 }
 
 static const char *mime_param(const struct mailmime *m, const char *name)

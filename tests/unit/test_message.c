@@ -401,6 +401,15 @@ static void test_alternative(void **state)
 	assert_true(m->text_from_html);
 	message_free(m);
 	free(s);
+	/* types and subtypes in any case (mime_type() lower-cases them) */
+	m = parse_ok("From: Ana <ana@example.com>\r\nSubject: Re: propuesta\r\nMIME-Version: 1.0\r\n"
+		     "Content-Type: MULTIPART/Alternative; boundary=\"b1\"\r\n\r\n"
+		     "--b1\r\nContent-Type: TEXT/Html; charset=utf-8\r\n\r\n"
+		     "<html><body><div>etapa: demo (html)</div></body></html>\r\n"
+		     "--b1\r\nContent-Type: Text/PLAIN; charset=utf-8\r\n\r\netapa: demo\r\n--b1--\r\n");
+	assert_string_equal(m->text, "etapa: demo\n");
+	assert_false(m->text_from_html);
+	message_free(m);
 }
 
 /* libetpan's MIME parser sees only the top-level Content-* and MIME-Version
