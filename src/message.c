@@ -1906,8 +1906,10 @@ static const char *why_fmt(const char *fmt, long long v)
 	return why_buf;
 }
 
-/* Input -> CRLF bytes, no NULs, no stray CR, mbox "From " line dropped. */
-static char *normalise(const char *in, size_t len, size_t *out_len)
+/* Input -> CRLF bytes, no NULs, no stray CR, mbox "From " line dropped.
+ * `lines` is at least the number of LFs in the input (message_parse()
+ * counted them all already), for the size of the copy. */
+static char *normalise(const char *in, size_t len, size_t lines, size_t *out_len)
 {
 	size_t i = 0;
 	if (len >= 3 && !memcmp(in, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte order mark */
@@ -1916,19 +1918,24 @@ static char *normalise(const char *in, size_t len, size_t *out_len)
 		const char *e = memchr(in + i, '\n', len - i);
 		i = e ? (size_t)(e - in) + 1 : len;
 	}
-	size_t lines = 0;
-	for (const char *p = in + i; (p = memchr(p, '\n', (size_t)(in + len - p))); p++)
-		lines++;
 	char *out = xmalloc(len - i + lines + 3);
 	size_t o = 0;
 	/* a line at a time: copied whole when it has no NUL and no CR but
-	 * the one before its LF (most lines), else byte by byte */
+	 * the one before its LF (most lines), else byte by byte.  The next CR
+	 * and the next NUL are looked for once each and again only when passed
+	 * (a mail without NULs is searched for one once, not line by line) */
+	const char *cr = i < len ? memchr(in + i, '\r', len - i) : NULL;
+	const char *nul = i < len ? memchr(in + i, '\0', len - i) : NULL;
 	while (i < len) {
 		const char *nl = memchr(in + i, '\n', len - i);
 		size_t end = nl ? (size_t)(nl - in) : len, body = end;
 		if (body > i && in[body - 1] == '\r')
 			body--;
-		if (!memchr(in + i, '\r', body - i) && !memchr(in + i, '\0', body - i)) {
+		if (cr && cr < in + i)
+			cr = memchr(in + i, '\r', len - i);
+		if (nul && nul < in + i)
+			nul = memchr(in + i, '\0', len - i);
+		if (!(cr && cr < in + body) && !(nul && nul < in + body)) {
 			memcpy(out + o, in + i, body - i);
 			o += body - i;
 		} else {
@@ -3140,10 +3147,13 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 		st = MESSAGE_TOO_BIG;
 		goto out;
 	}
-	/* refuse an over-long line before copying anything */
+	/* refuse an over-long line before copying anything (and count the
+	 * lines for normalise()) */
+	size_t lines = 0;
 	for (size_t p = 0; p < len;) {
 		const char *e = memchr(raw + p, '\n', len - p);
 		size_t l = e ? (size_t)(e - (raw + p)) : len - p;
+		lines += e != NULL;
 		size_t real = l;
 		if (l > lim->max_line) /* NULs and CRs are dropped later: do not count them */
 			for (size_t k = 0; k < l; k++)
@@ -3155,7 +3165,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 		}
 		p += l + 1;
 	}
-	norm = normalise(raw ? raw : "", len, &nlen);
+	norm = normalise(raw ? raw : "", len, lines, &nlen);
 	{
 		size_t l1, p = 0;
 		const char *line = nlen ? next_line(norm, nlen, &p, &l1) : NULL;

@@ -629,6 +629,15 @@ static void test_mbox_lf(void **state)
 	assert_string_equal(m->subject, "mixed");
 	assert_string_equal(m->text, "x\ny\n");
 	message_free(m);
+	/* CRs and NULs only here and there, clean lines between (normalise()
+	 * looks for the next of each once, not line by line) */
+	static const char s[] = "From: a@b.c\r\nSubject: sparse\r\n\r\none\r\ntwo\r\nth\rree\nfour\r\nfi\0ve\r\n"
+				"six\nse\r\0ven\r\r\neight\r";
+	assert_int_equal(message_parse(s, sizeof s - 1, NULL, &m, NULL), MESSAGE_OK);
+	assert_string_equal(m->raw, "From: a@b.c\r\nSubject: sparse\r\n\r\none\r\ntwo\r\nthree\r\nfour\r\nfive\r\n"
+				    "six\r\nseven\r\neight\r\n");
+	assert_int_equal(m->raw_len, strlen(m->raw));
+	message_free(m);
 }
 
 static void test_dsn(void **state)
