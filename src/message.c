@@ -2090,6 +2090,17 @@ static int scan_match(const struct scan *sc, const char *line, size_t len, bool 
 	return -1;
 }
 
+/* A multipart is open: a boundary line can still change something.
+ * Outside a header block and without one, prescan() has nothing more to
+ * see (no line is longer than the limit: message_parse() checked). */
+static bool scan_open(const struct scan *sc)
+{
+	for (int i = 0; i < sc->depth; i++)
+		if (sc->st[i].boundary)
+			return true;
+	return false;
+}
+
 static void scan_pop_to(struct scan *sc, int keep)
 {
 	while (sc->depth > keep) {
@@ -2130,6 +2141,8 @@ static enum message_status prescan(const char *s, size_t n, const struct message
 				sc.st[fi].boundary = NULL;
 				sc.depth = fi;
 				in_headers = false;
+				if (!scan_open(&sc))
+					break;   /* the epilogue */
 			} else {
 				if (++sc.parts > lim->max_parts) {
 					*why = why_fmt("more than %lld MIME parts", (long long)lim->max_parts);
@@ -2212,6 +2225,8 @@ static enum message_status prescan(const char *s, size_t n, const struct message
 		}
 		buf_reset(&ct);
 		in_ct = have_ct = false;
+		if (!in_headers && !scan_open(&sc))
+			break;   /* a single part's body: nothing in it to scan */
 		continue;
 	too_long_field:
 		*why = why_fmt("a header field longer than %lld bytes", (long long)lim->max_header_bytes);

@@ -753,6 +753,25 @@ static void test_truncated(void **state)
 	assert_false(m->truncated);
 	assert_non_null(strstr(m->text, "etapa: ganado"));
 	message_free(m);
+	/* prescan() stops at a single part's body and at the outermost
+	 * closing boundary: what looks like structure after them is text */
+	m = parse_ok("From: a@b.c\r\nContent-Type: text/plain\r\n\r\netapa: ganado\r\n--T\r\n"
+		     "Content-Type: multipart/mixed; boundary=\"U\"\r\n\r\n--U\r\n");
+	assert_false(m->truncated);
+	assert_non_null(strstr(m->text, "--T\nContent-Type: multipart/mixed"));
+	message_free(m);
+	m = parse_ok("From: a@b.c\r\nContent-Type: multipart/mixed; boundary=\"T\"\r\n\r\n"
+		     "--T\r\nContent-Type: text/plain\r\n\r\netapa: ganado\r\n--T--\r\n"
+		     "epilogue\r\nContent-Type: multipart/mixed; boundary=\"U\"\r\n\r\n--U\r\n");
+	assert_false(m->truncated);
+	assert_string_equal(m->text, "etapa: ganado\n");
+	message_free(m);
+	/* a message/rfc822 part's own multipart is still seen */
+	m = parse_ok("From: a@b.c\r\nContent-Type: message/rfc822\r\n\r\n"
+		     "From: x@y.z\r\nContent-Type: multipart/mixed; boundary=\"U\"\r\n\r\n"
+		     "--U\r\nContent-Type: text/plain\r\n\r\ninner\r\n");
+	assert_true(m->truncated);
+	message_free(m);
 }
 
 static void expect_status(const char *s, size_t n, const struct message_limits *lim, enum message_status want)
