@@ -95,9 +95,14 @@ static char *fold_line(const struct line *l)
 	return text_fold(small);
 }
 
+/* strncmp(s, prefix, strlen(prefix)) == 0, a byte at a time: a line is
+ * tried against some sixty prefixes, and most differ at the first byte */
 static bool starts(const char *s, const char *prefix)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	for (; *prefix; s++, prefix++)
+		if (*s != *prefix)
+			return false;
+	return true;
 }
 
 static bool ends(const char *s, const char *suffix)
@@ -378,6 +383,9 @@ static bool attr_verb(const char *f)
 		"ha scritto:", "schreef:", "escribio :", "escreveu :", "wrote :",
 		"va escriure:", "idatzi zuen:", NULL,
 	};
+	size_t n = strlen(f);
+	if (!n || f[n - 1] != ':')   /* as every verb does: most lines are out here */
+		return false;
 	for (const char *const *v = verbs; *v; v++)
 		if (ends(f, *v))
 			return true;

@@ -271,6 +271,12 @@ static void test_sent_from(void **state)
 		   "etapa: demo",
 		   "Enviado desde mi casa el contrato firmado, revisalo por favor cuando puedas hoy mismo.\n"
 		   "etapa: demo");
+	/* a prefix is the whole of it, its last space too: a line that is
+	 * only its start is kept */
+	visible_is("etapa: demo\nSent from my\nEnviado do\n", "etapa: demo\nSent from my\nEnviado do");
+	/* an attribution's verb ends the line (its colon last) */
+	visible_is("etapa: demo\nOn Mon, 23 Nov 2026 Ana <a@x.com> wrote: hi\n> x\n",
+		   "etapa: demo\nOn Mon, 23 Nov 2026 Ana <a@x.com> wrote: hi");
 }
 
 /* ----------------------------------------------------------------- forwards */
