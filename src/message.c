@@ -1792,12 +1792,27 @@ static size_t split_headers(const char *s, size_t n, struct rawfields *out, size
 	return pos;
 }
 
+/* fill_headers() asks for seven fields by name, each a pass over all of
+ * them: the first letter (any case) rules most out without a call, as in
+ * message_header_next() */
 static const char *raw_get(const struct rawfields *f, const char *name)
 {
+	unsigned char first = (unsigned char)name[0] | 0x20;
 	for (size_t i = 0; i < f->n; i++)
-		if (!strcasecmp(f->v[i].name, name))
+		if (((unsigned char)f->v[i].name[0] | 0x20) == first && !strcasecmp(f->v[i].name, name))
 			return f->v[i].value;
 	return NULL;
+}
+
+/* The field is To: or Cc: (0, 't' or 'c'). */
+static int to_or_cc(const char *name)
+{
+	unsigned char first = (unsigned char)name[0] | 0x20;
+	if (first == 't' && !strcasecmp(name, "To"))
+		return 't';
+	if (first == 'c' && !strcasecmp(name, "Cc"))
+		return 'c';
+	return 0;
 }
 
 /* A plain text Gmail hard-wrapped at 78 columns (not format=flowed): the
@@ -2830,9 +2845,10 @@ static void set_forwarded(struct walk *w, const struct mailmime *m)
 	msg->has_forwarded = true;
 	addr_first(raw_get(&f, "From"), &msg->fwd_from);
 	for (size_t i = 0; i < f.n; i++) {
-		if (!strcasecmp(f.v[i].name, "To"))
+		int k = to_or_cc(f.v[i].name);
+		if (k == 't')
 			addrlist_parse(f.v[i].value, &msg->fwd_to);
-		else if (!strcasecmp(f.v[i].name, "Cc"))
+		else if (k == 'c')
 			addrlist_parse(f.v[i].value, &msg->fwd_cc);
 	}
 	const char *s = raw_get(&f, "Subject");
@@ -3056,9 +3072,10 @@ static void fill_headers(struct message *msg, const struct rawfields *f)
 	msg->subject = v ? header_decode(v) : xstrdup("");
 	addr_first(raw_get(f, "From"), &msg->from);
 	for (size_t i = 0; i < f->n; i++) {
-		if (!strcasecmp(f->v[i].name, "To"))
+		int k = to_or_cc(f->v[i].name);
+		if (k == 't')
 			addrlist_parse(f->v[i].value, &msg->to);
-		else if (!strcasecmp(f->v[i].name, "Cc"))
+		else if (k == 'c')
 			addrlist_parse(f->v[i].value, &msg->cc);
 	}
 	msg->in_reply_to = msgid_first(raw_get(f, "In-Reply-To"), NULL);

@@ -82,6 +82,19 @@ static void test_folded_headers(void **state)
 	assert_false(m->is_dsn);
 	assert_false(m->has_forwarded);
 	message_free(m);
+	/* field names in any case, and names that share a first letter */
+	m = parse_ok("FROM: a@b.c\r\nTO: x@y.z\r\nTopic: t@t.t\r\ncC: c@d.e\r\nContent-Type: text/plain\r\n"
+		     "CCX: no@no.no\r\nsubject: s\r\nSUBJECTS: no\r\nmessage-id: <m@h>\r\nRETURN-PATH: <r@h.i>\r\n"
+		     "\r\nbody\r\n");
+	assert_string_equal(m->from.email, "a@b.c");
+	assert_int_equal(m->to.n, 1);
+	assert_string_equal(m->to.v[0].email, "x@y.z");
+	assert_int_equal(m->cc.n, 1);
+	assert_string_equal(m->cc.v[0].email, "c@d.e");
+	assert_string_equal(m->subject, "s");
+	assert_string_equal(m->message_id, "<m@h>");
+	assert_string_equal(m->return_path, "r@h.i");
+	message_free(m);
 }
 
 static void test_header_next_and_return_path(void **state)
