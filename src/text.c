@@ -74,7 +74,28 @@ static bool fold_latin_to(const char *s, size_t n, char *out)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char *o = out;
+	size_t stop = 0;   /* bytes before it go one at a time */
 	for (size_t i = 0; i < n; i++) {
+		/* eight bytes at once where the fold is the bytes themselves,
+		 * lower-cased: ASCII from ' ' up, no two spaces together, none
+		 * at the start of the output or after a space; where not, the
+		 * eight go one at a time (the rest of the loop) */
+		if (i >= stop && n - i >= 8) {
+			const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u, low7 = 0x7F * ones;
+			uint64_t w, z, sp;
+			memcpy(&w, p + i, 8);
+			z = w ^ (0x20 * ones);
+			sp = ~(((z & low7) + low7) | z | low7);   /* 0x80 in each byte that is ' ' */
+			if (!((w | ((w - 0x20 * ones) & ~w)) & high) && !(sp & (sp << 8)) &&
+			    !((sp & 0x80) && (o == out || o[-1] == ' '))) {
+				w |= ((w + 0x3F * ones) & ~(w + 0x25 * ones) & high) >> 2;   /* 'A'..'Z' */
+				memcpy(o, &w, 8);
+				o += 8;
+				i += 7;
+				continue;
+			}
+			stop = i + 8;
+		}
 		unsigned char c = p[i], f = ascii_fold[c];
 		if (f > ' ') {
 			*o++ = (char)f;

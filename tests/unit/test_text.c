@@ -81,6 +81,14 @@ static void test_fold_mixed(void **state)
 	fold_is("\xC2\xA0 \t\xC2\xA0", "");
 	fold_is("\r\n\v\fX\r\n\v\f", "x");
 	fold_is("A-Z_a@z 0:9", "a-z_a@z 0:9");
+	/* eight bytes at a time: the letters' neighbours, spaces at and
+	 * across the edges of the eight, DEL */
+	fold_is("@AZ[`az{ @AZ[`az{", "@az[`az{ @az[`az{");
+	fold_is("        HOLA MUNDO  ADIOS", "hola mundo adios");
+	fold_is("abcdefg  hijklmno p", "abcdefg hijklmno p");
+	fold_is("ABCDEFGH IJKLMNOP", "abcdefgh ijklmnop");
+	fold_is("abcdefgh\x7F\x7F\x7F\x7F\x7F\x7F\x7F\x7F", "abcdefgh\x7F\x7F\x7F\x7F\x7F\x7F\x7F\x7F");
+	fold_is("abcdefg\tXYZWVUT ", "abcdefg xyzwvut");
 }
 
 static void test_fold_invalid_utf8(void **state)
