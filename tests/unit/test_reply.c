@@ -439,6 +439,51 @@ static void test_forwarded_key_reach(void **state)
 	assert_false(reply_forwarded("-----Mensaje original-----\n: X <x@y.com>\n\nbody\n", &f));
 }
 
+static void same_or_null(const char *a, const char *b)
+{
+	if (!a || !b)
+		assert_true(a == b);
+	else
+		assert_string_equal(a, b);
+}
+
+/* reply_visible_forwarded() is reply_visible() and reply_forwarded() */
+static void test_visible_forwarded(void **state)
+{
+	(void)state;
+	static const char *const bodies[] = {
+		"FYI\n\n________________________________\nDe: Fulano <f@x.br>\nEnviado: segunda\n"
+		"Para: Ana <a@x.com>\nAssunto: Proposta\n\nOla\n",
+		"Nuevo lead\n\nSent from my iPhone\n\nBegin forwarded message:\n\nFrom: Ana <a@x.com>\n"
+		"Subject: Re: Demo\n\nHi\n",
+		"etapa: demo\n\nOn Mon, 23 Nov 2026 Ana <a@x.com> wrote:\n> x\n",
+		"", "just a message\n",
+	};
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		struct fwd_block a, b;
+		bool fa = reply_forwarded(bodies[i], &a), fb = false;
+		char *va = reply_visible(bodies[i]), *vb = reply_visible_forwarded(bodies[i], &b, &fb);
+		assert_string_equal(va, vb);
+		assert_int_equal(fa, fb);
+		same_or_null(a.from, b.from);
+		same_or_null(a.to, b.to);
+		same_or_null(a.cc, b.cc);
+		same_or_null(a.subject, b.subject);
+		same_or_null(a.date, b.date);
+		fwd_block_free(&a);
+		fwd_block_free(&b);
+		free(va);
+		free(vb);
+	}
+	struct fwd_block n;
+	bool fn = true;
+	char *v = reply_visible_forwarded(NULL, &n, &fn);
+	assert_string_equal(v, "");
+	assert_false(fn);
+	assert_null(n.from);
+	free(v);
+}
+
 static void test_forwarded_none(void **state)
 {
 	(void)state;
@@ -521,6 +566,7 @@ int main(void)
 		cmocka_unit_test(test_forwarded_outlook),
 		cmocka_unit_test(test_forwarded_apple),
 		cmocka_unit_test(test_forwarded_key_reach),
+		cmocka_unit_test(test_visible_forwarded),
 		cmocka_unit_test(test_forwarded_none),
 		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_many_lines),
