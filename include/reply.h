@@ -33,4 +33,8 @@ struct fwd_block {
 bool reply_forwarded(const char *text, struct fwd_block *out);
 void fwd_block_free(struct fwd_block *f);
 
+/* reply_visible() and reply_forwarded() of the same text (NULL is ""),
+ * splitting it into lines once: the batch asks both of a rep's message. */
+char *reply_visible_forwarded(const char *text, struct fwd_block *out, bool *found_r);
+
 #endif

@@ -1792,12 +1792,27 @@ static size_t split_headers(const char *s, size_t n, struct rawfields *out, size
 	return pos;
 }
 
+/* fill_headers() asks for seven fields by name, each a pass over all of
+ * them: the first letter (any case) rules most out without a call, as in
+ * message_header_next() */
 static const char *raw_get(const struct rawfields *f, const char *name)
 {
+	unsigned char first = (unsigned char)name[0] | 0x20;
 	for (size_t i = 0; i < f->n; i++)
-		if (!strcasecmp(f->v[i].name, name))
+		if (((unsigned char)f->v[i].name[0] | 0x20) == first && !strcasecmp(f->v[i].name, name))
 			return f->v[i].value;
 	return NULL;
+}
+
+/* The field is To: or Cc: (0, 't' or 'c'). */
+static int to_or_cc(const char *name)
+{
+	unsigned char first = (unsigned char)name[0] | 0x20;
+	if (first == 't' && !strcasecmp(name, "To"))
+		return 't';
+	if (first == 'c' && !strcasecmp(name, "Cc"))
+		return 'c';
+	return 0;
 }
 
 /* A plain text Gmail hard-wrapped at 78 columns (not format=flowed): the
@@ -1906,8 +1921,10 @@ static const char *why_fmt(const char *fmt, long long v)
 	return why_buf;
 }
 
-/* Input -> CRLF bytes, no NULs, no stray CR, mbox "From " line dropped. */
-static char *normalise(const char *in, size_t len, size_t *out_len)
+/* Input -> CRLF bytes, no NULs, no stray CR, mbox "From " line dropped.
+ * `lines` is at least the number of LFs in the input (message_parse()
+ * counted them all already), for the size of the copy. */
+static char *normalise(const char *in, size_t len, size_t lines, size_t *out_len)
 {
 	size_t i = 0;
 	if (len >= 3 && !memcmp(in, "\xEF\xBB\xBF", 3)) /* a UTF-8 byte order mark */
@@ -1916,19 +1933,24 @@ static char *normalise(const char *in, size_t len, size_t *out_len)
 		const char *e = memchr(in + i, '\n', len - i);
 		i = e ? (size_t)(e - in) + 1 : len;
 	}
-	size_t lines = 0;
-	for (const char *p = in + i; (p = memchr(p, '\n', (size_t)(in + len - p))); p++)
-		lines++;
 	char *out = xmalloc(len - i + lines + 3);
 	size_t o = 0;
 	/* a line at a time: copied whole when it has no NUL and no CR but
-	 * the one before its LF (most lines), else byte by byte */
+	 * the one before its LF (most lines), else byte by byte.  The next CR
+	 * and the next NUL are looked for once each and again only when passed
+	 * (a mail without NULs is searched for one once, not line by line) */
+	const char *cr = i < len ? memchr(in + i, '\r', len - i) : NULL;
+	const char *nul = i < len ? memchr(in + i, '\0', len - i) : NULL;
 	while (i < len) {
 		const char *nl = memchr(in + i, '\n', len - i);
 		size_t end = nl ? (size_t)(nl - in) : len, body = end;
 		if (body > i && in[body - 1] == '\r')
 			body--;
-		if (!memchr(in + i, '\r', body - i) && !memchr(in + i, '\0', body - i)) {
+		if (cr && cr < in + i)
+			cr = memchr(in + i, '\r', len - i);
+		if (nul && nul < in + i)
+			nul = memchr(in + i, '\0', len - i);
+		if (!(cr && cr < in + body) && !(nul && nul < in + body)) {
 			memcpy(out + o, in + i, body - i);
 			o += body - i;
 		} else {
@@ -2083,6 +2105,17 @@ static int scan_match(const struct scan *sc, const char *line, size_t len, bool 
 	return -1;
 }
 
+/* A multipart is open: a boundary line can still change something.
+ * Outside a header block and without one, prescan() has nothing more to
+ * see (no line is longer than the limit: message_parse() checked). */
+static bool scan_open(const struct scan *sc)
+{
+	for (int i = 0; i < sc->depth; i++)
+		if (sc->st[i].boundary)
+			return true;
+	return false;
+}
+
 static void scan_pop_to(struct scan *sc, int keep)
 {
 	while (sc->depth > keep) {
@@ -2123,6 +2156,8 @@ static enum message_status prescan(const char *s, size_t n, const struct message
 				sc.st[fi].boundary = NULL;
 				sc.depth = fi;
 				in_headers = false;
+				if (!scan_open(&sc))
+					break;   /* the epilogue */
 			} else {
 				if (++sc.parts > lim->max_parts) {
 					*why = why_fmt("more than %lld MIME parts", (long long)lim->max_parts);
@@ -2205,6 +2240,8 @@ static enum message_status prescan(const char *s, size_t n, const struct message
 		}
 		buf_reset(&ct);
 		in_ct = have_ct = false;
+		if (!in_headers && !scan_open(&sc))
+			break;   /* a single part's body: nothing in it to scan */
 		continue;
 	too_long_field:
 		*why = why_fmt("a header field longer than %lld bytes", (long long)lim->max_header_bytes);
@@ -2228,6 +2265,14 @@ struct walk {
 	struct message *msg;
 	bool flowed;   /* a text/plain part read was format=flowed */
 };
+
+/* s lower-cased into out from o on, up to cap bytes; the new length */
+static size_t put_lower(char *out, size_t o, size_t cap, const char *s)
+{
+	for (; *s && o < cap; s++)
+		out[o++] = (char)lc((unsigned char)*s);
+	return o;
+}
 
 /* lower-case "type/subtype" of a part */
 static void mime_type(const struct mailmime *m, char *out, size_t sz)
@@ -2258,8 +2303,13 @@ static void mime_type(const struct mailmime *m, char *out, size_t sz)
 	} else if (m->mm_type == MAILMIME_MESSAGE && m->mm_parent) {
 		t = "message", sub = "rfc822";
 	}
-	snprintf(out, sz, "%s/%s", t, sub);
-	lower_ascii(out);
+	/* what snprintf("%s/%s") and lower_ascii() made, truncation included,
+	 * without going through printf for every part of every message */
+	size_t o = put_lower(out, 0, sz - 1, t);
+	if (o < sz - 1)
+		out[o++] = '/';
+	o = put_lower(out, o, sz - 1, sub);
+	out[o] = '\0';
 }
 
 static const char *mime_param(const struct mailmime *m, const char *name)
@@ -2795,9 +2845,10 @@ static void set_forwarded(struct walk *w, const struct mailmime *m)
 	msg->has_forwarded = true;
 	addr_first(raw_get(&f, "From"), &msg->fwd_from);
 	for (size_t i = 0; i < f.n; i++) {
-		if (!strcasecmp(f.v[i].name, "To"))
+		int k = to_or_cc(f.v[i].name);
+		if (k == 't')
 			addrlist_parse(f.v[i].value, &msg->fwd_to);
-		else if (!strcasecmp(f.v[i].name, "Cc"))
+		else if (k == 'c')
 			addrlist_parse(f.v[i].value, &msg->fwd_cc);
 	}
 	const char *s = raw_get(&f, "Subject");
@@ -3021,9 +3072,10 @@ static void fill_headers(struct message *msg, const struct rawfields *f)
 	msg->subject = v ? header_decode(v) : xstrdup("");
 	addr_first(raw_get(f, "From"), &msg->from);
 	for (size_t i = 0; i < f->n; i++) {
-		if (!strcasecmp(f->v[i].name, "To"))
+		int k = to_or_cc(f->v[i].name);
+		if (k == 't')
 			addrlist_parse(f->v[i].value, &msg->to);
-		else if (!strcasecmp(f->v[i].name, "Cc"))
+		else if (k == 'c')
 			addrlist_parse(f->v[i].value, &msg->cc);
 	}
 	msg->in_reply_to = msgid_first(raw_get(f, "In-Reply-To"), NULL);
@@ -3127,10 +3179,13 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 		st = MESSAGE_TOO_BIG;
 		goto out;
 	}
-	/* refuse an over-long line before copying anything */
+	/* refuse an over-long line before copying anything (and count the
+	 * lines for normalise()) */
+	size_t lines = 0;
 	for (size_t p = 0; p < len;) {
 		const char *e = memchr(raw + p, '\n', len - p);
 		size_t l = e ? (size_t)(e - (raw + p)) : len - p;
+		lines += e != NULL;
 		size_t real = l;
 		if (l > lim->max_line) /* NULs and CRs are dropped later: do not count them */
 			for (size_t k = 0; k < l; k++)
@@ -3142,7 +3197,7 @@ enum message_status message_parse(const char *raw, size_t len, const struct mess
 		}
 		p += l + 1;
 	}
-	norm = normalise(raw ? raw : "", len, &nlen);
+	norm = normalise(raw ? raw : "", len, lines, &nlen);
 	{
 		size_t l1, p = 0;
 		const char *line = nlen ? next_line(norm, nlen, &p, &l1) : NULL;

@@ -1913,12 +1913,15 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 	}
 	/* needs no database: in a Maildir batch this runs in the read-ahead
 	 * thread, off the thread that applies */
-	msg->visible = reply_visible(msg->text ? msg->text : "");
 	/* a forwarded block names the client only in a rep's message (the
-	 * config is read-only here: safe to look in from this thread) */
-	if (msg->from.email && config_rep_by_address(app->cfg, msg->from.email)) {
-		struct fwd_block fb = {0};
-		if (reply_forwarded(msg->text, &fb)) {
+	 * config is read-only here: safe to look in from this thread); the
+	 * text is split into lines once for both */
+	bool from_rep = msg->from.email && config_rep_by_address(app->cfg, msg->from.email);
+	struct fwd_block fb = {0};
+	bool fwd = false;
+	msg->visible = from_rep ? reply_visible_forwarded(msg->text, &fb, &fwd) : reply_visible(msg->text ? msg->text : "");
+	if (from_rep) {
+		if (fwd) {
 			msg->inline_fwd = xmalloc(sizeof fb);
 			*msg->inline_fwd = fb;
 		}

@@ -32,13 +32,16 @@ struct lines {
 static void split_lines(const char *text, struct lines *L)
 {
 	const char *end = text + strlen(text);
-	size_t cap = 1;
-	for (const char *p = text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-		cap++;
+	/* grown as it goes: counting the lines first was a second memchr a line */
+	size_t cap = 64;
 	L->v = xmalloc(cap * sizeof *L->v);
 	L->n = 0;
 	const char *p = text;
 	while (*p) {
+		if (L->n == cap) {
+			cap *= 2;
+			L->v = xrealloc(L->v, cap * sizeof *L->v);
+		}
 		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
 		size_t m = n;
@@ -92,9 +95,14 @@ static char *fold_line(const struct line *l)
 	return text_fold(small);
 }
 
+/* strncmp(s, prefix, strlen(prefix)) == 0, a byte at a time: a line is
+ * tried against some sixty prefixes, and most differ at the first byte */
 static bool starts(const char *s, const char *prefix)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	for (; *prefix; s++, prefix++)
+		if (*s != *prefix)
+			return false;
+	return true;
 }
 
 static bool ends(const char *s, const char *suffix)
@@ -319,10 +327,12 @@ static enum hkey header_key(const struct line *l, size_t *val_r)
 	while (i < n && (hspace(s[i]) || s[i] == '*'))
 		i++;
 	size_t k0 = i;
-	while (i < n && s[i] != ':' && i - k0 <= 24)
-		i++;
-	if (i >= n || s[i] != ':' || i == k0)
+	/* the colon within 26 bytes of the key's start: every line of a
+	 * forwarded history is asked, memchr finds it (or not) at once */
+	const char *colon = memchr(s + k0, ':', n - k0 < 26 ? n - k0 : 26);
+	if (!colon || colon == s + k0)
 		return HK_NONE;
+	i = (size_t)(colon - s);
 	size_t k1 = i;
 	while (k1 > k0 && (s[k1 - 1] == '*' || hspace(s[k1 - 1])))
 		k1--;
@@ -333,7 +343,7 @@ static enum hkey header_key(const struct line *l, size_t *val_r)
 	char *f = text_fold(key);
 	enum hkey r = HK_NONE;
 	for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++)
-		if (!strcmp(f, keys[j].k)) {
+		if (f[0] == keys[j].k[0] && !strcmp(f, keys[j].k)) {   /* most keys are no header's ("http", "tel") */
 			r = keys[j].key;
 			break;
 		}
@@ -373,6 +383,9 @@ static bool attr_verb(const char *f)
 		"ha scritto:", "schreef:", "escribio :", "escreveu :", "wrote :",
 		"va escriure:", "idatzi zuen:", NULL,
 	};
+	size_t n = strlen(f);
+	if (!n || f[n - 1] != ':')   /* as every verb does: most lines are out here */
+		return false;
 	for (const char *const *v = verbs; *v; v++)
 		if (ends(f, *v))
 			return true;
@@ -563,17 +576,14 @@ static bool line_is(const struct line *l, const char *s)
 	return n == m && !memcmp(l->s, s, m);
 }
 
-char *reply_visible(const char *text)
+/* reply_visible() of the lines of a text */
+static char *visible_of(const struct lines *L)
 {
 	struct buf b;
-	struct lines L;
 	buf_init(&b);
-	if (!text)
-		return buf_detach(&b);
-	split_lines(text, &L);
 	bool pgp = false;   /* inside an inline (clear-signed) OpenPGP text */
-	for (size_t i = 0; i < L.n; i++) {
-		const struct line *l = &L.v[i];
+	for (size_t i = 0; i < L->n; i++) {
+		const struct line *l = &L->v[i];
 		struct line unescaped;
 		if (!b.len && !pgp && line_is(l, "-----BEGIN PGP SIGNED MESSAGE-----")) {
 			/* Enigmail's or a mobile client's inline signature: its armor
@@ -582,7 +592,7 @@ char *reply_visible(const char *text)
 			 * "- -…" (so its "-- " signature reads "- -- "), and the
 			 * signature block ends the text */
 			pgp = true;
-			while (i + 1 < L.n && !is_blank(&L.v[i + 1]))
+			while (i + 1 < L->n && !is_blank(&L->v[i + 1]))
 				i++;
 			i++;   /* the blank line */
 			continue;
@@ -607,20 +617,20 @@ char *reply_visible(const char *text)
 		size_t end;
 		bool prev;
 		if (is_signature(f) || is_sent_from(f) || is_marker(f) || dashed_attribution(f) ||
-		    header_block_at(&L, i) || is_disclaimer(&L, i, f))
+		    header_block_at(L, i) || is_disclaimer(L, i, f))
 			cut = true;
 		else if (is_underscores(f)) {
-			size_t j = next_nonblank(&L, i);
-			cut = j < L.n && header_block_at(&L, j);
-		} else if (attribution_at(&L, i, f, &end, &prev)) {
+			size_t j = next_nonblank(L, i);
+			cut = j < L->n && header_block_at(L, j);
+		} else if (attribution_at(L, i, f, &end, &prev)) {
 			if (prev && b.len) {   /* its first line, kept already, goes too */
 				b.len--;
 				while (b.len && b.s[b.len - 1] != '\n')
 					b.len--;
 				b.s[b.len] = '\0';
 			}
-			size_t nx = next_nonblank(&L, end);
-			if (nx < L.n && is_quoted(&L.v[nx]))
+			size_t nx = next_nonblank(L, end);
+			if (nx < L->n && is_quoted(&L->v[nx]))
 				i = end; /* drop the attribution, keep scanning */
 			else
 				cut = true;
@@ -634,11 +644,24 @@ char *reply_visible(const char *text)
 			break;
 		add_line(&b, l);
 	}
-	free(L.v);
 	/* trailing blank lines and whitespace */
 	while (b.len && (b.s[b.len - 1] == '\n' || hspace(b.s[b.len - 1])))
 		b.s[--b.len] = '\0';
 	return buf_detach(&b);
+}
+
+char *reply_visible(const char *text)
+{
+	struct lines L;
+	if (!text) {
+		struct buf b;
+		buf_init(&b);
+		return buf_detach(&b);
+	}
+	split_lines(text, &L);
+	char *v = visible_of(&L);
+	free(L.v);
+	return v;
 }
 
 /* ---------------------------------------------------------- forwarded */
@@ -726,16 +749,13 @@ static bool parse_fwd_headers(const struct lines *L, size_t i, struct fwd_block 
 	return false;
 }
 
-bool reply_forwarded(const char *text, struct fwd_block *out)
+/* reply_forwarded() of the lines of a text */
+static bool forwarded_of(const struct lines *L, struct fwd_block *out)
 {
-	struct lines L;
 	bool found = false;
 	memset(out, 0, sizeof *out);
-	if (!text)
-		return false;
-	split_lines(text, &L);
-	for (size_t i = 0; i < L.n && !found; i++) {
-		struct line l = unquote(&L.v[i]);
+	for (size_t i = 0; i < L->n && !found; i++) {
+		struct line l = unquote(&L->v[i]);
 		if (is_blank(&l) || l.n > 400)
 			continue;
 		/* folding is costly and this scans whole histories: only a line
@@ -748,25 +768,47 @@ bool reply_forwarded(const char *text, struct fwd_block *out)
 		bool maybe = a < z && (l.s[a] == '-' || l.s[a] == '=' || l.s[a] == '_' || l.s[z - 1] == ':');
 		char *f = maybe ? fold_line(&l) : NULL;
 		if (f && (is_marker(f) || is_underscores(f)))
-			found = parse_fwd_headers(&L, i + 1, out);
+			found = parse_fwd_headers(L, i + 1, out);
 		else {
 			size_t val;
 			if (header_key(&l, &val) == HK_FROM) {
 				/* a header block without a marker line (Outlook) */
 				struct lines U;
-				U.v = xmalloc((L.n - i) * sizeof *U.v);
+				U.v = xmalloc((L->n - i) * sizeof *U.v);
 				U.n = 0;
-				for (size_t j = i; j < L.n; j++)
-					U.v[U.n++] = unquote(&L.v[j]);
+				for (size_t j = i; j < L->n; j++)
+					U.v[U.n++] = unquote(&L->v[j]);
 				if (header_block_at(&U, 0))
-					found = parse_fwd_headers(&L, i, out);
+					found = parse_fwd_headers(L, i, out);
 				free(U.v);
 			}
 		}
 		free(f);
 	}
+	return found;
+}
+
+bool reply_forwarded(const char *text, struct fwd_block *out)
+{
+	if (!text) {
+		memset(out, 0, sizeof *out);
+		return false;
+	}
+	struct lines L;
+	split_lines(text, &L);
+	bool found = forwarded_of(&L, out);
 	free(L.v);
 	return found;
+}
+
+char *reply_visible_forwarded(const char *text, struct fwd_block *out, bool *found_r)
+{
+	struct lines L;
+	split_lines(text ? text : "", &L);
+	char *v = visible_of(&L);
+	*found_r = forwarded_of(&L, out);
+	free(L.v);
+	return v;
 }
 
 void fwd_block_free(struct fwd_block *f)

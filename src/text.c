@@ -27,27 +27,6 @@ static bool uni_space(ucs4_t uc)
 	return uc < 0x80 ? ascii_space((unsigned char)uc) : uc_is_property_white_space(uc);
 }
 
-/* Pure-ASCII fast path: lower-case, collapse whitespace, trim. */
-static char *fold_ascii(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1), *o = out;
-	bool pending = false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (ascii_space(c)) {
-			pending = o != out;
-			continue;
-		}
-		if (pending) {
-			*o++ = ' ';
-			pending = false;
-		}
-		*o++ = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-	}
-	*o = '\0';
-	return out;
-}
-
 static char *fold_unicode(const char *s, size_t n);
 
 /* U+00C0..U+00FF: the ASCII letter an accented Latin-1 letter folds to, or 0
@@ -59,57 +38,95 @@ static const char latin1_fold[64] = {
 	0, 'n', 'o', 'o', 'o', 'o', 'o', 0, 0, 'u', 'u', 'u', 'u', 'y', 0, 'y',
 };
 
+/* A byte folded on its own: ASCII lower-cased, ' ' for the six ASCII white
+ * spaces (no other byte folds to ' '), 0 from 0x80 up.  Control characters
+ * and NUL stay themselves, below ' ', so that the common case (a letter,
+ * digit or mark) is the one test `> ' '`. */
+#define AF(c) ((c) >= 0x80 ? 0 : ascii_space_c(c) ? ' ' : (c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+#define ascii_space_c(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\v' || (c) == '\f')
+#define AF4(c) AF(c), AF((c) + 1), AF((c) + 2), AF((c) + 3)
+#define AF16(c) AF4(c), AF4((c) + 4), AF4((c) + 8), AF4((c) + 12)
+#define AF64(c) AF16(c), AF16((c) + 16), AF16((c) + 32), AF16((c) + 48)
+static const unsigned char ascii_fold[256] = {AF64(0), AF64(64), AF64(128), AF64(192)};
+#undef AF64
+#undef AF16
+#undef AF4
+#undef ascii_space_c
+#undef AF
+
+/* Space between two words of the output: one, and none at its start (the
+ * one at its end is taken back at the end).  No folded character is a
+ * space but this one. */
+static char *fold_space(char *o, const char *out)
+{
+	if (o != out && o[-1] != ' ')
+		*o++ = ' ';
+	return o;
+}
+
 /* Fast path for the text our users write (Spanish, Portuguese, English):
  * ASCII plus accented Latin-1 letters, NBSP, ¡ ¿ « ».  Gives exactly what the
  * libunistring path gives for such text, into `out` (n + 1 bytes: folding
- * such text never lengthens it); false for anything else. */
+ * such text never lengthens it); false for anything else.  Pure ASCII is
+ * the same fold (lower-case, one space for a run of white space, trimmed).
+ * Every message's lines go through here (reply.c): a table does ASCII. */
 static bool fold_latin_to(const char *s, size_t n, char *out)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	char *o = out;
-	bool pending = false;
+	size_t stop = 0;   /* bytes before it go one at a time */
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char put[2];
-		size_t np = 1;
-		if (c < 0x80) {
-			if (ascii_space(c)) {
-				pending = o != out;
+		/* eight bytes at once where the fold is the bytes themselves,
+		 * lower-cased: ASCII from ' ' up, no two spaces together, none
+		 * at the start of the output or after a space; where not, the
+		 * eight go one at a time (the rest of the loop) */
+		if (i >= stop && n - i >= 8) {
+			const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u, low7 = 0x7F * ones;
+			uint64_t w, z, sp;
+			memcpy(&w, p + i, 8);
+			z = w ^ (0x20 * ones);
+			sp = ~(((z & low7) + low7) | z | low7);   /* 0x80 in each byte that is ' ' */
+			if (!((w | ((w - 0x20 * ones) & ~w)) & high) && !(sp & (sp << 8)) &&
+			    !((sp & 0x80) && (o == out || o[-1] == ' '))) {
+				w |= ((w + 0x3F * ones) & ~(w + 0x25 * ones) & high) >> 2;   /* 'A'..'Z' */
+				memcpy(o, &w, 8);
+				o += 8;
+				i += 7;
 				continue;
 			}
-			put[0] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-		} else if (c == 0xC3 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
-			   (unsigned char)s[i + 1] <= 0xBF && latin1_fold[(unsigned char)s[i + 1] - 0x80]) {
-			put[0] = latin1_fold[(unsigned char)s[i + 1] - 0x80];
-			i++;
-		} else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] == 0xA0) {
-			i++;               /* NBSP is a space */
-			pending = o != out;
+			stop = i + 8;
+		}
+		unsigned char c = p[i], f = ascii_fold[c];
+		if (f > ' ') {
+			*o++ = (char)f;
 			continue;
-		} else if (c == 0xC2 && i + 1 < n && ((unsigned char)s[i + 1] == 0xA1 || (unsigned char)s[i + 1] == 0xBF ||
-						      (unsigned char)s[i + 1] == 0xAB || (unsigned char)s[i + 1] == 0xBB)) {
-			put[0] = (char)c;  /* ¡ ¿ « » fold to themselves */
-			put[1] = s[++i];
-			np = 2;
+		}
+		if (f == ' ') {
+			o = fold_space(o, out);
+			continue;
+		}
+		if (c < 0x80) {            /* a control character or NUL */
+			*o++ = (char)c;
+			continue;
+		}
+		unsigned char d = i + 1 < n ? p[i + 1] : 0;
+		if (c == 0xC3 && d >= 0x80 && d <= 0xBF && latin1_fold[d - 0x80]) {
+			*o++ = latin1_fold[d - 0x80];
+			i++;
+		} else if (c == 0xC2 && d == 0xA0) {
+			i++;               /* NBSP is a space */
+			o = fold_space(o, out);
+		} else if (c == 0xC2 && (d == 0xA1 || d == 0xBF || d == 0xAB || d == 0xBB)) {
+			*o++ = (char)c;    /* ¡ ¿ « » fold to themselves */
+			*o++ = (char)d;
+			i++;
 		} else
 			return false;
-		if (pending) {
-			*o++ = ' ';
-			pending = false;
-		}
-		memcpy(o, put, np);
-		o += np;
 	}
+	if (o != out && o[-1] == ' ')
+		o--;
 	*o = '\0';
 	return true;
-}
-
-static char *fold_latin(const char *s, size_t n)
-{
-	char *out = xmalloc(n + 1);
-	if (fold_latin_to(s, n, out))
-		return out;
-	free(out);
-	return NULL;
 }
 
 /* Folding non-ASCII text through libunistring costs microseconds; the same
@@ -130,14 +147,10 @@ char *text_fold(const char *s)
 	if (!s)
 		return xstrdup("");
 	size_t n = strlen(s), i;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			break;
-	if (i == n)
-		return fold_ascii(s, n);
-	char *fast = fold_latin(s, n);
-	if (fast)
+	char *fast = xmalloc(n + 1);
+	if (fold_latin_to(s, n, fast))
 		return fast;
+	free(fast);
 	if (n > FOLD_CACHE_MAXLEN)
 		return fold_unicode(s, n);
 	uint32_t h = 2166136261u;

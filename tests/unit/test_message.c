@@ -82,6 +82,19 @@ static void test_folded_headers(void **state)
 	assert_false(m->is_dsn);
 	assert_false(m->has_forwarded);
 	message_free(m);
+	/* field names in any case, and names that share a first letter */
+	m = parse_ok("FROM: a@b.c\r\nTO: x@y.z\r\nTopic: t@t.t\r\ncC: c@d.e\r\nContent-Type: text/plain\r\n"
+		     "CCX: no@no.no\r\nsubject: s\r\nSUBJECTS: no\r\nmessage-id: <m@h>\r\nRETURN-PATH: <r@h.i>\r\n"
+		     "\r\nbody\r\n");
+	assert_string_equal(m->from.email, "a@b.c");
+	assert_int_equal(m->to.n, 1);
+	assert_string_equal(m->to.v[0].email, "x@y.z");
+	assert_int_equal(m->cc.n, 1);
+	assert_string_equal(m->cc.v[0].email, "c@d.e");
+	assert_string_equal(m->subject, "s");
+	assert_string_equal(m->message_id, "<m@h>");
+	assert_string_equal(m->return_path, "r@h.i");
+	message_free(m);
 }
 
 static void test_header_next_and_return_path(void **state)
@@ -401,6 +414,15 @@ static void test_alternative(void **state)
 	assert_true(m->text_from_html);
 	message_free(m);
 	free(s);
+	/* types and subtypes in any case (mime_type() lower-cases them) */
+	m = parse_ok("From: Ana <ana@example.com>\r\nSubject: Re: propuesta\r\nMIME-Version: 1.0\r\n"
+		     "Content-Type: MULTIPART/Alternative; boundary=\"b1\"\r\n\r\n"
+		     "--b1\r\nContent-Type: TEXT/Html; charset=utf-8\r\n\r\n"
+		     "<html><body><div>etapa: demo (html)</div></body></html>\r\n"
+		     "--b1\r\nContent-Type: Text/PLAIN; charset=utf-8\r\n\r\netapa: demo\r\n--b1--\r\n");
+	assert_string_equal(m->text, "etapa: demo\n");
+	assert_false(m->text_from_html);
+	message_free(m);
 }
 
 /* libetpan's MIME parser sees only the top-level Content-* and MIME-Version
@@ -620,6 +642,15 @@ static void test_mbox_lf(void **state)
 	assert_string_equal(m->subject, "mixed");
 	assert_string_equal(m->text, "x\ny\n");
 	message_free(m);
+	/* CRs and NULs only here and there, clean lines between (normalise()
+	 * looks for the next of each once, not line by line) */
+	static const char s[] = "From: a@b.c\r\nSubject: sparse\r\n\r\none\r\ntwo\r\nth\rree\nfour\r\nfi\0ve\r\n"
+				"six\nse\r\0ven\r\r\neight\r";
+	assert_int_equal(message_parse(s, sizeof s - 1, NULL, &m, NULL), MESSAGE_OK);
+	assert_string_equal(m->raw, "From: a@b.c\r\nSubject: sparse\r\n\r\none\r\ntwo\r\nthree\r\nfour\r\nfive\r\n"
+				    "six\r\nseven\r\neight\r\n");
+	assert_int_equal(m->raw_len, strlen(m->raw));
+	message_free(m);
 }
 
 static void test_dsn(void **state)
@@ -734,6 +765,25 @@ static void test_truncated(void **state)
 		     "ZXRhcGE6\r\nIGdhbmFkbw==\r\n--T--\r\n");
 	assert_false(m->truncated);
 	assert_non_null(strstr(m->text, "etapa: ganado"));
+	message_free(m);
+	/* prescan() stops at a single part's body and at the outermost
+	 * closing boundary: what looks like structure after them is text */
+	m = parse_ok("From: a@b.c\r\nContent-Type: text/plain\r\n\r\netapa: ganado\r\n--T\r\n"
+		     "Content-Type: multipart/mixed; boundary=\"U\"\r\n\r\n--U\r\n");
+	assert_false(m->truncated);
+	assert_non_null(strstr(m->text, "--T\nContent-Type: multipart/mixed"));
+	message_free(m);
+	m = parse_ok("From: a@b.c\r\nContent-Type: multipart/mixed; boundary=\"T\"\r\n\r\n"
+		     "--T\r\nContent-Type: text/plain\r\n\r\netapa: ganado\r\n--T--\r\n"
+		     "epilogue\r\nContent-Type: multipart/mixed; boundary=\"U\"\r\n\r\n--U\r\n");
+	assert_false(m->truncated);
+	assert_string_equal(m->text, "etapa: ganado\n");
+	message_free(m);
+	/* a message/rfc822 part's own multipart is still seen */
+	m = parse_ok("From: a@b.c\r\nContent-Type: message/rfc822\r\n\r\n"
+		     "From: x@y.z\r\nContent-Type: multipart/mixed; boundary=\"U\"\r\n\r\n"
+		     "--U\r\nContent-Type: text/plain\r\n\r\ninner\r\n");
+	assert_true(m->truncated);
 	message_free(m);
 }
 

@@ -271,6 +271,12 @@ static void test_sent_from(void **state)
 		   "etapa: demo",
 		   "Enviado desde mi casa el contrato firmado, revisalo por favor cuando puedas hoy mismo.\n"
 		   "etapa: demo");
+	/* a prefix is the whole of it, its last space too: a line that is
+	 * only its start is kept */
+	visible_is("etapa: demo\nSent from my\nEnviado do\n", "etapa: demo\nSent from my\nEnviado do");
+	/* an attribution's verb ends the line (its colon last) */
+	visible_is("etapa: demo\nOn Mon, 23 Nov 2026 Ana <a@x.com> wrote: hi\n> x\n",
+		   "etapa: demo\nOn Mon, 23 Nov 2026 Ana <a@x.com> wrote: hi");
 }
 
 /* ----------------------------------------------------------------- forwards */
@@ -411,6 +417,73 @@ static void test_forwarded_apple(void **state)
 	fwd_block_free(&f);
 }
 
+/* A header key's colon is looked for within 26 bytes of the key's start
+ * (after blanks and '*'): "Enviado" and "el" with 16 spaces between them is
+ * a key, with 17 it is not (and ends the block). */
+static void test_forwarded_key_reach(void **state)
+{
+	(void)state;
+	struct fwd_block f;
+	assert_true(reply_forwarded("-----Mensaje original-----\nDe: X <x@y.com>\n"
+				    "  **Enviado                el: lunes\nAsunto: S\n\nbody\n", &f));
+	assert_string_equal(f.date, "lunes");
+	assert_string_equal(f.subject, "S");
+	fwd_block_free(&f);
+	assert_true(reply_forwarded("-----Mensaje original-----\nDe: X <x@y.com>\n"
+				    "**Enviado                 el: lunes\nAsunto: S\n\nbody\n", &f));
+	assert_string_equal(f.from, "X <x@y.com>");
+	assert_null(f.date);
+	assert_null(f.subject);
+	fwd_block_free(&f);
+	/* a key never starts at the colon */
+	assert_false(reply_forwarded("-----Mensaje original-----\n: X <x@y.com>\n\nbody\n", &f));
+}
+
+static void same_or_null(const char *a, const char *b)
+{
+	if (!a || !b)
+		assert_true(a == b);
+	else
+		assert_string_equal(a, b);
+}
+
+/* reply_visible_forwarded() is reply_visible() and reply_forwarded() */
+static void test_visible_forwarded(void **state)
+{
+	(void)state;
+	static const char *const bodies[] = {
+		"FYI\n\n________________________________\nDe: Fulano <f@x.br>\nEnviado: segunda\n"
+		"Para: Ana <a@x.com>\nAssunto: Proposta\n\nOla\n",
+		"Nuevo lead\n\nSent from my iPhone\n\nBegin forwarded message:\n\nFrom: Ana <a@x.com>\n"
+		"Subject: Re: Demo\n\nHi\n",
+		"etapa: demo\n\nOn Mon, 23 Nov 2026 Ana <a@x.com> wrote:\n> x\n",
+		"", "just a message\n",
+	};
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		struct fwd_block a, b;
+		bool fa = reply_forwarded(bodies[i], &a), fb = false;
+		char *va = reply_visible(bodies[i]), *vb = reply_visible_forwarded(bodies[i], &b, &fb);
+		assert_string_equal(va, vb);
+		assert_int_equal(fa, fb);
+		same_or_null(a.from, b.from);
+		same_or_null(a.to, b.to);
+		same_or_null(a.cc, b.cc);
+		same_or_null(a.subject, b.subject);
+		same_or_null(a.date, b.date);
+		fwd_block_free(&a);
+		fwd_block_free(&b);
+		free(va);
+		free(vb);
+	}
+	struct fwd_block n;
+	bool fn = true;
+	char *v = reply_visible_forwarded(NULL, &n, &fn);
+	assert_string_equal(v, "");
+	assert_false(fn);
+	assert_null(n.from);
+	free(v);
+}
+
 static void test_forwarded_none(void **state)
 {
 	(void)state;
@@ -438,6 +511,22 @@ static void test_big_body(void **state)
 	assert_int_equal(strlen(v), n);
 	free(v);
 	free(body);
+}
+
+/* a body of many lines (the line table grows as it is split) */
+static void test_many_lines(void **state)
+{
+	(void)state;
+	char body[4096] = "", line[32];
+	for (int i = 0; i < 300; i++) {
+		snprintf(line, sizeof line, i == 150 ? "-- \n" : "linea %d\n", i);
+		strcat(body, line);
+	}
+	char *v = reply_visible(body);
+	assert_int_equal(strlen(v), strlen("linea 0\n") * 10 + strlen("linea 10\n") * 90 + strlen("linea 100\n") * 50 - 1);
+	assert_non_null(strstr(v, "\nlinea 149"));
+	assert_null(strstr(v, "linea 150"));
+	free(v);
 }
 
 /* device lines: a phone's or a webmail's, however long; "Sent from my …"
@@ -476,8 +565,11 @@ int main(void)
 		cmocka_unit_test(test_forwarded_gmail),
 		cmocka_unit_test(test_forwarded_outlook),
 		cmocka_unit_test(test_forwarded_apple),
+		cmocka_unit_test(test_forwarded_key_reach),
+		cmocka_unit_test(test_visible_forwarded),
 		cmocka_unit_test(test_forwarded_none),
 		cmocka_unit_test(test_big_body),
+		cmocka_unit_test(test_many_lines),
 		cmocka_unit_test(test_device_lines),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,34 @@ static void test_fold_spaces(void **state)
 	fold_is("\xC2\xA0 Ganado \xC2\xA0", "ganado");
 }
 
+/* The Latin fast path (ASCII, accented Latin-1 letters, NBSP, ¡ ¿ « ») and
+ * the libunistring one give the same folds; text leaving the first for the
+ * second part-way (a curly quote, an emoji, Æ, ©) is folded whole by it. */
+static void test_fold_mixed(void **state)
+{
+	(void)state;
+	fold_is("Hola,  MUNDO\t\n  adi\xC3\xB3s ", "hola, mundo adios");
+	fold_is("\xC2\xBFQu\xC3\xA9 tal?\xC2\xA0\xC2\xA0\xC2\xA1" "BIEN!", "\xC2\xBFque tal? \xC2\xA1" "bien!");
+	fold_is("\xC2\xAB Cita \xC2\xBB", "\xC2\xAB cita \xC2\xBB");
+	fold_is("\xC3\x86ON \xC3\x9F", "\xC3\xA6on ss");                     /* Æ, ß */
+	fold_is("Se\xC3\xB1or \xE2\x80\x99OK\xE2\x80\x99 \xC3\x89XITO", "senor \xE2\x80\x99ok\xE2\x80\x99 exito");
+	fold_is("Caf\xC3\xA9 \xF0\x9F\x91\x8D  Listo ", "cafe \xF0\x9F\x91\x8D listo");
+	fold_is("x\xC2\xA9y", "x\xC2\xA9y");                                  /* © */
+	fold_is(" \xC3\x98ystein ", "\xC3\xB8ystein");                        /* Ø */
+	fold_is("a\x01" "B\x7F", "a\x01" "b\x7F");       /* control characters stay */
+	fold_is("\xC2\xA0 \t\xC2\xA0", "");
+	fold_is("\r\n\v\fX\r\n\v\f", "x");
+	fold_is("A-Z_a@z 0:9", "a-z_a@z 0:9");
+	/* eight bytes at a time: the letters' neighbours, spaces at and
+	 * across the edges of the eight, DEL */
+	fold_is("@AZ[`az{ @AZ[`az{", "@az[`az{ @az[`az{");
+	fold_is("        HOLA MUNDO  ADIOS", "hola mundo adios");
+	fold_is("abcdefg  hijklmno p", "abcdefg hijklmno p");
+	fold_is("ABCDEFGH IJKLMNOP", "abcdefgh ijklmnop");
+	fold_is("abcdefgh\x7F\x7F\x7F\x7F\x7F\x7F\x7F\x7F", "abcdefgh\x7F\x7F\x7F\x7F\x7F\x7F\x7F\x7F");
+	fold_is("abcdefg\tXYZWVUT ", "abcdefg xyzwvut");
+}
+
 static void test_fold_invalid_utf8(void **state)
 {
 	(void)state;
@@ -221,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_fold_basic),
 		cmocka_unit_test(test_fold_nfd_input),
 		cmocka_unit_test(test_fold_spaces),
+		cmocka_unit_test(test_fold_mixed),
 		cmocka_unit_test(test_fold_invalid_utf8),
 		cmocka_unit_test(test_fold_eq),
 		cmocka_unit_test(test_distance),
