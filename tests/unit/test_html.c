@@ -252,7 +252,21 @@ static void test_tricky(void **state)
 	int taken = 0;
 	for (size_t i = 0; i < sizeof tricky / sizeof *tricky; i++)
 		taken += same_text(tricky[i], strlen(tricky[i]));
+	print_message("tricky: %zu cases, %d read by the fast reader\n", sizeof tricky / sizeof *tricky, taken);
 	assert_true(taken >= 30);
+}
+
+/* cut anywhere (mid-tag, mid-comment, mid-character): the document ends
+ * there for both readers */
+static void test_prefixes(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof clients / sizeof *clients; i++)
+		for (size_t n = 1, len = strlen(clients[i]); n < len; n += 7)
+			same_text(clients[i], n);
+	for (size_t i = 0; i < sizeof tricky / sizeof *tricky; i++)
+		for (size_t n = 1, len = strlen(tricky[i]); n < len; n++)
+			same_text(tricky[i], n);
 }
 
 /* text pieces of ~1000 bytes, cut after the character at byte 1000 */
@@ -481,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_corpus_parts),
 		cmocka_unit_test(test_clients),
 		cmocka_unit_test(test_tricky),
+		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_long_runs),
 		cmocka_unit_test(test_random),
 	};
