@@ -130,6 +130,9 @@ const char *message_header_next(const struct message *msg, const char *name, siz
  * dropped, entities decoded; a "-- " line before the writer's signature that
  * Gmail or Outlook marks.  Returns malloc'd UTF-8. */
 char *html_to_text(const char *html, size_t len);
+/* html_to_text() by one reader only, for tests: libxml2's parser, or
+ * (fast) html_sax_fast() (html.h), NULL when that one declines the input. */
+char *html_to_text_by(const char *html, size_t len, bool fast);
 /* Undo format=flowed (RFC 3676): soft line breaks (trailing space) joined,
  * space-stuffing removed, delsp honoured.  Returns malloc'd. */
 char *flowed_unwrap(const char *text, bool delsp);

@@ -24,7 +24,7 @@
  * Text decoding: charset_to_utf8() (own Windows-1252 table, iconv for the
  * rest, U+FFFD for invalid bytes), flowed_unwrap() (RFC 3676) and
  * html_to_text() (libxml2's HTML parser in recover mode, read through its SAX
- * events).
+ * events; plain HTML by html.c's reader, which gives the same events).
  *
  * html_to_text() and Outlook: Outlook's HTML has no <blockquote> around the
  * quoted conversation; it separates it with <div id="appendonsend">,
@@ -41,6 +41,7 @@
 #include "message.h"
 #include "buf.h"
 #include "command.h"
+#include "html.h"
 #include "reply.h"
 
 #include <errno.h>
@@ -1009,7 +1010,11 @@ char *flowed_unwrap(const char *text, bool delsp)
  * mirrored below so that the text is the one a walk of its tree gave: an
  * element's name loses its prefix (Outlook's <o:p> is a "p"), text outside
  * any element is dropped, and the parse stops at an element nested deeper
- * than 257 or at a text node growing past XML_MAX_TEXT_LENGTH. */
+ * than 257 or at a text node growing past XML_MAX_TEXT_LENGTH.
+ *
+ * libxml2 reads ~150 instructions a byte: plain HTML (most mail) is read by
+ * html_sax_fast() (html.c) instead, which calls the same callbacks with the
+ * same arguments and declines anything else, which libxml2 then reads. */
 
 /* libxml2's xmlParserMaxDepth: with more elements than this open, its
  * nodePush() refuses the next one */
@@ -1221,6 +1226,7 @@ static struct {
 	void (*free_ctxt)(htmlParserCtxtPtr);
 	void (*stop_parser)(xmlParserCtxtPtr);
 	void (*free_doc)(xmlDocPtr);
+	const htmlEntityDesc *(*entity_lookup)(const xmlChar *);
 } X;
 
 static void xml_load_once(void)
@@ -1233,9 +1239,10 @@ static void xml_load_once(void)
 		*(void **)&X.free_ctxt = dlsym(h, "htmlFreeParserCtxt");
 		*(void **)&X.stop_parser = dlsym(h, "xmlStopParser");
 		*(void **)&X.free_doc = dlsym(h, "xmlFreeDoc");
+		*(void **)&X.entity_lookup = dlsym(h, "htmlEntityLookup");
 	}
 	if (!h || !X.init_parser || !X.new_ctxt || !X.read_memory || !X.free_ctxt || !X.stop_parser ||
-	    !X.free_doc) {
+	    !X.free_doc || !X.entity_lookup) {
 		fprintf(stderr, "dealmail: cannot load libxml2 to read an HTML message (%s): install libxml2\n",
 			dlerror());
 		exit(75);
@@ -1644,30 +1651,76 @@ static char *drop_conditionals(const char *html, size_t len, size_t *len_r)
 	return out;
 }
 
-static char *html_to_text_of(const char *html, size_t len);
+/* Which reader html_to_text_of() uses: html_sax_fast() when it takes the
+ * input, else libxml2's parser (H_ANY, what html_to_text() does); one of them
+ * only for tests/unit/test_html.c, which holds them to the same text. */
+enum h_reader { H_ANY, H_LIBXML2, H_FAST };
 
-char *html_to_text(const char *html, size_t len)
+static char *html_to_text_of(const char *html, size_t len, enum h_reader reader);
+
+static char *html_to_text_with(const char *html, size_t len, enum h_reader reader)
 {
 	if (!html || !len || len > INT_MAX)
 		return xstrdup("");
 	size_t flen;
 	char *filtered = drop_conditionals(html, len, &flen);
 	if (!filtered)
-		return html_to_text_of(html, len);
-	char *r = flen ? html_to_text_of(filtered, flen) : xstrdup("");
+		return html_to_text_of(html, len, reader);
+	char *r = flen ? html_to_text_of(filtered, flen, reader) : xstrdup("");
 	free(filtered);
 	return r;
 }
 
-static char *html_to_text_of(const char *html, size_t len)
+char *html_to_text(const char *html, size_t len)
 {
-	xml_load();
-	htmlParserCtxtPtr ctxt = X.new_ctxt();
-	if (!ctxt)
-		return xstrdup("");
+	return html_to_text_with(html, len, H_ANY);
+}
+
+char *html_to_text_by(const char *html, size_t len, bool fast)
+{
+	return html_to_text_with(html, len, fast ? H_FAST : H_LIBXML2);
+}
+
+static void h_init(struct h2t *h)
+{
+	memset(h, 0, sizeof *h);
+	buf_init(&h->out);
+}
+
+/* the text once the reader is done: the walk of the tree left every element
+ * still open at the end */
+static char *h_finish(struct h2t *h)
+{
+	h_text_end(h);
+	while (h->depth > 0)
+		h_pop(h);
+	char *r = h_tidy(h->out.s, h->out.len);
+	buf_release(&h->out);
+	return r;
+}
+
+static char *html_to_text_of(const char *html, size_t len, enum h_reader reader)
+{
+	xml_load(); /* the fast reader uses libxml2's table of entities */
 	struct h2t h;
-	memset(&h, 0, sizeof h);
-	buf_init(&h.out);
+	h_init(&h);
+	if (reader != H_LIBXML2) {
+		/* h.ctxt stays NULL: html_sax_fast() declines documents deeper
+		 * than H_MAX_DEPTH or longer than XML_MAX_TEXT_LENGTH, where
+		 * the callbacks would stop libxml2's parser */
+		if (html_sax_fast(html, len, &h_sax, &h, X.entity_lookup))
+			return h_finish(&h);
+		/* what it wrote is thrown away: libxml2 starts over */
+		buf_release(&h.out);
+		h_init(&h);
+		if (reader == H_FAST)
+			return NULL;
+	}
+	htmlParserCtxtPtr ctxt = X.new_ctxt();
+	if (!ctxt) {
+		buf_release(&h.out);
+		return xstrdup("");
+	}
 	h.ctxt = ctxt;
 	*ctxt->sax = h_sax; /* the context's own copy of the default handler, freed with it */
 	ctxt->userData = &h;
@@ -1678,13 +1731,7 @@ static char *html_to_text_of(const char *html, size_t len)
 	if (doc) /* none: no startDocument callback, no document */
 		X.free_doc(doc);
 	X.free_ctxt(ctxt);
-	/* the walk of the tree left every element still open at the end */
-	h_text_end(&h);
-	while (h.depth > 0)
-		h_pop(&h);
-	char *r = h_tidy(h.out.s, h.out.len);
-	buf_release(&h.out);
-	return r;
+	return h_finish(&h);
 }
 
 /* ------------------------------------------------------------------ */
