@@ -42,7 +42,7 @@ static const char latin1_fold[64] = {
  * spaces (no other byte folds to ' '), 0 from 0x80 up.  Control characters
  * and NUL stay themselves, below ' ', so that the common case (a letter,
  * digit or mark) is the one test `> ' '`. */
-#define AF(c) ((c) >= 0x80 ? 0 : ascii_space_c(c) ? ' ' : (c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+#define AF(c) ((unsigned char)((c) >= 0x80 ? 0 : ascii_space_c(c) ? ' ' : (c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c)))
 #define ascii_space_c(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\v' || (c) == '\f')
 #define AF4(c) AF(c), AF((c) + 1), AF((c) + 2), AF((c) + 3)
 #define AF16(c) AF4(c), AF4((c) + 4), AF4((c) + 8), AF4((c) + 12)
