@@ -79,8 +79,10 @@ static bool fold_latin_to(const char *s, size_t n, char *out)
 		/* eight bytes at once where the fold is the bytes themselves,
 		 * lower-cased: ASCII from ' ' up, no two spaces together, none
 		 * at the start of the output or after a space; where not, the
-		 * eight go one at a time (the rest of the loop) */
-		if (i >= stop && n - i >= 8) {
+		 * eight go one at a time (the rest of the loop).  The first of
+		 * the eight must be the word's lowest byte (`sp & 0x80`): on a
+		 * big-endian machine they all go one at a time */
+		if (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && i >= stop && n - i >= 8) {
 			const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u, low7 = 0x7F * ones;
 			uint64_t w, z, sp;
 			memcpy(&w, p + i, 8);
