@@ -1227,6 +1227,8 @@ static struct {
 	void (*stop_parser)(xmlParserCtxtPtr);
 	void (*free_doc)(xmlDocPtr);
 	const htmlEntityDesc *(*entity_lookup)(const xmlChar *);
+	bool loaded;
+	bool other_version; /* not the libxml2 html.c mirrors */
 } X;
 
 static void xml_load_once(void)
@@ -1247,7 +1249,10 @@ static void xml_load_once(void)
 			dlerror());
 		exit(75);
 	}
+	const char *const *version = dlsym(h, "xmlParserVersion");
+	X.other_version = !version || !*version || strcmp(*version, "20914") != 0;
 	X.init_parser();
+	__atomic_store_n(&X.loaded, true, __ATOMIC_RELEASE);
 }
 
 /* batch sources parse on a second thread: load once, whoever comes first */
@@ -1709,11 +1714,26 @@ static const htmlEntityDesc *entity_lookup(const xmlChar *name)
 	return X.entity_lookup(name);
 }
 
+/* html_sax_fast() gives the callbacks of libxml2 2.9.14 (Debian 12's),
+ * whose HTML rules (auto-closing, comments, character data) other versions
+ * changed: with other headers at build time, or another library found at
+ * run time (it is loaded only when a part needs it: from then on), libxml2
+ * reads every part itself.  X.loaded is set last, and read, atomically: a
+ * parsing thread may ask while another loads the library. */
+static bool fast_reader_ok(void)
+{
+#if LIBXML_VERSION == 20914
+	return !__atomic_load_n(&X.loaded, __ATOMIC_ACQUIRE) || !X.other_version;
+#else
+	return false;
+#endif
+}
+
 static char *html_to_text_of(const char *html, size_t len, enum h_reader reader)
 {
 	struct h2t h;
 	h_init(&h);
-	if (reader != H_LIBXML2) {
+	if (reader == H_FAST || (reader == H_ANY && fast_reader_ok())) {
 		/* h.ctxt stays NULL: html_sax_fast() declines documents deeper
 		 * than H_MAX_DEPTH or longer than XML_MAX_TEXT_LENGTH, where
 		 * the callbacks would stop libxml2's parser */
