@@ -81,6 +81,12 @@ struct message {
 	                            rep's message, in a batch's read-ahead), as of
 	                            the date cmds_today; freed by message_free() */
 	char cmds_today[11];
+	/* not set by message_parse(): process.c's classification of the
+	 * message (cls, a value of its enum cls, and its two flags) when the
+	 * caller works it out early, with cls_done (a batch's read-ahead: it
+	 * reads nothing but the message) */
+	bool cls_done, cls_bounce, cls_by_subject;
+	int cls;
 	bool truncated;          /* MIME structure was broken; best effort used */
 
 	/* delivery status notification (multipart/report; report-type=delivery-status) */

@@ -1213,7 +1213,12 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 	a->auth = -1;
 	a->sender = xstrdup(msg->from.email ? msg->from.email : "");
 	a->sender_name = xstrdup(msg->from.name);
-	a->cls = classify_mail(msg, &bounce, &by_subject);
+	if (msg->cls_done) {
+		a->cls = (enum cls)msg->cls;
+		bounce = msg->cls_bounce;
+		by_subject = msg->cls_by_subject;
+	} else
+		a->cls = classify_mail(msg, &bounce, &by_subject);
 	if (cfg->require_auth)
 		a->auth = check_auth(cfg, msg);
 
@@ -1912,7 +1917,10 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 		return NULL;
 	}
 	/* needs no database: in a Maildir batch this runs in the read-ahead
-	 * thread, off the thread that applies */
+	 * thread, off the thread that applies (which was the busier one); so
+	 * does the classification, which reads only the message */
+	msg->cls = classify_mail(msg, &msg->cls_bounce, &msg->cls_by_subject);
+	msg->cls_done = true;
 	/* a forwarded block names the client only in a rep's message (the
 	 * config is read-only here: safe to look in from this thread); the
 	 * text is split into lines once for both */
