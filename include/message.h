@@ -11,6 +11,7 @@
 #define DEALMAIL_MESSAGE_H
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 struct fwd_block;
 struct command_list;
@@ -87,6 +88,14 @@ struct message {
 	 * reads nothing but the message) */
 	bool cls_done, cls_bounce, cls_by_subject;
 	int cls;
+	/* not set by message_parse(): what process.c's scan of the recipients
+	 * found (one of ours among To and Cc, the tokens of our plus-addresses),
+	 * when the caller works it out early, with rcpt_done */
+	struct rcpt_scan {
+		bool addressed;
+		int64_t bounce_outbox, unsubscribe_contact, token_deal;
+	} rcpt;
+	bool rcpt_done;
 	bool truncated;          /* MIME structure was broken; best effort used */
 
 	/* delivery status notification (multipart/report; report-type=delivery-status) */

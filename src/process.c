@@ -1205,6 +1205,44 @@ static bool plain_delay_notice(const struct message *msg)
 	return r;
 }
 
+/* What the recipients say: one of ours among To and Cc, and the signed
+ * tokens of our plus-addresses among every recipient (a bounce's outbox
+ * row, a drip's unsubscribe, a deal).  Reads the message, the (read-only)
+ * config and the secret only: a batch works it out in its read-ahead
+ * threads (message_parse_for()). */
+static void scan_recipients(const struct app *app, const struct message *msg, struct rcpt_scan *r)
+{
+	const struct config *cfg = app->cfg;
+	*r = (struct rcpt_scan){0};
+	for (size_t i = 0; i < msg->to.n + msg->cc.n && !r->addressed; i++) {
+		const char *e = i < msg->to.n ? msg->to.v[i].email : msg->cc.v[i - msg->to.n].email;
+		r->addressed = is_our_address(cfg, e, NULL);
+	}
+	struct addrlist rcpt = {0};
+	recipients(msg, &rcpt);
+	for (size_t i = 0; i < rcpt.n; i++) {
+		char *suffix = NULL;
+		if (!is_our_address(cfg, rcpt.v[i].email, &suffix))
+			continue;
+		if (!suffix)
+			continue;
+		if (!strncasecmp(suffix, "b.", 2)) {
+			int64_t ob = token_verify(app->secret, app->secret_len, 'b', suffix + 2);
+			if (ob > 0)
+				r->bounce_outbox = ob;
+		} else if (!strncasecmp(suffix, "u.", 2)) {
+			/* the List-Unsubscribe mailto of a drip: signed contact id */
+			int64_t cid = token_verify(app->secret, app->secret_len, 'u', suffix + 2);
+			if (cid > 0)
+				r->unsubscribe_contact = cid;
+		} else if (!r->token_deal) {
+			r->token_deal = token_verify(app->secret, app->secret_len, 'd', suffix);
+		}
+		free(suffix);
+	}
+	addrlist_free(&rcpt);
+}
+
 int analyze(struct app *app, const struct message *msg, struct analysis *a)
 {
 	const struct config *cfg = app->cfg;
@@ -1222,34 +1260,18 @@ int analyze(struct app *app, const struct message *msg, struct analysis *a)
 	if (cfg->require_auth)
 		a->auth = check_auth(cfg, msg);
 
-	for (size_t i = 0; i < msg->to.n + msg->cc.n && !a->addressed; i++) {
-		const char *e = i < msg->to.n ? msg->to.v[i].email : msg->cc.v[i - msg->to.n].email;
-		a->addressed = is_our_address(cfg, e, NULL);
+	struct rcpt_scan scanned;
+	const struct rcpt_scan *rs = &msg->rcpt;
+	if (!msg->rcpt_done) {
+		scan_recipients(app, msg, &scanned);
+		rs = &scanned;
 	}
-	struct addrlist rcpt = {0};
-	recipients(msg, &rcpt);
-	int64_t token_deal = 0;
-	for (size_t i = 0; i < rcpt.n; i++) {
-		char *suffix = NULL;
-		if (!is_our_address(cfg, rcpt.v[i].email, &suffix))
-			continue;
-		if (!suffix)
-			continue;
-		if (!strncasecmp(suffix, "b.", 2)) {
-			int64_t ob = token_verify(app->secret, app->secret_len, 'b', suffix + 2);
-			if (ob > 0)
-				a->bounce_outbox = ob;
-		} else if (!strncasecmp(suffix, "u.", 2)) {
-			/* the List-Unsubscribe mailto of a drip: signed contact id */
-			int64_t cid = token_verify(app->secret, app->secret_len, 'u', suffix + 2);
-			if (cid > 0)
-				a->unsubscribe_contact = cid;
-		} else if (!token_deal) {
-			token_deal = token_verify(app->secret, app->secret_len, 'd', suffix);
-		}
-		free(suffix);
-	}
-	addrlist_free(&rcpt);
+	a->addressed = rs->addressed;
+	if (rs->bounce_outbox > 0)
+		a->bounce_outbox = rs->bounce_outbox;
+	if (rs->unsubscribe_contact > 0)
+		a->unsubscribe_contact = rs->unsubscribe_contact;
+	int64_t token_deal = rs->token_deal;
 
 	if (a->cls == C_BOUNCE) {
 		if (a->bounce_outbox <= 0 && msg->dsn_original_id)
@@ -1921,6 +1943,8 @@ struct message *message_parse_for(const struct app *app, const char *raw, size_t
 	 * does the classification, which reads only the message */
 	msg->cls = classify_mail(msg, &msg->cls_bounce, &msg->cls_by_subject);
 	msg->cls_done = true;
+	scan_recipients(app, msg, &msg->rcpt);
+	msg->rcpt_done = true;
 	/* a forwarded block names the client only in a rep's message (the
 	 * config is read-only here: safe to look in from this thread); the
 	 * text is split into lines once for both */
