@@ -282,13 +282,19 @@ static int64_t deal_insert(struct app *app, const struct deal_new *d, const char
  * the message (another process may change the deal before the next).  Its
  * last_activity is known only once this process wrote it (deal_move(),
  * touch() in apply.c: no other statement writes it but a deal's INSERT). */
+#define ROWS (sizeof ((struct app *)0)->rows / sizeof ((struct app *)0)->rows[0])
+
+static void row_drop(struct deal_row *r)
+{
+	free(r->stage);
+	free(r->owner);
+	*r = (struct deal_row){0};
+}
+
 static void rows_clear(struct app *app)
 {
-	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++) {
-		free(app->rows[i].stage);
-		free(app->rows[i].owner);
-		app->rows[i] = (struct deal_row){0};
-	}
+	for (size_t i = 0; i < ROWS; i++)
+		row_drop(&app->rows[i]);
 }
 
 void deal_rows_begin(struct app *app)
@@ -306,12 +312,9 @@ void deal_rows_end(struct app *app)
 
 void deal_row_forget(struct app *app, int64_t deal)
 {
-	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++)
-		if (app->rows[i].id == deal) {
-			free(app->rows[i].stage);
-			free(app->rows[i].owner);
-			app->rows[i] = (struct deal_row){0};
-		}
+	for (size_t i = 0; i < ROWS; i++)
+		if (app->rows[i].id == deal)
+			row_drop(&app->rows[i]);
 }
 
 struct deal_row *deal_row_kept(struct app *app, int64_t deal)
@@ -322,7 +325,7 @@ struct deal_row *deal_row_kept(struct app *app, int64_t deal)
 		rows_clear(app);
 		app->rows_gen = db_rollbacks(app->db);
 	}
-	for (size_t i = 0; i < sizeof app->rows / sizeof app->rows[0]; i++)
+	for (size_t i = 0; i < ROWS; i++)
 		if (app->rows[i].id == deal && deal > 0)
 			return &app->rows[i];
 	return NULL;
@@ -335,9 +338,8 @@ const struct deal_row *deal_row(struct app *app, int64_t deal)
 		return r;
 	struct dbq *q = db_query(app->db, "SELECT stage, owner FROM deals WHERE id = ?", "i", deal);
 	if (db_next(q)) {
-		r = &app->rows[app->rows_next++ % (sizeof app->rows / sizeof app->rows[0])];
-		free(r->stage);
-		free(r->owner);
+		r = &app->rows[app->rows_next++ % ROWS];
+		row_drop(r);
 		*r = (struct deal_row){
 			.id = deal, .stage = xstrdup(db_col_text(q, 0)),
 			.owner = db_col_null(q, 1) ? NULL : xstrdup(db_col_text(q, 1)),
